@@ -1,0 +1,95 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+/// Settings every target of ours shares: Swift 6 language mode (the tools version's default),
+/// imports internal unless marked `public import`, and `any` spelled out for existentials.
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("InternalImportsByDefault"),
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "dxcp-policy",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "dxcp-policy", targets: ["dxcp-policy"]),
+        .library(name: "Rules", targets: ["Rules"]),
+        .library(name: "GovernanceStore", targets: ["GovernanceStore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+    ],
+    targets: [
+        // The embedded key-value store: Debian's liblmdb-dev and a thin Swift wrapper over it.
+        .systemLibrary(
+            name: "CLMDB",
+            pkgConfig: "lmdb",
+            providers: [.apt(["liblmdb-dev"])]
+        ),
+        .target(name: "LMDB", dependencies: ["CLMDB"], swiftSettings: strict),
+
+        // The governance contract as pure functions: no I/O, no clock, no randomness.
+        .target(name: "Rules", swiftSettings: strict),
+
+        // The hash-chained decision log: entry type, canonical encoding, verification.
+        .target(
+            name: "Audit",
+            dependencies: ["Rules", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict
+        ),
+
+        // All governance state in one LMDB environment, behind one batched write path.
+        .target(
+            name: "GovernanceStore",
+            dependencies: [
+                "LMDB", "Rules", "Audit",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+
+        // The YAML policy data format (delivery groups, recipes, services, environments, routing).
+        .target(
+            name: "PolicyFile",
+            dependencies: ["Rules", .product(name: "Yams", package: "Yams")],
+            swiftSettings: strict
+        ),
+
+        // The service edge: request decoding, decision encoding, and the decision service.
+        .target(
+            name: "PolicyServer",
+            dependencies: [
+                "Rules", "GovernanceStore", "PolicyFile", "Audit",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+
+        .executableTarget(
+            name: "dxcp-policy",
+            dependencies: [
+                "PolicyServer", "GovernanceStore", "PolicyFile", "Rules",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+
+        .testTarget(name: "LMDBTests", dependencies: ["LMDB"], swiftSettings: strict),
+        .testTarget(name: "RulesTests", dependencies: ["Rules"], swiftSettings: strict),
+        .testTarget(name: "AuditTests", dependencies: ["Audit", "Rules"], swiftSettings: strict),
+        .testTarget(
+            name: "GovernanceStoreTests",
+            dependencies: ["GovernanceStore", "Rules", "Audit", "LMDB", "PolicyFile"],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "PolicyFileTests", dependencies: ["PolicyFile", "Rules"], swiftSettings: strict),
+        .testTarget(
+            name: "PolicyServerTests",
+            dependencies: ["PolicyServer", "GovernanceStore", "Rules", "PolicyFile"],
+            swiftSettings: strict
+        ),
+    ]
+)

@@ -1,0 +1,75 @@
+import CLMDB
+
+/// A position in a database, moving in key order. Valid only while its transaction is.
+public final class Cursor {
+    // INVARIANT: `handle` is a live MDB_cursor* owned by this object; `transaction` is kept
+    // alive so the cursor is closed before its transaction can be freed.
+    let handle: OpaquePointer
+    let transaction: Transaction
+    let database: Database
+
+    init(handle: OpaquePointer, transaction: Transaction, database: Database) {
+        self.handle = handle
+        self.transaction = transaction
+        self.database = database
+    }
+
+    deinit {
+        mdb_cursor_close(handle)
+    }
+
+    /// One key with its value.
+    public typealias Entry = (key: [UInt8], value: [UInt8])
+
+    private func move(_ op: MDB_cursor_op, key: [UInt8]? = nil, wantValue: Bool = true) throws(LMDBError) -> Entry? {
+        var k = MDB_val()
+        var v = MDB_val()
+        let rc: Int32
+        if let key {
+            rc = key.withUnsafeBytes { raw in
+                k = MDB_val(mv_size: raw.count, mv_data: UnsafeMutableRawPointer(mutating: raw.baseAddress))
+                return mdb_cursor_get(handle, &k, &v, op)
+            }
+        } else {
+            rc = mdb_cursor_get(handle, &k, &v, op)
+        }
+        if rc == MDB_NOTFOUND { return nil }
+        if rc != MDB_SUCCESS {
+            throw LMDBError(code: rc, operation: "mdb_cursor_get(\(database.name))", path: transaction.environment.path)
+        }
+        let keyBytes = Array(UnsafeRawBufferPointer(start: k.mv_data, count: k.mv_size))
+        let valueBytes = wantValue ? Array(UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size)) : []
+        return (keyBytes, valueBytes)
+    }
+
+    /// Moves to the first entry whose key is greater than or equal to `key`.
+    public func seek(atLeast key: [UInt8]) throws(LMDBError) -> Entry? {
+        if key.isEmpty { return try first() }
+        return try move(MDB_SET_RANGE, key: key)
+    }
+
+    /// Like ``seek(atLeast:)`` but reads only the key.
+    public func seekKey(atLeast key: [UInt8]) throws(LMDBError) -> [UInt8]? {
+        if key.isEmpty { return try move(MDB_FIRST, wantValue: false)?.key }
+        return try move(MDB_SET_RANGE, key: key, wantValue: false)?.key
+    }
+
+    /// Moves to the first entry.
+    public func first() throws(LMDBError) -> Entry? { try move(MDB_FIRST) }
+    /// Moves to the last entry.
+    public func last() throws(LMDBError) -> Entry? { try move(MDB_LAST) }
+    /// Moves to the next entry.
+    public func next() throws(LMDBError) -> Entry? { try move(MDB_NEXT) }
+    /// Moves to the next entry, reading only its key.
+    public func nextKey() throws(LMDBError) -> [UInt8]? { try move(MDB_NEXT, wantValue: false)?.key }
+    /// Moves to the previous entry.
+    public func previous() throws(LMDBError) -> Entry? { try move(MDB_PREV) }
+
+    /// Deletes the entry under the cursor (write transactions only).
+    public func deleteCurrent() throws(LMDBError) {
+        let rc = mdb_cursor_del(handle, 0)
+        if rc != MDB_SUCCESS {
+            throw LMDBError(code: rc, operation: "mdb_cursor_del(\(database.name))", path: transaction.environment.path)
+        }
+    }
+}

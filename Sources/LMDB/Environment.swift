@@ -1,0 +1,130 @@
+import CLMDB
+
+/// An open LMDB environment: one directory holding a memory-mapped data file and its lock file.
+///
+/// Open each directory once per process and share the instance: LMDB ties its locks to the
+/// process, and closing a second handle on the same files drops the first one's locks.
+/// The environment is opened with `MDB_NOTLS`, so a read transaction may move between threads
+/// (Swift tasks do), but a write transaction must begin, run and end on one thread without
+/// suspending in between.
+public final class Environment: @unchecked Sendable {
+    // INVARIANT: `handle` is a live MDB_env* from open until deinit; LMDB makes every call
+    // used here safe from any thread under MDB_NOTLS.
+    let handle: OpaquePointer
+    /// The environment's directory.
+    public let path: String
+
+    /// How an environment is opened.
+    public struct Options: Sendable {
+        /// The largest the data file may grow, in bytes. The file grows sparsely, so a large
+        /// value costs nothing until used.
+        public var mapSize: Int
+        /// How many named databases may be opened.
+        public var maxDatabases: UInt32
+        /// How many read transactions may be open at once across all processes.
+        public var maxReaders: UInt32
+        /// Open without write access (no write transaction may begin).
+        public var readOnly: Bool
+
+        /// Options with 1 GiB of map, 32 databases and 126 readers, read-write.
+        public init(mapSize: Int = 1 << 30, maxDatabases: UInt32 = 32, maxReaders: UInt32 = 126, readOnly: Bool = false) {
+            self.mapSize = mapSize
+            self.maxDatabases = maxDatabases
+            self.maxReaders = maxReaders
+            self.readOnly = readOnly
+        }
+    }
+
+    /// Opens the environment in the existing directory `path`.
+    ///
+    /// Commits are fully durable (LMDB's default synchronous mode). Reader slots left behind by
+    /// crashed processes are cleared on open.
+    public init(path: String, options: Options = Options()) throws(LMDBError) {
+        var env: OpaquePointer?
+        try check(mdb_env_create(&env), "mdb_env_create", path: path)
+        guard let env else { throw LMDBError(code: ENOMEM, operation: "mdb_env_create", path: path) }
+        do {
+            try check(mdb_env_set_mapsize(env, options.mapSize), "mdb_env_set_mapsize", path: path)
+            try check(mdb_env_set_maxdbs(env, options.maxDatabases), "mdb_env_set_maxdbs", path: path)
+            try check(mdb_env_set_maxreaders(env, options.maxReaders), "mdb_env_set_maxreaders", path: path)
+            var flags = UInt32(MDB_NOTLS)
+            if options.readOnly { flags |= UInt32(MDB_RDONLY) }
+            try check(mdb_env_open(env, path, flags, 0o640), "mdb_env_open", path: path)
+        } catch {
+            mdb_env_close(env)
+            throw error
+        }
+        self.handle = env
+        self.path = path
+        var dead: Int32 = 0
+        mdb_reader_check(env, &dead)
+    }
+
+    deinit {
+        mdb_env_close(handle)
+    }
+
+    /// Opens (and, when `create` is true, creates) the named database.
+    ///
+    /// A handle stays valid for the life of the environment; open each name once and keep it.
+    public func database(_ name: String, create: Bool = true) throws(LMDBError) -> Database {
+        let readOnly = !create
+        let txn = try Transaction(environment: self, readOnly: readOnly)
+        var dbi: MDB_dbi = 0
+        do {
+            try check(
+                mdb_dbi_open(txn.handle, name, create ? UInt32(MDB_CREATE) : 0, &dbi),
+                "mdb_dbi_open(\(name))", path: path)
+            try txn.commit()
+        } catch {
+            txn.abort()
+            throw error
+        }
+        return Database(id: dbi, name: name)
+    }
+
+    /// Runs `body` in a read-only transaction that sees the last committed state.
+    public func read<Result>(_ body: (Transaction) throws -> Result) throws -> Result {
+        let txn = try Transaction(environment: self, readOnly: true)
+        defer { txn.abort() }
+        return try body(txn)
+    }
+
+    /// Runs `body` in a write transaction and commits it durably if `body` returns; aborts it,
+    /// leaving no trace, if `body` throws.
+    ///
+    /// Writers are serialised across threads and processes; `body` must not suspend.
+    public func write<Result>(_ body: (Transaction) throws -> Result) throws -> Result {
+        let txn = try Transaction(environment: self, readOnly: false)
+        do {
+            let result = try body(txn)
+            try txn.commit()
+            return result
+        } catch {
+            txn.abort()
+            throw error
+        }
+    }
+
+    /// The configured map size in bytes and the bytes used so far.
+    public func usage() -> (mapSize: Int, used: Int) {
+        var info = MDB_envinfo()
+        var stat = MDB_stat()
+        mdb_env_info(handle, &info)
+        mdb_env_stat(handle, &stat)
+        return (info.me_mapsize, (info.me_last_pgno + 1) * Int(stat.ms_psize))
+    }
+
+    /// Copies the environment, compacted, into the existing empty directory `destination`
+    /// while it stays usable (a consistent snapshot of the last commit).
+    public func copy(to destination: String) throws(LMDBError) {
+        try check(mdb_env_copy2(handle, destination, UInt32(MDB_CP_COMPACT)), "mdb_env_copy2", path: path)
+    }
+}
+
+/// A named database inside an environment.
+public struct Database: Sendable, Hashable {
+    let id: MDB_dbi
+    /// The name it was opened with.
+    public let name: String
+}

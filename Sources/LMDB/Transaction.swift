@@ -1,0 +1,133 @@
+import CLMDB
+
+/// A read or write transaction. Created by ``Environment/read(_:)`` and
+/// ``Environment/write(_:)``; valid only inside their closures.
+///
+/// Keys and values are bytes. Reads copy the value out of the map, so a returned array stays
+/// valid after the transaction ends; ``withValue(_:_:_:)`` reads in place without a copy.
+public final class Transaction {
+    // INVARIANT: `handle` is live until commit() or abort(); `finished` records which.
+    let handle: OpaquePointer
+    let environment: Environment
+    /// Whether this transaction may write.
+    public let isReadOnly: Bool
+    private var finished = false
+
+    init(environment: Environment, readOnly: Bool) throws(LMDBError) {
+        var txn: OpaquePointer?
+        let flags = readOnly ? UInt32(MDB_RDONLY) : 0
+        try check(mdb_txn_begin(environment.handle, nil, flags, &txn), "mdb_txn_begin", path: environment.path)
+        guard let txn else { throw LMDBError(code: ENOMEM, operation: "mdb_txn_begin", path: environment.path) }
+        self.handle = txn
+        self.environment = environment
+        self.isReadOnly = readOnly
+    }
+
+    deinit {
+        if !finished { mdb_txn_abort(handle) }
+    }
+
+    func commit() throws(LMDBError) {
+        precondition(!finished, "transaction already finished")
+        finished = true
+        try check(mdb_txn_commit(handle), "mdb_txn_commit", path: environment.path)
+    }
+
+    func abort() {
+        guard !finished else { return }
+        finished = true
+        mdb_txn_abort(handle)
+    }
+
+    private func fail(_ code: Int32, _ operation: String, _ db: Database) -> LMDBError {
+        LMDBError(code: code, operation: "\(operation)(\(db.name))", path: environment.path)
+    }
+
+    /// The value stored under `key`, copied out, or nil.
+    public func get(_ db: Database, _ key: [UInt8]) throws(LMDBError) -> [UInt8]? {
+        try withValue(db, key) { Array($0) }
+    }
+
+    /// Calls `body` with the value stored under `key` in place (valid only during the call);
+    /// returns nil without calling it when the key is absent.
+    public func withValue<R>(_ db: Database, _ key: [UInt8], _ body: (UnsafeRawBufferPointer) -> R) throws(LMDBError) -> R? {
+        var value = MDB_val()
+        let rc = key.withUnsafeBytes { k in
+            var kv = MDB_val(mv_size: k.count, mv_data: UnsafeMutableRawPointer(mutating: k.baseAddress))
+            return mdb_get(handle, db.id, &kv, &value)
+        }
+        if rc == MDB_NOTFOUND { return nil }
+        if rc != MDB_SUCCESS { throw fail(rc, "mdb_get", db) }
+        return body(UnsafeRawBufferPointer(start: value.mv_data, count: value.mv_size))
+    }
+
+    /// Stores `value` under `key`, replacing any previous value.
+    public func put(_ db: Database, _ key: [UInt8], _ value: [UInt8]) throws(LMDBError) {
+        let rc = key.withUnsafeBytes { k in
+            value.withUnsafeBytes { v in
+                var kv = MDB_val(mv_size: k.count, mv_data: UnsafeMutableRawPointer(mutating: k.baseAddress))
+                var vv = MDB_val(mv_size: v.count, mv_data: UnsafeMutableRawPointer(mutating: v.baseAddress))
+                return mdb_put(handle, db.id, &kv, &vv, 0)
+            }
+        }
+        if rc != MDB_SUCCESS { throw fail(rc, "mdb_put", db) }
+    }
+
+    /// Removes `key`; returns whether it was present.
+    @discardableResult
+    public func delete(_ db: Database, _ key: [UInt8]) throws(LMDBError) -> Bool {
+        let rc = key.withUnsafeBytes { k in
+            var kv = MDB_val(mv_size: k.count, mv_data: UnsafeMutableRawPointer(mutating: k.baseAddress))
+            return mdb_del(handle, db.id, &kv, nil)
+        }
+        if rc == MDB_NOTFOUND { return false }
+        if rc != MDB_SUCCESS { throw fail(rc, "mdb_del", db) }
+        return true
+    }
+
+    /// Removes every entry of `db` (the database itself stays).
+    public func clear(_ db: Database) throws(LMDBError) {
+        let rc = mdb_drop(handle, db.id, 0)
+        if rc != MDB_SUCCESS { throw fail(rc, "mdb_drop", db) }
+    }
+
+    /// The number of entries in `db`.
+    public func count(_ db: Database) throws(LMDBError) -> Int {
+        var stat = MDB_stat()
+        let rc = mdb_stat(handle, db.id, &stat)
+        if rc != MDB_SUCCESS { throw fail(rc, "mdb_stat", db) }
+        return stat.ms_entries
+    }
+
+    /// A cursor over `db`, valid until the transaction ends.
+    public func cursor(_ db: Database) throws(LMDBError) -> Cursor {
+        var cursor: OpaquePointer?
+        let rc = mdb_cursor_open(handle, db.id, &cursor)
+        guard rc == MDB_SUCCESS, let cursor else { throw fail(rc, "mdb_cursor_open", db) }
+        return Cursor(handle: cursor, transaction: self, database: db)
+    }
+
+    /// The entries whose keys start with `prefix`, in key order.
+    public func entries(_ db: Database, prefix: [UInt8]) throws(LMDBError) -> [(key: [UInt8], value: [UInt8])] {
+        let cursor = try cursor(db)
+        var out: [(key: [UInt8], value: [UInt8])] = []
+        var entry = try cursor.seek(atLeast: prefix)
+        while let current = entry, current.key.starts(with: prefix) {
+            out.append(current)
+            entry = try cursor.next()
+        }
+        return out
+    }
+
+    /// How many keys start with `prefix`.
+    public func count(_ db: Database, prefix: [UInt8]) throws(LMDBError) -> Int {
+        let cursor = try cursor(db)
+        var n = 0
+        var hit = try cursor.seekKey(atLeast: prefix)
+        while let key = hit, key.starts(with: prefix) {
+            n += 1
+            hit = try cursor.nextKey()
+        }
+        return n
+    }
+}

@@ -1,0 +1,107 @@
+/// The outcome of evaluating one request: allowed or denied, the HTTP status and contract code,
+/// a user-safe message, the ordered trail of checks that ran, the state changes to commit, and
+/// what an allowed request returns (DECISIONS D12, D14).
+///
+/// Decisions are values: the same inputs always give an equal decision.
+public struct Decision: Sendable, Hashable, Codable {
+    /// Unique id of this decision (an input).
+    public var decisionId: String
+    /// The contract version decided against.
+    public var contractVersion: String
+    /// What was asked.
+    public var action: Action
+    /// Whether the request may proceed.
+    public var allowed: Bool
+    /// HTTP status to answer with.
+    public var status: Int
+    /// Contract code of a denial; nil when allowed.
+    public var code: ContractCode?
+    /// User-safe message (never names the engine).
+    public var message: String
+    /// The specific reason, for operators.
+    public var operatorHint: String?
+    /// Structured details of a denial, as the contract defines them for some codes.
+    public var details: [String: JSONValue]?
+    /// Every check that ran, in order, with its outcome; the last failed one decided a denial.
+    public var trail: [CheckResult]
+    /// State changes to commit with this decision, allowed or denied.
+    public var effects: [Effect]
+    /// What an allowed request returns.
+    public var result: DecisionResult?
+    /// True when `result` is a replay of an earlier response under the same idempotency key.
+    public var replayed: Bool
+}
+
+/// One check in a decision's trail.
+public struct CheckResult: Sendable, Hashable, Codable {
+    /// Which check.
+    public var check: CheckName
+    /// How it ended.
+    public var outcome: Outcome
+
+    /// How a check ended.
+    public enum Outcome: Sendable, Hashable, Codable {
+        /// It passed.
+        case passed
+        /// It failed with this code; the decision is a denial.
+        case failed(ContractCode)
+        /// It did not apply to this request (for example the engine preflight with no engine).
+        case skipped
+    }
+
+    /// A trail entry from its parts.
+    public init(_ check: CheckName, _ outcome: Outcome) {
+        self.check = check
+        self.outcome = outcome
+    }
+}
+
+/// What an allowed decision returns.
+public indirect enum DecisionResult: Sendable, Hashable, Codable {
+    /// Validate's report.
+    case validation(ValidationReport)
+    /// One deployment record (deploy, rollback, read).
+    case deployment(DeploymentRecord)
+    /// Deployment records, newest first.
+    case deployments([DeploymentRecord])
+    /// The policy figures of a service and environment.
+    case policySummary(PolicySummary)
+    /// An issued upload capability.
+    case uploadCapability(UploadCapability)
+    /// A registered build.
+    case build(Build)
+    /// The rate limits now in force.
+    case rateLimits(RateLimitsChange)
+    /// The CI allowlist now in force.
+    case ciPublishers([CIPublisher])
+    /// The kill switch now.
+    case mutationsDisabled(Bool)
+}
+
+/// Validate's answer (REFERENCE §2.3).
+public struct ValidationReport: Sendable, Hashable, Codable {
+    public var service: String
+    public var environment: String
+    public var version: String
+    /// The routed recipe.
+    public var recipeId: String
+    public var deliveryGroupId: String
+    /// Always true: validate denies unregistered versions.
+    public var versionRegistered: Bool
+    public var policy: PolicyNumbers
+    public var validatedAt: Timestamp
+}
+
+/// The policy figures of one service and environment (`POST /v1/policy/summary`).
+public struct PolicySummary: Sendable, Hashable, Codable {
+    public var service: String
+    public var environment: String
+    public var deliveryGroupId: String
+    /// The routed recipe, when routing exists.
+    public var recipeId: String?
+    public var policy: PolicyNumbers
+    /// Rollbacks allowed per day.
+    public var dailyRollbackQuota: Int
+    /// Rollbacks spent today.
+    public var rollbacksUsed: Int
+}

@@ -1,0 +1,268 @@
+/// A request to decide, as the contract defines it; one case per governed endpoint.
+public enum Request: Sendable, Hashable, Codable {
+    /// `POST /v1/deployments/validate`.
+    case validate(DeploymentIntent)
+    /// `POST /v1/deployments`.
+    case deploy(DeploymentIntent)
+    /// `POST /v1/deployments/{id}/rollback`.
+    case rollback(deploymentId: String)
+    /// `POST /v1/policy/summary`.
+    case policySummary(PolicySummaryQuery)
+    /// `POST /v1/builds/upload-capability`.
+    case uploadCapability(BuildUploadRequest)
+    /// `POST /v1/builds` (needs a matching upload capability).
+    case registerBuild(BuildRegistration)
+    /// `POST /v1/builds/register` (registers an existing artifact).
+    case registerExistingBuild(BuildRegistration)
+    /// `PUT /v1/admin/system/rate-limits`.
+    case setRateLimits(RateLimitsChange)
+    /// `PUT /v1/admin/system/ci-publishers`.
+    case setCIPublishers([CIPublisher])
+    /// `PUT` or `PATCH /v1/admin/system/mutations-disabled`.
+    case setMutationsDisabled(KillSwitchChange)
+    /// `GET /v1/deployments/{id}` (and its `/failures`, `/timeline`).
+    case readDeployment(id: String)
+    /// `GET /v1/deployments`.
+    case listDeployments(DeploymentQuery)
+
+    /// The action name used in decisions, metrics and audit.
+    public var action: Action {
+        switch self {
+        case .validate: .validate
+        case .deploy: .deploy
+        case .rollback: .rollback
+        case .policySummary: .policySummary
+        case .uploadCapability: .uploadCapability
+        case .registerBuild: .registerBuild
+        case .registerExistingBuild: .registerExistingBuild
+        case .setRateLimits: .setRateLimits
+        case .setCIPublishers: .setCIPublishers
+        case .setMutationsDisabled: .setMutationsDisabled
+        case .readDeployment: .readDeployment
+        case .listDeployments: .listDeployments
+        }
+    }
+
+    /// Method and path, as idempotency records are scoped (REFERENCE §6).
+    public var endpoint: String {
+        switch self {
+        case .validate: "POST /v1/deployments/validate"
+        case .deploy: "POST /v1/deployments"
+        case .rollback(let id): "POST /v1/deployments/\(id)/rollback"
+        case .policySummary: "POST /v1/policy/summary"
+        case .uploadCapability: "POST /v1/builds/upload-capability"
+        case .registerBuild: "POST /v1/builds"
+        case .registerExistingBuild: "POST /v1/builds/register"
+        case .setRateLimits: "PUT /v1/admin/system/rate-limits"
+        case .setCIPublishers: "PUT /v1/admin/system/ci-publishers"
+        case .setMutationsDisabled: "PUT /v1/admin/system/mutations-disabled"
+        case .readDeployment(let id): "GET /v1/deployments/\(id)"
+        case .listDeployments: "GET /v1/deployments"
+        }
+    }
+
+    /// Whether deciding it may change state (it then goes through the store's write path).
+    public var isMutating: Bool { action.isMutating }
+}
+
+/// The governed actions.
+public enum Action: String, Sendable, Hashable, Codable, CaseIterable {
+    case validate, deploy, rollback
+    case policySummary = "policy_summary"
+    case uploadCapability = "upload_capability"
+    case registerBuild = "register_build"
+    case registerExistingBuild = "register_existing_build"
+    case setRateLimits = "set_rate_limits"
+    case setCIPublishers = "set_ci_publishers"
+    case setMutationsDisabled = "set_mutations_disabled"
+    case readDeployment = "read_deployment"
+    case listDeployments = "list_deployments"
+
+    /// Whether the action may change state.
+    public var isMutating: Bool {
+        switch self {
+        case .validate, .policySummary, .readDeployment, .listDeployments: false
+        default: true
+        }
+    }
+}
+
+/// The body of validate and deploy (REFERENCE §2.2).
+public struct DeploymentIntent: Sendable, Hashable, Codable {
+    /// Service name.
+    public var service: String
+    /// Environment id.
+    public var environment: String
+    /// Version, semver-like.
+    public var version: String
+    /// Why (at most 240 characters; blank allowed).
+    public var changeSummary: String
+    /// Optional; must equal the routed recipe when given.
+    public var recipeId: String?
+
+    /// An intent from its parts.
+    public init(service: String, environment: String, version: String, changeSummary: String, recipeId: String? = nil) {
+        self.service = service
+        self.environment = environment
+        self.version = version
+        self.changeSummary = changeSummary
+        self.recipeId = recipeId
+    }
+
+    /// Canonical form for idempotency: the contract's field list, strings whitespace-normalised,
+    /// keys sorted (REFERENCE §6).
+    public var fingerprint: String {
+        CanonicalJSON.object([
+            ("changeSummary", .string(changeSummary)), ("environment", .string(environment)),
+            ("recipeId", recipeId.map { .string($0) } ?? .null), ("service", .string(service)),
+            ("version", .string(version)),
+        ])
+    }
+}
+
+/// The body of `POST /v1/policy/summary`.
+public struct PolicySummaryQuery: Sendable, Hashable, Codable {
+    /// Service name.
+    public var service: String
+    /// Environment id.
+    public var environment: String
+    /// Optional recipe; must equal the routed one when given.
+    public var recipeId: String?
+
+    /// A query from its parts.
+    public init(service: String, environment: String, recipeId: String? = nil) {
+        self.service = service
+        self.environment = environment
+        self.recipeId = recipeId
+    }
+}
+
+/// The body of `POST /v1/builds/upload-capability` (REFERENCE §2.6).
+public struct BuildUploadRequest: Sendable, Hashable, Codable {
+    public var service: String
+    public var version: String
+    public var expectedSizeBytes: Int64
+    public var expectedSha256: String
+    public var contentType: String
+
+    /// A request from its parts.
+    public init(service: String, version: String, expectedSizeBytes: Int64, expectedSha256: String, contentType: String) {
+        self.service = service
+        self.version = version
+        self.expectedSizeBytes = expectedSizeBytes
+        self.expectedSha256 = expectedSha256
+        self.contentType = contentType
+    }
+
+    /// Canonical form for idempotency.
+    public var fingerprint: String {
+        CanonicalJSON.object([
+            ("contentType", .string(contentType)), ("expectedSha256", .string(expectedSha256)),
+            ("expectedSizeBytes", .int(expectedSizeBytes)), ("service", .string(service)),
+            ("version", .string(version)),
+        ])
+    }
+}
+
+/// The body of both build registration endpoints (REFERENCE §2.6). Which fields are required
+/// differs by endpoint; the request decoder enforces presence, the rules the content.
+public struct BuildRegistration: Sendable, Hashable, Codable {
+    public var service: String
+    public var version: String
+    public var artifactRef: String
+    public var gitSha: String
+    public var gitBranch: String
+    public var ciProvider: String
+    public var ciRunId: String
+    /// As sent; must parse as ISO-8601.
+    public var builtAt: String
+    public var sha256: String?
+    public var sizeBytes: Int64?
+    public var contentType: String?
+    public var checksumSha256: String?
+    public var repo: String?
+    public var actor: String?
+    public var commitURL: String?
+    public var runURL: String?
+
+    /// A registration from its parts.
+    public init(
+        service: String, version: String, artifactRef: String, gitSha: String, gitBranch: String,
+        ciProvider: String, ciRunId: String, builtAt: String, sha256: String? = nil, sizeBytes: Int64? = nil,
+        contentType: String? = nil, checksumSha256: String? = nil, repo: String? = nil, actor: String? = nil,
+        commitURL: String? = nil, runURL: String? = nil
+    ) {
+        self.service = service
+        self.version = version
+        self.artifactRef = artifactRef
+        self.gitSha = gitSha
+        self.gitBranch = gitBranch
+        self.ciProvider = ciProvider
+        self.ciRunId = ciRunId
+        self.builtAt = builtAt
+        self.sha256 = sha256
+        self.sizeBytes = sizeBytes
+        self.contentType = contentType
+        self.checksumSha256 = checksumSha256
+        self.repo = repo
+        self.actor = actor
+        self.commitURL = commitURL
+        self.runURL = runURL
+    }
+
+    /// Canonical form for idempotency: the contract's field list (REFERENCE §6), `built_at`
+    /// normalised to UTC when it parses.
+    public var fingerprint: String {
+        func s(_ v: String?) -> CanonicalJSON { v.map { .string($0) } ?? .null }
+        let built = Timestamp(iso8601: builtAt)?.iso8601 ?? builtAt
+        return CanonicalJSON.object([
+            ("artifactRef", .string(artifactRef)), ("built_at", .string(built)), ("ci_provider", .string(ciProvider)),
+            ("ci_run_id", .string(ciRunId)), ("commit_url", s(commitURL)), ("contentType", s(contentType)),
+            ("git_branch", .string(gitBranch)), ("git_sha", .string(gitSha)), ("repo", s(repo)),
+            ("run_url", s(runURL)), ("service", .string(service)), ("sha256", s(sha256)),
+            ("sizeBytes", sizeBytes.map { .int($0) } ?? .null), ("version", .string(version)),
+        ])
+    }
+}
+
+/// The body of `PUT /v1/admin/system/rate-limits`.
+public struct RateLimitsChange: Sendable, Hashable, Codable {
+    public var readRPM: Int
+    public var mutateRPM: Int
+    public var dailyQuotaBuildRegister: Int
+
+    /// A change from its parts.
+    public init(readRPM: Int, mutateRPM: Int, dailyQuotaBuildRegister: Int) {
+        self.readRPM = readRPM
+        self.mutateRPM = mutateRPM
+        self.dailyQuotaBuildRegister = dailyQuotaBuildRegister
+    }
+}
+
+/// The body of `PUT /v1/admin/system/mutations-disabled`.
+public struct KillSwitchChange: Sendable, Hashable, Codable {
+    /// The new value of the kill switch.
+    public var mutationsDisabled: Bool
+    /// Why, for the audit log.
+    public var reason: String?
+
+    /// A change from its parts.
+    public init(mutationsDisabled: Bool, reason: String? = nil) {
+        self.mutationsDisabled = mutationsDisabled
+        self.reason = reason
+    }
+}
+
+/// Filters of `GET /v1/deployments`.
+public struct DeploymentQuery: Sendable, Hashable, Codable {
+    public var service: String?
+    public var environment: String?
+    public var state: DeploymentRecord.State?
+
+    /// A query from its parts.
+    public init(service: String? = nil, environment: String? = nil, state: DeploymentRecord.State? = nil) {
+        self.service = service
+        self.environment = environment
+        self.state = state
+    }
+}

@@ -1,0 +1,64 @@
+/// The governance state the rules may read: counters, records and idempotency entries, as one
+/// consistent view (a read transaction, or the write transaction a decision will commit in).
+///
+/// Implementations do the I/O; the rules only ask. A view that fails to read must remember the
+/// failure and its owner must discard the decision (the rules see a neutral answer).
+public protocol StateView {
+    /// Requests counted in a rate window.
+    func rateCount(_ window: RateWindow) -> Int
+    /// Units spent of a daily quota on a UTC day.
+    func quotaUsed(_ scope: QuotaScope, day: Int64) -> Int
+    /// Deployments of a group in an environment that hold a slot (ACTIVE or IN_PROGRESS).
+    func activeDeployments(group: String, environment: String) -> [ActiveDeployment]
+    /// A deployment record by id.
+    func deployment(id: String) -> DeploymentRecord?
+    /// The newest SUCCEEDED deployment of a service in an environment created strictly before
+    /// `before`.
+    func latestSucceeded(service: String, environment: String, before: Timestamp) -> DeploymentRecord?
+    /// The build registered for a service and version.
+    func build(service: String, version: String) -> Build?
+    /// Upload capabilities issued for a service and version.
+    func uploadCapabilities(service: String, version: String) -> [UploadCapability]
+    /// The idempotency record under a scope, expired or not.
+    func idempotencyRecord(_ scope: IdempotencyScope) -> IdempotencyRecord?
+    /// Deployments matching the query whose group is in `groups` (all groups when nil), newest
+    /// first.
+    func deployments(matching query: DeploymentQuery, groups: Set<String>?) -> [DeploymentRecord]
+}
+
+/// The inputs of a decision that are not policy or state: time, fresh ids, the idempotency key
+/// sent, and facts gathered outside the rules.
+public struct DecisionContext: Sendable, Hashable, Codable {
+    /// Now.
+    public var now: Timestamp
+    /// Id for the decision.
+    public var decisionId: String
+    /// Id for a record the decision creates (deployment, build, capability token).
+    public var newId: String
+    /// The `Idempotency-Key` header: nil when absent; an empty string counts as absent.
+    public var idempotencyKey: String?
+    /// What the engine readiness probe found, for validate (REFERENCE §4.1 step 15).
+    public var engineReadiness: EngineReadiness
+
+    /// A context from its parts.
+    public init(
+        now: Timestamp, decisionId: String, newId: String, idempotencyKey: String? = nil,
+        engineReadiness: EngineReadiness = .notChecked
+    ) {
+        self.now = now
+        self.decisionId = decisionId
+        self.newId = newId
+        self.idempotencyKey = idempotencyKey
+        self.engineReadiness = engineReadiness
+    }
+}
+
+/// The result of validate's engine readiness preflight, gathered before the rules run.
+public enum EngineReadiness: Sendable, Hashable, Codable {
+    /// No engine is configured, or the preflight is off.
+    case notChecked
+    /// The engine answered its health check.
+    case ready
+    /// The engine did not; the code is one of the `ENGINE_*` codes.
+    case unavailable(ContractCode, detail: String)
+}
