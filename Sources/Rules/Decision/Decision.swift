@@ -54,6 +54,32 @@ public struct CheckResult: Sendable, Hashable, Codable {
         self.check = check
         self.outcome = outcome
     }
+
+    private enum CodingKeys: String, CodingKey { case check, outcome, code }
+
+    /// Reads `{"check": name, "outcome": "passed"|"failed"|"skipped", "code": CODE}`.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        check = try c.decode(CheckName.self, forKey: .check)
+        switch try c.decode(String.self, forKey: .outcome) {
+        case "passed": outcome = .passed
+        case "skipped": outcome = .skipped
+        default: outcome = .failed(try c.decode(ContractCode.self, forKey: .code))
+        }
+    }
+
+    /// Writes `{"check": name, "outcome": "passed"|"failed"|"skipped", "code": CODE}`.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(check, forKey: .check)
+        switch outcome {
+        case .passed: try c.encode("passed", forKey: .outcome)
+        case .skipped: try c.encode("skipped", forKey: .outcome)
+        case .failed(let code):
+            try c.encode("failed", forKey: .outcome)
+            try c.encode(code, forKey: .code)
+        }
+    }
 }
 
 /// What an allowed decision returns.

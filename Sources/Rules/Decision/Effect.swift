@@ -17,7 +17,7 @@ public enum Effect: Sendable, Hashable, Codable {
     /// Store an upload capability.
     case putUploadCapability(UploadCapability)
     /// Remove a used upload capability.
-    case consumeUploadCapability(token: String)
+    case consumeUploadCapability(UploadCapability)
     /// Replace the system settings.
     case putSettings(Settings)
     /// Append an audit entry.

@@ -87,7 +87,7 @@ extension Evaluator {
             let capability = try t.check(.uploadCapabilityMatched) { () throws(Denial) in
                 try Checks.uploadCapabilityMatched(body, state, now: now)
             }
-            t.effects.append(.consumeUploadCapability(token: capability.token))
+            t.effects.append(.consumeUploadCapability(capability))
         } else {
             t.skip(.uploadCapabilityMatched)
         }

@@ -1,0 +1,145 @@
+import Foundation
+import Rules
+import GovernanceStore
+
+// dxcp-bench: measures the rules and the durable write path. Prints one table per measurement;
+// the figures go to docs/PERFORMANCE.md.
+
+func nowMicros() -> Int64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000
+}
+
+func nowNanos() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+}
+
+func percentile(_ sorted: [UInt64], _ p: Double) -> UInt64 {
+    sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]
+}
+
+/// A policy with `groups` delivery groups, each owning one service deployable to three
+/// environments with one recipe.
+func bigPolicy(groups: Int, maxConcurrent: Int = 1, dailyDeploy: Int = 25) -> PolicySnapshot {
+    let envs = ["sandbox", "staging", "production"]
+    var deliveryGroups: [DeliveryGroup] = []
+    var services: [ServiceEntry] = []
+    var bindings: [EnvironmentBinding] = []
+    var routes: [Route] = []
+    for g in 0..<groups {
+        let service = "service-\(g)"
+        deliveryGroups.append(DeliveryGroup(
+            id: "group-\(g)", name: "Group \(g)", owners: ["owner\(g)@example.com", "lead@example.com"],
+            services: [service], allowedRecipes: ["default", "canary"],
+            guardrails: Guardrails(maxConcurrentDeployments: maxConcurrent, dailyDeployQuota: dailyDeploy)))
+        services.append(ServiceEntry(name: service, allowedRecipes: ["default", "canary"], allowedArtifactSources: ["s3://artifacts/"]))
+        for (i, env) in envs.enumerated() {
+            bindings.append(EnvironmentBinding(deliveryGroupId: "group-\(g)", environmentId: env, orderIndex: i))
+            routes.append(Route(service: service, environment: env, recipeId: "default"))
+        }
+    }
+    return PolicySnapshot(
+        deliveryGroups: deliveryGroups,
+        recipes: [
+            Recipe(id: "default", name: "Default", spinnakerApplication: "demo-app", deployPipeline: "demo-deploy", effectiveBehaviorSummary: "Standard"),
+            Recipe(id: "canary", name: "Canary", spinnakerApplication: "demo-app", deployPipeline: "demo-deploy-canary", effectiveBehaviorSummary: "Canary"),
+        ],
+        services: services, environments: envs.map { Rules.Environment(id: $0) }, bindings: bindings, routes: routes,
+        settings: Settings(readRPM: 1_000_000, mutateRPM: 1_000_000, ciPublishers: [CIPublisher(name: "ci", subjects: ["ci-bot"])]))
+}
+
+/// State with a registered build for every service and a few counters, held in memory.
+struct BenchState: StateView {
+    let build = Build(
+        id: "b", service: "", version: "1.0.0", artifactRef: "s3://artifacts/x.zip", gitSha: "abc", gitBranch: "main",
+        ciProvider: "github", ciRunId: "1", builtAt: Timestamp(seconds: 0), ciPublisher: "ci", registeredAt: Timestamp(seconds: 0))
+    func rateCount(_ window: RateWindow) -> Int { 3 }
+    func quotaUsed(_ scope: QuotaScope, day: Int64) -> Int { 4 }
+    func activeDeployments(group: String, environment: String) -> [ActiveDeployment] { [] }
+    func deployment(id: String) -> DeploymentRecord? { nil }
+    func latestSucceeded(service: String, environment: String, before: Timestamp) -> DeploymentRecord? { nil }
+    func build(service: String, version: String) -> Build? { version == "1.0.0" ? build : nil }
+    func uploadCapabilities(service: String, version: String) -> [UploadCapability] { [] }
+    func idempotencyRecord(_ scope: IdempotencyScope) -> IdempotencyRecord? { nil }
+    func deployments(matching query: DeploymentQuery, groups: Set<String>?) -> [DeploymentRecord] { [] }
+}
+
+func benchRules() {
+    let policy = bigPolicy(groups: 1000)
+    let state = BenchState()
+    let owner = Principal(claims: Claims(subject: "owner-500", email: "owner500@example.com", roles: .values(["dxcp-delivery-owners"])))
+    let intent = DeploymentIntent(service: "service-500", environment: "staging", version: "1.0.0", changeSummary: "bench")
+    let denied = DeploymentIntent(service: "service-500", environment: "staging", version: "9.9.9", changeSummary: "bench")
+    let context = DecisionContext(now: Timestamp(seconds: 1_795_608_000), decisionId: "d", newId: "n", idempotencyKey: "k")
+    for (name, request) in [("deploy, allowed", Request.deploy(intent)), ("deploy, denied (VERSION_NOT_FOUND)", .deploy(denied)), ("validate, allowed", .validate(intent))] {
+        var check = Evaluator.evaluate(request, by: owner, policy: policy, state: state, context: context)
+        for _ in 0..<20_000 { check = Evaluator.evaluate(request, by: owner, policy: policy, state: state, context: context) }
+        let n = 200_000
+        var samples = [UInt64](repeating: 0, count: n)
+        var allowed = 0
+        for i in 0..<n {
+            let t0 = nowNanos()
+            let d = Evaluator.evaluate(request, by: owner, policy: policy, state: state, context: context)
+            samples[i] = nowNanos() - t0
+            if d.allowed { allowed += 1 }
+        }
+        samples.sort()
+        print(String(format: "rules  %-36@ 1000 groups  p50 %5.2f µs  p90 %5.2f µs  p99 %5.2f µs  p99.9 %6.2f µs  (%d allowed of %d; %@)",
+            name as NSString, Double(percentile(samples, 0.5)) / 1000, Double(percentile(samples, 0.9)) / 1000,
+            Double(percentile(samples, 0.99)) / 1000, Double(percentile(samples, 0.999)) / 1000, allowed, n,
+            (check.code?.rawValue ?? "allowed") as NSString))
+    }
+}
+
+func benchWrites(callers: Int, decisions: Int) async throws {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("dxcp-bench-\(UUID().uuidString)").path
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let groups = 1000
+    let store = try GovernanceStore(directory: dir, options: .init(create: true))
+    let base = Timestamp(seconds: 1_795_608_000)
+    try await store.replacePolicy(bigPolicy(groups: groups, maxConcurrent: 1_000, dailyDeploy: 1_000), actorId: "bench", now: base)
+    let ci = Principal(claims: Claims(subject: "ci-bot", roles: .values(["dxcp-ci-publishers"])))
+    for g in 0..<groups {
+        let reg = BuildRegistration(
+            service: "service-\(g)", version: "1.0.0", artifactRef: "s3://artifacts/service-\(g)-1.0.0.zip", gitSha: "abc",
+            gitBranch: "main", ciProvider: "github", ciRunId: "1", builtAt: "2026-11-25T11:00:00Z")
+        _ = try await store.decide(.registerExistingBuild(reg), by: ci, context: DecisionContext(now: base, decisionId: "b\(g)", newId: "b\(g)", idempotencyKey: "b\(g)"))
+    }
+    let admin = Principal(claims: Claims(subject: "admin", email: "lead@example.com", roles: .values(["dxcp-platform-admins"])))
+    let before = store.writeStatistics()
+    let perCaller = decisions / callers
+    let t0 = nowMicros()
+    let allowed = try await withThrowingTaskGroup(of: Int.self) { group in
+        for c in 0..<callers {
+            group.addTask {
+                var ok = 0
+                for i in 0..<perCaller {
+                    let n = c * perCaller + i
+                    let intent = DeploymentIntent(service: "service-\(n % groups)", environment: ["sandbox", "staging", "production"][n % 3], version: "1.0.0", changeSummary: "bench \(n)")
+                    let d = try await store.decide(.deploy(intent), by: admin, context: DecisionContext(now: base, decisionId: "d\(n)", newId: "dep-\(n)", idempotencyKey: "k\(n)"))
+                    if d.allowed { ok += 1 }
+                }
+                return ok
+            }
+        }
+        return try await group.reduce(0, +)
+    }
+    let elapsed = Double(nowMicros() - t0) / 1_000_000
+    let stats = store.writeStatistics()
+    let txns = stats.transactions - before.transactions
+    let done = stats.committed - before.committed
+    print(String(format: "write  %3d caller(s)  %6d durable deploy decisions in %6.2f s  = %8.0f decisions/s  (%d allowed; %d transactions, mean batch %.1f, largest %d)",
+        callers, done, elapsed, Double(done) / elapsed, allowed, txns, Double(done) / Double(max(1, txns)), stats.largestBatch))
+    await store.close()
+}
+
+let args = CommandLine.arguments.dropFirst()
+let what = args.first ?? "all"
+if what == "rules" || what == "all" { benchRules() }
+if what == "write" || what == "all" {
+    try await benchWrites(callers: 1, decisions: 2_000)
+    try await benchWrites(callers: 64, decisions: 12_800)
+}

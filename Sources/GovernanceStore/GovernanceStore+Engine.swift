@@ -1,0 +1,103 @@
+import Rules
+import Audit
+import LMDB
+
+extension GovernanceStore {
+    /// Applies a state change that does not come from the rules; returns the affected record.
+    func apply(_ mutation: StoreMutation, _ txn: Transaction, _ codec: RecordCodec, _ state: inout BatchState) throws -> DeploymentRecord? {
+        switch mutation {
+        case .replacePolicy(let snapshot, let actorId, let now):
+            state.policy = snapshot
+            state.policyChanged = true
+            let note = AuditNote(
+                eventType: "ADMIN_POLICY_LOAD", targetType: "Policy", targetId: "policy", outcome: .success,
+                summary: "Policy data replaced: \(snapshot.deliveryGroups.count) delivery groups, \(snapshot.recipes.count) recipes, "
+                    + "\(snapshot.services.count) services, \(snapshot.environments.count) environments",
+                actorId: actorId, actorRole: .platformAdmin)
+            try appendAudit(note, origin: AuditOrigin(decisionId: nil, requestId: nil, timestamp: now), index: 0, txn, codec, &state)
+            return nil
+
+        case .recordDispatch(let id, let executionId, let executionURL, let now):
+            guard var record = try loadDeployment(id, txn, codec) else { return nil }
+            record.engineExecutionId = executionId
+            record.engineExecutionURL = executionURL
+            record.updatedAt = now
+            try putDeployment(record, txn, codec)
+            if let order = try takeDispatchOrder(id, txn, codec) {
+                let current = try txn.get(schema.idempotency, Schema.idempotencyKey(order.idempotency))
+                    .map { try codec.decode(IdempotencyRecord.self, $0) }
+                if let current {
+                    try putIdempotency(order.idempotency, IdempotencyRecord(
+                        fingerprint: current.fingerprint, expiresAt: current.expiresAt,
+                        response: StoredResponse(status: 201, result: .deployment(record))), txn, codec)
+                }
+            }
+            try appendAudit(engineNote(record, "ENGINE_TRIGGERED", .success, "Engine accepted \(record.id) as execution \(executionId)"),
+                origin: AuditOrigin(decisionId: nil, requestId: nil, timestamp: now), index: 0, txn, codec, &state)
+            return record
+
+        case .releaseReservation(let id, let reason, let now):
+            guard let record = try loadDeployment(id, txn, codec) else { return nil }
+            try deleteDeployment(record, txn)
+            if let order = try takeDispatchOrder(id, txn, codec) {
+                try deleteIdempotency(order.idempotency, txn, codec)
+            }
+            let kind: QuotaScope.Kind = record.kind == .rollback ? .rollback : .deploy
+            try increment(Schema.quotaKey(QuotaScope(kind: kind, key: "\(record.deliveryGroupId):\(record.environment)"), day: record.createdAt.day), by: -1, txn)
+            try appendAudit(engineNote(record, "ENGINE_TRIGGER_FAILED", .failed, "Engine did not accept \(record.id): \(reason)"),
+                origin: AuditOrigin(decisionId: nil, requestId: nil, timestamp: now), index: 0, txn, codec, &state)
+            return record
+
+        case .recordEngineState(let id, let newState, let failures, let now):
+            guard var record = try loadDeployment(id, txn, codec) else { return nil }
+            // INVARIANT: a terminal record never changes state, outcome or failures again.
+            guard !record.state.isTerminal else { return record }
+            record.state = newState
+            record.failures = failures.isEmpty ? record.failures : failures
+            record.updatedAt = now
+            try putDeployment(record, txn, codec)
+            if newState.isTerminal {
+                _ = try takeDispatchOrder(id, txn, codec)
+                let outcome: AuditNote.Outcome = newState == .succeeded ? .success : .failed
+                try appendAudit(engineNote(record, "DEPLOYMENT_\(newState.rawValue)", outcome, "Deployment \(record.id) ended \(newState.rawValue)"),
+                    origin: AuditOrigin(decisionId: nil, requestId: nil, timestamp: now), index: 0, txn, codec, &state)
+            }
+            return record
+        }
+    }
+
+    /// Releases a stale lock (DECISIONS D11): the record becomes FAILED with `failure`, leaves the
+    /// outbox, and an in-flight idempotency key is freed for a retry.
+    func expire(_ id: String, _ failure: Failure, origin: AuditOrigin, auditIndex: inout Int, _ txn: Transaction, _ codec: RecordCodec, _ state: inout BatchState) throws {
+        guard var record = try loadDeployment(id, txn, codec), record.state.holdsSlot else { return }
+        record.state = .failed
+        record.failures = [failure]
+        record.updatedAt = failure.observedAt
+        try putDeployment(record, txn, codec)
+        if let order = try takeDispatchOrder(id, txn, codec),
+            let bytes = try txn.get(schema.idempotency, Schema.idempotencyKey(order.idempotency)),
+            try codec.decode(IdempotencyRecord.self, bytes).response == nil
+        {
+            try deleteIdempotency(order.idempotency, txn, codec)
+        }
+        try appendAudit(engineNote(record, "DEPLOYMENT_LOCK_EXPIRED", .failed, failure.summary), origin: origin, index: auditIndex, txn, codec, &state)
+        auditIndex += 1
+    }
+
+    func loadDeployment(_ id: String, _ txn: Transaction, _ codec: RecordCodec) throws -> DeploymentRecord? {
+        try txn.get(schema.deployments, Array(id.utf8)).map { try codec.decode(DeploymentRecord.self, $0) }
+    }
+
+    func takeDispatchOrder(_ id: String, _ txn: Transaction, _ codec: RecordCodec) throws -> DispatchOrder? {
+        guard let bytes = try txn.get(schema.outbox, Array(id.utf8)) else { return nil }
+        try txn.delete(schema.outbox, Array(id.utf8))
+        return try codec.decode(DispatchOrder.self, bytes)
+    }
+
+    func engineNote(_ record: DeploymentRecord, _ type: String, _ outcome: AuditNote.Outcome, _ summary: String) -> AuditNote {
+        AuditNote(
+            eventType: type, targetType: "Deployment", targetId: record.id, outcome: outcome, summary: summary,
+            actorId: record.actor.actorId, actorRole: record.actor.role, deliveryGroupId: record.deliveryGroupId,
+            serviceName: record.service, environment: record.environment)
+    }
+}

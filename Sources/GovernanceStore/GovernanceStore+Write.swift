@@ -1,0 +1,174 @@
+import Rules
+import Audit
+import LMDB
+
+/// The state one write transaction carries from one piece of work to the next.
+struct BatchState {
+    var policy: PolicySnapshot
+    var generation: UInt64
+    var policyChanged = false
+    var chain: AuditChain
+    var chainChanged = false
+    var readHits: [RateWindow] = []
+}
+
+extension GovernanceStore {
+    /// Applies a batch in one durable write transaction and returns each piece's outcome.
+    /// Throws (and writes nothing) when any piece cannot be read or written.
+    func applyBatch(_ batch: [WriteWork]) throws -> [WriteOutcome] {
+        let codec = RecordCodec()
+        var published: (UInt64, PolicySnapshot)?
+        var readHits: [RateWindow] = []
+        let outcomes = try environment.write { txn -> [WriteOutcome] in
+            var state = BatchState(
+                policy: try currentPolicy(txn, codec: codec),
+                generation: UInt64(StoreKey.counter(try txn.get(schema.meta, Schema.generationKey))),
+                chain: try auditHead(txn, codec))
+            var outcomes: [WriteOutcome] = []
+            outcomes.reserveCapacity(batch.count)
+            for work in batch {
+                switch work {
+                case .decide(let request, let principal, let context, let requestId):
+                    let view = StoreView(txn: txn, schema: schema, codec: codec, readWindows: nil)
+                    let decision = Evaluator.evaluate(request, by: principal, policy: state.policy, state: view, context: context)
+                    if let failure = view.failure { throw failure }
+                    let origin = AuditOrigin(decisionId: decision.decisionId, requestId: requestId, timestamp: context.now, trail: decision.trail)
+                    try apply(decision.effects, origin: origin, txn, codec, &state)
+                    outcomes.append(.decision(decision))
+                case .mutation(let mutation):
+                    outcomes.append(.mutation(try apply(mutation, txn, codec, &state)))
+                }
+            }
+            if state.policyChanged {
+                state.generation += 1
+                try txn.put(schema.policy, Schema.snapshotKey, codec.encode(state.policy))
+                try txn.put(schema.meta, Schema.generationKey, StoreKey.counterBytes(Int(state.generation)))
+                published = (state.generation, state.policy)
+            }
+            if state.chainChanged {
+                try txn.put(schema.meta, Schema.auditHeadKey, codec.encode(state.chain))
+            }
+            readHits = state.readHits
+            return outcomes
+        }
+        if let (generation, snapshot) = published { publishPolicy(generation: generation, snapshot) }
+        readHits.forEach(readWindows.hit)
+        return outcomes
+    }
+
+    func auditHead(_ txn: Transaction, _ codec: RecordCodec) throws -> AuditChain {
+        guard let bytes = try txn.get(schema.meta, Schema.auditHeadKey) else { return AuditChain() }
+        return try codec.decode(AuditChain.self, bytes)
+    }
+
+    /// Writes a decision's effects. Order matters only for audit entries, appended in order.
+    func apply(_ effects: [Effect], origin: AuditOrigin, _ txn: Transaction, _ codec: RecordCodec, _ state: inout BatchState) throws {
+        var auditIndex = 0
+        for effect in effects {
+            switch effect {
+            case .countRate(let window):
+                if window.bucket == .read {
+                    state.readHits.append(window)
+                } else {
+                    try increment(Schema.rateKey(window), by: 1, txn)
+                    try prune(prefix: Schema.ratePrefix(actor: window.actorId, bucket: window.bucket), before: window.minute - 1, txn)
+                }
+            case .spendQuota(let scope, let day):
+                try increment(Schema.quotaKey(scope, day: day), by: 1, txn)
+                try prune(prefix: Schema.quotaPrefix(scope), before: day - 2, txn)
+            case .insertDeployment(let record, let scope):
+                guard try txn.get(schema.deployments, Array(record.id.utf8)) == nil else {
+                    throw StoreError(.storage, path: path, "deployment id \(record.id) already exists")
+                }
+                try putDeployment(record, txn, codec)
+                try txn.put(schema.deploymentsByTime, Schema.byTimeKey(record), [])
+                try txn.put(schema.outbox, Array(record.id.utf8), codec.encode(DispatchOrder(deploymentId: record.id, idempotency: scope)))
+            case .expireDeployment(let id, let failure):
+                try expire(id, failure, origin: origin, auditIndex: &auditIndex, txn, codec, &state)
+            case .putIdempotency(let scope, let record):
+                try putIdempotency(scope, record, txn, codec)
+            case .putBuild(let build):
+                try txn.put(schema.builds, Schema.buildKey(service: build.service, version: build.version), codec.encode(build))
+            case .putUploadCapability(let capability):
+                try txn.put(schema.capabilities, Schema.capabilityKey(capability), codec.encode(capability))
+            case .consumeUploadCapability(let capability):
+                try txn.delete(schema.capabilities, Schema.capabilityKey(capability))
+            case .putSettings(let settings):
+                state.policy.settings = settings
+                state.policyChanged = true
+            case .audit(let note):
+                try appendAudit(note, origin: origin, index: auditIndex, txn, codec, &state)
+                auditIndex += 1
+            }
+        }
+    }
+
+    func appendAudit(_ note: AuditNote, origin: AuditOrigin, index: Int, _ txn: Transaction, _ codec: RecordCodec, _ state: inout BatchState) throws {
+        let entry = state.chain.append(note, origin: origin, index: index)
+        try txn.put(schema.audit, Schema.sequenceKey(entry.sequence), codec.encode(entry))
+        state.chainChanged = true
+    }
+
+    /// Stores a record and keeps the slot and success indexes in step with its state.
+    // INVARIANT: a record is in `active` exactly while its state holds a slot, and in `succeeded`
+    // exactly while its state is SUCCEEDED.
+    func putDeployment(_ record: DeploymentRecord, _ txn: Transaction, _ codec: RecordCodec) throws {
+        let activeKey = Schema.activeKey(group: record.deliveryGroupId, environment: record.environment, id: record.id)
+        if record.state.holdsSlot {
+            try txn.put(schema.active, activeKey, codec.encode(ActiveDeployment(id: record.id, state: record.state, updatedAt: record.updatedAt)))
+        } else {
+            try txn.delete(schema.active, activeKey)
+        }
+        if record.state == .succeeded {
+            try txn.put(schema.succeeded, Schema.succeededKey(record), [])
+        } else {
+            try txn.delete(schema.succeeded, Schema.succeededKey(record))
+        }
+        try txn.put(schema.deployments, Array(record.id.utf8), codec.encode(record))
+    }
+
+    func deleteDeployment(_ record: DeploymentRecord, _ txn: Transaction) throws {
+        try txn.delete(schema.active, Schema.activeKey(group: record.deliveryGroupId, environment: record.environment, id: record.id))
+        try txn.delete(schema.succeeded, Schema.succeededKey(record))
+        try txn.delete(schema.deploymentsByTime, Schema.byTimeKey(record))
+        try txn.delete(schema.deployments, Array(record.id.utf8))
+    }
+
+    func putIdempotency(_ scope: IdempotencyScope, _ record: IdempotencyRecord, _ txn: Transaction, _ codec: RecordCodec) throws {
+        let key = Schema.idempotencyKey(scope)
+        if let old = try txn.get(schema.idempotency, key) {
+            let previous = try codec.decode(IdempotencyRecord.self, old)
+            try txn.delete(schema.idempotencyExpiry, Schema.expiryKey(previous.expiresAt, scope))
+        }
+        try txn.put(schema.idempotency, key, codec.encode(record))
+        try txn.put(schema.idempotencyExpiry, Schema.expiryKey(record.expiresAt, scope), key)
+    }
+
+    func deleteIdempotency(_ scope: IdempotencyScope, _ txn: Transaction, _ codec: RecordCodec) throws {
+        let key = Schema.idempotencyKey(scope)
+        guard let old = try txn.get(schema.idempotency, key) else { return }
+        let previous = try codec.decode(IdempotencyRecord.self, old)
+        try txn.delete(schema.idempotencyExpiry, Schema.expiryKey(previous.expiresAt, scope))
+        try txn.delete(schema.idempotency, key)
+    }
+
+    func increment(_ key: [UInt8], by delta: Int, _ txn: Transaction) throws {
+        let value = StoreKey.counter(try txn.get(schema.counters, key)) + delta
+        if value <= 0 {
+            try txn.delete(schema.counters, key)
+        } else {
+            try txn.put(schema.counters, key, StoreKey.counterBytes(value))
+        }
+    }
+
+    /// Deletes the counters under `prefix` whose trailing window number is below `before`.
+    func prune(prefix: [UInt8], before: Int64, _ txn: Transaction) throws {
+        let cursor = try txn.cursor(schema.counters)
+        var entry = try cursor.seek(atLeast: prefix)
+        while let current = entry, current.key.starts(with: prefix) {
+            guard let window = StoreKey.integer(in: current.key, at: prefix.count), window < before else { break }
+            try cursor.deleteCurrent()
+            entry = try cursor.seek(atLeast: prefix)
+        }
+    }
+}

@@ -1,0 +1,263 @@
+public import Rules
+import Audit
+public import Logging
+import LMDB
+import FoundationEssentials
+import Synchronization
+
+/// All governance state in one LMDB environment: policy data and settings, builds, deployment
+/// records and their indexes, quota and rate counters, idempotency records, the engine outbox and
+/// the audit log.
+///
+/// Mutating decisions go through one write path that batches concurrent callers into one durable
+/// transaction (group commit); every decision's effects commit whole or not at all, and no caller
+/// is answered before its transaction is on disk. Read-only decisions run on read transactions
+/// and never wait for the writer.
+public final class GovernanceStore: Sendable {
+    /// How a store is opened.
+    public struct Options: Sendable {
+        /// The largest the data file may grow, in bytes.
+        public var mapSize: Int
+        /// Create and initialise the directory's databases when they do not exist yet.
+        public var create: Bool
+        /// The most decisions committed in one transaction.
+        public var maxBatch: Int
+
+        /// 4 GiB of map (sparse), no creation, batches of up to 256.
+        public init(mapSize: Int = 4 << 30, create: Bool = false, maxBatch: Int = 256) {
+            self.mapSize = mapSize
+            self.create = create
+            self.maxBatch = maxBatch
+        }
+    }
+
+    /// The data directory.
+    public let path: String
+    let environment: LMDB.Environment
+    let schema: Schema
+    let writer: WritePath
+    let readWindows = ReadWindows()
+    let policyCache = Mutex<(generation: UInt64, snapshot: PolicySnapshot)?>(nil)
+    let logger: Logger
+
+    /// Opens the store in `directory`.
+    ///
+    /// A missing or uninitialised directory is an error unless `options.create` is set; an
+    /// unreadable, damaged or foreign one is always an error that names the path. Nothing is
+    /// ever reset.
+    public init(directory: String, options: Options = Options(), logger: Logger = Logger(label: "dxcp.store")) throws(StoreError) {
+        self.path = directory
+        self.logger = logger
+        var isDirectory = false
+        let exists = FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory)
+        if !exists {
+            guard options.create else {
+                throw StoreError(.missing, path: directory, "does not exist; create it with `dxcp-policy seed --data-dir \(directory) --policy FILE`")
+            }
+            do {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            } catch {
+                throw StoreError(.inaccessible, path: directory, "cannot be created: \(error)")
+            }
+        } else if !isDirectory {
+            throw StoreError(.inaccessible, path: directory, "is not a directory; point --data-dir at a directory")
+        }
+        let dataFile = directory + "/data.mdb"
+        if !FileManager.default.fileExists(atPath: dataFile), !options.create {
+            throw StoreError(.missing, path: directory, "holds no dxcp-policy data; initialise it with `dxcp-policy seed --data-dir \(directory) --policy FILE`")
+        }
+        if FileManager.default.fileExists(atPath: dataFile), !FileManager.default.isReadableFile(atPath: dataFile)
+            || !FileManager.default.isWritableFile(atPath: dataFile)
+        {
+            throw StoreError(.inaccessible, path: directory, "data.mdb is not readable and writable by this user; fix its permissions")
+        }
+        do {
+            let env = try LMDB.Environment(path: directory, options: .init(mapSize: options.mapSize, maxDatabases: 16))
+            self.environment = env
+            self.schema = try Schema(env, create: options.create)
+        } catch {
+            throw StoreError(error)
+        }
+        self.writer = WritePath(maxBatch: options.maxBatch)
+        try checkSchemaVersion(create: options.create)
+        writer.store = self
+    }
+
+    private func checkSchemaVersion(create: Bool) throws(StoreError) {
+        do {
+            try environment.write { txn in
+                if let stored = try txn.get(schema.meta, Schema.schemaVersionKey) {
+                    let version = Int(String(decoding: stored, as: UTF8.self)) ?? -1
+                    guard version == Schema.version else {
+                        throw StoreError(.corrupt, path: path, "schema version \(version) is not \(Schema.version); use a matching dxcp-policy")
+                    }
+                } else if create {
+                    try txn.put(schema.meta, Schema.schemaVersionKey, Array(String(Schema.version).utf8))
+                    if try txn.get(schema.policy, Schema.snapshotKey) == nil {
+                        try txn.put(schema.policy, Schema.snapshotKey, RecordCodec().encode(PolicySnapshot()))
+                    }
+                } else {
+                    throw StoreError(.missing, path: path, "is not initialised; run `dxcp-policy seed --data-dir \(path) --policy FILE`")
+                }
+            }
+        } catch let error as StoreError {
+            throw error
+        } catch let error as LMDBError {
+            throw StoreError(error)
+        } catch {
+            throw StoreError(.storage, path: path, "\(error)")
+        }
+    }
+
+    // MARK: Decisions
+
+    /// Decides `request`: mutating requests through the write path (their effects committed
+    /// durably before this returns), others on a read transaction.
+    ///
+    /// - Throws: ``StoreError`` when the state cannot be read or the batch cannot be committed;
+    ///   nothing of the decision is then stored.
+    public func decide(_ request: Request, by principal: Principal, context: DecisionContext, requestId: String? = nil) async throws -> Decision {
+        if request.isMutating {
+            guard case .decision(let decision) = try await writer.submit(.decide(request, principal, context, requestId: requestId)) else {
+                preconditionFailure("a decision job yields a decision")
+            }
+            return decision
+        }
+        return try decideReadOnly(request, by: principal, context: context)
+    }
+
+    /// Decides a read-only request on a read transaction; the read window is counted in memory.
+    public func decideReadOnly(_ request: Request, by principal: Principal, context: DecisionContext) throws(StoreError) -> Decision {
+        precondition(!request.isMutating, "mutating requests go through the write path")
+        let decision = try read { view, policy in
+            Evaluator.evaluate(request, by: principal, policy: policy, state: view, context: context)
+        }
+        for case .countRate(let window) in decision.effects where window.bucket == .read {
+            readWindows.hit(window)
+        }
+        return decision
+    }
+
+    /// Evaluates `request` against the stored state with `policy` in place of the stored policy,
+    /// committing nothing: what the decision would be (the `eval` command).
+    public func dryRun(_ request: Request, by principal: Principal, policy: PolicySnapshot, context: DecisionContext) throws(StoreError) -> Decision {
+        try read { view, _ in Evaluator.evaluate(request, by: principal, policy: policy, state: view, context: context) }
+    }
+
+    /// Runs `body` with a consistent view of state and policy.
+    func read<T>(_ body: (StoreView, PolicySnapshot) throws -> T) throws(StoreError) -> T {
+        do {
+            return try environment.read { txn in
+                let view = StoreView(txn: txn, schema: schema, codec: RecordCodec(), readWindows: readWindows)
+                let policy = try currentPolicy(txn, codec: view.codec)
+                let result = try body(view, policy)
+                if let failure = view.failure { throw failure }
+                return result
+            }
+        } catch {
+            throw storeError(error)
+        }
+    }
+
+    /// The policy of the transaction's moment, decoded only when its generation changed.
+    func currentPolicy(_ txn: Transaction, codec: RecordCodec) throws -> PolicySnapshot {
+        let generation = UInt64(StoreKey.counter(try txn.get(schema.meta, Schema.generationKey)))
+        if let cached = policyCache.withLock({ $0 }), cached.generation == generation { return cached.snapshot }
+        guard let bytes = try txn.get(schema.policy, Schema.snapshotKey) else {
+            throw StoreError(.corrupt, path: path, "policy data is missing; re-run `dxcp-policy seed`")
+        }
+        let snapshot = try codec.decode(PolicySnapshot.self, bytes)
+        publishPolicy(generation: generation, snapshot)
+        return snapshot
+    }
+
+    func publishPolicy(generation: UInt64, _ snapshot: PolicySnapshot) {
+        policyCache.withLock { cache in
+            if let current = cache, current.generation >= generation { return }
+            cache = (generation, snapshot)
+        }
+    }
+
+    func storeError(_ error: any Error) -> StoreError {
+        switch error {
+        case let e as StoreError: e
+        case let e as LMDBError: StoreError(e)
+        default: StoreError(.corrupt, path: path, "stored data could not be decoded (\(error)); restore from a backup")
+        }
+    }
+
+    // MARK: Reads for operators and the engine
+
+    /// The current policy data and settings.
+    public func policy() throws(StoreError) -> PolicySnapshot {
+        try read { _, policy in policy }
+    }
+
+    /// A deployment record by id.
+    public func deployment(id: String) throws(StoreError) -> DeploymentRecord? {
+        try read { view, _ in view.deployment(id: id) }
+    }
+
+    /// Every deployment record, newest first.
+    public func deployments() throws(StoreError) -> [DeploymentRecord] {
+        try read { view, _ in view.deployments(matching: DeploymentQuery(), groups: nil) }
+    }
+
+    /// Units spent of a daily quota.
+    public func quotaUsed(_ scope: QuotaScope, day: Int64) throws(StoreError) -> Int {
+        try read { view, _ in view.quotaUsed(scope, day: day) }
+    }
+
+    /// Deployments holding a slot in a group and environment.
+    public func activeDeployments(group: String, environment: String) throws(StoreError) -> [ActiveDeployment] {
+        try read { view, _ in view.activeDeployments(group: group, environment: environment) }
+    }
+
+    /// The idempotency record under a scope.
+    public func idempotencyRecord(_ scope: IdempotencyScope) throws(StoreError) -> IdempotencyRecord? {
+        try read { view, _ in view.idempotencyRecord(scope) }
+    }
+
+    /// Reservations whose engine trigger has not been recorded, oldest first.
+    public func pendingDispatches() throws(StoreError) -> [DispatchOrder] {
+        try read { view, _ in
+            try view.txn.entries(schema.outbox, prefix: []).map { try view.codec.decode(DispatchOrder.self, $0.value) }
+        }
+    }
+
+    /// What the write path has committed since this store was opened.
+    public func writeStatistics() -> WriteStats { writer.statistics }
+
+    /// Bytes of map configured and used.
+    public func usage() -> (mapSize: Int, used: Int) { environment.usage() }
+
+    // MARK: State changes outside the rules
+
+    /// Replaces all policy data and settings (the `seed` command), audited as an admin change.
+    public func replacePolicy(_ snapshot: PolicySnapshot, actorId: String, now: Timestamp) async throws {
+        _ = try await writer.submit(.mutation(.replacePolicy(snapshot, actorId: actorId, now: now)))
+    }
+
+    /// Records that the engine accepted a reserved deployment: stores its execution, removes the
+    /// outbox entry and completes the idempotency key with the record.
+    public func recordDispatch(deploymentId: String, executionId: String, executionURL: String?, now: Timestamp) async throws -> DeploymentRecord? {
+        try await writer.submit(.mutation(.recordDispatch(deploymentId, executionId: executionId, executionURL: executionURL, now: now))).record
+    }
+
+    /// Releases a reservation the engine never accepted: the record, its slot and its quota unit
+    /// are gone and the idempotency key is free again (DECISIONS D8). Audited as FAILED.
+    public func releaseReservation(deploymentId: String, reason: String, now: Timestamp) async throws -> DeploymentRecord? {
+        try await writer.submit(.mutation(.releaseReservation(deploymentId, reason: reason, now: now))).record
+    }
+
+    /// Records a state the engine reported. Terminal states release the slot; a terminal record
+    /// never changes again.
+    public func recordEngineState(deploymentId: String, state: DeploymentRecord.State, failures: [Failure], now: Timestamp) async throws -> DeploymentRecord? {
+        try await writer.submit(.mutation(.recordEngineState(deploymentId, state: state, failures: failures, now: now))).record
+    }
+
+    /// Stops taking writes after those already queued have committed.
+    public func close() async {
+        await writer.close()
+    }
+}

@@ -1,0 +1,125 @@
+import LMDB
+public import Rules
+import FoundationEssentials
+
+/// The named databases of the governance environment and what each holds. Values are JSON; keys
+/// are ``StoreKey`` composites.
+struct Schema: @unchecked Sendable {
+    /// Bumped when the layout changes; a store refuses a data directory of another version.
+    static let version = 1
+
+    /// `schema_version`, `policy_generation`, `audit_head`.
+    let meta: Database
+    /// `snapshot` → the policy snapshot (groups, recipes, services, environments, routing, settings).
+    let policy: Database
+    /// id → DeploymentRecord.
+    let deployments: Database
+    /// (createdAt, id) → empty: records in creation order.
+    let deploymentsByTime: Database
+    /// (group, environment, id) → ActiveDeployment: records holding a concurrency slot.
+    let active: Database
+    /// (service, environment, createdAt, id) → empty: SUCCEEDED records, for restore points.
+    let succeeded: Database
+    /// (service, version) → Build.
+    let builds: Database
+    /// (service, version, token) → UploadCapability.
+    let capabilities: Database
+    /// (actor, endpoint, key) → IdempotencyRecord.
+    let idempotency: Database
+    /// (expiresAt, actor, endpoint, key) → empty: idempotency records by expiry, for pruning.
+    let idempotencyExpiry: Database
+    /// ("quota", kind, key, day) and ("rate", bucket, actor, minute) → little-endian count.
+    let counters: Database
+    /// deployment id → DispatchOrder: reservations whose engine trigger is not yet recorded.
+    let outbox: Database
+    /// sequence → AuditEntry.
+    let audit: Database
+
+    init(_ env: LMDB.Environment, create: Bool) throws(LMDBError) {
+        meta = try env.database("meta", create: create)
+        policy = try env.database("policy", create: create)
+        deployments = try env.database("deployments", create: create)
+        deploymentsByTime = try env.database("deployments_by_time", create: create)
+        active = try env.database("active", create: create)
+        succeeded = try env.database("succeeded", create: create)
+        builds = try env.database("builds", create: create)
+        capabilities = try env.database("capabilities", create: create)
+        idempotency = try env.database("idempotency", create: create)
+        idempotencyExpiry = try env.database("idempotency_expiry", create: create)
+        counters = try env.database("counters", create: create)
+        outbox = try env.database("outbox", create: create)
+        audit = try env.database("audit", create: create)
+    }
+
+    static let schemaVersionKey = Array("schema_version".utf8)
+    static let generationKey = Array("policy_generation".utf8)
+    static let auditHeadKey = Array("audit_head".utf8)
+    static let snapshotKey = Array("snapshot".utf8)
+
+    static func rateKey(_ w: RateWindow) -> [UInt8] {
+        StoreKey().adding("rate").adding(w.bucket.rawValue).adding(w.actorId).adding(w.minute).bytes
+    }
+    static func ratePrefix(actor: String, bucket: RateWindow.Bucket) -> [UInt8] {
+        StoreKey().adding("rate").adding(bucket.rawValue).adding(actor).bytes
+    }
+    static func quotaKey(_ scope: QuotaScope, day: Int64) -> [UInt8] {
+        StoreKey().adding("quota").adding(scope.kind.rawValue).adding(scope.key).adding(day).bytes
+    }
+    static func quotaPrefix(_ scope: QuotaScope) -> [UInt8] {
+        StoreKey().adding("quota").adding(scope.kind.rawValue).adding(scope.key).bytes
+    }
+    static func activeKey(group: String, environment: String, id: String) -> [UInt8] {
+        StoreKey().adding(group).adding(environment).adding(id).bytes
+    }
+    static func activePrefix(group: String, environment: String) -> [UInt8] {
+        StoreKey().adding(group).adding(environment).bytes
+    }
+    static func succeededKey(_ r: DeploymentRecord) -> [UInt8] {
+        StoreKey().adding(r.service).adding(r.environment).adding(r.createdAt.microseconds).adding(r.id).bytes
+    }
+    static func byTimeKey(_ r: DeploymentRecord) -> [UInt8] {
+        StoreKey().adding(r.createdAt.microseconds).adding(r.id).bytes
+    }
+    static func buildKey(service: String, version: String) -> [UInt8] {
+        StoreKey().adding(service).adding(version).bytes
+    }
+    static func capabilityKey(_ c: UploadCapability) -> [UInt8] {
+        StoreKey().adding(c.service).adding(c.version).adding(c.token).bytes
+    }
+    static func idempotencyKey(_ s: IdempotencyScope) -> [UInt8] {
+        StoreKey().adding(s.actorId).adding(s.endpoint).adding(s.key).bytes
+    }
+    static func expiryKey(_ expires: Timestamp, _ s: IdempotencyScope) -> [UInt8] {
+        StoreKey().adding(expires.microseconds).adding(s.actorId).adding(s.endpoint).adding(s.key).bytes
+    }
+    static func sequenceKey(_ seq: UInt64) -> [UInt8] {
+        StoreKey().adding(Int64(bitPattern: seq)).bytes
+    }
+}
+
+/// A reservation waiting for its engine trigger to be recorded (DECISIONS D13).
+public struct DispatchOrder: Sendable, Hashable, Codable {
+    /// The deployment to trigger.
+    public var deploymentId: String
+    /// The idempotency key it completes.
+    public var idempotency: IdempotencyScope
+}
+
+/// JSON coding of stored values. One instance per thread that uses it.
+struct RecordCodec {
+    let encoder: JSONEncoder
+    let decoder = JSONDecoder()
+
+    init() {
+        encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    }
+
+    func encode(_ value: some Encodable) throws -> [UInt8] {
+        Array(try encoder.encode(value))
+    }
+
+    func decode<T: Decodable>(_ type: T.Type, _ bytes: [UInt8]) throws -> T {
+        try decoder.decode(type, from: Data(bytes))
+    }
+}

@@ -1,0 +1,48 @@
+public import LMDB
+
+/// A failure of the governance store, worded for the operator who must act on it: it names the
+/// data directory and says what to do. The store never resets or repairs data by itself.
+public struct StoreError: Error, Sendable, CustomStringConvertible {
+    /// The class of failure.
+    public enum Kind: Sendable, Equatable {
+        /// The data directory does not exist, or is not initialised.
+        case missing
+        /// The data directory cannot be read or written.
+        case inaccessible
+        /// The data is damaged or not a dxcp-policy data directory.
+        case corrupt
+        /// The map size limit was reached; nothing of the failed batch was written.
+        case full
+        /// The store is shutting down and takes no more decisions.
+        case closed
+        /// Any other storage failure.
+        case storage
+    }
+
+    /// What went wrong.
+    public let kind: Kind
+    /// The data directory.
+    public let path: String
+    /// What happened and what to do.
+    public let message: String
+
+    /// An error from its parts.
+    public init(_ kind: Kind, path: String, _ message: String) {
+        self.kind = kind
+        self.path = path
+        self.message = message
+    }
+
+    /// Wraps an LMDB error, keeping its advice.
+    public init(_ error: LMDBError) {
+        let kind: Kind = switch error.kind {
+        case .mapFull: .full
+        case .corrupted, .incompatible: .corrupt
+        case .inaccessible: .inaccessible
+        default: .storage
+        }
+        self.init(kind, path: error.path, "\(error.operation) failed: \(error.reason); \(error.advice)")
+    }
+
+    public var description: String { "data directory \(path): \(message)" }
+}

@@ -1,0 +1,118 @@
+import LMDB
+import Rules
+
+/// The rules' view of governance state inside one LMDB transaction (read or write).
+///
+/// A read error cannot be thrown through the rules, so the view records the first one and answers
+/// neutrally; the owner must check ``failure`` and discard the decision when it is set.
+final class StoreView: StateView {
+    let txn: Transaction
+    let schema: Schema
+    let codec: RecordCodec
+    /// Read windows live in process memory (DECISIONS.md); nil inside the write path, where only
+    /// mutate windows are read.
+    let readWindows: ReadWindows?
+    // INVARIANT: set at most once, by the first failed read; a decision evaluated while it is set
+    // is never committed or returned.
+    private(set) var failure: (any Error)?
+
+    init(txn: Transaction, schema: Schema, codec: RecordCodec, readWindows: ReadWindows?) {
+        self.txn = txn
+        self.schema = schema
+        self.codec = codec
+        self.readWindows = readWindows
+    }
+
+    func record(_ error: any Error) {
+        if failure == nil { failure = error }
+    }
+
+    func attempt<T>(_ fallback: T, _ body: () throws -> T) -> T {
+        do { return try body() } catch {
+            record(error)
+            return fallback
+        }
+    }
+
+    func rateCount(_ window: RateWindow) -> Int {
+        if window.bucket == .read, let readWindows { return readWindows.count(window) }
+        return attempt(0) { StoreKey.counter(try txn.get(schema.counters, Schema.rateKey(window))) }
+    }
+
+    func quotaUsed(_ scope: QuotaScope, day: Int64) -> Int {
+        attempt(0) { StoreKey.counter(try txn.get(schema.counters, Schema.quotaKey(scope, day: day))) }
+    }
+
+    func activeDeployments(group: String, environment: String) -> [ActiveDeployment] {
+        attempt([]) {
+            try txn.entries(schema.active, prefix: Schema.activePrefix(group: group, environment: environment)).map {
+                try codec.decode(ActiveDeployment.self, $0.value)
+            }
+        }
+    }
+
+    func deployment(id: String) -> DeploymentRecord? {
+        attempt(nil) {
+            guard let bytes = try txn.get(schema.deployments, Array(id.utf8)) else { return nil }
+            return try codec.decode(DeploymentRecord.self, bytes)
+        }
+    }
+
+    func latestSucceeded(service: String, environment: String, before: Timestamp) -> DeploymentRecord? {
+        attempt(nil) {
+            let prefix = StoreKey().adding(service).adding(environment)
+            let cursor = try txn.cursor(schema.succeeded)
+            // Position after every key created before `before`, then step back once.
+            var entry = try cursor.seek(atLeast: prefix.adding(before.microseconds).bytes)
+            entry = entry == nil ? try cursor.last() : try cursor.previous()
+            // Key layout: service, environment, createdAt (8 bytes), id.
+            guard let key = entry?.key, key.starts(with: prefix.bytes), let id = StoreKey.string(in: key, at: prefix.bytes.count + 8) else {
+                return nil
+            }
+            return deployment(id: id)
+        }
+    }
+
+    func build(service: String, version: String) -> Build? {
+        attempt(nil) {
+            guard let bytes = try txn.get(schema.builds, Schema.buildKey(service: service, version: version)) else { return nil }
+            return try codec.decode(Build.self, bytes)
+        }
+    }
+
+    func uploadCapabilities(service: String, version: String) -> [UploadCapability] {
+        attempt([]) {
+            try txn.entries(schema.capabilities, prefix: Schema.buildKey(service: service, version: version)).map {
+                try codec.decode(UploadCapability.self, $0.value)
+            }
+        }
+    }
+
+    func idempotencyRecord(_ scope: IdempotencyScope) -> IdempotencyRecord? {
+        attempt(nil) {
+            guard let bytes = try txn.get(schema.idempotency, Schema.idempotencyKey(scope)) else { return nil }
+            return try codec.decode(IdempotencyRecord.self, bytes)
+        }
+    }
+
+    func deployments(matching query: DeploymentQuery, groups: Set<String>?) -> [DeploymentRecord] {
+        attempt([]) {
+            var out: [DeploymentRecord] = []
+            let cursor = try txn.cursor(schema.deploymentsByTime)
+            var entry = try cursor.last()
+            while let current = entry {
+                // Key layout: createdAt (8 bytes), id.
+                if let id = StoreKey.string(in: current.key, at: 8), let record = deployment(id: id),
+                    query.service.map({ $0 == record.service }) ?? true,
+                    query.environment.map({ $0 == record.environment }) ?? true,
+                    query.state.map({ $0 == record.state }) ?? true,
+                    groups.map({ $0.contains(record.deliveryGroupId) }) ?? true
+                {
+                    out.append(record)
+                }
+                entry = try cursor.previous()
+            }
+            return out
+        }
+    }
+}

@@ -1,0 +1,158 @@
+import Rules
+import Dispatch
+import Synchronization
+
+/// What the write path is asked to do.
+enum WriteWork: Sendable {
+    /// Evaluate a mutating request and commit its effects.
+    case decide(Request, Principal, DecisionContext, requestId: String?)
+    /// A state change that does not come from the rules.
+    case mutation(StoreMutation)
+}
+
+/// State changes made outside the rules: engine outcomes and policy loads.
+enum StoreMutation: Sendable {
+    case replacePolicy(PolicySnapshot, actorId: String, now: Timestamp)
+    case recordDispatch(String, executionId: String, executionURL: String?, now: Timestamp)
+    case releaseReservation(String, reason: String, now: Timestamp)
+    case recordEngineState(String, state: DeploymentRecord.State, failures: [Failure], now: Timestamp)
+}
+
+/// What one piece of work produced.
+enum WriteOutcome: Sendable {
+    /// The decision of a `.decide` job.
+    case decision(Decision)
+    /// The record a mutation touched, if it existed.
+    case mutation(DeploymentRecord?)
+
+    /// The record of a mutation (nil for decisions).
+    var record: DeploymentRecord? {
+        if case .mutation(let record) = self { return record }
+        return nil
+    }
+}
+
+/// The single writer: queued work is taken in batches, each batch evaluated and applied in one
+/// LMDB write transaction and committed durably, and only then is every caller in the batch
+/// answered (group commit). While one batch commits, the next one gathers.
+///
+/// A batch that fails to commit (a full map, a damaged page) is retried one piece of work at a
+/// time, so one bad decision cannot fail its neighbours; whatever still fails is reported to its
+/// caller with nothing written.
+final class WritePath: Sendable {
+    struct Job: Sendable {
+        let work: WriteWork
+        let continuation: CheckedContinuation<WriteOutcome, any Error>
+    }
+
+    private struct Queue {
+        var jobs: [Job] = []
+        var draining = false
+        var closed = false
+        var idleWaiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    private let queue = Mutex(Queue())
+    private let stats = Mutex(WriteStats())
+    private let thread = DispatchQueue(label: "dxcp.store.writer")
+    private let maxBatch: Int
+    // INVARIANT: set once by GovernanceStore.init before any submit; the store outlives its writer.
+    nonisolated(unsafe) weak var store: GovernanceStore?
+
+    init(maxBatch: Int) {
+        self.maxBatch = max(1, maxBatch)
+    }
+
+    /// Queues `work` and waits until its batch is durable.
+    func submit(_ work: WriteWork) async throws -> WriteOutcome {
+        try await withCheckedThrowingContinuation { continuation in
+            let job = Job(work: work, continuation: continuation)
+            let start: Bool? = queue.withLock { q in
+                if q.closed { return nil }
+                q.jobs.append(job)
+                if q.draining { return false }
+                q.draining = true
+                return true
+            }
+            switch start {
+            case nil:
+                continuation.resume(throwing: StoreError(.closed, path: store?.path ?? "", "the store is shutting down"))
+            case true?:
+                thread.async { self.drain() }
+            case false?:
+                break
+            }
+        }
+    }
+
+    /// Counts of committed work so far.
+    var statistics: WriteStats { stats.withLock { $0 } }
+
+    /// Refuses new work and waits for queued work to commit.
+    func close() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let idle = queue.withLock { q in
+                q.closed = true
+                if !q.draining { return true }
+                q.idleWaiters.append(continuation)
+                return false
+            }
+            if idle { continuation.resume() }
+        }
+    }
+
+    private func drain() {
+        while true {
+            let (batch, waiters) = queue.withLock { q -> ([Job], [CheckedContinuation<Void, Never>]) in
+                if q.jobs.isEmpty {
+                    q.draining = false
+                    let waiters = q.idleWaiters
+                    q.idleWaiters = []
+                    return ([], waiters)
+                }
+                let batch = Array(q.jobs.prefix(maxBatch))
+                q.jobs.removeFirst(batch.count)
+                return (batch, [])
+            }
+            if batch.isEmpty {
+                waiters.forEach { $0.resume() }
+                return
+            }
+            commit(batch)
+        }
+    }
+
+    private func commit(_ batch: [Job]) {
+        guard let store else {
+            batch.forEach { $0.continuation.resume(throwing: StoreError(.closed, path: "", "the store was released")) }
+            return
+        }
+        do {
+            let outcomes = try store.applyBatch(batch.map(\.work))
+            stats.withLock { s in
+                s.transactions += 1
+                s.committed += batch.count
+                s.largestBatch = max(s.largestBatch, batch.count)
+            }
+            for (job, outcome) in zip(batch, outcomes) { job.continuation.resume(returning: outcome) }
+        } catch {
+            if batch.count == 1 {
+                let failure = store.storeError(error)
+                store.logger.error("write failed", metadata: ["error": "\(failure)"])
+                batch[0].continuation.resume(throwing: failure)
+            } else {
+                for job in batch { commit([job]) }
+            }
+        }
+    }
+}
+
+/// What the write path has committed since the store opened.
+public struct WriteStats: Sendable, Hashable {
+    /// Durable write transactions committed.
+    public var transactions = 0
+    /// Pieces of work (decisions and engine updates) committed in them.
+    public var committed = 0
+    /// The most pieces committed in one transaction.
+    public var largestBatch = 0
+}

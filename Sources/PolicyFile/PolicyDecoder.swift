@@ -1,0 +1,459 @@
+import Rules
+import Yams
+
+/// Reads a policy document (format version 1) into a `PolicySnapshot`, checking every key, type,
+/// bound, uniqueness rule and cross-reference. Sections are checked in dependency order (settings,
+/// CI publishers, recipes, environments, services, delivery groups, routing), whatever their order
+/// in the file; the first problem found is thrown.
+struct PolicyDecoder {
+    /// The top-level keys of a version 1 document.
+    static let topKeys = [
+        "version", "settings", "ci_publishers", "recipes", "environments", "services", "delivery_groups", "routing",
+    ]
+    static let settingsKeys = [
+        "read_rpm", "mutate_rpm", "daily_quota_build_register", "daily_quota_upload_capability",
+        "daily_quota_deploy", "daily_quota_rollback", "mutations_disabled", "idempotency_ttl_seconds",
+        "deployment_lock_stale_seconds", "upload_capability_ttl_seconds", "max_artifact_size_bytes",
+        "allowed_content_types", "default_spinnaker_application",
+    ]
+    static let publisherKeys = [
+        "name", "provider", "issuers", "audiences", "authorized_party_azp", "subjects", "subject_prefixes", "emails",
+        "description", "owner",
+    ]
+    static let recipeKeys = [
+        "id", "name", "description", "spinnaker_application", "deploy_pipeline", "rollback_pipeline",
+        "effective_behavior_summary", "status", "revision",
+    ]
+    static let environmentKeys = ["id", "name", "type", "lifecycle", "guardrails"]
+    static let guardrailKeys = ["max_concurrent_deployments", "daily_deploy_quota", "daily_rollback_quota"]
+    static let serviceKeys = [
+        "name", "allowed_environments", "allowed_recipes", "allowed_artifact_sources", "stable_service_url_template",
+    ]
+    static let groupKeys = [
+        "id", "name", "description", "owners", "services", "allowed_recipes", "guardrails", "environments",
+    ]
+    static let bindingKeys = ["id", "enabled"]
+    static let routeKeys = ["service", "environment", "recipe"]
+    /// The longest `effective_behavior_summary`, in characters.
+    static let maxSummaryLength = 240
+
+    /// The file the document came from, for errors.
+    let file: String
+
+    /// Names declared so far in one section, with the node that declared each.
+    private typealias Declared = [String: PolicyNode]
+
+    /// The snapshot `text` describes.
+    func decode(_ text: String) throws(PolicyFileError) -> PolicySnapshot {
+        let top = try PolicyMapping(try compose(text))
+        try checkVersion(top)
+        try top.allowOnly(Self.topKeys)
+
+        var settings = Settings()
+        if let node = top.optional("settings") { settings = try decodeSettings(node) }
+        settings.ciPublishers = try decodePublishers(try listItems(top, "ci_publishers"))
+
+        var recipeIds = Declared()
+        let recipes = try decodeRecipes(try listItems(top, "recipes"), declared: &recipeIds)
+        var environmentIds = Declared()
+        let environments = try decodeEnvironments(try listItems(top, "environments"), declared: &environmentIds)
+        var serviceNames = Declared()
+        let services = try decodeServices(
+            try listItems(top, "services"), declared: &serviceNames, environments: environmentIds, recipes: recipeIds)
+
+        var groupOfService: [String: (group: String, node: PolicyNode)] = [:]
+        var bindings: [EnvironmentBinding] = []
+        let groups = try decodeGroups(
+            try listItems(top, "delivery_groups"), services: serviceNames, recipes: recipeIds,
+            environments: environmentIds, groupOfService: &groupOfService, bindings: &bindings)
+
+        var bound: [String: Set<String>] = [:]
+        for binding in bindings { bound[binding.deliveryGroupId, default: []].insert(binding.environmentId) }
+        let routes = try decodeRoutes(
+            try listItems(top, "routing"), services: serviceNames, environments: environmentIds, recipes: recipeIds,
+            groupOfService: groupOfService.mapValues(\.group), bound: bound)
+
+        return PolicySnapshot(
+            deliveryGroups: groups, recipes: recipes, services: services, environments: environments,
+            bindings: bindings, routes: routes, settings: settings)
+    }
+
+    // MARK: Document
+
+    /// The root of the document: a mapping. Empty documents, other roots and YAML syntax errors
+    /// fail here.
+    private func compose(_ text: String) throws(PolicyFileError) -> PolicyNode {
+        let composed: Node?
+        do {
+            composed = try Yams.compose(yaml: text)
+        } catch {
+            throw yamlError(error)
+        }
+        let empty = PolicyFileError(
+            file: file, line: 1, field: "", message: "the file is empty; a policy file starts with `version: 1`")
+        guard let composed else { throw empty }
+        let root = PolicyNode(node: composed, path: "", file: file)
+        guard !root.isNull else { throw empty }
+        guard case .mapping = composed else {
+            throw PolicyFileError(
+                file: file, line: 1, field: "",
+                message: "the top level is \(root.found); it must be a mapping of sections starting with `version: 1`")
+        }
+        return root
+    }
+
+    /// A Yams error as a policy file error at the line it reports.
+    private func yamlError(_ error: any Error) -> PolicyFileError {
+        func failure(_ line: Int?, _ message: String) -> PolicyFileError {
+            PolicyFileError(file: file, line: line, field: "", message: message)
+        }
+        guard let error = error as? YamlError else { return failure(nil, "invalid YAML: \(error)") }
+        switch error {
+        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
+            .composer(let context, let problem, let mark, _):
+            let during = context.map { " (\($0.text) at line \($0.mark.line), column \($0.mark.column))" } ?? ""
+            return failure(mark.line, "invalid YAML at column \(mark.column): \(problem)\(during)")
+        case .reader(let problem, let offset, _, let yaml):
+            let line = offset.map { offset in 1 + yaml.prefix(offset).count(where: { $0 == "\n" || $0 == "\r\n" }) }
+            return failure(line, "the file is not readable as YAML text: \(problem)")
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            let keys = duplicates.map(quoted).joined(separator: ", ")
+            return failure(context.mark.line, "duplicate key \(keys) in one mapping; each key may appear once")
+        default:
+            return failure(nil, "invalid YAML: \(error)")
+        }
+    }
+
+    /// Checks `version` before anything else, so that a newer document fails on its version
+    /// rather than on a key this reader does not know.
+    private func checkVersion(_ top: PolicyMapping) throws(PolicyFileError) {
+        guard let node = top.optional("version") else {
+            throw PolicyFileError(
+                file: file, line: top.base.line ?? 1, field: "version",
+                message: "is required; a policy file starts with `version: 1`")
+        }
+        let version = try node.integer(Int.self)
+        guard version == 1 else {
+            throw node.error("unsupported format version \(version); this reader understands version 1")
+        }
+    }
+
+    /// The items of the list under `key`; empty when the key is absent or null.
+    private func listItems(_ mapping: PolicyMapping, _ key: String) throws(PolicyFileError) -> [PolicyNode] {
+        guard let node = mapping.optional(key) else { return [] }
+        return try node.items()
+    }
+
+    /// Records `name` as declared by `node`; fails when it already is.
+    private func declare(
+        _ name: String, _ what: String, by node: PolicyNode, in declared: inout Declared
+    ) throws(PolicyFileError) {
+        if let first = declared[name] {
+            let whereFirst = first.line.map { "; first declared at line \($0)" } ?? ""
+            throw node.error("duplicate \(what) \(quoted(name))\(whereFirst)")
+        }
+        declared[name] = node
+    }
+
+    /// The names listed under `key`, each of which must be declared in `section` and listed once.
+    private func references(
+        _ mapping: PolicyMapping, _ key: String, to declared: Declared, what: String, section: String
+    ) throws(PolicyFileError) -> [(name: String, node: PolicyNode)] {
+        var result: [(name: String, node: PolicyNode)] = []
+        for item in try listItems(mapping, key) {
+            let name = try item.string()
+            guard declared[name] != nil else {
+                throw item.error("\(what) \(quoted(name)) is not declared under \(section)")
+            }
+            guard !result.contains(where: { $0.name == name }) else {
+                throw item.error("\(what) \(quoted(name)) is listed more than once")
+            }
+            result.append((name, item))
+        }
+        return result
+    }
+
+    /// The string under `key`, if present.
+    private func optionalString(_ mapping: PolicyMapping, _ key: String) throws(PolicyFileError) -> String? {
+        try mapping.optional(key)?.string()
+    }
+
+    /// The list of strings under `key`; empty when absent.
+    private func stringList(_ mapping: PolicyMapping, _ key: String) throws(PolicyFileError) -> [String] {
+        try mapping.optional(key)?.strings() ?? []
+    }
+
+    // MARK: Sections
+
+    private func decodeSettings(_ node: PolicyNode) throws(PolicyFileError) -> Settings {
+        let m = try node.mapping(allowing: Self.settingsKeys)
+        var s = Settings()
+        if let n = m.optional("read_rpm") { s.readRPM = try n.integer(Int.self, minimum: 1, maximum: 5000) }
+        if let n = m.optional("mutate_rpm") { s.mutateRPM = try n.integer(Int.self, minimum: 1, maximum: 5000) }
+        if let n = m.optional("daily_quota_build_register") {
+            s.dailyQuotaBuildRegister = try n.integer(Int.self, minimum: 0, maximum: 5000)
+        }
+        if let n = m.optional("daily_quota_upload_capability") {
+            s.dailyQuotaUploadCapability = try n.integer(Int.self, minimum: 0, maximum: 5000)
+        }
+        if let n = m.optional("daily_quota_deploy") { s.dailyQuotaDeploy = try n.integer(Int.self, minimum: 1) }
+        if let n = m.optional("daily_quota_rollback") { s.dailyQuotaRollback = try n.integer(Int.self, minimum: 1) }
+        if let n = m.optional("mutations_disabled") { s.mutationsDisabled = try n.bool() }
+        if let n = m.optional("idempotency_ttl_seconds") {
+            s.idempotencyTTLSeconds = try n.integer(Int64.self, minimum: 1)
+        }
+        if let n = m.optional("deployment_lock_stale_seconds") {
+            s.deploymentLockStaleSeconds = try n.integer(Int64.self, minimum: 1)
+        }
+        if let n = m.optional("upload_capability_ttl_seconds") {
+            s.uploadCapabilityTTLSeconds = try n.integer(Int64.self, minimum: 1)
+        }
+        if let n = m.optional("max_artifact_size_bytes") {
+            s.maxArtifactSizeBytes = try n.integer(Int64.self, minimum: 1)
+        }
+        if let n = m.optional("allowed_content_types") { s.allowedContentTypes = try n.strings() }
+        s.defaultSpinnakerApplication = try optionalString(m, "default_spinnaker_application")
+        return s
+    }
+
+    private func decodePublishers(_ items: [PolicyNode]) throws(PolicyFileError) -> [CIPublisher] {
+        var names = Declared()
+        var publishers: [CIPublisher] = []
+        for item in items {
+            let m = try item.mapping(allowing: Self.publisherKeys)
+            let nameNode = try m.required("name")
+            let name = try nameNode.nonEmptyString()
+            try declare(name, "CI publisher name", by: nameNode, in: &names)
+            publishers.append(
+                CIPublisher(
+                    name: name,
+                    provider: try m.optional("provider")?.choice(CIPublisher.Provider.allCases) ?? .custom,
+                    issuers: try stringList(m, "issuers"),
+                    audiences: try stringList(m, "audiences"),
+                    authorizedParties: try stringList(m, "authorized_party_azp"),
+                    subjects: try stringList(m, "subjects"),
+                    subjectPrefixes: try stringList(m, "subject_prefixes"),
+                    emails: try stringList(m, "emails"),
+                    description: try optionalString(m, "description"),
+                    owner: try optionalString(m, "owner")))
+        }
+        return publishers
+    }
+
+    private func decodeRecipes(_ items: [PolicyNode], declared: inout Declared) throws(PolicyFileError) -> [Recipe] {
+        var recipes: [Recipe] = []
+        for item in items {
+            let m = try item.mapping(allowing: Self.recipeKeys)
+            let idNode = try m.required("id")
+            let id = try idNode.nonEmptyString()
+            try declare(id, "recipe id", by: idNode, in: &declared)
+            let name = try m.required("name").nonEmptyString()
+            let description = try optionalString(m, "description")
+            let application = try optionalString(m, "spinnaker_application")
+            let deployPipeline = try m.required("deploy_pipeline").nonEmptyString()
+            let rollbackPipeline = try optionalString(m, "rollback_pipeline")
+            let summaryNode = try m.required("effective_behavior_summary")
+            let summary = try summaryNode.nonEmptyString()
+            guard summary.count <= Self.maxSummaryLength else {
+                throw summaryNode.error(
+                    "is \(summary.count) characters long; at most \(Self.maxSummaryLength) are allowed")
+            }
+            let status = try m.optional("status")?.choice([Recipe.Status.active, .deprecated]) ?? .active
+            let revision = try m.optional("revision")?.integer(Int.self, minimum: 1) ?? 1
+            recipes.append(
+                Recipe(
+                    id: id, name: name, description: description, spinnakerApplication: application,
+                    deployPipeline: deployPipeline, rollbackPipeline: rollbackPipeline,
+                    effectiveBehaviorSummary: summary, status: status, revision: revision))
+        }
+        return recipes
+    }
+
+    private func decodeGuardrails(_ node: PolicyNode) throws(PolicyFileError) -> Guardrails {
+        let m = try node.mapping(allowing: Self.guardrailKeys)
+        return Guardrails(
+            maxConcurrentDeployments: try m.optional("max_concurrent_deployments")?.integer(Int.self, minimum: 1),
+            dailyDeployQuota: try m.optional("daily_deploy_quota")?.integer(Int.self, minimum: 1),
+            dailyRollbackQuota: try m.optional("daily_rollback_quota")?.integer(Int.self, minimum: 1))
+    }
+
+    private func decodeEnvironments(
+        _ items: [PolicyNode], declared: inout Declared
+    ) throws(PolicyFileError) -> [Environment] {
+        var environments: [Environment] = []
+        for item in items {
+            let m = try item.mapping(allowing: Self.environmentKeys)
+            let idNode = try m.required("id")
+            let id = try idNode.string()
+            guard Environment.isValidId(id) else {
+                throw idNode.error(
+                    "\(quoted(id)) is not a valid environment id: use lower-case letters and digits in "
+                        + "dash-separated runs, like pre-prod")
+            }
+            try declare(id, "environment id", by: idNode, in: &declared)
+            var guardrails = Guardrails()
+            if let node = m.optional("guardrails") { guardrails = try decodeGuardrails(node) }
+            environments.append(
+                Environment(
+                    id: id,
+                    displayName: try optionalString(m, "name"),
+                    kind: try m.optional("type")?.choice([Environment.Kind.nonProd, .prod]) ?? .nonProd,
+                    lifecycle: try m.optional("lifecycle")?.choice([Environment.Lifecycle.active, .disabled, .retired])
+                        ?? .active,
+                    guardrails: guardrails))
+        }
+        return environments
+    }
+
+    private func decodeServices(
+        _ items: [PolicyNode], declared: inout Declared, environments: Declared, recipes: Declared
+    ) throws(PolicyFileError) -> [ServiceEntry] {
+        var services: [ServiceEntry] = []
+        for item in items {
+            let m = try item.mapping(allowing: Self.serviceKeys)
+            let nameNode = try m.required("name")
+            let name = try nameNode.nonEmptyString()
+            try declare(name, "service name", by: nameNode, in: &declared)
+            services.append(
+                ServiceEntry(
+                    name: name,
+                    allowedEnvironments: try references(
+                        m, "allowed_environments", to: environments, what: "environment", section: "environments"
+                    ).map(\.name),
+                    allowedRecipes: try references(
+                        m, "allowed_recipes", to: recipes, what: "recipe", section: "recipes"
+                    ).map(\.name),
+                    allowedArtifactSources: try stringList(m, "allowed_artifact_sources"),
+                    stableServiceURLTemplate: try optionalString(m, "stable_service_url_template")))
+        }
+        return services
+    }
+
+    private func decodeGroups(
+        _ items: [PolicyNode], services: Declared, recipes: Declared, environments: Declared,
+        groupOfService: inout [String: (group: String, node: PolicyNode)], bindings: inout [EnvironmentBinding]
+    ) throws(PolicyFileError) -> [DeliveryGroup] {
+        var ids = Declared()
+        var groups: [DeliveryGroup] = []
+        for item in items {
+            let m = try item.mapping(allowing: Self.groupKeys)
+            let idNode = try m.required("id")
+            let id = try idNode.nonEmptyString()
+            try declare(id, "delivery group id", by: idNode, in: &ids)
+            let name = try m.required("name").nonEmptyString()
+            let description = try optionalString(m, "description")
+
+            var owners: [String] = []
+            for ownerNode in try listItems(m, "owners") {
+                let owner = try ownerNode.string()
+                guard DeliveryGroup.isValidOwner(owner) else {
+                    throw ownerNode.error("\(quoted(owner)) is not an email address (expected name@example.com)")
+                }
+                let normalized = normalizedOwner(owner)
+                guard !owners.map(normalizedOwner).contains(normalized) else {
+                    throw ownerNode.error("owner \(quoted(normalized)) is listed more than once")
+                }
+                owners.append(owner)
+            }
+
+            let groupServices = try references(m, "services", to: services, what: "service", section: "services")
+            for service in groupServices {
+                if let other = groupOfService[service.name] {
+                    let whereOther = other.node.line.map { " (line \($0))" } ?? ""
+                    throw service.node.error(
+                        "service \(quoted(service.name)) already belongs to delivery group \(quoted(other.group))"
+                            + "\(whereOther); a service belongs to at most one group")
+                }
+                groupOfService[service.name] = (id, service.node)
+            }
+            let allowedRecipes = try references(m, "allowed_recipes", to: recipes, what: "recipe", section: "recipes")
+            var guardrails = Guardrails()
+            if let node = m.optional("guardrails") { guardrails = try decodeGuardrails(node) }
+
+            var bound: Set<String> = []
+            for (index, entry) in try listItems(m, "environments").enumerated() {
+                let environmentNode: PolicyNode
+                var enabled = true
+                switch entry.node {
+                case .mapping:
+                    let binding = try entry.mapping(allowing: Self.bindingKeys)
+                    environmentNode = try binding.required("id")
+                    enabled = try binding.optional("enabled")?.bool() ?? true
+                case .scalar:
+                    environmentNode = entry
+                default:
+                    throw entry.error("expected an environment id or {id: …, enabled: …}, found \(entry.found)")
+                }
+                let environment = try environmentNode.string()
+                guard environments[environment] != nil else {
+                    throw environmentNode.error("environment \(quoted(environment)) is not declared under environments")
+                }
+                guard bound.insert(environment).inserted else {
+                    throw environmentNode.error("environment \(quoted(environment)) is bound more than once")
+                }
+                bindings.append(
+                    EnvironmentBinding(
+                        deliveryGroupId: id, environmentId: environment, isEnabled: enabled, orderIndex: index))
+            }
+
+            groups.append(
+                DeliveryGroup(
+                    id: id, name: name, description: description, owners: owners,
+                    services: groupServices.map(\.name), allowedRecipes: allowedRecipes.map(\.name),
+                    guardrails: guardrails))
+        }
+        return groups
+    }
+
+    private func decodeRoutes(
+        _ items: [PolicyNode], services: Declared, environments: Declared, recipes: Declared,
+        groupOfService: [String: String], bound: [String: Set<String>]
+    ) throws(PolicyFileError) -> [Route] {
+        var routed: [String: [String: PolicyNode]] = [:]
+        var routes: [Route] = []
+        for item in items {
+            let m = try item.mapping(allowing: Self.routeKeys)
+            let serviceNode = try m.required("service")
+            let service = try serviceNode.string()
+            guard services[service] != nil else {
+                throw serviceNode.error("service \(quoted(service)) is not declared under services")
+            }
+            let environmentNode = try m.required("environment")
+            let environment = try environmentNode.string()
+            guard environments[environment] != nil else {
+                throw environmentNode.error("environment \(quoted(environment)) is not declared under environments")
+            }
+            guard let group = groupOfService[service] else {
+                throw serviceNode.error(
+                    "service \(quoted(service)) is in no delivery group; list it under a group's services first")
+            }
+            guard bound[group]?.contains(environment) == true else {
+                throw environmentNode.error(
+                    "environment \(quoted(environment)) is not bound to delivery group \(quoted(group)), which "
+                        + "deploys service \(quoted(service)); add it to that group's environments")
+            }
+            let recipeNode = try m.required("recipe")
+            let recipe = try recipeNode.string()
+            guard recipes[recipe] != nil else {
+                throw recipeNode.error("recipe \(quoted(recipe)) is not declared under recipes")
+            }
+            if let first = routed[service]?[environment] {
+                let whereFirst = first.line.map { " at line \($0)" } ?? ""
+                throw item.error(
+                    "service \(quoted(service)) is already routed to environment \(quoted(environment))\(whereFirst)")
+            }
+            routed[service, default: [:]][environment] = item
+            routes.append(Route(service: service, environment: environment, recipeId: recipe))
+        }
+        return routes
+    }
+}
+
+/// An owner email as `DeliveryGroup` stores it: trimmed and lower-cased.
+private func normalizedOwner(_ text: String) -> String {
+    let scalars = text.unicodeScalars
+    guard let first = scalars.firstIndex(where: { !$0.properties.isWhitespace }),
+        let last = scalars.lastIndex(where: { !$0.properties.isWhitespace })
+    else { return "" }
+    return String(scalars[first...last]).lowercased()
+}

@@ -1,0 +1,182 @@
+public import Rules
+
+/// Turns an HTTP request of the governance surface into a contract ``Request``: routing by
+/// method and path, then strict decoding of the JSON body (DECISIONS D18). Used by the HTTP API
+/// and by `dxcp-policy eval`, so both read requests the same way.
+public enum WireRequest {
+    /// The largest body accepted by default, in bytes.
+    public static let defaultBodyLimit = 64 * 1024
+
+    /// Decodes one request. `body` is ignored where the endpoint takes none.
+    public static func decode(method: String, path: String, query: [String: String] = [:], body: [UInt8]) throws(WireError) -> Request {
+        let segments = path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
+        guard segments.first == "v1" else { throw notFound() }
+        let route = Array(segments.dropFirst())
+        switch (method, route.count, route.first) {
+        case ("POST", 2, "deployments") where route[1] == "validate":
+            return .validate(try deploymentIntent(body))
+        case ("POST", 1, "deployments"):
+            return .deploy(try deploymentIntent(body))
+        case ("GET", 1, "deployments"):
+            let state = try query["state"].map { (text: String) throws(WireError) -> DeploymentRecord.State in
+                guard let state = DeploymentRecord.State(rawValue: text) else { throw WireError.invalid("state", "state is not a deployment state") }
+                return state
+            }
+            return .listDeployments(DeploymentQuery(service: query["service"], environment: query["environment"], state: state))
+        case ("POST", 3, "deployments") where route[2] == "rollback":
+            return .rollback(deploymentId: try pathId(route[1]))
+        case ("GET", 2, "deployments"):
+            return .readDeployment(id: try pathId(route[1]))
+        case ("GET", 3, "deployments") where route[2] == "failures" || route[2] == "timeline":
+            return .readDeployment(id: try pathId(route[1]))
+        case (_, 2, "deployments") where route[1] != "validate":
+            throw WireError(code: .invalidRequest, status: 405, message: "Method Not Allowed", field: nil, details: nil)
+        case ("POST", 2, "policy") where route[1] == "summary":
+            var r = try reader(body)
+            let query = PolicySummaryQuery(service: r.string("service"), environment: r.string("environment"), recipeId: r.optionalString("recipeId"))
+            try r.check()
+            return .policySummary(query)
+        case ("POST", 2, "builds") where route[1] == "upload-capability":
+            var r = try reader(body)
+            let request = BuildUploadRequest(
+                service: r.string("service"), version: r.string("version"), expectedSizeBytes: r.int("expectedSizeBytes") ?? 0,
+                expectedSha256: r.string("expectedSha256"), contentType: r.string("contentType"))
+            try r.check()
+            return .uploadCapability(request)
+        case ("POST", 1, "builds"):
+            return .registerBuild(try buildRegistration(body, artifactRequired: true))
+        case ("POST", 2, "builds") where route[1] == "register":
+            return .registerExistingBuild(try buildRegistration(body, artifactRequired: false))
+        case ("PUT", 3, "admin") where route[1] == "system" && route[2] == "rate-limits":
+            var r = try reader(body)
+            let change = RateLimitsChange(
+                readRPM: Int(clamping: r.int("read_rpm") ?? 0), mutateRPM: Int(clamping: r.int("mutate_rpm") ?? 0),
+                dailyQuotaBuildRegister: Int(clamping: r.int("daily_quota_build_register") ?? 0))
+            try r.check()
+            return .setRateLimits(change)
+        case ("PUT", 3, "admin") where route[1] == "system" && route[2] == "ci-publishers":
+            return .setCIPublishers(try publishers(body))
+        case ("PUT", 3, "admin") where route[1] == "system" && route[2] == "mutations-disabled",
+            ("PATCH", 3, "admin") where route[1] == "system" && route[2] == "mutations-disabled":
+            var r = try reader(body)
+            let change = KillSwitchChange(mutationsDisabled: r.bool("mutations_disabled") ?? false, reason: r.optionalString("reason", maxLength: 1000))
+            try r.check()
+            return .setMutationsDisabled(change)
+        default:
+            throw notFound()
+        }
+    }
+
+    static func notFound() -> WireError {
+        WireError(code: .notFound, status: 404, message: "Not Found", field: nil, details: nil)
+    }
+
+    /// A path id: 1...128 characters of letters, digits, `-`, `_` and `.`.
+    static func pathId(_ text: String) throws(WireError) -> String {
+        let ok = !text.isEmpty && text.utf8.count <= 128 && text.utf8.allSatisfy {
+            ($0 >= 48 && $0 <= 57) || ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) || $0 == 45 || $0 == 95 || $0 == 46
+        }
+        guard ok else { throw WireError.invalid("id", "deployment id is not a valid id") }
+        return text
+    }
+
+    static func reader(_ body: [UInt8]) throws(WireError) -> FieldReader {
+        let json: JSON
+        do {
+            json = try JSON.parse(body)
+        } catch {
+            throw WireError.invalid(nil, "Request body is not valid JSON: \(error.reason) at byte \(error.offset)")
+        }
+        guard case .object = json else { throw WireError.invalid(nil, "Request body must be a JSON object, not \(json.typeName)") }
+        return FieldReader(json)
+    }
+
+    static func deploymentIntent(_ body: [UInt8]) throws(WireError) -> DeploymentIntent {
+        var r = try reader(body)
+        let intent = DeploymentIntent(
+            service: r.string("service"), environment: r.string("environment"), version: r.string("version"),
+            changeSummary: r.string("changeSummary", maxLength: 240), recipeId: r.optionalString("recipeId"))
+        try r.check()
+        return intent
+    }
+
+    static func buildRegistration(_ body: [UInt8], artifactRequired: Bool) throws(WireError) -> BuildRegistration {
+        let json: JSON
+        do {
+            json = try JSON.parse(body)
+        } catch {
+            throw WireError(
+                code: .invalidBuildRegistration, status: 400, message: "Request body is not valid JSON", field: nil,
+                details: ["missing_fields": .array([]), "invalid_fields": .array([])])
+        }
+        guard case .object = json else {
+            throw WireError(
+                code: .invalidBuildRegistration, status: 400, message: "Request body must be a JSON object", field: nil,
+                details: ["missing_fields": .array([]), "invalid_fields": .array([])])
+        }
+        var r = FieldReader(json)
+        let registration = BuildRegistration(
+            service: r.string("service"), version: r.string("version"), artifactRef: r.string("artifactRef"),
+            gitSha: r.string("git_sha"), gitBranch: r.string("git_branch"), ciProvider: r.string("ci_provider"),
+            ciRunId: r.string("ci_run_id"), builtAt: r.string("built_at"),
+            sha256: r.optionalString("sha256", required: artifactRequired), sizeBytes: r.int("sizeBytes", required: artifactRequired),
+            contentType: r.optionalString("contentType", required: artifactRequired),
+            checksumSha256: r.optionalString("checksum_sha256"), repo: r.optionalString("repo"), actor: r.optionalString("actor"),
+            commitURL: r.optionalString("commit_url"), runURL: r.optionalString("run_url"))
+        try r.checkBuildRegistration()
+        return registration
+    }
+
+    static func publishers(_ body: [UInt8]) throws(WireError) -> [CIPublisher] {
+        let r = try reader(body)
+        guard case .array(let items)? = r.object["publishers"] else {
+            throw WireError.invalid("publishers", "publishers must be a list of publisher objects")
+        }
+        var out: [CIPublisher] = []
+        for (index, item) in items.enumerated() {
+            guard case .object = item else { throw WireError.invalid("publishers[\(index)]", "each publisher must be an object") }
+            var p = FieldReader(item)
+            let providerText = p.optionalString("provider") ?? "custom"
+            guard let provider = CIPublisher.Provider(rawValue: providerText) else {
+                throw WireError.invalid("publishers[\(index)].provider", "provider must be github, jenkins, spinnaker or custom")
+            }
+            let publisher = CIPublisher(
+                name: p.string("name"), provider: provider, issuers: p.strings("issuers"), audiences: p.strings("audiences"),
+                authorizedParties: p.strings("authorized_party_azp"), subjects: p.strings("subjects"),
+                subjectPrefixes: p.strings("subject_prefixes"), emails: p.strings("emails"),
+                description: p.optionalString("description"), owner: p.optionalString("owner"))
+            if let problem = p.firstProblem { throw WireError.invalid("publishers[\(index)].\(problem.field)", problem.message) }
+            out.append(publisher)
+        }
+        return out
+    }
+}
+
+/// Reads verified token claims (a JSON object) into ``Claims`` (REFERENCE §1).
+public enum WireClaims {
+    /// The default roles claim name.
+    public static let defaultRolesClaim = "https://dxcp.example/claims/roles"
+    /// The custom email claim name.
+    public static let emailClaim = "https://dxcp.example/claims/email"
+
+    /// Claims from a decoded payload; non-string values of string claims count as absent.
+    public static func claims(_ payload: JSON, rolesClaim: String = defaultRolesClaim) -> Claims {
+        func text(_ key: String) -> String? {
+            if case .string(let s)? = payload[key] { return s }
+            return nil
+        }
+        let audiences: [String] = switch payload["aud"] {
+        case .string(let s)?: [s]
+        case .array(let items)?: items.compactMap { if case .string(let s) = $0 { s } else { nil } }
+        default: []
+        }
+        let roles: Claims.RolesClaim = switch payload[rolesClaim] {
+        case nil, .null?: .absent
+        case .array(let items)?: .values(items.compactMap { if case .string(let s) = $0 { s } else { nil } })
+        default: .notAnArray
+        }
+        return Claims(
+            subject: text("sub"), email: text("email"), customEmail: text(emailClaim), issuer: text("iss"),
+            audiences: audiences, authorizedParty: text("azp"), roles: roles)
+    }
+}

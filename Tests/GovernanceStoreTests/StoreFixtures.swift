@@ -1,0 +1,70 @@
+import Foundation
+import Rules
+import GovernanceStore
+import Testing
+
+/// A policy with one group (`default`: `demo-service` in `sandbox`, owner `owner@example.com`),
+/// the recipe `default`, a CI publisher matching subject `ci-bot`, and the given limits.
+func testPolicy(maxConcurrent: Int = 1, dailyDeploy: Int = 25, mutateRPM: Int = 5000) -> PolicySnapshot {
+    PolicySnapshot(
+        deliveryGroups: [DeliveryGroup(
+            id: "default", name: "Default", owners: ["owner@example.com"], services: ["demo-service"],
+            allowedRecipes: ["default"],
+            guardrails: Guardrails(maxConcurrentDeployments: maxConcurrent, dailyDeployQuota: dailyDeploy, dailyRollbackQuota: 10))],
+        recipes: [Recipe(
+            id: "default", name: "Default", spinnakerApplication: "demo-app", deployPipeline: "demo-deploy",
+            rollbackPipeline: "rollback-demo-service", effectiveBehaviorSummary: "Standard deploy")],
+        services: [ServiceEntry(name: "demo-service", allowedRecipes: ["default"], allowedArtifactSources: ["s3://artifacts/"])],
+        environments: [Rules.Environment(id: "sandbox")],
+        bindings: [EnvironmentBinding(deliveryGroupId: "default", environmentId: "sandbox")],
+        routes: [Route(service: "demo-service", environment: "sandbox", recipeId: "default")],
+        settings: Settings(readRPM: 5000, mutateRPM: mutateRPM, ciPublishers: [CIPublisher(name: "ci", subjects: ["ci-bot"])]))
+}
+
+let owner = Principal(claims: Claims(subject: "owner-1", email: "owner@example.com", roles: .values(["dxcp-delivery-owners"])))
+let ciBot = Principal(claims: Claims(subject: "ci-bot", roles: .values(["dxcp-ci-publishers"])))
+let admin = Principal(claims: Claims(subject: "admin-1", email: "admin@example.com", roles: .values(["dxcp-platform-admins"])))
+
+/// A fixed base time: 2026-11-25T12:00:00Z.
+let baseTime = Timestamp(seconds: 1_795_608_000)
+
+func context(_ key: String? = nil, at time: Timestamp = baseTime, id: String = UUID().uuidString.lowercased()) -> DecisionContext {
+    DecisionContext(now: time, decisionId: "d-\(id)", newId: id, idempotencyKey: key)
+}
+
+func deployIntent(_ version: String = "1.0.0", summary: String = "test") -> DeploymentIntent {
+    DeploymentIntent(service: "demo-service", environment: "sandbox", version: version, changeSummary: summary)
+}
+
+/// A fresh temporary directory, removed when the test's scope ends.
+final class TempDirectory {
+    let path: String
+
+    init() {
+        path = FileManager.default.temporaryDirectory.appendingPathComponent("dxcp-test-\(UUID().uuidString)").path
+    }
+
+    deinit {
+        try? FileManager.default.removeItem(atPath: path)
+    }
+}
+
+/// Creates and seeds a store: the test policy and a registered build of each version.
+func seededStore(_ dir: TempDirectory, policy: PolicySnapshot = testPolicy(), versions: [String] = ["1.0.0"], mapSize: Int = 64 << 20) async throws -> GovernanceStore {
+    let store = try GovernanceStore(directory: dir.path, options: .init(mapSize: mapSize, create: true))
+    try await store.replacePolicy(policy, actorId: "test", now: baseTime)
+    for version in versions {
+        let registration = BuildRegistration(
+            service: "demo-service", version: version, artifactRef: "s3://artifacts/demo-service-\(version).zip",
+            gitSha: "abc\(version)", gitBranch: "main", ciProvider: "github", ciRunId: "1", builtAt: "2026-11-25T11:00:00Z")
+        let decision = try await store.decide(.registerExistingBuild(registration), by: ciBot, context: context("build-\(version)"))
+        #expect(decision.allowed, "build registration: \(decision.code.map(\.rawValue) ?? "")")
+    }
+    return store
+}
+
+/// The path of the `dxcp-policy` executable built beside the test bundle.
+func dxcpPolicyExecutable() -> String {
+    let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    return URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent("dxcp-policy").path
+}

@@ -1,0 +1,98 @@
+import Foundation
+import PolicyServer
+import Testing
+
+/// The edge's JSON reader agrees with Foundation's parser on what is JSON, and on the values.
+@Suite struct JSONReaderTests {
+    /// Converts a Foundation-parsed value into ours, for comparison.
+    static func convert(_ any: Any) -> JSON? {
+        switch any {
+        case is NSNull: return .null
+        case let n as NSNumber:
+            if CFGetTypeID(n) == CFBooleanGetTypeID() { return .bool(n.boolValue) }
+            if CFNumberIsFloatType(n) { return .double(n.doubleValue) }
+            return .int(n.int64Value)
+        case let s as String: return .string(s)
+        case let a as [Any]:
+            let items = a.compactMap(convert)
+            return items.count == a.count ? .array(items) : nil
+        case let o as [String: Any]:
+            var members: [(String, JSON)] = []
+            for key in o.keys.sorted() {
+                guard let v = o[key].flatMap(convert) else { return nil }
+                members.append((key, v))
+            }
+            return .object(members)
+        default: return nil
+        }
+    }
+
+    static func sortedKeys(_ json: JSON) -> JSON {
+        switch json {
+        case .array(let a): return .array(a.map(sortedKeys))
+        case .object(let o):
+            var unique: [String: JSON] = [:]
+            for (k, v) in o { unique[k] = sortedKeys(v) }
+            return .object(unique.keys.sorted().map { ($0, unique[$0] ?? .null) })
+        default: return json
+        }
+    }
+
+    struct SplitMix {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
+    }
+
+    static func randomDocument(_ rng: inout SplitMix, depth: Int = 0) -> String {
+        let pieces = ["\"a\"", "\"\\u00e9x\"", "\"tab\\t\"", "1", "-0", "12.5e3", "true", "false", "null", "\"\\ud83d\\ude00\"", "9223372036854775807", "\"日本\""]
+        if depth > 3 || rng.below(3) == 0 { return pieces[rng.below(pieces.count)] }
+        if rng.below(2) == 0 {
+            return "[" + (0..<rng.below(4)).map { _ in randomDocument(&rng, depth: depth + 1) }.joined(separator: ",") + "]"
+        }
+        return "{" + (0..<rng.below(4)).map { i in "\"k\(i)\" : " + randomDocument(&rng, depth: depth + 1) }.joined(separator: ", ") + "}"
+    }
+
+    static func mutate(_ text: String, _ rng: inout SplitMix) -> [UInt8] {
+        var bytes = Array(text.utf8)
+        guard !bytes.isEmpty else { return bytes }
+        switch rng.below(4) {
+        case 0: bytes.remove(at: rng.below(bytes.count))
+        case 1: bytes.insert([UInt8(ascii: "{"), UInt8(ascii: "]"), UInt8(ascii: ","), 0xFF, UInt8(ascii: "\"")][rng.below(5)], at: rng.below(bytes.count))
+        case 2: bytes[rng.below(bytes.count)] = UInt8(truncatingIfNeeded: rng.next())
+        default: bytes = Array(bytes.prefix(rng.below(bytes.count)))
+        }
+        return bytes
+    }
+
+    @Test func agreesWithFoundationOnGeneratedAndMalformedDocuments() {
+        var rng = SplitMix(state: 42)
+        var compared = 0
+        for _ in 0..<3000 {
+            let text = Self.randomDocument(&rng)
+            for bytes in [Array(text.utf8), Self.mutate(text, &rng)] {
+                let ours = try? JSON.parse(bytes)
+                let theirs = try? JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed])
+                #expect((ours == nil) == (theirs == nil), "acceptance differs for \(String(decoding: bytes, as: UTF8.self))")
+                if let ours, let theirs, let converted = Self.convert(theirs) {
+                    #expect(Self.sortedKeys(ours) == converted, "values differ for \(String(decoding: bytes, as: UTF8.self))")
+                    compared += 1
+                }
+            }
+        }
+        #expect(compared > 2000)
+    }
+
+    @Test func rejectsDeepNestingAndLoneSurrogates() {
+        #expect(throws: JSONSyntaxError.self) { try JSON.parse(Array((String(repeating: "[", count: 100) + String(repeating: "]", count: 100)).utf8)) }
+        #expect(throws: JSONSyntaxError.self) { try JSON.parse(Array(#""\ud800""#.utf8)) }
+        #expect(throws: JSONSyntaxError.self) { try JSON.parse(Array("\"a\u{01}\"".utf8)) }
+        #expect(try JSON.parse(Array(#"{"a":1,"a":2}"#.utf8))["a"] == .int(2))
+    }
+}
