@@ -6,7 +6,7 @@ import PackageDescription
 let package = Package(
     name: "dxcp-policy-benchmarks",
     platforms: [.macOS(.v15)],
-    dependencies: [.package(path: "..")],
+    dependencies: [.package(name: "dxcp-policy", path: "..")],
     targets: [
         .executableTarget(
             name: "dxcp-bench",

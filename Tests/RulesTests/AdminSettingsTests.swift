@@ -48,7 +48,7 @@ struct AdminSettingsTests {
             expected.readRPM = c.read
             expected.mutateRPM = c.mutate
             expected.dailyQuotaBuildRegister = c.build
-            #expect(d.effects.contains(.putSettings(expected)))
+            #expect(d.effects.contains(Effect.putSettings(expected)))
         }
     }
 
@@ -107,7 +107,7 @@ struct AdminSettingsTests {
         #expect(d.result == .ciPublishers(next))
         var expected = Fixtures.policy.settings
         expected.ciPublishers = next
-        #expect(d.effects.contains(.putSettings(expected)))
+        #expect(d.effects.contains(Effect.putSettings(expected)))
         try #require(d.auditNotes.count == 1)
         let change = try #require(d.auditNotes[0].change)
         #expect(change.key == "ci_publishers")

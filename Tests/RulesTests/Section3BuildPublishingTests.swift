@@ -52,8 +52,8 @@ struct Section3BuildPublishingTests {
         #expect(build.ciPublisher == "ci-main")
         #expect(build.builtAt == Timestamp(iso8601: "2025-12-31T23:00:00Z"))
         #expect(build.registeredAt == Fixtures.now)
-        #expect(d.effects.contains(.consumeUploadCapability(token: "cap-1")))
-        #expect(d.effects.contains(.putBuild(build)))
+        #expect(d.effects.contains(Effect.consumeUploadCapability(Fixtures.capability())))
+        #expect(d.effects.contains(Effect.putBuild(build)))
         #expect(d.spentQuotas == [Self.buildQuota])
         #expect(d.trail.last == CheckResult(.uploadCapabilityMatched, .passed))
     }
@@ -177,6 +177,25 @@ struct Section3BuildPublishingTests {
         #expect(d.message == "Conflicting build registration for idempotency key")
     }
 
+    @Test("build idempotency records are scoped per actor (D4)")
+    func buildKeysPerActor() {
+        let otherCI = Principal(claims: Claims(
+            subject: "ci-bot-2", issuer: "https://ci.example", roles: .values(["dxcp-ci-publishers"])))
+        let state = InMemoryState.registered.with {
+            $0.remember(
+                IdempotencyScope(actorId: "ci-bot-2", endpoint: "POST /v1/builds/register", key: "k1"),
+                IdempotencyRecord(
+                    fingerprint: "{\"other\":\"body\"}", expiresAt: Fixtures.now.adding(seconds: 10),
+                    response: StoredResponse(status: 201, result: .build(Fixtures.build(version: "2.0.0")))))
+        }
+        let d = Self.publish(.registerExistingBuild(Fixtures.registration()), state: state)
+        #expect(d.status == 201)
+        #expect(!d.replayed)
+        let policy = Fixtures.policy { $0.settings.ciPublishers = [CIPublisher(name: "by-issuer", issuers: ["https://ci.example"])] }
+        let other = decide(.registerExistingBuild(Fixtures.registration()), by: otherCI, state: state, policy: policy, key: "k1")
+        #expect(other.code == .buildRegistrationConflict)
+    }
+
     // MARK: Existing builds
 
     static let registerEndpoints: [Bool] = [true, false]
@@ -196,7 +215,7 @@ struct Section3BuildPublishingTests {
         #expect(d.spentQuotas.isEmpty)
         #expect(!d.effects.contains { if case .putBuild = $0 { true } else { false } })
         let scope = IdempotencyScope(actorId: "ci-bot", endpoint: request.endpoint, key: "k1")
-        #expect(d.effects.contains(.putIdempotency(scope, IdempotencyRecord(
+        #expect(d.effects.contains(Effect.putIdempotency(scope, IdempotencyRecord(
             fingerprint: Self.fingerprint(request), expiresAt: Fixtures.now.adding(seconds: 86_400),
             response: StoredResponse(status: 200, result: .build(existing))))))
     }

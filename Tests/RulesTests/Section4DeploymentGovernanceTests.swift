@@ -158,6 +158,19 @@ struct Section4DeploymentGovernanceTests {
         #expect(Self.run(Fixtures.intent(), deploy: false, state: four, policy: lowered).status == 200)
     }
 
+    @Test("the daily quota is counted per UTC day and per group+environment")
+    func quotaPerDay() {
+        let yesterday = InMemoryState.registered.with { $0.setQuota(.deploy, "default:sandbox", 25, at: Fixtures.now.adding(seconds: -1)) }
+        #expect(Self.run(Fixtures.intent(), deploy: true, state: yesterday).status == 201)
+        let lastSecond = Fixtures.now.adding(seconds: 86_399)
+        let today = InMemoryState.registered.with { $0.setQuota(.deploy, "default:sandbox", 25) }
+        #expect(decide(.deploy(Fixtures.intent()), by: Fixtures.owner, state: today, key: "k1", now: lastSecond).code == .quotaExceeded)
+        let otherScope = InMemoryState.registered.with { $0.setQuota(.deploy, "payments:sandbox", 25) }
+        #expect(Self.run(Fixtures.intent(), deploy: true, state: otherScope).status == 201)
+        let d = Self.run(Fixtures.intent(), deploy: true)
+        #expect(d.effects.contains(Effect.spendQuota(Self.deployQuota, day: Fixtures.now.day)))
+    }
+
     // MARK: Engine application and readiness
 
     @Test("a deploy whose recipe names no engine application and no default is configured → 400 INVALID_REQUEST")

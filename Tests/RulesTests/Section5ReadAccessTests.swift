@@ -154,6 +154,35 @@ struct Section5ReadAccessTests {
         #expect(Self.ids(d) == ["demo-1"])
     }
 
+    // MARK: POST /v1/policy/summary
+
+    @Test("policy summary reports limits and usage to members and admins", arguments: [Fixtures.owner, Fixtures.admin])
+    func policySummary(_ principal: Principal) {
+        let state = Self.state.with {
+            $0.setQuota(.deploy, "default:sandbox", 7)
+            $0.setQuota(.rollback, "default:sandbox", 2)
+            $0.hold("busy")
+        }
+        let d = decide(.policySummary(PolicySummaryQuery(service: "demo-service", environment: "sandbox")), by: principal, state: state)
+        #expect(d.status == 200)
+        #expect(d.result == .policySummary(PolicySummary(
+            service: "demo-service", environment: "sandbox", deliveryGroupId: "default", recipeId: "default",
+            policy: PolicyNumbers(
+                maxConcurrentDeployments: 1, currentConcurrentDeployments: 1, dailyDeployQuota: 25, deploymentsUsed: 7,
+                dailyQuotaBuildRegister: 50),
+            dailyRollbackQuota: 10, rollbacksUsed: 2)))
+        #expect(d.effects == [.countRate(RateWindow(actorId: principal.actorId, bucket: .read, minute: Fixtures.now.minute))])
+    }
+
+    @Test("policy summary is scoped to the owner's groups")
+    func policySummaryScoped() {
+        let query = PolicySummaryQuery(service: "demo-service", environment: "sandbox")
+        #expect(decide(.policySummary(query), by: Fixtures.nonMemberOwner).code == .deliveryGroupScopeRequired)
+        #expect(decide(.policySummary(query), by: Fixtures.paymentsOwner).code == .deliveryGroupScopeRequired)
+        let unknown = PolicySummaryQuery(service: "unknown-service", environment: "sandbox")
+        #expect(decide(.policySummary(unknown), by: Fixtures.owner).code == .serviceNotInDeliveryGroup)
+    }
+
     // MARK: D7 membership on validate, deploy, rollback
 
     static let mutations: [Request] = [.validate(Fixtures.intent()), .deploy(Fixtures.intent()), .rollback(deploymentId: "demo-2")]

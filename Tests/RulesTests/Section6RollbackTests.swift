@@ -224,6 +224,39 @@ struct Section6RollbackTests {
         #expect(d.status == 400)
     }
 
+    struct GovernedCase: Sendable, CustomTestStringConvertible {
+        let name: String
+        let target: DeploymentRecord
+        var principal: Principal = Fixtures.owner
+        var policy: PolicySnapshot = Fixtures.policy
+        let code: ContractCode
+        var testDescription: String { name }
+    }
+
+    static let later = Fixtures.now.adding(seconds: -60)
+
+    static let governed: [GovernedCase] = [
+        .init(name: "service in no group", target: Fixtures.record(id: "x", service: "orphan-service", createdAt: later), code: .serviceNotInDeliveryGroup),
+        .init(name: "environment retired", target: Fixtures.record(id: "x", environment: "retired-env", createdAt: later), code: .environmentRetired),
+        .init(name: "environment binding disabled", target: Fixtures.record(id: "x", environment: "staging", createdAt: later), code: .environmentDisabled),
+        .init(name: "recorded recipe not allowed by group", target: Fixtures.record(id: "x", createdAt: later, recipeId: "bluegreen"), code: .recipeNotAllowed),
+        .init(name: "recorded recipe incompatible", target: Fixtures.record(id: "x", createdAt: later, recipeId: "canary"), code: .recipeIncompatible),
+        .init(
+            name: "service dropped from registry", target: Fixtures.record(id: "x", service: "ghost-service", createdAt: later),
+            code: .serviceNotAllowlisted),
+        .init(name: "observer", target: Fixtures.record(id: "x", createdAt: later), principal: Fixtures.observer, code: .roleForbidden),
+        .init(name: "kill switch", target: Fixtures.record(id: "x", createdAt: later), policy: Fixtures.killSwitchOn, code: .mutationsDisabled),
+    ]
+
+    @Test("rollback applies the same group policy and compatibility checks as deploy", arguments: governed)
+    func governedLikeDeploy(_ c: GovernedCase) {
+        let d = Self.rollback("x", by: c.principal, state: Self.history.with { $0.add(c.target) }, policy: c.policy)
+        #expect(d.code == c.code)
+        #expect(d.status == (c.code == .serviceNotAllowlisted ? 400 : c.code.httpStatus))
+        #expect(d.insertedDeployments.isEmpty)
+        #expect(d.spentQuotas.isEmpty)
+    }
+
     @Test("denied rollbacks are audited as ROLLBACK_DENIED")
     func deniedRollbackAudited() {
         let d = Self.rollback("r100")

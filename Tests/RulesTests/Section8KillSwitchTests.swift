@@ -66,7 +66,7 @@ struct Section8KillSwitchTests {
         #expect(!d.checkNames.contains(.killSwitchOff))
         var expected = policy.settings
         expected.mutationsDisabled = c.to
-        #expect(d.effects.contains(.putSettings(expected)))
+        #expect(d.effects.contains(Effect.putSettings(expected)))
         #expect(d.countedWindows == [RateWindow(actorId: "admin-sub", bucket: .mutate, minute: Fixtures.now.minute)])
         try #require(d.auditNotes.count == 1)
         let note = d.auditNotes[0]

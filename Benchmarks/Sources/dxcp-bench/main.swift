@@ -53,7 +53,7 @@ func bigPolicy(groups: Int, maxConcurrent: Int = 1, dailyDeploy: Int = 25) -> Po
 
 /// State with a registered build for every service and a few counters, held in memory.
 struct BenchState: StateView {
-    let build = Build(
+    let registered = Build(
         id: "b", service: "", version: "1.0.0", artifactRef: "s3://artifacts/x.zip", gitSha: "abc", gitBranch: "main",
         ciProvider: "github", ciRunId: "1", builtAt: Timestamp(seconds: 0), ciPublisher: "ci", registeredAt: Timestamp(seconds: 0))
     func rateCount(_ window: RateWindow) -> Int { 3 }
@@ -61,7 +61,7 @@ struct BenchState: StateView {
     func activeDeployments(group: String, environment: String) -> [ActiveDeployment] { [] }
     func deployment(id: String) -> DeploymentRecord? { nil }
     func latestSucceeded(service: String, environment: String, before: Timestamp) -> DeploymentRecord? { nil }
-    func build(service: String, version: String) -> Build? { version == "1.0.0" ? build : nil }
+    func build(service: String, version: String) -> Build? { version == "1.0.0" ? registered : nil }
     func uploadCapabilities(service: String, version: String) -> [UploadCapability] { [] }
     func idempotencyRecord(_ scope: IdempotencyScope) -> IdempotencyRecord? { nil }
     func deployments(matching query: DeploymentQuery, groups: Set<String>?) -> [DeploymentRecord] { [] }

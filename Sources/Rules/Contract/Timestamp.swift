@@ -73,7 +73,10 @@ public struct Timestamp: Sendable, Hashable, Comparable, Codable {
                 i += 1
             }
             guard digits > 0 else { return nil }
-            for _ in digits..<6 where digits < 6 { micros *= 10 }
+            // Digits past the sixth were dropped above (microsecond precision).
+            if digits < 6 {
+                for _ in digits..<6 { micros *= 10 }
+            }
         }
         var offsetSeconds: Int64 = 0
         guard i < b.count else { return nil }

@@ -34,7 +34,7 @@ extension Evaluator {
         let scope = IdempotencyScope(actorId: i.principal.actorId, endpoint: i.endpoint, key: gate.key)
         let fingerprint = body.fingerprint
         let lookup = try t.check(.idempotencyReplay) { () throws(Denial) in
-            try Checks.idempotencyReplay(state, scope, fingerprint: fingerprint, now: now)
+            try Checks.idempotencyReplay(state, scope, fingerprint: fingerprint, now: now, conflictCode: .buildRegistrationConflict)
         }
         if case .replay(let stored) = lookup { return Allowed(status: stored.status, result: stored.result, replayed: true) }
         _ = try t.check(.serviceAllowlisted) { () throws(Denial) in try Checks.buildServiceAllowlisted(body.service, policy) }

@@ -38,6 +38,34 @@ public struct Build: Sendable, Hashable, Codable {
     public var runURL: String?
     /// When it was registered.
     public var registeredAt: Timestamp
+
+    /// A build from its parts.
+    public init(
+        id: String, service: String, version: String, artifactRef: String, gitSha: String, gitBranch: String,
+        ciProvider: String, ciRunId: String, builtAt: Timestamp, sha256: String? = nil, sizeBytes: Int64? = nil,
+        contentType: String? = nil, checksumSha256: String? = nil, repo: String? = nil, actor: String? = nil,
+        ciPublisher: String, commitURL: String? = nil, runURL: String? = nil, registeredAt: Timestamp
+    ) {
+        self.id = id
+        self.service = service
+        self.version = version
+        self.artifactRef = artifactRef
+        self.gitSha = gitSha
+        self.gitBranch = gitBranch
+        self.ciProvider = ciProvider
+        self.ciRunId = ciRunId
+        self.builtAt = builtAt
+        self.sha256 = sha256
+        self.sizeBytes = sizeBytes
+        self.contentType = contentType
+        self.checksumSha256 = checksumSha256
+        self.repo = repo
+        self.actor = actor
+        self.ciPublisher = ciPublisher
+        self.commitURL = commitURL
+        self.runURL = runURL
+        self.registeredAt = registeredAt
+    }
 }
 
 /// A short-lived permission to register one build with a known size, digest and type
