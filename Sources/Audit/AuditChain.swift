@@ -1,6 +1,6 @@
 public import Rules
 import Crypto
-public import FoundationEssentials
+import FoundationEssentials
 
 /// The hash chain: builds the next entry from a note, and verifies a sequence of entries.
 ///
@@ -38,23 +38,12 @@ public struct AuditChain: Sendable, Hashable, Codable {
         return entry
     }
 
-    /// The hash an entry must carry: SHA-256 of its canonical encoding with `hash` empty.
+    /// The hash an entry must carry: SHA-256 of its canonical encoding with an empty hash.
     public static func hash(of entry: AuditEntry) -> String {
-        var unhashed = entry
-        unhashed.hash = ""
-        let bytes = canonicalEncoding(unhashed)
-        return SHA256.hash(data: bytes).map { byte in
+        SHA256.hash(data: entry.canonicalBytes(hash: "")).map { byte in
             let hex = String(byte, radix: 16)
             return byte < 16 ? "0" + hex : hex
         }.joined()
-    }
-
-    /// The canonical encoding: JSON, keys sorted, slashes unescaped.
-    public static func canonicalEncoding(_ entry: AuditEntry) -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        // Encoding a value made only of strings, integers, booleans and arrays of them cannot fail.
-        return (try? encoder.encode(entry)) ?? Data()
     }
 
     /// A UUID-shaped id derived from the decision id and the entry's index within the decision.

@@ -91,7 +91,8 @@ extension GovernanceStore {
     func takeDispatchOrder(_ id: String, _ txn: Transaction, _ codec: RecordCodec) throws -> DispatchOrder? {
         guard let bytes = try txn.get(schema.outbox, Array(id.utf8)) else { return nil }
         try txn.delete(schema.outbox, Array(id.utf8))
-        return try codec.decode(DispatchOrder.self, bytes)
+        guard let order = CompactValues.decodeOrder(bytes) else { throw UndecodableValue(what: "outbox entry") }
+        return order
     }
 
     func engineNote(_ record: DeploymentRecord, _ type: String, _ outcome: AuditNote.Outcome, _ summary: String) -> AuditNote {

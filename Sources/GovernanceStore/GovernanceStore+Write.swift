@@ -15,7 +15,7 @@ struct BatchState {
 extension GovernanceStore {
     /// Applies a batch in one durable write transaction and returns each piece's outcome.
     /// Throws (and writes nothing) when any piece cannot be read or written.
-    func applyBatch(_ batch: [WriteWork]) throws -> [WriteOutcome] {
+    func applyBatch(_ batch: [WriteWork], beforeCommit: () -> Void = {}) throws -> [WriteOutcome] {
         let codec = RecordCodec()
         var published: (UInt64, PolicySnapshot)?
         var readHits: [RateWindow] = []
@@ -45,10 +45,15 @@ extension GovernanceStore {
                 try txn.put(schema.meta, Schema.generationKey, StoreKey.counterBytes(Int(state.generation)))
                 published = (state.generation, state.policy)
             }
+            // Every commit must write a page, so that its data sync also makes the previous
+            // commit's deferred meta page durable (see WritePath).
+            let commits = StoreKey.counter(try txn.get(schema.meta, Schema.commitsKey)) + 1
+            try txn.put(schema.meta, Schema.commitsKey, StoreKey.counterBytes(commits))
             if state.chainChanged {
                 try txn.put(schema.meta, Schema.auditHeadKey, codec.encode(state.chain))
             }
             readHits = state.readHits
+            beforeCommit()
             return outcomes
         }
         if let (generation, snapshot) = published { publishPolicy(generation: generation, snapshot) }
@@ -82,7 +87,7 @@ extension GovernanceStore {
                 }
                 try putDeployment(record, txn, codec)
                 try txn.put(schema.deploymentsByTime, Schema.byTimeKey(record), [])
-                try txn.put(schema.outbox, Array(record.id.utf8), codec.encode(DispatchOrder(deploymentId: record.id, idempotency: scope)))
+                try txn.put(schema.outbox, Array(record.id.utf8), CompactValues.encode(DispatchOrder(deploymentId: record.id, idempotency: scope)))
             case .expireDeployment(let id, let failure):
                 try expire(id, failure, origin: origin, auditIndex: &auditIndex, txn, codec, &state)
             case .putIdempotency(let scope, let record):
@@ -105,7 +110,7 @@ extension GovernanceStore {
 
     func appendAudit(_ note: AuditNote, origin: AuditOrigin, index: Int, _ txn: Transaction, _ codec: RecordCodec, _ state: inout BatchState) throws {
         let entry = state.chain.append(note, origin: origin, index: index)
-        try txn.put(schema.audit, Schema.sequenceKey(entry.sequence), codec.encode(entry))
+        try txn.put(schema.audit, Schema.sequenceKey(entry.sequence), entry.canonicalBytes(hash: entry.hash))
         state.chainChanged = true
     }
 
@@ -115,7 +120,7 @@ extension GovernanceStore {
     func putDeployment(_ record: DeploymentRecord, _ txn: Transaction, _ codec: RecordCodec) throws {
         let activeKey = Schema.activeKey(group: record.deliveryGroupId, environment: record.environment, id: record.id)
         if record.state.holdsSlot {
-            try txn.put(schema.active, activeKey, codec.encode(ActiveDeployment(id: record.id, state: record.state, updatedAt: record.updatedAt)))
+            try txn.put(schema.active, activeKey, CompactValues.encode(ActiveDeployment(id: record.id, state: record.state, updatedAt: record.updatedAt)))
         } else {
             try txn.delete(schema.active, activeKey)
         }

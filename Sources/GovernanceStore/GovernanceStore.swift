@@ -72,7 +72,9 @@ public final class GovernanceStore: Sendable {
             throw StoreError(.inaccessible, path: directory, "data.mdb is not readable and writable by this user; fix its permissions")
         }
         do {
-            let env = try LMDB.Environment(path: directory, options: .init(mapSize: options.mapSize, maxDatabases: 16))
+            var envOptions = LMDB.Environment.Options(mapSize: options.mapSize, maxDatabases: 16)
+            envOptions.deferMetaSync = true
+            let env = try LMDB.Environment(path: directory, options: envOptions)
             self.environment = env
             self.schema = try Schema(env, create: options.create)
         } catch {
@@ -221,7 +223,10 @@ public final class GovernanceStore: Sendable {
     /// Reservations whose engine trigger has not been recorded, oldest first.
     public func pendingDispatches() throws(StoreError) -> [DispatchOrder] {
         try read { view, _ in
-            try view.txn.entries(schema.outbox, prefix: []).map { try view.codec.decode(DispatchOrder.self, $0.value) }
+            try view.txn.entries(schema.outbox, prefix: []).map {
+                guard let order = CompactValues.decodeOrder($0.value) else { throw UndecodableValue(what: "outbox entry") }
+                return order
+            }
         }
     }
 

@@ -8,7 +8,7 @@ struct Schema: @unchecked Sendable {
     /// Bumped when the layout changes; a store refuses a data directory of another version.
     static let version = 1
 
-    /// `schema_version`, `policy_generation`, `audit_head`.
+    /// `schema_version`, `policy_generation`, `audit_head`, `commits`.
     let meta: Database
     /// `snapshot` → the policy snapshot (groups, recipes, services, environments, routing, settings).
     let policy: Database
@@ -55,6 +55,7 @@ struct Schema: @unchecked Sendable {
     static let generationKey = Array("policy_generation".utf8)
     static let auditHeadKey = Array("audit_head".utf8)
     static let snapshotKey = Array("snapshot".utf8)
+    static let commitsKey = Array("commits".utf8)
 
     static func rateKey(_ w: RateWindow) -> [UInt8] {
         StoreKey().adding("rate").adding(w.bucket.rawValue).adding(w.actorId).adding(w.minute).bytes

@@ -46,7 +46,8 @@ final class StoreView: StateView {
     func activeDeployments(group: String, environment: String) -> [ActiveDeployment] {
         attempt([]) {
             try txn.entries(schema.active, prefix: Schema.activePrefix(group: group, environment: environment)).map {
-                try codec.decode(ActiveDeployment.self, $0.value)
+                guard let active = CompactValues.decodeActive($0.value) else { throw UndecodableValue(what: "slot entry") }
+                return active
             }
         }
     }
@@ -78,6 +79,10 @@ final class StoreView: StateView {
             guard let bytes = try txn.get(schema.builds, Schema.buildKey(service: service, version: version)) else { return nil }
             return try codec.decode(Build.self, bytes)
         }
+    }
+
+    func isRegistered(service: String, version: String) -> Bool {
+        attempt(false) { try txn.withValue(schema.builds, Schema.buildKey(service: service, version: version)) { _ in true } ?? false }
     }
 
     func uploadCapabilities(service: String, version: String) -> [UploadCapability] {

@@ -25,6 +25,10 @@ public final class Environment: @unchecked Sendable {
         public var maxReaders: UInt32
         /// Open without write access (no write transaction may begin).
         public var readOnly: Bool
+        /// Defer flushing the meta page of each commit to the next commit's data sync or to
+        /// ``Environment/sync()`` (`MDB_NOMETASYNC`): integrity is kept, but a commit is durable only
+        /// after one of those. Callers must not treat a commit as durable before then.
+        public var deferMetaSync: Bool = false
 
         /// Options with 1 GiB of map, 32 databases and 126 readers, read-write.
         public init(mapSize: Int = 1 << 30, maxDatabases: UInt32 = 32, maxReaders: UInt32 = 126, readOnly: Bool = false) {
@@ -49,6 +53,7 @@ public final class Environment: @unchecked Sendable {
             try check(mdb_env_set_maxreaders(env, options.maxReaders), "mdb_env_set_maxreaders", path: path)
             var flags = UInt32(MDB_NOTLS)
             if options.readOnly { flags |= UInt32(MDB_RDONLY) }
+            if options.deferMetaSync { flags |= UInt32(MDB_NOMETASYNC) }
             try check(mdb_env_open(env, path, flags, 0o640), "mdb_env_open", path: path)
         } catch {
             mdb_env_close(env)
@@ -104,6 +109,12 @@ public final class Environment: @unchecked Sendable {
             txn.abort()
             throw error
         }
+    }
+
+    /// Flushes every committed transaction to disk (`mdb_env_sync` with force): after it returns,
+    /// all commits so far are durable.
+    public func sync() throws(LMDBError) {
+        try check(mdb_env_sync(handle, 1), "mdb_env_sync", path: path)
     }
 
     /// The configured map size in bytes and the bytes used so far.

@@ -17,6 +17,9 @@ public protocol StateView {
     func latestSucceeded(service: String, environment: String, before: Timestamp) -> DeploymentRecord?
     /// The build registered for a service and version.
     func build(service: String, version: String) -> Build?
+    /// Whether a build is registered for a service and version (what deploy and validate need;
+    /// a store can answer it without reading the build).
+    func isRegistered(service: String, version: String) -> Bool
     /// Upload capabilities issued for a service and version.
     func uploadCapabilities(service: String, version: String) -> [UploadCapability]
     /// The idempotency record under a scope, expired or not.
@@ -24,6 +27,13 @@ public protocol StateView {
     /// Deployments matching the query whose group is in `groups` (all groups when nil), newest
     /// first.
     func deployments(matching query: DeploymentQuery, groups: Set<String>?) -> [DeploymentRecord]
+}
+
+extension StateView {
+    /// Reads the build to answer; stores override this with a cheaper lookup.
+    public func isRegistered(service: String, version: String) -> Bool {
+        build(service: service, version: version) != nil
+    }
 }
 
 /// The inputs of a decision that are not policy or state: time, fresh ids, the idempotency key

@@ -48,7 +48,7 @@ func bigPolicy(groups: Int, maxConcurrent: Int = 1, dailyDeploy: Int = 25) -> Po
             Recipe(id: "canary", name: "Canary", spinnakerApplication: "demo-app", deployPipeline: "demo-deploy-canary", effectiveBehaviorSummary: "Canary"),
         ],
         services: services, environments: envs.map { Rules.Environment(id: $0) }, bindings: bindings, routes: routes,
-        settings: Settings(readRPM: 1_000_000, mutateRPM: 1_000_000, ciPublishers: [CIPublisher(name: "ci", subjects: ["ci-bot"])]))
+        settings: Settings(readRPM: 1_000_000, mutateRPM: 1_000_000, dailyQuotaBuildRegister: 1_000_000, ciPublishers: [CIPublisher(name: "ci", subjects: ["ci-bot"])]))
 }
 
 /// State with a registered build for every service and a few counters, held in memory.
@@ -74,10 +74,12 @@ func benchRules() {
     let intent = DeploymentIntent(service: "service-500", environment: "staging", version: "1.0.0", changeSummary: "bench")
     let denied = DeploymentIntent(service: "service-500", environment: "staging", version: "9.9.9", changeSummary: "bench")
     let context = DecisionContext(now: Timestamp(seconds: 1_795_608_000), decisionId: "d", newId: "n", idempotencyKey: "k")
-    for (name, request) in [("deploy, allowed", Request.deploy(intent)), ("deploy, denied (VERSION_NOT_FOUND)", .deploy(denied)), ("validate, allowed", .validate(intent))] {
+    let only = ProcessInfo.processInfo.environment["DXCP_BENCH_ONLY"]
+    let n = Int(ProcessInfo.processInfo.environment["DXCP_BENCH_ITERATIONS"] ?? "") ?? 200_000
+    for (name, request) in [("deploy, allowed", Request.deploy(intent)), ("deploy, denied (VERSION_NOT_FOUND)", .deploy(denied)), ("validate, allowed", .validate(intent))]
+    where only == nil || name.hasPrefix(only ?? "") {
         var check = Evaluator.evaluate(request, by: owner, policy: policy, state: state, context: context)
-        for _ in 0..<20_000 { check = Evaluator.evaluate(request, by: owner, policy: policy, state: state, context: context) }
-        let n = 200_000
+        for _ in 0..<min(20_000, n) { check = Evaluator.evaluate(request, by: owner, policy: policy, state: state, context: context) }
         var samples = [UInt64](repeating: 0, count: n)
         var allowed = 0
         for i in 0..<n {
@@ -131,8 +133,11 @@ func benchWrites(callers: Int, decisions: Int) async throws {
     let stats = store.writeStatistics()
     let txns = stats.transactions - before.transactions
     let done = stats.committed - before.committed
-    print(String(format: "write  %3d caller(s)  %6d durable deploy decisions in %6.2f s  = %8.0f decisions/s  (%d allowed; %d transactions, mean batch %.1f, largest %d)",
-        callers, done, elapsed, Double(done) / elapsed, allowed, txns, Double(done) / Double(max(1, txns)), stats.largestBatch))
+    func ms(_ d: Duration) -> Double { Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15 }
+    let applying = ms(stats.applying - before.applying), committing = ms(stats.committing - before.committing)
+    print(String(format: "write  %3d caller(s)  %6d durable deploy decisions in %6.2f s  = %8.0f decisions/s  (%d allowed; %d transactions, mean batch %.1f, largest %d; per transaction: apply %.2f ms, commit %.2f ms)",
+        callers, done, elapsed, Double(done) / elapsed, allowed, txns, Double(done) / Double(max(1, txns)), stats.largestBatch,
+        applying / Double(max(1, txns)), committing / Double(max(1, txns))))
     await store.close()
 }
 
@@ -140,6 +145,7 @@ let args = CommandLine.arguments.dropFirst()
 let what = args.first ?? "all"
 if what == "rules" || what == "all" { benchRules() }
 if what == "write" || what == "all" {
-    try await benchWrites(callers: 1, decisions: 2_000)
-    try await benchWrites(callers: 64, decisions: 12_800)
+    let scale = Int(ProcessInfo.processInfo.environment["DXCP_BENCH_WRITE_SCALE"] ?? "") ?? 100
+    try await benchWrites(callers: 1, decisions: 20 * scale)
+    try await benchWrites(callers: 64, decisions: 128 * scale)
 }

@@ -103,11 +103,10 @@ extension Checks {
     }
 
     /// §4.1 step 13: a build is registered for service + version → else 400 `VERSION_NOT_FOUND`.
-    static func versionRegistered(_ service: String, _ version: String, _ state: some StateView) throws(Denial) -> Build {
-        guard let build = state.build(service: service, version: version) else {
+    static func versionRegistered(_ service: String, _ version: String, _ state: some StateView) throws(Denial) {
+        guard state.isRegistered(service: service, version: version) else {
             throw Denial(.versionNotFound, "Version is not registered", hint: "no build of \(service) \(version)")
         }
-        return build
     }
 
     /// §2.6 / REFERENCE §4.1 step 15: validate's engine preflight found the engine ready

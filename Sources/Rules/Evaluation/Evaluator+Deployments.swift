@@ -51,7 +51,7 @@ extension Evaluator {
         try t.check(.killSwitchOff) { () throws(Denial) in try Checks.killSwitchOff(settings) }
         let r = try routing(service: intent.service, environment: intent.environment, recipeId: intent.recipeId, i, &t)
         try capability(service: intent.service, environment: intent.environment, version: intent.version, i, &t, compatibleWith: r.recipe)
-        _ = try t.check(.versionRegistered) { () throws(Denial) in try Checks.versionRegistered(intent.service, intent.version, state) }
+        try t.check(.versionRegistered) { () throws(Denial) in try Checks.versionRegistered(intent.service, intent.version, state) }
         if case .notChecked = i.context.engineReadiness {
             t.skip(.engineReady)
         } else {
@@ -108,7 +108,7 @@ extension Evaluator {
         let key = try t.check(.idempotencyKeyPresent) { () throws(Denial) in try Checks.idempotencyKeyPresent(context.idempotencyKey) }
         let r = try routing(service: intent.service, environment: intent.environment, recipeId: intent.recipeId, i, &t)
         try capability(service: intent.service, environment: intent.environment, version: intent.version, i, &t, compatibleWith: nil)
-        _ = try t.check(.versionRegistered) { () throws(Denial) in try Checks.versionRegistered(intent.service, intent.version, state) }
+        try t.check(.versionRegistered) { () throws(Denial) in try Checks.versionRegistered(intent.service, intent.version, state) }
         let entry = i.policy.services[intent.service]
         try t.check(.recipeCompatible) { () throws(Denial) in
             // The capability check above guarantees the entry exists.

@@ -87,6 +87,7 @@ struct Trail {
 
     init() {
         checks.reserveCapacity(24)
+        effects.reserveCapacity(8)
     }
 
     /// Runs one named check, records its outcome, and returns its value or rethrows its denial.

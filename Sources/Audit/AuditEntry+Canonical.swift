@@ -1,0 +1,103 @@
+import Rules
+
+extension AuditEntry {
+    /// The entry's canonical encoding: compact JSON, keys sorted, absent optionals omitted, with
+    /// `hash` set to `hash`. The chain hashes the form with an empty hash; the store keeps the
+    /// form with the real one. Written by hand: this runs for every audited decision, inside the
+    /// write transaction, and must never change for a given entry.
+    public func canonicalBytes(hash: String) -> [UInt8] {
+        var w = CanonicalWriter()
+        w.open()
+        w.field("actor_id", actorId)
+        if let actorRole { w.field("actor_role", actorRole.rawValue) }
+        w.field("contract_version", contractVersion)
+        if let decisionId { w.field("decision_id", decisionId) }
+        if let deliveryGroupId { w.field("delivery_group_id", deliveryGroupId) }
+        if let environment { w.field("environment", environment) }
+        w.field("event_id", eventId)
+        w.field("event_type", eventType)
+        w.field("hash", hash)
+        w.field("outcome", outcome.rawValue)
+        w.field("previous_hash", previousHash)
+        if let requestId { w.field("request_id", requestId) }
+        w.key("sequence")
+        w.raw(String(sequence))
+        if let serviceName { w.field("service_name", serviceName) }
+        w.field("summary", summary)
+        w.field("target_id", targetId)
+        w.field("target_type", targetType)
+        w.key("timestamp")
+        w.raw("{\"microseconds\":\(timestamp.microseconds)}")
+        w.key("trail")
+        w.raw("[")
+        for (i, check) in trail.enumerated() {
+            if i > 0 { w.raw(",") }
+            w.raw("{\"check\":")
+            w.string(check.check.rawValue)
+            switch check.outcome {
+            case .passed: w.raw(",\"outcome\":\"passed\"}")
+            case .skipped: w.raw(",\"outcome\":\"skipped\"}")
+            case .failed(let code): w.raw(",\"code\":\"\(code.rawValue)\",\"outcome\":\"failed\"}")
+            }
+        }
+        w.raw("]")
+        w.close()
+        return w.bytes
+    }
+}
+
+/// Appends compact JSON to a byte buffer; the caller writes keys in sorted order.
+struct CanonicalWriter {
+    var bytes: [UInt8] = []
+    private var needsComma = false
+
+    init() { bytes.reserveCapacity(1024) }
+
+    mutating func open() {
+        bytes.append(UInt8(ascii: "{"))
+        needsComma = false
+    }
+
+    mutating func close() { bytes.append(UInt8(ascii: "}")) }
+
+    mutating func raw(_ text: String) { bytes.append(contentsOf: text.utf8) }
+
+    mutating func key(_ name: String) {
+        if needsComma { bytes.append(UInt8(ascii: ",")) }
+        needsComma = true
+        string(name)
+        bytes.append(UInt8(ascii: ":"))
+    }
+
+    mutating func field(_ name: String, _ value: String) {
+        key(name)
+        string(value)
+    }
+
+    /// A JSON string: quotes, backslashes and control characters escaped, other UTF-8 as is.
+    mutating func string(_ text: String) {
+        bytes.append(UInt8(ascii: "\""))
+        var text = text
+        text.withUTF8 { buf in
+            var runStart = 0
+            for i in 0..<buf.count {
+                let byte = buf[i]
+                guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
+                if runStart < i { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buf[runStart..<i])) }
+                runStart = i + 1
+                switch byte {
+                case UInt8(ascii: "\""): bytes.append(contentsOf: [0x5C, 0x22])
+                case UInt8(ascii: "\\"): bytes.append(contentsOf: [0x5C, 0x5C])
+                case 0x0A: bytes.append(contentsOf: [0x5C, 0x6E])
+                case 0x0D: bytes.append(contentsOf: [0x5C, 0x72])
+                case 0x09: bytes.append(contentsOf: [0x5C, 0x74])
+                default:
+                    let hex: StaticString = "0123456789abcdef"
+                    bytes.append(contentsOf: [0x5C, 0x75, 0x30, 0x30, hex.utf8Start[Int(byte >> 4)], hex.utf8Start[Int(byte & 0xF)]])
+                }
+            }
+            if runStart < buf.count { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buf[runStart...])) }
+        }
+        bytes.append(UInt8(ascii: "\""))
+    }
+}
