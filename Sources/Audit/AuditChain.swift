@@ -40,22 +40,29 @@ public struct AuditChain: Sendable, Hashable, Codable {
 
     /// The hash an entry must carry: SHA-256 of its canonical encoding with an empty hash.
     public static func hash(of entry: AuditEntry) -> String {
-        SHA256.hash(data: entry.canonicalBytes(hash: "")).map { byte in
-            let hex = String(byte, radix: 16)
-            return byte < 16 ? "0" + hex : hex
-        }.joined()
+        hex(SHA256.hash(data: entry.canonicalBytes(hash: "")))
+    }
+
+    /// Lower-case hexadecimal of `bytes`.
+    static func hex(_ bytes: some Sequence<UInt8>) -> String {
+        let digits: StaticString = "0123456789abcdef"
+        var out: [UInt8] = []
+        out.reserveCapacity(64)
+        for byte in bytes {
+            out.append(digits.utf8Start[Int(byte >> 4)])
+            out.append(digits.utf8Start[Int(byte & 0xF)])
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// A UUID-shaped id derived from the decision id and the entry's index within the decision.
     static func eventId(decisionId: String, index: Int) -> String {
-        let digest = Array(SHA256.hash(data: Data("\(decisionId)#\(index)".utf8)))
-        var bytes = Array(digest.prefix(16))
+        var bytes = Array(SHA256.hash(data: Array("\(decisionId)#\(index)".utf8)).prefix(16))
         bytes[6] = (bytes[6] & 0x0F) | 0x40
         bytes[8] = (bytes[8] & 0x3F) | 0x80
-        let hex = bytes.map { $0 < 16 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
-        let h = Array(hex)
-        return String(h[0..<8]) + "-" + String(h[8..<12]) + "-" + String(h[12..<16]) + "-" + String(h[16..<20]) + "-"
-            + String(h[20..<32])
+        var h = Array(hex(bytes).utf8)
+        for dash in [20, 16, 12, 8] { h.insert(UInt8(ascii: "-"), at: dash) }
+        return String(decoding: h, as: UTF8.self)
     }
 
     /// The entry summary: the note's line, or for an admin setting change the JSON object of
@@ -79,6 +86,6 @@ public struct AuditChain: Sendable, Hashable, Codable {
 
     /// Free text longer than 1,000 characters is cut, so no entry carries unbounded input.
     static func truncated(_ text: String) -> String {
-        text.count <= 1000 ? text : String(text.prefix(1000)) + "…"
+        text.utf8.count <= 1000 || text.count <= 1000 ? text : String(text.prefix(1000)) + "…"
     }
 }

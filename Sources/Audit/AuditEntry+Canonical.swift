@@ -1,4 +1,4 @@
-import Rules
+public import Rules
 
 extension AuditEntry {
     /// The entry's canonical encoding: compact JSON, keys sorted, absent optionals omitted, with
@@ -6,7 +6,7 @@ extension AuditEntry {
     /// form with the real one. Written by hand: this runs for every audited decision, inside the
     /// write transaction, and must never change for a given entry.
     public func canonicalBytes(hash: String) -> [UInt8] {
-        var w = CanonicalWriter()
+        var w = CompactJSONWriter()
         w.open()
         w.field("actor_id", actorId)
         if let actorRole { w.field("actor_role", actorRole.rawValue) }
@@ -46,36 +46,65 @@ extension AuditEntry {
     }
 }
 
-/// Appends compact JSON to a byte buffer; the caller writes keys in sorted order.
-struct CanonicalWriter {
-    var bytes: [UInt8] = []
+/// Appends compact JSON to a byte buffer. Objects are written key by key (the caller orders the
+/// keys); strings are escaped as JSON requires. For hot encodings where Foundation's encoder
+/// costs too much.
+public struct CompactJSONWriter: Sendable {
+    /// The JSON written so far.
+    public private(set) var bytes: [UInt8] = []
     private var needsComma = false
 
-    init() { bytes.reserveCapacity(1024) }
+    /// An empty writer.
+    public init() { bytes.reserveCapacity(1024) }
 
-    mutating func open() {
+    /// Opens an object; the next key needs no comma.
+    public mutating func open() {
         bytes.append(UInt8(ascii: "{"))
         needsComma = false
     }
 
-    mutating func close() { bytes.append(UInt8(ascii: "}")) }
+    /// Closes an object; a key written next (in an enclosing object) takes a comma.
+    public mutating func close() {
+        bytes.append(UInt8(ascii: "}"))
+        needsComma = true
+    }
 
-    mutating func raw(_ text: String) { bytes.append(contentsOf: text.utf8) }
+    /// Appends text as is.
+    public mutating func raw(_ text: String) { bytes.append(contentsOf: text.utf8) }
 
-    mutating func key(_ name: String) {
+    /// Writes `"name":`, with a comma before it when needed.
+    public mutating func key(_ name: String) {
         if needsComma { bytes.append(UInt8(ascii: ",")) }
         needsComma = true
         string(name)
         bytes.append(UInt8(ascii: ":"))
     }
 
-    mutating func field(_ name: String, _ value: String) {
+    /// Writes a string member.
+    public mutating func field(_ name: String, _ value: String) {
         key(name)
         string(value)
     }
 
+    /// Writes a string member when `value` is not nil.
+    public mutating func field(_ name: String, _ value: String?) {
+        if let value { field(name, value) }
+    }
+
+    /// Writes an integer member.
+    public mutating func field(_ name: String, _ value: Int64) {
+        key(name)
+        raw(String(value))
+    }
+
+    /// Writes a timestamp member in the shape `Timestamp` decodes: `{"microseconds":N}`.
+    public mutating func field(_ name: String, _ value: Timestamp) {
+        key(name)
+        raw("{\"microseconds\":\(value.microseconds)}")
+    }
+
     /// A JSON string: quotes, backslashes and control characters escaped, other UTF-8 as is.
-    mutating func string(_ text: String) {
+    public mutating func string(_ text: String) {
         bytes.append(UInt8(ascii: "\""))
         var text = text
         text.withUTF8 { buf in

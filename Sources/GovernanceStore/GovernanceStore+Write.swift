@@ -76,11 +76,11 @@ extension GovernanceStore {
                     state.readHits.append(window)
                 } else {
                     try increment(Schema.rateKey(window), by: 1, txn)
-                    try prune(prefix: Schema.ratePrefix(actor: window.actorId, bucket: window.bucket), before: window.minute - 1, txn)
+                    try prune(prefix: Schema.ratePrefix(actor: window.actorId, bucket: window.bucket).bytes, before: window.minute - 1, txn)
                 }
             case .spendQuota(let scope, let day):
                 try increment(Schema.quotaKey(scope, day: day), by: 1, txn)
-                try prune(prefix: Schema.quotaPrefix(scope), before: day - 2, txn)
+                try prune(prefix: Schema.quotaPrefix(scope).bytes, before: day - 2, txn)
             case .insertDeployment(let record, let scope):
                 guard try txn.get(schema.deployments, Array(record.id.utf8)) == nil else {
                     throw StoreError(.storage, path: path, "deployment id \(record.id) already exists")
@@ -115,25 +115,25 @@ extension GovernanceStore {
     }
 
     /// Stores a record and keeps the slot and success indexes in step with its state.
-    // INVARIANT: a record is in `active` exactly while its state holds a slot, and in `succeeded`
+    // INVARIANT: a record has a slot entry exactly while its state holds a slot, and is in `succeeded`
     // exactly while its state is SUCCEEDED.
     func putDeployment(_ record: DeploymentRecord, _ txn: Transaction, _ codec: RecordCodec) throws {
-        let activeKey = Schema.activeKey(group: record.deliveryGroupId, environment: record.environment, id: record.id)
+        let slotKey = Schema.slotKey(group: record.deliveryGroupId, environment: record.environment, id: record.id)
         if record.state.holdsSlot {
-            try txn.put(schema.active, activeKey, CompactValues.encode(ActiveDeployment(id: record.id, state: record.state, updatedAt: record.updatedAt)))
+            try txn.put(schema.scopes, slotKey, CompactValues.encode(ActiveDeployment(id: record.id, state: record.state, updatedAt: record.updatedAt)))
         } else {
-            try txn.delete(schema.active, activeKey)
+            try txn.delete(schema.scopes, slotKey)
         }
         if record.state == .succeeded {
             try txn.put(schema.succeeded, Schema.succeededKey(record), [])
         } else {
             try txn.delete(schema.succeeded, Schema.succeededKey(record))
         }
-        try txn.put(schema.deployments, Array(record.id.utf8), codec.encode(record))
+        try txn.put(schema.deployments, Array(record.id.utf8), StoredEncoding.encode(record))
     }
 
     func deleteDeployment(_ record: DeploymentRecord, _ txn: Transaction) throws {
-        try txn.delete(schema.active, Schema.activeKey(group: record.deliveryGroupId, environment: record.environment, id: record.id))
+        try txn.delete(schema.scopes, Schema.slotKey(group: record.deliveryGroupId, environment: record.environment, id: record.id))
         try txn.delete(schema.succeeded, Schema.succeededKey(record))
         try txn.delete(schema.deploymentsByTime, Schema.byTimeKey(record))
         try txn.delete(schema.deployments, Array(record.id.utf8))
@@ -145,7 +145,7 @@ extension GovernanceStore {
             let previous = try codec.decode(IdempotencyRecord.self, old)
             try txn.delete(schema.idempotencyExpiry, Schema.expiryKey(previous.expiresAt, scope))
         }
-        try txn.put(schema.idempotency, key, codec.encode(record))
+        try txn.put(schema.idempotency, key, StoredEncoding.encode(record, codec))
         try txn.put(schema.idempotencyExpiry, Schema.expiryKey(record.expiresAt, scope), key)
     }
 
@@ -158,17 +158,17 @@ extension GovernanceStore {
     }
 
     func increment(_ key: [UInt8], by delta: Int, _ txn: Transaction) throws {
-        let value = StoreKey.counter(try txn.get(schema.counters, key)) + delta
+        let value = StoreKey.counter(try txn.get(schema.scopes, key)) + delta
         if value <= 0 {
-            try txn.delete(schema.counters, key)
+            try txn.delete(schema.scopes, key)
         } else {
-            try txn.put(schema.counters, key, StoreKey.counterBytes(value))
+            try txn.put(schema.scopes, key, StoreKey.counterBytes(value))
         }
     }
 
     /// Deletes the counters under `prefix` whose trailing window number is below `before`.
     func prune(prefix: [UInt8], before: Int64, _ txn: Transaction) throws {
-        let cursor = try txn.cursor(schema.counters)
+        let cursor = try txn.cursor(schema.scopes)
         var entry = try cursor.seek(atLeast: prefix)
         while let current = entry, current.key.starts(with: prefix) {
             guard let window = StoreKey.integer(in: current.key, at: prefix.count), window < before else { break }

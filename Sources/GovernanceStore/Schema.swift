@@ -16,8 +16,6 @@ struct Schema: @unchecked Sendable {
     let deployments: Database
     /// (createdAt, id) → empty: records in creation order.
     let deploymentsByTime: Database
-    /// (group, environment, id) → ActiveDeployment: records holding a concurrency slot.
-    let active: Database
     /// (service, environment, createdAt, id) → empty: SUCCEEDED records, for restore points.
     let succeeded: Database
     /// (service, version) → Build.
@@ -28,8 +26,11 @@ struct Schema: @unchecked Sendable {
     let idempotency: Database
     /// (expiresAt, actor, endpoint, key) → empty: idempotency records by expiry, for pruning.
     let idempotencyExpiry: Database
-    /// ("quota", kind, key, day) and ("rate", bucket, actor, minute) → little-endian count.
-    let counters: Database
+    /// Per-scope state, keyed by scope first so that what one decision touches for a scope sits
+    /// together on one page: (scope, "quota", kind, day) → count; (`group:environment`, "slot",
+    /// id) → slot entry of a deployment holding a concurrency slot; (actor, "rate", bucket,
+    /// minute) → count.
+    let scopes: Database
     /// deployment id → DispatchOrder: reservations whose engine trigger is not yet recorded.
     let outbox: Database
     /// sequence → AuditEntry.
@@ -40,13 +41,12 @@ struct Schema: @unchecked Sendable {
         policy = try env.database("policy", create: create)
         deployments = try env.database("deployments", create: create)
         deploymentsByTime = try env.database("deployments_by_time", create: create)
-        active = try env.database("active", create: create)
         succeeded = try env.database("succeeded", create: create)
         builds = try env.database("builds", create: create)
         capabilities = try env.database("capabilities", create: create)
         idempotency = try env.database("idempotency", create: create)
         idempotencyExpiry = try env.database("idempotency_expiry", create: create)
-        counters = try env.database("counters", create: create)
+        scopes = try env.database("scopes", create: create)
         outbox = try env.database("outbox", create: create)
         audit = try env.database("audit", create: create)
     }
@@ -58,22 +58,22 @@ struct Schema: @unchecked Sendable {
     static let commitsKey = Array("commits".utf8)
 
     static func rateKey(_ w: RateWindow) -> [UInt8] {
-        StoreKey().adding("rate").adding(w.bucket.rawValue).adding(w.actorId).adding(w.minute).bytes
+        ratePrefix(actor: w.actorId, bucket: w.bucket).adding(w.minute).bytes
     }
-    static func ratePrefix(actor: String, bucket: RateWindow.Bucket) -> [UInt8] {
-        StoreKey().adding("rate").adding(bucket.rawValue).adding(actor).bytes
+    static func ratePrefix(actor: String, bucket: RateWindow.Bucket) -> StoreKey {
+        StoreKey().adding(actor).adding("rate").adding(bucket.rawValue)
     }
     static func quotaKey(_ scope: QuotaScope, day: Int64) -> [UInt8] {
-        StoreKey().adding("quota").adding(scope.kind.rawValue).adding(scope.key).adding(day).bytes
+        quotaPrefix(scope).adding(day).bytes
     }
-    static func quotaPrefix(_ scope: QuotaScope) -> [UInt8] {
-        StoreKey().adding("quota").adding(scope.kind.rawValue).adding(scope.key).bytes
+    static func quotaPrefix(_ scope: QuotaScope) -> StoreKey {
+        StoreKey().adding(scope.key).adding("quota").adding(scope.kind.rawValue)
     }
-    static func activeKey(group: String, environment: String, id: String) -> [UInt8] {
-        StoreKey().adding(group).adding(environment).adding(id).bytes
+    static func slotKey(group: String, environment: String, id: String) -> [UInt8] {
+        slotPrefix(group: group, environment: environment).adding(id).bytes
     }
-    static func activePrefix(group: String, environment: String) -> [UInt8] {
-        StoreKey().adding(group).adding(environment).bytes
+    static func slotPrefix(group: String, environment: String) -> StoreKey {
+        StoreKey().adding("\(group):\(environment)").adding("slot")
     }
     static func succeededKey(_ r: DeploymentRecord) -> [UInt8] {
         StoreKey().adding(r.service).adding(r.environment).adding(r.createdAt.microseconds).adding(r.id).bytes

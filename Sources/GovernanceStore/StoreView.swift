@@ -36,16 +36,16 @@ final class StoreView: StateView {
 
     func rateCount(_ window: RateWindow) -> Int {
         if window.bucket == .read, let readWindows { return readWindows.count(window) }
-        return attempt(0) { StoreKey.counter(try txn.get(schema.counters, Schema.rateKey(window))) }
+        return attempt(0) { StoreKey.counter(try txn.get(schema.scopes, Schema.rateKey(window))) }
     }
 
     func quotaUsed(_ scope: QuotaScope, day: Int64) -> Int {
-        attempt(0) { StoreKey.counter(try txn.get(schema.counters, Schema.quotaKey(scope, day: day))) }
+        attempt(0) { StoreKey.counter(try txn.get(schema.scopes, Schema.quotaKey(scope, day: day))) }
     }
 
     func activeDeployments(group: String, environment: String) -> [ActiveDeployment] {
         attempt([]) {
-            try txn.entries(schema.active, prefix: Schema.activePrefix(group: group, environment: environment)).map {
+            try txn.entries(schema.scopes, prefix: Schema.slotPrefix(group: group, environment: environment).bytes).map {
                 guard let active = CompactValues.decodeActive($0.value) else { throw UndecodableValue(what: "slot entry") }
                 return active
             }

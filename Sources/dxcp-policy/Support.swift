@@ -1,4 +1,5 @@
 import Rules
+import GovernanceStore
 import FoundationEssentials
 #if canImport(Glibc)
 import Glibc
@@ -11,9 +12,9 @@ func currentTime() -> Timestamp {
     return Timestamp(microseconds: Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000)
 }
 
-/// A random UUID string: the only place ids are made.
+/// A new time-ordered UUID string: the only place ids are made.
 func newId() -> String {
-    UUID().uuidString.lowercased()
+    RecordID.make(at: currentTime())
 }
 
 /// Writes a line to standard error.

@@ -96,9 +96,11 @@ func benchRules() {
     }
 }
 
-func benchWrites(callers: Int, decisions: Int) async throws {
+@discardableResult
+func benchWrites(callers: Int, decisions: Int) async throws -> Double {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("dxcp-bench-\(UUID().uuidString)").path
-    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let keep = ProcessInfo.processInfo.environment["DXCP_BENCH_KEEP"] == "1"
+    defer { if keep { print("kept \(dir)") } else { try? FileManager.default.removeItem(atPath: dir) } }
     let groups = 1000
     let store = try GovernanceStore(directory: dir, options: .init(create: true))
     let base = Timestamp(seconds: 1_795_608_000)
@@ -121,7 +123,7 @@ func benchWrites(callers: Int, decisions: Int) async throws {
                 for i in 0..<perCaller {
                     let n = c * perCaller + i
                     let intent = DeploymentIntent(service: "service-\(n % groups)", environment: ["sandbox", "staging", "production"][n % 3], version: "1.0.0", changeSummary: "bench \(n)")
-                    let d = try await store.decide(.deploy(intent), by: admin, context: DecisionContext(now: base, decisionId: "d\(n)", newId: "dep-\(n)", idempotencyKey: "k\(n)"))
+                    let d = try await store.decide(.deploy(intent), by: admin, context: DecisionContext(now: base, decisionId: "d\(n)", newId: RecordID.make(at: base.adding(seconds: Int64(n))), idempotencyKey: "k\(n)"))
                     if d.allowed { ok += 1 }
                 }
                 return ok
@@ -139,13 +141,33 @@ func benchWrites(callers: Int, decisions: Int) async throws {
         callers, done, elapsed, Double(done) / elapsed, allowed, txns, Double(done) / Double(max(1, txns)), stats.largestBatch,
         applying / Double(max(1, txns)), committing / Double(max(1, txns))))
     await store.close()
+    return Double(done) / elapsed
+}
+
+func benchFingerprint() {
+    let intent = DeploymentIntent(service: "service-500", environment: "staging", version: "1.0.0", changeSummary: "bench")
+    var total = 0
+    let t0 = nowNanos()
+    for _ in 0..<1_000_000 { total &+= intent.fingerprint.utf8.count }
+    print(String(format: "fingerprint  %.0f ns each (%d bytes)", Double(nowNanos() - t0) / 1e6, total / 1_000_000))
 }
 
 let args = CommandLine.arguments.dropFirst()
+if args.first == "fingerprint" { benchFingerprint() }
 let what = args.first ?? "all"
 if what == "rules" || what == "all" { benchRules() }
 if what == "write" || what == "all" {
-    let scale = Int(ProcessInfo.processInfo.environment["DXCP_BENCH_WRITE_SCALE"] ?? "") ?? 100
-    try await benchWrites(callers: 1, decisions: 20 * scale)
-    try await benchWrites(callers: 64, decisions: 128 * scale)
+    // Rounds on fresh stores; the machine is noisy, so the ratio is reported per round and as
+    // the median.
+    let rounds = Int(ProcessInfo.processInfo.environment["DXCP_BENCH_ROUNDS"] ?? "") ?? 5
+    let batched = Int(ProcessInfo.processInfo.environment["DXCP_BENCH_BATCHED"] ?? "") ?? 12_800
+    var ratios: [Double] = []
+    for _ in 0..<rounds {
+        let one = try await benchWrites(callers: 1, decisions: 2_000)
+        let many = try await benchWrites(callers: 64, decisions: batched)
+        ratios.append(many / one)
+        print(String(format: "write  group commit: %.2f× the one-caller rate", many / one))
+    }
+    ratios.sort()
+    print(String(format: "write  median over %d rounds: %.2f×  (min %.2f×, max %.2f×)", rounds, ratios[rounds / 2], ratios.first ?? 0, ratios.last ?? 0))
 }

@@ -29,46 +29,10 @@ public enum CanonicalJSON: Sendable {
     /// Appends `text` as an escaped JSON string; with `normalizing`, whitespace-normalised first.
     static func write(_ text: String, normalizing: Bool, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
-        var text = text
-        let ascii = text.withUTF8 { buf -> Bool in
-            guard !buf.contains(where: { $0 >= 0x80 }) else { return false }
-            var pendingSpace = false
-            var wroteAny = false
-            var runStart = 0
-            var i = 0
-            // Copies the run of plain bytes before `i` at once.
-            func flush() {
-                if runStart < i { out.append(contentsOf: UnsafeBufferPointer(rebasing: buf[runStart..<i])) }
-            }
-            while i < buf.count {
-                let byte = buf[i]
-                let plain = byte >= 0x20 && byte <= 0x7E && byte != 0x22 && byte != 0x5C
-                if plain && !(normalizing && byte == 0x20) {
-                    if pendingSpace {
-                        out.append(0x20)
-                        pendingSpace = false
-                        runStart = i
-                    }
-                    wroteAny = true
-                    i += 1
-                    continue
-                }
-                flush()
-                if normalizing, byte == 0x20 || (byte >= 0x09 && byte <= 0x0D) {
-                    pendingSpace = wroteAny
-                } else {
-                    if pendingSpace { out.append(0x20) }
-                    pendingSpace = false
-                    wroteAny = true
-                    escapeASCII(byte, into: &out)
-                }
-                i += 1
-                runStart = i
-            }
-            flush()
-            return true
+        let done = text.utf8.withContiguousStorageIfAvailable { buf in
+            writeASCII(buf, normalizing: normalizing, into: &out)
         }
-        if !ascii {
+        if done != true {
             for scalar in (normalizing ? whitespaceNormalized(text) : text).unicodeScalars {
                 if scalar.value < 0x80 {
                     escapeASCII(UInt8(scalar.value), into: &out)
@@ -82,6 +46,48 @@ public enum CanonicalJSON: Sendable {
             }
         }
         out.append(UInt8(ascii: "\""))
+    }
+
+    /// Writes an all-ASCII buffer in one pass and returns true; returns false, having written
+    /// nothing, when the buffer holds a non-ASCII byte.
+    private static func writeASCII(_ buf: UnsafeBufferPointer<UInt8>, normalizing: Bool, into out: inout [UInt8]) -> Bool {
+        var plain = true
+        var hasSpace = false
+        for byte in buf {
+            if byte >= 0x80 { return false }
+            if byte < 0x20 || byte == 0x22 || byte == 0x5C || byte == 0x7F { plain = false }
+            if byte == 0x20 { hasSpace = true }
+        }
+        // Common case: nothing to escape, and single inner spaces only.
+        if plain, !(normalizing && hasSpace && needsFolding(buf)) {
+            out.append(contentsOf: buf)
+            return true
+        }
+        var pendingSpace = false
+        var wroteAny = false
+        for byte in buf {
+            if normalizing, byte == 0x20 || (byte >= 0x09 && byte <= 0x0D) {
+                pendingSpace = wroteAny
+                continue
+            }
+            if pendingSpace { out.append(0x20) }
+            pendingSpace = false
+            wroteAny = true
+            escapeASCII(byte, into: &out)
+        }
+        return true
+    }
+
+    /// Whether spaces need folding: leading, trailing or doubled.
+    private static func needsFolding(_ buf: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let first = buf.first, let last = buf.last else { return false }
+        if first == 0x20 || last == 0x20 { return true }
+        var previous: UInt8 = 0
+        for byte in buf {
+            if byte == 0x20, previous == 0x20 { return true }
+            previous = byte
+        }
+        return false
     }
 
     @inline(__always)
