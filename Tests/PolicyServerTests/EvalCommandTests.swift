@@ -15,11 +15,14 @@ import Testing
     /// Runs the executable; returns exit status, standard output and standard error.
     static func run(_ arguments: [String]) throws -> (status: Int32, out: String, err: String) {
         let process = Process()
+        var copyToRemove: String?
+        defer { copyToRemove.map { try? FileManager.default.removeItem(atPath: $0) } }
         if arguments.first == "--as-nobody" {
             // A copy outside the checkout, which an unprivileged user may not be able to enter.
             let copyDir = FileManager.default.temporaryDirectory.appendingPathComponent("dxcp-bin-\(UUID().uuidString)").path
             try FileManager.default.createDirectory(atPath: copyDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
             let copy = copyDir + "/dxcp-policy"
+            copyToRemove = copyDir
             try FileManager.default.copyItem(atPath: executable(), toPath: copy)
             try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: copy)
             process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
