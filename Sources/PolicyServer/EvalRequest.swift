@@ -36,8 +36,8 @@ public struct EvalRequest: Sendable {
             guard let time = Timestamp(iso8601: text) else { throw WireError.invalid("now", "now must be an ISO-8601 date-time") }
             return time
         }
-        let body = r.object["body"].map(Self.serialize) ?? Array("{}".utf8)
-        let request = try WireRequest.decode(method: method, path: path, body: body)
+        let body = r.object["body"] ?? .object([])
+        let request = try WireRequest.decode(method: method, path: path, query: [:], body: .parsed(body))
         return EvalRequest(
             request: request, principal: Principal(claims: WireClaims.claims(r.object["claims"] ?? .null, rolesClaim: rolesClaim)),
             idempotencyKey: key, now: now)
@@ -53,46 +53,6 @@ public struct EvalRequest: Sendable {
         }
         return Evaluator.evaluate(request, by: principal, policy: policy, state: EmptyState(), context: context)
     }
-
-    static func serialize(_ json: JSON) -> [UInt8] {
-        var out = ""
-        func write(_ v: JSON) {
-            switch v {
-            case .null: out += "null"
-            case .bool(let b): out += b ? "true" : "false"
-            case .int(let n): out += String(n)
-            case .double(let d): out += String(d)
-            case .string(let s): out += jsonQuoted(s)
-            case .array(let a):
-                out += "["
-                for (i, e) in a.enumerated() { if i > 0 { out += "," }; write(e) }
-                out += "]"
-            case .object(let o):
-                out += "{"
-                for (i, (k, e)) in o.enumerated() { if i > 0 { out += "," }; out += jsonQuoted(k) + ":"; write(e) }
-                out += "}"
-            }
-        }
-        write(json)
-        return Array(out.utf8)
-    }
-}
-
-/// `text` as a JSON string literal.
-func jsonQuoted(_ text: String) -> String {
-    var out = "\""
-    for scalar in text.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        case _ where scalar.value < 0x20: out += "\\u00" + (scalar.value < 16 ? "0" : "") + String(scalar.value, radix: 16)
-        default: out.unicodeScalars.append(scalar)
-        }
-    }
-    return out + "\""
 }
 
 /// Encodes decisions as JSON for people and tools: sorted keys, stable output.

@@ -9,6 +9,23 @@ public enum WireRequest {
 
     /// Decodes one request. `body` is ignored where the endpoint takes none.
     public static func decode(method: String, path: String, query: [String: String] = [:], body: [UInt8]) throws(WireError) -> Request {
+        try decode(method: method, path: path, query: query, body: Body.raw(body))
+    }
+
+    /// A request body: bytes as received, or a document already parsed (request files).
+    enum Body {
+        case raw([UInt8])
+        case parsed(JSON)
+
+        func json() throws(JSONSyntaxError) -> JSON {
+            switch self {
+            case .raw(let bytes): try JSON.parse(bytes)
+            case .parsed(let json): json
+            }
+        }
+    }
+
+    static func decode(method: String, path: String, query: [String: String], body: Body) throws(WireError) -> Request {
         let segments = path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
         guard segments.first == "v1" else { throw notFound() }
         let route = Array(segments.dropFirst())
@@ -81,9 +98,13 @@ public enum WireRequest {
     }
 
     static func reader(_ body: [UInt8]) throws(WireError) -> FieldReader {
+        try reader(Body.raw(body))
+    }
+
+    static func reader(_ body: Body) throws(WireError) -> FieldReader {
         let json: JSON
         do {
-            json = try JSON.parse(body)
+            json = try body.json()
         } catch {
             throw WireError.invalid(nil, "Request body is not valid JSON: \(error.reason) at byte \(error.offset)")
         }
@@ -91,7 +112,7 @@ public enum WireRequest {
         return FieldReader(json)
     }
 
-    static func deploymentIntent(_ body: [UInt8]) throws(WireError) -> DeploymentIntent {
+    static func deploymentIntent(_ body: Body) throws(WireError) -> DeploymentIntent {
         var r = try reader(body)
         let intent = DeploymentIntent(
             service: r.string("service"), environment: r.string("environment"), version: r.string("version"),
@@ -100,10 +121,10 @@ public enum WireRequest {
         return intent
     }
 
-    static func buildRegistration(_ body: [UInt8], artifactRequired: Bool) throws(WireError) -> BuildRegistration {
+    static func buildRegistration(_ body: Body, artifactRequired: Bool) throws(WireError) -> BuildRegistration {
         let json: JSON
         do {
-            json = try JSON.parse(body)
+            json = try body.json()
         } catch {
             throw WireError(
                 code: .invalidBuildRegistration, status: 400, message: "Request body is not valid JSON", field: nil,
@@ -127,7 +148,7 @@ public enum WireRequest {
         return registration
     }
 
-    static func publishers(_ body: [UInt8]) throws(WireError) -> [CIPublisher] {
+    static func publishers(_ body: Body) throws(WireError) -> [CIPublisher] {
         let r = try reader(body)
         guard case .array(let items)? = r.object["publishers"] else {
             throw WireError.invalid("publishers", "publishers must be a list of publisher objects")
