@@ -20,6 +20,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     ],
     targets: [
@@ -30,6 +32,14 @@ let package = Package(
             providers: [.apt(["liblmdb-dev"])]
         ),
         .target(name: "LMDB", dependencies: ["CLMDB"], swiftSettings: strict),
+
+        // HTTP to Spinnaker's Gate: Debian's libcurl and a C shim with typed, non-variadic setters.
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
+        .target(name: "CCurlShim", dependencies: ["CCurl"]),
 
         // The governance contract as pure functions: no I/O, no clock, no randomness.
         .target(name: "Rules", swiftSettings: strict),
@@ -48,6 +58,13 @@ let package = Package(
                 "LMDB", "Rules", "Audit",
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: strict
+        ),
+
+        // The engine: the Gate client over libcurl, engine errors, execution states.
+        .target(
+            name: "Engine",
+            dependencies: ["CCurlShim", "Rules", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
 
@@ -77,6 +94,19 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        // A stand-in for Spinnaker's Gate, for tests, the demo and the conformance suite.
+        .executableTarget(
+            name: "gate-emulator",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+
         .testTarget(name: "LMDBTests", dependencies: ["LMDB"], swiftSettings: strict),
         .testTarget(name: "RulesTests", dependencies: ["Rules"], swiftSettings: strict),
         .testTarget(name: "AuditTests", dependencies: ["Audit", "Rules"], swiftSettings: strict),
@@ -85,6 +115,7 @@ let package = Package(
             dependencies: ["GovernanceStore", "Rules", "Audit", "LMDB", "PolicyFile"],
             swiftSettings: strict
         ),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "Rules"], swiftSettings: strict),
         .testTarget(name: "PolicyFileTests", dependencies: ["PolicyFile", "Rules"], swiftSettings: strict),
         .testTarget(
             name: "PolicyServerTests",

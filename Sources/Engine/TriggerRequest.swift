@@ -1,0 +1,40 @@
+public import Rules
+import Foundation
+
+/// What dxcp-policy asks Gate to run for a deployment record (REFERENCE §10.2 with DECISIONS D16):
+/// the recorded application and pipeline, and the record's service, version and artifact.
+public struct TriggerRequest: Sendable, Hashable {
+    /// Spinnaker application.
+    public var application: String
+    /// Pipeline name.
+    public var pipeline: String
+    /// The engine user (the principal's email or subject).
+    public var user: String
+    /// The JSON body.
+    public var payload: [UInt8]
+
+    /// The trigger for `record`. `artifactRef` comes from the registered build when known; the
+    /// idempotency key is the record's. No secret is ever put into the parameters.
+    public init(record: DeploymentRecord, artifactRef: String?) {
+        application = record.spinnakerApplication
+        pipeline = record.spinnakerPipeline
+        user = record.actor.engineUser
+        var parameters: [String: String] = [
+            "service": record.service, "version": record.version, GateClient.deploymentIdParameter: record.id,
+        ]
+        if record.kind == .rollback { parameters["targetVersion"] = record.version }
+        if let artifactRef {
+            parameters["artifactRef"] = artifactRef
+            if artifactRef.hasPrefix("s3://") {
+                let rest = artifactRef.dropFirst(5).split(separator: "/", maxSplits: 1)
+                if rest.count == 2 {
+                    parameters["s3Bucket"] = String(rest[0])
+                    parameters["s3Key"] = String(rest[1])
+                }
+            }
+        }
+        var body: [String: Any] = ["type": "manual", "user": record.actor.engineUser, "parameters": parameters]
+        if let key = record.intentCorrelationId { body["idempotencyKey"] = key }
+        payload = (try? Array(JSONSerialization.data(withJSONObject: body, options: [.sortedKeys]))) ?? Array("{}".utf8)
+    }
+}

@@ -1,0 +1,138 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// Serves one connection: Gate's endpoints, and the `/_emulator` control endpoints.
+final class GateHandler: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    // INVARIANT: touched only on the channel's event loop.
+    private var head: HTTPRequestHead?
+    private var body: [UInt8] = []
+    private let state: EmulatorState
+
+    init(state: EmulatorState) {
+        self.state = state
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            self.head = head
+            body = []
+        case .body(let buffer):
+            body.append(contentsOf: buffer.readableBytesView)
+        case .end:
+            guard let head else { return }
+            handle(head, body, context: context)
+            self.head = nil
+        }
+    }
+
+    private func handle(_ head: HTTPRequestHead, _ body: [UInt8], context: ChannelHandlerContext) {
+        let path = String(head.uri.split(separator: "?", maxSplits: 1).first ?? "")
+        let segments = path.split(separator: "/").map { $0.removingPercentEncoding ?? String($0) }
+        let headers = Dictionary(head.headers.map { ($0.name.lowercased(), $0.value) }, uniquingKeysWith: { _, last in last })
+        if segments.first != "_emulator" {
+            state.record(RecordedCall(method: head.method.rawValue, path: path, headers: headers, body: String(decoding: body, as: UTF8.self)))
+        }
+        let pipeline = head.method == .POST && segments.count == 3 && segments[0] == "pipelines" ? segments[2] : nil
+        if segments.first != "_emulator", let fault = state.fault(path: path, pipeline: pipeline) {
+            switch fault {
+            case .status(let status):
+                return respond(context, status: status, json: ["error": "injected failure", "status": status])
+            case .redirect(let location):
+                return respond(context, status: 302, json: [:], headers: [("Location", location)])
+            case .garbage:
+                return respond(context, status: 200, text: "<html>this is not json")
+            case .hang:
+                return
+            case .noExecutionId:
+                return respond(context, status: 200, json: ["message": "accepted"])
+            case .delay(let ms):
+                let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+                context.eventLoop.scheduleTask(in: .milliseconds(Int64(ms))) {
+                    let (handler, context) = loopBound.value
+                    handler.serve(segments: segments, method: head.method, body: body, headers: headers, context: context)
+                }
+                return
+            }
+        }
+        serve(segments: segments, method: head.method, body: body, headers: headers, context: context)
+    }
+
+    private func serve(segments: [String], method: HTTPMethod, body: [UInt8], headers: [String: String], context: ChannelHandlerContext) {
+        let object = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any] ?? [:]
+        switch (method, segments.count, segments.first) {
+        case (.GET, 1, "health"):
+            respond(context, status: 200, json: ["status": "UP"])
+        case (.POST, 3, "pipelines"):
+            let parameters = object["parameters"] as? [String: Any] ?? [:]
+            let execution = state.start(application: segments[1], pipeline: segments[2], user: headers["x-spinnaker-user"], parameters: parameters)
+            respond(context, status: 202, json: ["ref": "/pipelines/\(execution.id)"])
+        case (.GET, 2, "pipelines"):
+            if let execution = state.execution(segments[1]) {
+                respond(context, status: 200, json: execution.json)
+            } else {
+                respond(context, status: 404, json: ["error": "Execution not found"])
+            }
+        case (.GET, 3, "applications") where segments[2] == "pipelines":
+            respond(context, status: 200, jsonArray: state.executions(application: segments[1]).map(\.json))
+        case (.POST, 2, "_emulator") where segments[1] == "faults":
+            let action: Fault.Action? =
+                if let status = object["status"] as? Int { .status(status) }
+                else if let location = object["redirect"] as? String { .redirect(location) }
+                else if object["garbage"] as? Bool == true { .garbage }
+                else if object["hang"] as? Bool == true { .hang }
+                else if object["noExecutionId"] as? Bool == true { .noExecutionId }
+                else if let ms = object["delayMs"] as? Int { .delay(milliseconds: ms) }
+                else { nil }
+            guard let action else { return respond(context, status: 400, json: ["error": "no fault action"]) }
+            state.addFault(Fault(pipeline: object["pipeline"] as? String, pathPrefix: object["path"] as? String, action: action, remaining: object["times"] as? Int))
+            respond(context, status: 200, json: ["ok": true])
+        case (.POST, 2, "_emulator") where segments[1] == "outcomes":
+            state.addOutcome(Outcome(
+                pipeline: object["pipeline"] as? String ?? "*", status: object["status"] as? String ?? "SUCCEEDED",
+                afterSeconds: object["afterSeconds"] as? Double ?? Double(object["afterSeconds"] as? Int ?? 0)))
+            respond(context, status: 200, json: ["ok": true])
+        case (.POST, 3, "_emulator") where segments[1] == "executions":
+            let ok = state.force(segments[2], status: object["status"] as? String ?? "TERMINAL")
+            respond(context, status: ok ? 200 : 404, json: ["ok": ok])
+        case (.POST, 2, "_emulator") where segments[1] == "reset":
+            state.reset()
+            respond(context, status: 200, json: ["ok": true])
+        case (.GET, 2, "_emulator") where segments[1] == "calls":
+            respond(context, status: 200, jsonArray: state.calls().map {
+                ["method": $0.method, "path": $0.path, "headers": $0.headers, "body": $0.body] as [String: Any]
+            })
+        default:
+            respond(context, status: 404, json: ["error": "Not Found"])
+        }
+    }
+
+    private func respond(_ context: ChannelHandlerContext, status: Int, json: [String: Any], headers: [(String, String)] = []) {
+        let data = (try? JSONSerialization.data(withJSONObject: json, options: [.sortedKeys])) ?? Data("{}".utf8)
+        respond(context, status: status, bytes: Array(data), contentType: "application/json", headers: headers)
+    }
+
+    private func respond(_ context: ChannelHandlerContext, status: Int, jsonArray: [[String: Any]]) {
+        let data = (try? JSONSerialization.data(withJSONObject: jsonArray, options: [.sortedKeys])) ?? Data("[]".utf8)
+        respond(context, status: status, bytes: Array(data), contentType: "application/json")
+    }
+
+    private func respond(_ context: ChannelHandlerContext, status: Int, text: String) {
+        respond(context, status: status, bytes: Array(text.utf8), contentType: "text/html")
+    }
+
+    private func respond(_ context: ChannelHandlerContext, status: Int, bytes: [UInt8], contentType: String, headers extra: [(String, String)] = []) {
+        var headers = HTTPHeaders([("Content-Type", contentType), ("Content-Length", String(bytes.count))])
+        for (name, value) in extra { headers.add(name: name, value: value) }
+        let head = HTTPResponseHead(version: .http1_1, status: HTTPResponseStatus(statusCode: status), headers: headers)
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        var buffer = context.channel.allocator.buffer(capacity: bytes.count)
+        buffer.writeBytes(bytes)
+        context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+    }
+}
