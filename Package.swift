@@ -64,7 +64,7 @@ let package = Package(
         // The engine: the Gate client over libcurl, engine errors, execution states.
         .target(
             name: "Engine",
-            dependencies: ["CCurlShim", "Rules", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["CCurlShim", "Rules", "GovernanceStore", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
 
@@ -88,7 +88,7 @@ let package = Package(
         .executableTarget(
             name: "dxcp-policy",
             dependencies: [
-                "PolicyServer", "GovernanceStore", "PolicyFile", "Rules",
+                "PolicyServer", "GovernanceStore", "PolicyFile", "Rules", "Engine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -115,7 +115,7 @@ let package = Package(
             dependencies: ["GovernanceStore", "Rules", "Audit", "LMDB", "PolicyFile"],
             swiftSettings: strict
         ),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "Rules"], swiftSettings: strict),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "Rules", "GovernanceStore"], swiftSettings: strict),
         .testTarget(name: "PolicyFileTests", dependencies: ["PolicyFile", "Rules"], swiftSettings: strict),
         .testTarget(
             name: "PolicyServerTests",

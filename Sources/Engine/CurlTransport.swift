@@ -37,10 +37,12 @@ final class CurlTransport: Sendable {
     private static let globalInit: Int32 = dxcp_curl_global_init()
 
     /// Performs one request off the Swift concurrency pool.
-    func send(post body: [UInt8]?, to url: String, headers: [String]) async throws(EngineError) -> HTTPResponse {
+    func send(post body: [UInt8]?, to url: String, headers: [String], timeoutMs: Int? = nil) async throws(EngineError) -> HTTPResponse {
         let result: Result<HTTPResponse, EngineError> = await withCheckedContinuation { continuation in
             DispatchQueue.global().async {
-                continuation.resume(returning: Result { () throws(EngineError) in try self.perform(post: body, to: url, headers: headers) })
+                continuation.resume(returning: Result { () throws(EngineError) in
+                    try self.perform(post: body, to: url, headers: headers, timeoutMs: timeoutMs)
+                })
             }
         }
         return try result.get()
@@ -51,7 +53,7 @@ final class CurlTransport: Sendable {
         var bytes: [UInt8] = []
     }
 
-    private func perform(post body: [UInt8]?, to url: String, headers: [String]) throws(EngineError) -> HTTPResponse {
+    private func perform(post body: [UInt8]?, to url: String, headers: [String], timeoutMs: Int?) throws(EngineError) -> HTTPResponse {
         guard let handle = idle.withLock({ $0.popLast() }) ?? dxcp_curl_new().map({ Handle(pointer: $0) }) else {
             throw EngineError(.engineUnavailable, "cannot create an HTTP client handle")
         }
@@ -84,7 +86,8 @@ final class CurlTransport: Sendable {
         let constLines: [UnsafePointer<CChar>?] = cLines.map { $0.map { UnsafePointer($0) } }
         _ = constLines.withUnsafeBufferPointer { dxcp_curl_set_headers(h, $0.baseAddress, Int32($0.count)) }
         if let ca = configuration.caFile { dxcp_curl_set_ca_file(h, ca) }
-        dxcp_curl_set_timeouts_ms(h, configuration.connectTimeoutMs, configuration.requestTimeoutMs)
+        let total = timeoutMs ?? configuration.requestTimeoutMs
+        dxcp_curl_set_timeouts_ms(h, min(configuration.connectTimeoutMs, total), total)
         let context = Unmanaged.passUnretained(sink).toOpaque()
         dxcp_curl_set_write_function(h, { data, size, count, context in
             guard let data, let context else { return 0 }

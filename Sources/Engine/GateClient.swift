@@ -1,3 +1,4 @@
+public import Rules
 import Foundation
 
 /// Spinnaker's Gate, as dxcp-policy uses it: trigger a pipeline, read an execution, check health,
@@ -54,9 +55,26 @@ public final class GateClient: Sendable {
     }
 
     /// `GET /health`: whether Gate answers 2xx.
-    public func health(requestId: String) async throws(EngineError) {
-        let response = try await transport.send(post: nil, to: configuration.baseURL + "/health", headers: headers(user: nil, requestId: requestId))
+    public func health(requestId: String, timeoutMs: Int? = nil) async throws(EngineError) {
+        let response = try await transport.send(
+            post: nil, to: configuration.baseURL + "/health", headers: headers(user: nil, requestId: requestId), timeoutMs: timeoutMs)
         guard (200..<300).contains(response.status) else { throw EngineError.answered(response.status, location: response.location) }
+    }
+
+    /// Validate's readiness preflight (REFERENCE §4.1 step 15): `GET /health` with a 2 s timeout,
+    /// tried after 0, 0.5, 1 and 2 seconds; the last failure decides the `ENGINE_*` code.
+    public func readiness(requestId: String, waits: [Duration] = [.zero, .milliseconds(500), .seconds(1), .seconds(2)]) async -> EngineReadiness {
+        var last = EngineError(.engineUnavailable, "not tried")
+        for wait in waits {
+            if wait > .zero { try? await Task.sleep(for: wait) }
+            do {
+                try await health(requestId: requestId, timeoutMs: 2_000)
+                return .ready
+            } catch {
+                last = error
+            }
+        }
+        return .unavailable(last.code, detail: last.detail)
     }
 
     /// `GET /applications/{application}/pipelines`: the executions whose trigger parameters carry

@@ -205,6 +205,32 @@ public final class GovernanceStore: Sendable {
         try read { view, _ in view.deployments(matching: DeploymentQuery(), groups: nil) }
     }
 
+    /// The build registered for a service and version.
+    public func build(service: String, version: String) throws(StoreError) -> Build? {
+        try read { view, _ in view.build(service: service, version: version) }
+    }
+
+    /// Every deployment that holds a concurrency slot (ACTIVE or IN_PROGRESS), for the poller.
+    public func deploymentsHoldingSlots() throws(StoreError) -> [DeploymentRecord] {
+        try read { view, _ in
+            var out: [DeploymentRecord] = []
+            let cursor = try view.txn.cursor(schema.scopes)
+            var entry = try cursor.first()
+            while let current = entry {
+                if let scope = StoreKey.string(in: current.key, at: 0) {
+                    let kindOffset = StoreKey().adding(scope).bytes.count
+                    if StoreKey.string(in: current.key, at: kindOffset) == "slot",
+                        let active = CompactValues.decodeActive(current.value), let record = view.deployment(id: active.id)
+                    {
+                        out.append(record)
+                    }
+                }
+                entry = try cursor.next()
+            }
+            return out
+        }
+    }
+
     /// Units spent of a daily quota.
     public func quotaUsed(_ scope: QuotaScope, day: Int64) throws(StoreError) -> Int {
         try read { view, _ in view.quotaUsed(scope, day: day) }

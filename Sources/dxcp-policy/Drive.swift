@@ -1,4 +1,5 @@
 import ArgumentParser
+import Engine
 import GovernanceStore
 import Rules
 import FoundationEssentials
@@ -42,6 +43,20 @@ struct Drive: AsyncParsableCommand {
     @Flag(name: .long, help: "Also record each accepted deployment's engine dispatch and release its slot (a stand-in engine that succeeds at once).")
     var complete = false
 
+    @Option(name: .long, help: "Gate base URL: dispatch every reservation to it through the dispatcher.")
+    var gate: String?
+
+    @Option(name: .long, help: "With --gate: kill this process with SIGKILL right after the first reservation or trigger (crash tests).")
+    var crashAfter: CrashPoint?
+
+    @Flag(name: .long, help: "With --gate: first resolve reservations left by a crash (asking Gate), and print what was done.")
+    var recover = false
+
+    /// Where `--crash-after` stops the process.
+    enum CrashPoint: String, ExpressibleByArgument {
+        case reservation, trigger
+    }
+
     func run() async throws {
         let store: GovernanceStore
         do {
@@ -56,6 +71,22 @@ struct Drive: AsyncParsableCommand {
         let complete = self.complete
         let tag = self.tag
         let next = Counter()
+        var dispatcher: Dispatcher?
+        if let gate {
+            var hooks = Dispatcher.Hooks()
+            switch crashAfter {
+            case .reservation?: hooks.afterReservation = { _ in kill(getpid(), SIGKILL) }
+            case .trigger?: hooks.afterTrigger = { _ in kill(getpid(), SIGKILL) }
+            case nil: break
+            }
+            let client = GateClient(configuration: GateConfiguration(baseURL: gate))
+            dispatcher = Dispatcher(store: store, gate: client, hooks: hooks)
+            if recover {
+                let report = try await dispatcher?.recover(olderThan: 0, now: currentTime(), requestId: newId())
+                emit("RECOVERED recorded=\(report?.recorded.count ?? 0) released=\(report?.released.count ?? 0) unresolved=\(report?.unresolved.count ?? 0)")
+            }
+        }
+        let engine = dispatcher
         try await withThrowingTaskGroup(of: Void.self) { group in
             for _ in 0..<max(1, concurrency) {
                 group.addTask {
@@ -64,7 +95,12 @@ struct Drive: AsyncParsableCommand {
                         let decision = try await store.decide(.deploy(intent), by: principal, context: context)
                         if decision.allowed, case .deployment(let record)? = decision.result {
                             emit("ALLOW \(record.id)")
-                            if complete {
+                            if let engine {
+                                switch try await engine.dispatch(record, requestId: newId(), now: currentTime) {
+                                case .success(let dispatched): emit("DISPATCHED \(record.id) \(dispatched.engineExecutionId ?? "?")")
+                                case .failure(let error): emit("RELEASED \(record.id) \(error.code.rawValue)")
+                                }
+                            } else if complete {
                                 _ = try await store.recordDispatch(deploymentId: record.id, executionId: "exec-\(record.id)", executionURL: nil, now: currentTime())
                                 _ = try await store.recordEngineState(deploymentId: record.id, state: .succeeded, failures: [], now: currentTime())
                                 emit("DONE \(record.id)")

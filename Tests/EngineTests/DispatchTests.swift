@@ -1,0 +1,178 @@
+import Engine
+import Foundation
+import GovernanceStore
+import Rules
+import Testing
+
+/// Reservations reach the engine at most once and are never lost; slots are freed when — and
+/// only when — the engine says an execution ended (REFERENCE §7, §10; DECISIONS D6, D8, D11, D13).
+@Suite(.serialized) struct DispatchTests {
+    static let owner = Principal(claims: Claims(subject: "owner-1", email: "owner@example.com", roles: .values(["dxcp-delivery-owners"])))
+    static let ci = Principal(claims: Claims(subject: "ci-bot", roles: .values(["dxcp-ci-publishers"])))
+    static let start = Timestamp(seconds: 1_795_608_000)
+
+    /// A fresh store (one group, `demo-service` in `sandbox`, limit 1, recipe on `demo-app`) with
+    /// version 1.0.0 registered; removed with its directory when released.
+    final class Fixture {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("dxcp-dispatch-\(UUID().uuidString)").path
+        let store: GovernanceStore
+
+        init() async throws {
+            store = try GovernanceStore(directory: dir, options: .init(mapSize: 64 << 20, create: true))
+            let policy = PolicySnapshot(
+                deliveryGroups: [DeliveryGroup(id: "default", name: "Default", owners: ["owner@example.com"], services: ["demo-service"], allowedRecipes: ["default"])],
+                recipes: [Recipe(id: "default", name: "Default", spinnakerApplication: "demo-app", deployPipeline: "demo-deploy",
+                    rollbackPipeline: "rollback-demo-service", effectiveBehaviorSummary: "Standard")],
+                services: [ServiceEntry(name: "demo-service", allowedRecipes: ["default"])],
+                environments: [Rules.Environment(id: "sandbox")],
+                bindings: [EnvironmentBinding(deliveryGroupId: "default", environmentId: "sandbox")],
+                routes: [Route(service: "demo-service", environment: "sandbox", recipeId: "default")],
+                settings: Settings(readRPM: 1000, mutateRPM: 1000, ciPublishers: [CIPublisher(name: "ci", subjects: ["ci-bot"])]))
+            try await store.replacePolicy(policy, actorId: "test", now: DispatchTests.start)
+            let registration = BuildRegistration(
+                service: "demo-service", version: "1.0.0", artifactRef: "s3://artifacts/demo-service-1.0.0.zip", gitSha: "abc",
+                gitBranch: "main", ciProvider: "github", ciRunId: "1", builtAt: "2026-11-25T11:00:00Z")
+            _ = try await store.decide(.registerExistingBuild(registration), by: DispatchTests.ci,
+                context: DecisionContext(now: DispatchTests.start, decisionId: "b", newId: "b", idempotencyKey: "b"))
+        }
+
+        deinit { try? FileManager.default.removeItem(atPath: dir) }
+
+        /// Reserves a deployment (the decision only, no dispatch).
+        func reserve(_ key: String, at time: Timestamp = DispatchTests.start) async throws -> DeploymentRecord {
+            let decision = try await store.decide(
+                .deploy(DeploymentIntent(service: "demo-service", environment: "sandbox", version: "1.0.0", changeSummary: key)),
+                by: DispatchTests.owner, context: DecisionContext(now: time, decisionId: "d-\(key)", newId: RecordID.make(at: time), idempotencyKey: key))
+            guard decision.allowed, case .deployment(let record)? = decision.result else {
+                throw EmulatorError(message: "deploy denied: \(decision.code?.rawValue ?? "?")")
+            }
+            return record
+        }
+
+        var quotaUsed: Int {
+            get throws { try store.quotaUsed(QuotaScope(kind: .deploy, key: "default:sandbox"), day: DispatchTests.start.day) }
+        }
+    }
+
+    static func executions(_ emulator: EmulatorProcess, for deploymentId: String) throws -> Int {
+        let text = try emulator.control("/applications/demo-app/pipelines", "GET")
+        let list = (try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [[String: Any]]) ?? []
+        return list.filter { (($0["trigger"] as? [String: Any])?["parameters"] as? [String: Any])?["dxcpDeploymentId"] as? String == deploymentId }.count
+    }
+
+    @Test func acceptedTriggerIsRecordedAndReplaysWithItsExecution() async throws {
+        let fixture = try await Fixture()
+        let emulator = try EmulatorProcess(["--run-seconds", "60"])
+        let dispatcher = Dispatcher(store: fixture.store, gate: GateClient(configuration: GateConfiguration(baseURL: emulator.baseURL)))
+        let record = try await fixture.reserve("k1")
+        let result = try await dispatcher.dispatch(record, requestId: "req-1", now: { DispatchTests.start })
+        let dispatched = try result.get()
+        #expect(dispatched.engineExecutionId != nil)
+        #expect(try Self.executions(emulator, for: record.id) == 1)
+        #expect(try fixture.store.pendingDispatches().isEmpty)
+        let replay = try await fixture.store.decide(
+            .deploy(DeploymentIntent(service: "demo-service", environment: "sandbox", version: "1.0.0", changeSummary: "k1")),
+            by: Self.owner, context: DecisionContext(now: Self.start, decisionId: "d2", newId: "n2", idempotencyKey: "k1"))
+        #expect(replay.replayed)
+        guard case .deployment(let replayed)? = replay.result else { Issue.record("no replay"); return }
+        #expect(replayed.engineExecutionId == dispatched.engineExecutionId)
+        #expect(try Self.executions(emulator, for: record.id) == 1, "a replay never triggers")
+    }
+
+    @Test func refusedTriggerReleasesTheReservationAndSpendsNothing() async throws {
+        let fixture = try await Fixture()
+        let emulator = try EmulatorProcess()
+        try emulator.control("/_emulator/faults", #"{"status": 503, "times": 1}"#)
+        let dispatcher = Dispatcher(store: fixture.store, gate: GateClient(configuration: GateConfiguration(baseURL: emulator.baseURL)))
+        let record = try await fixture.reserve("k1")
+        #expect(try fixture.quotaUsed == 1)
+        let result = try await dispatcher.dispatch(record, requestId: "r", now: { DispatchTests.start })
+        guard case .failure(let error) = result else { Issue.record("expected a failure"); return }
+        #expect(error.code == .engineCallFailed)
+        #expect(error.upstreamStatus == 503)
+        #expect(try fixture.store.deployment(id: record.id) == nil)
+        #expect(try fixture.quotaUsed == 0)
+        #expect(try fixture.store.activeDeployments(group: "default", environment: "sandbox").isEmpty)
+        // The key is free: the same request runs again, and this time the engine accepts it.
+        let retry = try await fixture.reserve("k1")
+        #expect(try await dispatcher.dispatch(retry, requestId: "r", now: { DispatchTests.start }).get().engineExecutionId != nil)
+        #expect(try fixture.quotaUsed == 1)
+    }
+
+    @Test(arguments: ["SUCCEEDED", "TERMINAL", "CANCELED"])
+    func theEndOfAnExecutionFreesTheSlot(_ outcome: String) async throws {
+        let fixture = try await Fixture()
+        let emulator = try EmulatorProcess(["--outcome", outcome, "--run-seconds", "0.2"])
+        let gate = GateClient(configuration: GateConfiguration(baseURL: emulator.baseURL))
+        let dispatcher = Dispatcher(store: fixture.store, gate: gate)
+        let poller = ExecutionPoller(store: fixture.store, gate: gate)
+        let first = try await dispatcher.dispatch(try await fixture.reserve("k1"), requestId: "r", now: { DispatchTests.start }).get()
+        await #expect(throws: EmulatorError.self, "the slot is held") { _ = try await fixture.reserve("k2") }
+        let early = try await poller.pollOnce(now: Self.start, requestId: "r")
+        #expect(early.changed.isEmpty, "still running")
+        try await Task.sleep(for: .milliseconds(300))
+        let report = try await poller.pollOnce(now: Self.start.adding(seconds: 1), requestId: "r")
+        let expected = ExecutionStatus.state(for: outcome)
+        #expect(report.changed == [first.id: expected])
+        let ended = try #require(try fixture.store.deployment(id: first.id))
+        #expect(ended.state == expected)
+        #expect(ended.failures.isEmpty == (outcome != "TERMINAL"))
+        #expect(try fixture.store.activeDeployments(group: "default", environment: "sandbox").isEmpty)
+        _ = try await fixture.reserve("k2")
+    }
+
+    @Test func staleLockIsExpiredWhenTheEngineCannotBeAsked() async throws {
+        let fixture = try await Fixture()
+        let record = try await fixture.reserve("k1")
+        _ = try await fixture.store.recordDispatch(deploymentId: record.id, executionId: "e-1", executionURL: nil, now: Self.start)
+        let unreachable = GateClient(configuration: GateConfiguration(baseURL: "http://127.0.0.1:9", connectTimeoutMs: 200))
+        let poller = ExecutionPoller(store: fixture.store, gate: unreachable)
+        let soon = try await poller.pollOnce(now: Self.start.adding(seconds: 60), requestId: "r")
+        #expect(soon.failed == [record.id])
+        #expect(soon.expired.isEmpty)
+        let late = try await poller.pollOnce(now: Self.start.adding(seconds: 901), requestId: "r")
+        #expect(late.expired == [record.id])
+        #expect(try fixture.store.deployment(id: record.id)?.state == .failed)
+        #expect(try fixture.store.activeDeployments(group: "default", environment: "sandbox").isEmpty)
+    }
+
+    @Test func recoveryRecordsWhatGateStartedAndReleasesWhatItNeverSaw() async throws {
+        let fixture = try await Fixture()
+        let emulator = try EmulatorProcess(["--run-seconds", "60"])
+        let gate = GateClient(configuration: GateConfiguration(baseURL: emulator.baseURL))
+        let dispatcher = Dispatcher(store: fixture.store, gate: gate)
+        // A crash right after the trigger: Gate runs it, the store never heard.
+        let triggered = try await fixture.reserve("k1")
+        let execution = try await gate.trigger(TriggerRequest(record: triggered, artifactRef: nil), requestId: "r")
+        // Too young to touch: a live dispatcher may still be working on it.
+        let young = try await dispatcher.recover(olderThan: 30, now: Self.start.adding(seconds: 5), requestId: "r")
+        #expect(young == Dispatcher.RecoveryReport())
+        let first = try await dispatcher.recover(olderThan: 30, now: Self.start.adding(seconds: 60), requestId: "r")
+        #expect(first.recorded == [triggered.id])
+        #expect(try fixture.store.deployment(id: triggered.id)?.engineExecutionId == execution.id)
+        #expect(try Self.executions(emulator, for: triggered.id) == 1)
+
+        // A crash before the trigger: Gate never saw it.
+        _ = try await fixture.store.recordEngineState(deploymentId: triggered.id, state: .succeeded, failures: [], now: Self.start)
+        let orphan = try await fixture.reserve("k2")
+        let second = try await dispatcher.recover(olderThan: 30, now: Self.start.adding(seconds: 60), requestId: "r")
+        #expect(second.released == [orphan.id])
+        #expect(try fixture.store.deployment(id: orphan.id) == nil)
+        #expect(try fixture.quotaUsed == 1, "only the execution that exists spent quota")
+        #expect(try Self.executions(emulator, for: orphan.id) == 0, "recovery never triggers")
+    }
+
+    @Test func readinessReportsTheEngineState() async throws {
+        let emulator = try EmulatorProcess()
+        let gate = GateClient(configuration: GateConfiguration(baseURL: emulator.baseURL))
+        #expect(await gate.readiness(requestId: "r") == .ready)
+        try emulator.control("/_emulator/faults", #"{"path": "/health", "status": 503, "times": 1}"#)
+        #expect(await gate.readiness(requestId: "r", waits: [.zero, .milliseconds(50)]) == .ready, "a retry gets through")
+        try emulator.control("/_emulator/faults", #"{"path": "/health", "status": 503}"#)
+        guard case .unavailable(let code, _) = await gate.readiness(requestId: "r", waits: [.zero, .milliseconds(10)]) else {
+            Issue.record("expected unavailable")
+            return
+        }
+        #expect(code == .engineCallFailed)
+    }
+}
