@@ -30,11 +30,13 @@ public final class GateClient: Sendable {
     }
 
     /// `POST /pipelines/{application}/{pipeline}` with the payload of REFERENCE §10.2.
-    public func trigger(_ request: TriggerRequest, requestId: String) async throws(EngineError) -> Execution {
+    /// `callerToken` is sent only when ``GateConfiguration/forwardCallerToken`` is set and no other
+    /// authentication is configured.
+    public func trigger(_ request: TriggerRequest, requestId: String, callerToken: String? = nil) async throws(EngineError) -> Execution {
         let path = "/pipelines/\(pathSegment(request.application))/\(pathSegment(request.pipeline))"
         let response = try await transport.send(
             post: request.payload, to: configuration.baseURL + path,
-            headers: headers(user: request.user, requestId: requestId, json: true))
+            headers: headers(user: request.user, requestId: requestId, json: true, callerToken: callerToken))
         guard (200..<300).contains(response.status) else { throw EngineError.answered(response.status, location: response.location) }
         guard let id = Self.executionId(in: response.body) else {
             throw EngineError(.engineCallFailed, upstreamStatus: response.status, "Gate accepted the trigger but returned no execution id")
@@ -90,8 +92,11 @@ public final class GateClient: Sendable {
         return list.compactMap(ExecutionStatus.init(object:)).filter { $0.deploymentId == deploymentId }
     }
 
-    private func headers(user: String?, requestId: String, json: Bool = false) -> [String] {
+    private func headers(user: String?, requestId: String, json: Bool = false, callerToken: String? = nil) -> [String] {
         var lines = ["X-Request-Id: \(headerSafe(requestId))", "Accept: application/json"]
+        if configuration.forwardCallerToken, case .none = configuration.authentication, let callerToken {
+            lines.append("Authorization: Bearer \(headerSafe(callerToken))")
+        }
         if let user { lines.append("X-Spinnaker-User: \(headerSafe(user))") }
         if json { lines.append("Content-Type: application/json") }
         return lines

@@ -52,6 +52,12 @@ struct Drive: AsyncParsableCommand {
     @Flag(name: .long, help: "With --gate: first resolve reservations left by a crash (asking Gate), and print what was done.")
     var recover = false
 
+    @Option(name: .long, help: "First register this version of the service as the CI identity `ci-bot` (demo data).")
+    var registerVersion: String?
+
+    @Flag(name: .long, help: "With --gate: afterwards, poll Gate until this run's deployments end, printing each end.")
+    var follow = false
+
     /// Where `--crash-after` stops the process.
     enum CrashPoint: String, ExpressibleByArgument {
         case reservation, trigger
@@ -67,6 +73,17 @@ struct Drive: AsyncParsableCommand {
         }
         let principal = Principal(claims: Claims(
             subject: "\(tag)-actor", email: owner, roles: .values(["dxcp-delivery-owners"])))
+        if let registerVersion {
+            let ci = Principal(claims: Claims(subject: "ci-bot", roles: .values(["dxcp-ci-publishers"])))
+            let registration = BuildRegistration(
+                service: service, version: registerVersion,
+                artifactRef: "s3://dxcp-artifacts/\(service)/\(service)-\(registerVersion).zip", gitSha: "0000000",
+                gitBranch: "main", ciProvider: "demo", ciRunId: "1", builtAt: currentTime().iso8601)
+            let registered = try await store.decide(
+                .registerExistingBuild(registration), by: ci,
+                context: DecisionContext(now: currentTime(), decisionId: newId(), newId: newId(), idempotencyKey: newId()))
+            emit(registered.allowed ? "REGISTERED \(service) \(registerVersion)" : "REGISTER DENIED \(registered.code?.rawValue ?? "?")")
+        }
         let intent = DeploymentIntent(service: service, environment: environment, version: version, changeSummary: "drive")
         let complete = self.complete
         let tag = self.tag
@@ -112,6 +129,15 @@ struct Drive: AsyncParsableCommand {
                 }
             }
             try await group.waitForAll()
+        }
+        if follow, let gate {
+            let poller = ExecutionPoller(store: store, gate: GateClient(configuration: GateConfiguration(baseURL: gate)))
+            for _ in 0..<60 {
+                let report = try await poller.pollOnce(now: currentTime(), requestId: newId())
+                for (id, state) in report.changed.sorted(by: { $0.key < $1.key }) { emit("ENDED \(id) \(state.rawValue)") }
+                if try store.deploymentsHoldingSlots().isEmpty { break }
+                try await Task.sleep(for: .milliseconds(500))
+            }
         }
         await store.close()
     }

@@ -102,7 +102,7 @@ import Testing
     @Test(arguments: ["SUCCEEDED", "TERMINAL", "CANCELED"])
     func theEndOfAnExecutionFreesTheSlot(_ outcome: String) async throws {
         let fixture = try await Fixture()
-        let emulator = try EmulatorProcess(["--outcome", outcome, "--run-seconds", "0.2"])
+        let emulator = try EmulatorProcess(["--run-seconds", "60"])
         let gate = GateClient(configuration: GateConfiguration(baseURL: emulator.baseURL))
         let dispatcher = Dispatcher(store: fixture.store, gate: gate)
         let poller = ExecutionPoller(store: fixture.store, gate: gate)
@@ -110,7 +110,8 @@ import Testing
         await #expect(throws: EmulatorError.self, "the slot is held") { _ = try await fixture.reserve("k2") }
         let early = try await poller.pollOnce(now: Self.start, requestId: "r")
         #expect(early.changed.isEmpty, "still running")
-        try await Task.sleep(for: .milliseconds(300))
+        let executionId = try #require(first.engineExecutionId)
+        try emulator.control("/_emulator/executions/\(executionId)", #"{"status": "\#(outcome)"}"#)
         let report = try await poller.pollOnce(now: Self.start.adding(seconds: 1), requestId: "r")
         let expected = ExecutionStatus.state(for: outcome)
         #expect(report.changed == [first.id: expected])

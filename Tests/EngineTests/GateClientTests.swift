@@ -24,7 +24,7 @@ import Testing
     }
 
     @Test func triggerSendsThePayloadAndHeadersAndReturnsTheExecution() async throws {
-        let emulator = try EmulatorProcess(["--run-seconds", "0.3"])
+        let emulator = try EmulatorProcess(["--run-seconds", "60"])
         let client = Self.client(emulator)
         let trigger = TriggerRequest(record: Self.record(), artifactRef: "s3://dxcp-artifacts/demo-service/demo-service-1.2.3.zip")
         let execution = try await client.trigger(trigger, requestId: "req-42")
@@ -47,7 +47,7 @@ import Testing
 
         let running = try #require(try await client.execution(execution.id, user: "owner@example.com", requestId: "r"))
         #expect(running.state == .inProgress)
-        try await Task.sleep(for: .milliseconds(400))
+        try emulator.control("/_emulator/executions/\(execution.id)", #"{"status": "SUCCEEDED"}"#)
         let ended = try #require(try await client.execution(execution.id, user: "owner@example.com", requestId: "r"))
         #expect(ended.state == .succeeded)
         #expect(ended.deploymentId == "dep-1")
@@ -77,6 +77,21 @@ import Testing
         let headers = try #require(try emulator.calls().first?["headers"] as? [String: String])
         #expect(headers[header] == value)
         #expect(!client.configuration.description.contains(value.replacingOccurrences(of: "Bearer ", with: "")))
+    }
+
+    @Test func callerTokenIsForwardedOnlyWhenTheDevelopmentOptionIsOn() async throws {
+        let emulator = try EmulatorProcess()
+        let trigger = TriggerRequest(record: Self.record(), artifactRef: nil)
+        _ = try await Self.client(emulator).trigger(trigger, requestId: "r", callerToken: "caller-jwt")
+        var forwarding = GateConfiguration(baseURL: emulator.baseURL)
+        forwarding.forwardCallerToken = true
+        _ = try await GateClient(configuration: forwarding).trigger(trigger, requestId: "r", callerToken: "caller-jwt")
+        let authorizations = try emulator.calls().map { ($0["headers"] as? [String: String])?["authorization"] }
+        #expect(authorizations == [nil, "Bearer caller-jwt"])
+        var withBearer = GateConfiguration(baseURL: emulator.baseURL, authentication: .bearer("service-token"))
+        withBearer.forwardCallerToken = true
+        _ = try await GateClient(configuration: withBearer).trigger(trigger, requestId: "r", callerToken: "caller-jwt")
+        #expect(try emulator.calls().last.flatMap { ($0["headers"] as? [String: String])?["authorization"] } == "Bearer service-token")
     }
 
     @Test(arguments: [
