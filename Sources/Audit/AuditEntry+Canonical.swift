@@ -97,6 +97,50 @@ public struct CompactJSONWriter: Sendable {
         raw(String(value))
     }
 
+    /// Writes a member whose value is `null`.
+    public mutating func null(_ name: String) {
+        key(name)
+        raw("null")
+    }
+
+    /// Writes a string member, or `null` when `value` is nil.
+    public mutating func nullable(_ name: String, _ value: String?) {
+        if let value { field(name, value) } else { null(name) }
+    }
+
+    /// Writes a boolean member.
+    public mutating func field(_ name: String, _ value: Bool) {
+        key(name)
+        raw(value ? "true" : "false")
+    }
+
+    /// Writes a member holding any JSON value.
+    public mutating func field(_ name: String, _ value: JSONValue) {
+        key(name)
+        self.value(value)
+    }
+
+    /// Writes a JSON value (objects with sorted keys).
+    public mutating func value(_ value: JSONValue) {
+        switch value {
+        case .null: raw("null")
+        case .bool(let b): raw(b ? "true" : "false")
+        case .int(let n): raw(String(n))
+        case .string(let s): string(s)
+        case .array(let items):
+            raw("[")
+            for (i, item) in items.enumerated() {
+                if i > 0 { raw(",") }
+                self.value(item)
+            }
+            raw("]")
+        case .object(let members):
+            open()
+            for name in members.keys.sorted() { field(name, members[name] ?? .null) }
+            close()
+        }
+    }
+
     /// Writes a timestamp member in the shape `Timestamp` decodes: `{"microseconds":N}`.
     public mutating func field(_ name: String, _ value: Timestamp) {
         key(name)

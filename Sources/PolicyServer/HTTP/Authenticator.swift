@@ -1,0 +1,162 @@
+public import Rules
+public import JWTKit
+import FoundationEssentials
+import Synchronization
+
+/// Verifies bearer tokens (DECISIONS D17: before any body is read) and turns their claims into a
+/// ``Principal`` (REFERENCE §1). Keys: RS256/ES256 from a JWKS document, and HS256 only when a
+/// development secret is configured. `alg: none`, a wrong algorithm for the key, a bad
+/// signature, an expired or not-yet-valid token, a wrong issuer or audience: all 401.
+///
+/// Verified tokens are cached until they expire (at most 60 s), so a busy caller pays for
+/// signature verification about once a minute.
+public final class Authenticator: Sendable {
+    /// What verification requires of a token.
+    public struct Requirements: Sendable {
+        /// `iss` must equal this exactly, when set.
+        public var issuer: String?
+        /// `aud` must contain this, when set.
+        public var audience: String?
+        /// Name of the roles claim.
+        public var rolesClaim: String
+
+        /// Requirements from their parts.
+        public init(issuer: String?, audience: String?, rolesClaim: String = WireClaims.defaultRolesClaim) {
+            self.issuer = issuer
+            self.audience = audience
+            self.rolesClaim = rolesClaim
+        }
+    }
+
+    /// Why a token was refused (all are 401 `UNAUTHORIZED`).
+    public struct Refusal: Error, Sendable, Equatable {
+        /// User-safe message.
+        public var message: String
+    }
+
+    let keys: JWTKeyCollection
+    let requirements: Requirements
+    private let cache = Mutex<[String: (principal: Principal, until: Int64)]>([:])
+
+    /// An authenticator over `keys`.
+    public init(keys: JWTKeyCollection, requirements: Requirements) {
+        self.keys = keys
+        self.requirements = requirements
+    }
+
+    /// Keys from a JWKS document (JSON) and, for development, an HS256 secret with key id `dev`.
+    public static func keys(jwks: String?, developmentSecret: String?) async throws -> JWTKeyCollection {
+        let keys = JWTKeyCollection()
+        if let jwks { try await keys.add(jwksJSON: jwks) }
+        if let developmentSecret { await keys.add(hmac: HMACKey(from: developmentSecret), digestAlgorithm: .sha256, kid: "dev") }
+        return keys
+    }
+
+    /// The principal of a request's `Authorization` header value.
+    public func authenticate(_ header: String?, now: Timestamp) async throws(Refusal) -> Principal {
+        guard let header, !header.isEmpty else { throw Refusal(message: "Authorization header required") }
+        let parts = header.split(separator: " ", omittingEmptySubsequences: false)
+        guard parts.count == 2, parts[0].lowercased() == "bearer", !parts[1].isEmpty else {
+            throw Refusal(message: "Authorization header must be 'Bearer <token>'")
+        }
+        let token = String(parts[1])
+        if let hit = cache.withLock({ $0[token] }), hit.until > now.seconds { return hit.principal }
+        let payload: TokenPayload
+        do {
+            payload = try await keys.verify(token, as: TokenPayload.self)
+        } catch {
+            throw Refusal(message: "Invalid token")
+        }
+        let claims = payload.claims
+        guard case .int(let exp)? = payload.number("exp") else { throw Refusal(message: "Token has no expiry") }
+        guard exp > now.seconds else { throw Refusal(message: "Token expired") }
+        if let nbf = payload.number("nbf"), case .int(let notBefore) = nbf, notBefore > now.seconds + 60 {
+            throw Refusal(message: "Token not yet valid")
+        }
+        let principal = Principal(claims: WireClaims.claims(.object(claims.map { ($0.key, $0.value) }), rolesClaim: requirements.rolesClaim))
+        if let issuer = requirements.issuer, principal.claims.issuer != issuer { throw Refusal(message: "Invalid token") }
+        if let audience = requirements.audience, !principal.claims.audiences.contains(audience) { throw Refusal(message: "Invalid token") }
+        cache.withLock { cache in
+            if cache.count > 10_000 { cache.removeAll() }
+            cache[token] = (principal, min(exp, now.seconds + 60))
+        }
+        return principal
+    }
+
+    /// Signs development tokens (the `serve --demo` tokens) with the HS256 `dev` key.
+    public func signDevelopmentToken(_ claims: [String: JSON]) async throws -> String {
+        try await keys.sign(TokenPayload(claims: claims), kid: "dev")
+    }
+}
+
+/// A token's claims, read without a fixed shape (the roles claim's name is configurable).
+struct TokenPayload: JWTPayload {
+    var claims: [String: JSON]
+
+    init(claims: [String: JSON]) { self.claims = claims }
+
+    struct Key: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: Key.self)
+        var claims: [String: JSON] = [:]
+        for key in c.allKeys { claims[key.stringValue] = try c.decode(JSONCodable.self, forKey: key).json }
+        self.claims = claims
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: Key.self)
+        for (key, value) in claims { try c.encode(JSONCodable(json: value), forKey: Key(stringValue: key)) }
+    }
+
+    /// Checked by ``Authenticator`` against an injected time, not here.
+    func verify(using algorithm: some JWTAlgorithm) async throws {}
+
+    /// A numeric claim as a whole number of seconds.
+    func number(_ key: String) -> JSON? {
+        switch claims[key] {
+        case .int(let n)?: .int(n)
+        case .double(let d)?: .int(Int64(d))
+        default: nil
+        }
+    }
+}
+
+/// `JSON` through `Codable`, for token payloads.
+struct JSONCodable: Codable {
+    var json: JSON
+
+    init(json: JSON) { self.json = json }
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if c.decodeNil() { json = .null }
+        else if let b = try? c.decode(Bool.self) { json = .bool(b) }
+        else if let n = try? c.decode(Int64.self) { json = .int(n) }
+        else if let d = try? c.decode(Double.self) { json = .double(d) }
+        else if let s = try? c.decode(String.self) { json = .string(s) }
+        else if let a = try? c.decode([JSONCodable].self) { json = .array(a.map(\.json)) }
+        else {
+            let o = try c.decode([String: JSONCodable].self)
+            json = .object(o.map { ($0.key, $0.value.json) }.sorted { $0.0 < $1.0 })
+        }
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        switch json {
+        case .null: try c.encodeNil()
+        case .bool(let b): try c.encode(b)
+        case .int(let n): try c.encode(n)
+        case .double(let d): try c.encode(d)
+        case .string(let s): try c.encode(s)
+        case .array(let a): try c.encode(a.map(JSONCodable.init(json:)))
+        case .object(let o): try c.encode(Dictionary(o.map { ($0.0, JSONCodable(json: $0.1)) }, uniquingKeysWith: { _, last in last }))
+        }
+    }
+}

@@ -1,0 +1,208 @@
+public import Rules
+public import GovernanceStore
+public import Engine
+public import Hummingbird
+public import Logging
+import HTTPTypes
+import FoundationEssentials
+
+/// The governance surface over HTTP: authentication first (DECISIONS D17), then strict request
+/// decoding, the decision, the engine dispatch for new reservations, and the response in the
+/// contract's shapes with `X-Request-Id`, `X-Decision-Id`, `X-Decision-Reason` and
+/// `Idempotency-Replayed` (REFERENCE §2, §3, §13; DECISIONS D14).
+public final class GovernanceServer: Sendable {
+    /// Server settings.
+    public struct Configuration: Sendable {
+        /// The largest request body accepted, in bytes (larger: 413).
+        public var bodyLimit: Int
+        /// Show operator hints to everyone, not only platform admins (development).
+        public var exposeOperatorHints: Bool
+
+        /// 64 KiB bodies; hints for admins only.
+        public init(bodyLimit: Int = WireRequest.defaultBodyLimit, exposeOperatorHints: Bool = false) {
+            self.bodyLimit = bodyLimit
+            self.exposeOperatorHints = exposeOperatorHints
+        }
+    }
+
+    let store: GovernanceStore
+    let authenticator: Authenticator
+    let gate: GateClient?
+    let dispatcher: Dispatcher?
+    let configuration: Configuration
+    let clock: @Sendable () -> Timestamp
+    let makeId: @Sendable () -> String
+    let logger: Logger
+
+    /// A server over `store`. Without a `gate`, deployments cannot be dispatched and are refused
+    /// with `ENGINE_UNAVAILABLE` after their reservation is released.
+    public init(
+        store: GovernanceStore, authenticator: Authenticator, gate: GateClient?, configuration: Configuration = Configuration(),
+        clock: @escaping @Sendable () -> Timestamp, makeId: @escaping @Sendable () -> String,
+        logger: Logger = Logger(label: "dxcp.server")
+    ) {
+        self.store = store
+        self.authenticator = authenticator
+        self.gate = gate
+        self.dispatcher = gate.map { Dispatcher(store: store, gate: $0, logger: logger) }
+        self.configuration = configuration
+        self.clock = clock
+        self.makeId = makeId
+        self.logger = logger
+    }
+
+    /// The Hummingbird responder serving every path.
+    public func responder() -> some HTTPResponder<BasicRequestContext> {
+        CallbackResponder { [self] request, _ in
+            var request = request
+            return await self.respond(to: &request)
+        }
+    }
+
+    /// An answer: status, headers and JSON body.
+    struct Answer {
+        var status: Int
+        var body: [UInt8]
+        var headers: [(String, String)] = []
+    }
+
+    func respond(to request: inout Request) async -> Response {
+        let requestId = Self.requestId(request.headers[.init("X-Request-Id")!]) ?? makeId()
+        let answer = await answer(&request, requestId: requestId)
+        var fields = HTTPFields()
+        fields[.contentType] = "application/json"
+        fields[HTTPField.Name("X-Request-Id")!] = requestId
+        for (name, value) in answer.headers { if let n = HTTPField.Name(name) { fields[n] = value } }
+        return Response(
+            status: HTTPResponse.Status(code: answer.status), headers: fields,
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: answer.body)))
+    }
+
+    /// A client's `X-Request-Id`, when it is 1...128 printable ASCII characters.
+    static func requestId(_ value: String?) -> String? {
+        guard let value, !value.isEmpty, value.utf8.count <= 128, value.utf8.allSatisfy({ $0 >= 0x21 && $0 <= 0x7E }) else { return nil }
+        return value
+    }
+
+    private func answer(_ request: inout Request, requestId: String) async -> Answer {
+        let method = request.method.rawValue
+        let path = request.uri.path
+        switch (method, path) {
+        case ("GET", "/v1/health"), ("GET", "/livez"):
+            return Answer(status: 200, body: Array(#"{"status":"ok"}"#.utf8))
+        case ("GET", "/readyz"):
+            let ready = (try? store.policy().deliveryGroups.isEmpty == false) ?? false
+            return Answer(status: ready ? 200 : 503, body: Array((ready ? #"{"status":"ready"}"# : #"{"status":"not ready: no policy data"}"#).utf8))
+        default:
+            break
+        }
+        let now = clock()
+        let principal: Principal
+        do {
+            principal = try await authenticator.authenticate(request.headers[.authorization], now: now)
+        } catch {
+            return denial(.unauthorized, status: 401, message: error.message, requestId: requestId, hint: nil)
+        }
+        let body: [UInt8]
+        do {
+            var buffer = try await request.collectBody(upTo: configuration.bodyLimit)
+            body = buffer.readBytes(length: buffer.readableBytes) ?? []
+        } catch {
+            return denial(.invalidRequest, status: 413, message: "Request body larger than \(configuration.bodyLimit) bytes", requestId: requestId, hint: nil)
+        }
+        var query: [String: String] = [:]
+        for (key, value) in request.uri.queryParameters { query[String(key)] = String(value).removingPercentEncoding ?? String(value) }
+        let contractRequest: Rules.Request
+        do {
+            contractRequest = try WireRequest.decode(method: method, path: path, query: query, body: body)
+        } catch {
+            if error.status == 404 || error.status == 405 {
+                return Answer(status: error.status, body: Views.routingError(code: error.code, status: error.status, requestId: requestId))
+            }
+            return Answer(status: error.status, body: Views.envelope(
+                code: error.code.rawValue, message: error.message, cause: error.code.failureCause, requestId: requestId, hint: nil,
+                details: error.details))
+        }
+        let key = request.headers[HTTPField.Name("Idempotency-Key")!]
+        var context = DecisionContext(now: now, decisionId: makeId(), newId: makeId(), idempotencyKey: key)
+        if case .validate = contractRequest, let gate {
+            context.engineReadiness = await gate.readiness(requestId: requestId)
+        }
+        let decision: Decision
+        do {
+            decision = try await store.decide(contractRequest, by: principal, context: context, requestId: requestId)
+        } catch {
+            logger.error("decision failed", metadata: ["request_id": "\(requestId)", "error": "\(error)"])
+            return denial(.internalError, status: 503, message: "The decision store is unavailable; nothing was changed", requestId: requestId, hint: nil)
+        }
+        let admin = principal.role == .platformAdmin
+        let showHints = admin || configuration.exposeOperatorHints
+        var headers = [("X-Decision-Id", decision.decisionId)]
+        guard decision.allowed, var result = decision.result else {
+            headers.append(("X-Decision-Reason", decision.code?.rawValue ?? "DENIED"))
+            let code = decision.code ?? .internalError
+            var answer = denial(code, status: decision.status, message: decision.message, requestId: requestId,
+                hint: showHints ? decision.operatorHint : nil, details: decision.details)
+            answer.headers += headers
+            return answer
+        }
+        if case .deployment(let record) = result, !decision.replayed, contractRequest.action == .deploy || contractRequest.action == .rollback {
+            switch await dispatch(record, requestId: requestId, admin: admin) {
+            case .success(let dispatched): result = .deployment(dispatched)
+            case .failure(let error):
+                var answer = error.answer
+                answer.headers += headers + [("X-Decision-Reason", Self.code(in: answer) ?? "ENGINE_CALL_FAILED")]
+                return answer
+            }
+        }
+        if Self.reportsReplay(contractRequest) { headers.append(("Idempotency-Replayed", decision.replayed ? "true" : "false")) }
+        return Answer(status: decision.status, body: Views.result(result, admin: admin), headers: headers)
+    }
+
+    /// Triggers the engine for a new reservation; the error answer when it fails.
+    private func dispatch(_ record: DeploymentRecord, requestId: String, admin: Bool) async -> Result<DeploymentRecord, AnswerError> {
+        let verb = record.kind == .rollback ? "rollback" : "deployment"
+        guard let dispatcher else {
+            _ = try? await store.releaseReservation(deploymentId: record.id, reason: "no engine configured", now: clock())
+            let error = EngineError(.engineUnavailable, "no engine is configured")
+            return .failure(AnswerError(engine(error, verb: verb, requestId: requestId, admin: admin)))
+        }
+        do {
+            switch try await dispatcher.dispatch(record, requestId: requestId, now: clock) {
+            case .success(let dispatched): return .success(dispatched)
+            case .failure(let error): return .failure(AnswerError(engine(error, verb: verb, requestId: requestId, admin: admin)))
+            }
+        } catch {
+            logger.error("recording the dispatch failed", metadata: ["request_id": "\(requestId)", "error": "\(error)"])
+            return .failure(AnswerError(denial(.internalError, status: 503, message: "Unable to start \(verb)", requestId: requestId, hint: nil)))
+        }
+    }
+
+    private func engine(_ error: EngineError, verb: String, requestId: String, admin: Bool) -> Answer {
+        denial(error.code, status: error.code.httpStatus, message: "Unable to start \(verb)", requestId: requestId,
+            hint: admin ? error.detail : nil, details: error.details(requestId: requestId, engineHost: admin ? gate?.configuration.baseURL : nil))
+    }
+
+    private func denial(_ code: ContractCode, status: Int, message: String, requestId: String, hint: String?, details: [String: JSONValue]? = nil) -> Answer {
+        Answer(status: status, body: Views.envelope(code: code.rawValue, message: message, cause: code.failureCause, requestId: requestId, hint: hint, details: details))
+    }
+
+    private static func code(in answer: Answer) -> String? {
+        guard case .object(let members)? = try? JSON.parse(answer.body), case .string(let code)? = JSON.object(members)["code"] else { return nil }
+        return code
+    }
+
+    /// Endpoints that report `Idempotency-Replayed` (REFERENCE §6): deploy and the build endpoints.
+    static func reportsReplay(_ request: Rules.Request) -> Bool {
+        switch request {
+        case .deploy, .uploadCapability, .registerBuild, .registerExistingBuild: true
+        default: false
+        }
+    }
+}
+
+/// An error answer carried through `Result`.
+struct AnswerError: Error {
+    var answer: GovernanceServer.Answer
+    init(_ answer: GovernanceServer.Answer) { self.answer = answer }
+}

@@ -1,0 +1,210 @@
+import Audit
+import Rules
+
+/// The JSON bodies the API answers with, in the reference's wire shapes (REFERENCE §2, §3.1, §8.1).
+enum Views {
+    static func body(_ write: (inout CompactJSONWriter) -> Void) -> [UInt8] {
+        var w = CompactJSONWriter()
+        write(&w)
+        return w.bytes
+    }
+
+    /// The error envelope (REFERENCE §3.1). `hint` only goes to those allowed to see it.
+    static func envelope(code: String, message: String, cause: FailureCause, requestId: String, hint: String?, details: [String: JSONValue]?) -> [UInt8] {
+        body { w in
+            w.open()
+            w.field("code", code)
+            if let details { w.field("details", JSONValue.object(details)) }
+            w.field("error_code", code)
+            w.field("failure_cause", cause.rawValue)
+            w.field("message", message)
+            if let hint { w.field("operator_hint", hint) }
+            w.field("request_id", requestId)
+            w.close()
+        }
+    }
+
+    /// The envelope of a 404 or 405 from routing, with the `detail` field frameworks give (D18).
+    static func routingError(code: ContractCode, status: Int, requestId: String) -> [UInt8] {
+        let detail = status == 405 ? "Method Not Allowed" : "Not Found"
+        return body { w in
+            w.open()
+            w.field("code", code.rawValue)
+            w.field("detail", detail)
+            w.field("error_code", code.rawValue)
+            w.field("failure_cause", code.failureCause.rawValue)
+            w.field("message", detail)
+            w.field("request_id", requestId)
+            w.close()
+        }
+    }
+
+    static func result(_ result: DecisionResult, admin: Bool) -> [UInt8] {
+        switch result {
+        case .validation(let v): validation(v)
+        case .deployment(let r): body { deployment(r, admin: admin, into: &$0) }
+        case .deployments(let list):
+            body { w in
+                w.raw("[")
+                for (i, r) in list.enumerated() {
+                    if i > 0 { w.raw(",") }
+                    deployment(r, admin: admin, into: &w)
+                }
+                w.raw("]")
+            }
+        case .policySummary(let s): policySummary(s)
+        case .uploadCapability(let c): capability(c)
+        case .build(let b): build(b)
+        case .rateLimits(let r):
+            body { w in
+                w.open()
+                w.field("daily_quota_build_register", Int64(r.dailyQuotaBuildRegister))
+                w.field("mutate_rpm", Int64(r.mutateRPM))
+                w.field("read_rpm", Int64(r.readRPM))
+                w.field("source", "store")
+                w.close()
+            }
+        case .ciPublishers(let publishers):
+            body { w in
+                w.open()
+                w.field("publishers", JSONValue.array(publishers.map(\.jsonValue)))
+                w.field("source", "store")
+                w.close()
+            }
+        case .mutationsDisabled(let on):
+            body { w in
+                w.open()
+                w.field("mutations_disabled", on)
+                w.field("source", "store")
+                w.close()
+            }
+        }
+    }
+
+    /// The public view of a deployment record (REFERENCE §8.1); admins also see the execution.
+    static func deployment(_ r: DeploymentRecord, admin: Bool, into w: inout CompactJSONWriter) {
+        w.open()
+        w.field("changeSummary", r.changeSummary)
+        w.field("createdAt", r.createdAt.iso8601)
+        w.field("deliveryGroupId", r.deliveryGroupId)
+        w.field("deploymentKind", r.kind.rawValue)
+        w.field("effectiveBehaviorSummary", r.effectiveBehaviorSummary)
+        if admin {
+            w.nullable("engineExecutionId", r.engineExecutionId)
+            w.nullable("engineExecutionUrl", r.engineExecutionURL)
+        }
+        w.field("engine_type", "SPINNAKER")
+        w.field("environment", r.environment)
+        w.key("failures")
+        w.raw("[")
+        for (i, f) in r.failures.enumerated() {
+            if i > 0 { w.raw(",") }
+            w.open()
+            w.field("actionHint", f.actionHint)
+            w.field("category", f.category.rawValue)
+            w.nullable("detail", f.detail)
+            w.field("observedAt", f.observedAt.iso8601)
+            w.field("summary", f.summary)
+            w.close()
+        }
+        w.raw("]")
+        w.field("id", r.id)
+        w.nullable("outcome", r.outcome?.rawValue)
+        w.field("recipeId", r.recipeId)
+        w.field("recipeRevision", Int64(r.recipeRevision))
+        w.nullable("rollbackOf", r.rollbackOf)
+        w.field("service", r.service)
+        w.nullable("sourceEnvironment", r.sourceEnvironment)
+        w.field("state", r.state.rawValue)
+        w.field("updatedAt", r.updatedAt.iso8601)
+        w.field("version", r.version)
+        w.close()
+    }
+
+    static func policy(_ p: PolicyNumbers, into w: inout CompactJSONWriter) {
+        w.field("current_concurrent_deployments", Int64(p.currentConcurrentDeployments))
+        w.field("daily_deploy_quota", Int64(p.dailyDeployQuota))
+        w.field("daily_quota_build_register", Int64(p.dailyQuotaBuildRegister))
+        w.field("deployments_remaining", Int64(p.deploymentsRemaining))
+        w.field("deployments_used", Int64(p.deploymentsUsed))
+        w.field("max_concurrent_deployments", Int64(p.maxConcurrentDeployments))
+    }
+
+    static func validation(_ v: ValidationReport) -> [UInt8] {
+        body { w in
+            w.open()
+            w.field("deliveryGroupId", v.deliveryGroupId)
+            w.field("environment", v.environment)
+            w.key("policy")
+            w.open()
+            policy(v.policy, into: &w)
+            w.close()
+            w.field("recipeId", v.recipeId)
+            w.field("service", v.service)
+            w.field("validatedAt", v.validatedAt.iso8601)
+            w.field("version", v.version)
+            w.field("versionRegistered", v.versionRegistered)
+            w.close()
+        }
+    }
+
+    /// The policy summary: the six figures at the top level (as the reference harness reads them)
+    /// and under `policy` (as validate reports them), with the rollback figures.
+    static func policySummary(_ s: PolicySummary) -> [UInt8] {
+        body { w in
+            w.open()
+            w.field("daily_rollback_quota", Int64(s.dailyRollbackQuota))
+            w.field("deliveryGroupId", s.deliveryGroupId)
+            w.field("environment", s.environment)
+            policy(s.policy, into: &w)
+            w.key("policy")
+            w.open()
+            policy(s.policy, into: &w)
+            w.close()
+            w.nullable("recipeId", s.recipeId)
+            w.field("rollbacks_used", Int64(s.rollbacksUsed))
+            w.field("service", s.service)
+            w.close()
+        }
+    }
+
+    static func capability(_ c: UploadCapability) -> [UInt8] {
+        body { w in
+            w.open()
+            w.field("expectedContentType", c.expectedContentType)
+            w.field("expectedSha256", c.expectedSha256)
+            w.field("expectedSizeBytes", c.expectedSizeBytes)
+            w.field("expiresAt", c.expiresAt.iso8601)
+            w.field("uploadToken", c.token)
+            w.field("uploadType", "TOKEN")
+            w.null("uploadUrl")
+            w.close()
+        }
+    }
+
+    static func build(_ b: Build) -> [UInt8] {
+        body { w in
+            w.open()
+            w.nullable("actor", b.actor)
+            w.field("artifactRef", b.artifactRef)
+            w.field("built_at", b.builtAt.iso8601)
+            w.nullable("checksum_sha256", b.checksumSha256)
+            w.field("ci_provider", b.ciProvider)
+            w.field("ci_publisher", b.ciPublisher)
+            w.field("ci_run_id", b.ciRunId)
+            w.nullable("commit_url", b.commitURL)
+            w.nullable("contentType", b.contentType)
+            w.field("git_branch", b.gitBranch)
+            w.field("git_sha", b.gitSha)
+            w.field("id", b.id)
+            w.field("registeredAt", b.registeredAt.iso8601)
+            w.nullable("repo", b.repo)
+            w.nullable("run_url", b.runURL)
+            w.field("service", b.service)
+            w.nullable("sha256", b.sha256)
+            if let size = b.sizeBytes { w.field("sizeBytes", size) } else { w.null("sizeBytes") }
+            w.field("version", b.version)
+            w.close()
+        }
+    }
+}

@@ -1,0 +1,146 @@
+import ArgumentParser
+import Engine
+import GovernanceStore
+import Hummingbird
+import Logging
+import PolicyFile
+import PolicyServer
+import Rules
+import FoundationEssentials
+
+/// `dxcp-policy serve`: the governance API over HTTP.
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve the DXCP governance API.",
+        discussion: """
+            Token verification: DXCP_OIDC_JWKS_FILE (a JWKS document: RS256/ES256 keys), DXCP_OIDC_ISSUER, \
+            DXCP_OIDC_AUDIENCE, DXCP_OIDC_ROLES_CLAIM; DXCP_DEV_JWT_SECRET adds an HS256 key for development. \
+            Engine: DXCP_SPINNAKER_GATE_URL with DXCP_SPINNAKER_MTLS_CERT_PATH/_KEY_PATH/_CA_PATH, or \
+            DXCP_SPINNAKER_GATE_HEADER_NAME/_VALUE, or DXCP_SPINNAKER_GATE_TOKEN. With --demo: the demo policy, a \
+            fresh development key, and a token per role printed.
+            """)
+
+    @Option(help: "Address to listen on.")
+    var host = "127.0.0.1"
+
+    @Option(help: "Port to listen on.")
+    var port = 8080
+
+    @Option(name: .long, help: "Data directory (created when missing).")
+    var dataDir = "./data"
+
+    @Option(name: .long, help: "Policy file to load when the data directory holds no policy yet.")
+    var policy: String?
+
+    @Option(name: .long, help: "Gate base URL (overrides DXCP_SPINNAKER_GATE_URL).")
+    var gateUrl: String?
+
+    @Flag(help: "Demo mode: demo policy, development signing key, tokens printed, operator hints shown.")
+    var demo = false
+
+    func run() async throws {
+        let env = ProcessInfo.processInfo.environment
+        let logger = {
+            var logger = Logger(label: "dxcp")
+            logger.logLevel = .info
+            return logger
+        }()
+        let store: GovernanceStore
+        do {
+            store = try GovernanceStore(directory: dataDir, options: .init(create: true))
+            if try store.policy().deliveryGroups.isEmpty, let file = policy ?? (demo ? "examples/demo-policy.yaml" : nil) {
+                try await store.replacePolicy(try PolicyFile.load(path: file), actorId: "dxcp-policy serve", now: currentTime())
+            }
+        } catch {
+            printError("error: \(error)")
+            throw ExitCode(2)
+        }
+        let jwks = try env["DXCP_OIDC_JWKS_FILE"].map { path -> String in
+            guard let bytes = readFile(path) else { throw ValidationError("cannot read the JWKS file \(path)") }
+            return String(decoding: bytes, as: UTF8.self)
+        }
+        let devSecret = env["DXCP_DEV_JWT_SECRET"] ?? (demo ? newId() + newId() : nil)
+        guard jwks != nil || devSecret != nil else {
+            printError("error: no way to verify tokens: set DXCP_OIDC_JWKS_FILE (or DXCP_DEV_JWT_SECRET for development), or use --demo")
+            throw ExitCode(2)
+        }
+        let issuer = env["DXCP_OIDC_ISSUER"] ?? (demo ? "dxcp-demo" : nil)
+        let audience = env["DXCP_OIDC_AUDIENCE"] ?? (demo ? "dxcp-api" : nil)
+        let rolesClaim = env["DXCP_OIDC_ROLES_CLAIM"] ?? WireClaims.defaultRolesClaim
+        let authenticator = Authenticator(
+            keys: try await Authenticator.keys(jwks: jwks, developmentSecret: devSecret),
+            requirements: .init(issuer: issuer, audience: audience, rolesClaim: rolesClaim))
+
+        let gate = (gateUrl ?? env["DXCP_SPINNAKER_GATE_URL"]).map { url in
+            GateClient(configuration: GateConfiguration(baseURL: url, authentication: Self.gateAuthentication(env), caFile: env["DXCP_SPINNAKER_MTLS_CA_PATH"]))
+        }
+        if let gate {
+            logger.info("engine", metadata: ["gate": "\(gate.configuration)"])
+            let report = try await Dispatcher(store: store, gate: gate, logger: logger).recover(olderThan: 30, now: currentTime(), requestId: newId())
+            if report != Dispatcher.RecoveryReport() {
+                logger.info("recovered reservations", metadata: [
+                    "recorded": "\(report.recorded.count)", "released": "\(report.released.count)", "unresolved": "\(report.unresolved.count)",
+                ])
+            }
+        } else {
+            logger.warning("no engine configured (DXCP_SPINNAKER_GATE_URL): deployments will be refused with ENGINE_UNAVAILABLE")
+        }
+
+        let server = GovernanceServer(
+            store: store, authenticator: authenticator, gate: gate,
+            configuration: .init(exposeOperatorHints: demo), clock: currentTime, makeId: newId, logger: logger)
+        let app = Application(
+            responder: server.responder(), configuration: .init(address: .hostname(host, port: port), serverName: "dxcp-policy"),
+            logger: logger)
+        if demo { try await printDemoTokens(authenticator, issuer: issuer, audience: audience, rolesClaim: rolesClaim) }
+        let poller = gate.map { gate in
+            Task {
+                await ExecutionPoller(store: store, gate: gate, logger: logger).run(every: .seconds(2), now: currentTime, requestId: newId)
+            }
+        }
+        try await app.runService()
+        poller?.cancel()
+        await store.close()
+    }
+
+    static func gateAuthentication(_ env: [String: String]) -> GateConfiguration.Authentication {
+        if let cert = env["DXCP_SPINNAKER_MTLS_CERT_PATH"] ?? env["DXCP_SPINNAKER_MTLS_CLIENT_CERT_PATH"],
+            let key = env["DXCP_SPINNAKER_MTLS_KEY_PATH"] ?? env["DXCP_SPINNAKER_MTLS_CLIENT_KEY_PATH"]
+        {
+            return .mutualTLS(certificatePath: cert, keyPath: key)
+        }
+        if let name = env["DXCP_SPINNAKER_GATE_HEADER_NAME"], let value = env["DXCP_SPINNAKER_GATE_HEADER_VALUE"] {
+            return .header(name: name, value: value)
+        }
+        if let token = env["DXCP_SPINNAKER_GATE_TOKEN"] { return .bearer(token) }
+        return .none
+    }
+
+    func printDemoTokens(_ authenticator: Authenticator, issuer: String?, audience: String?, rolesClaim: String) async throws {
+        let expires = currentTime().adding(seconds: 12 * 3600).seconds
+        var lines = ["", "dxcp-policy demo on http://\(host):\(port) — development tokens (valid 12 h):"]
+        var ownerToken = ""
+        for (name, subject, email, role) in [
+            ("admin", "demo-admin", "admin@example.com", "dxcp-platform-admins"),
+            ("owner", "demo-owner", "owner@example.com", "dxcp-delivery-owners"),
+            ("observer", "demo-observer", "observer@example.com", "dxcp-observers"),
+            ("ci", "ci-bot", "ci@example.com", "dxcp-ci-publishers"),
+        ] {
+            var claims: [String: JSON] = [
+                "sub": .string(subject), "email": .string(email), rolesClaim: .array([.string(role)]), "exp": .int(expires),
+            ]
+            if let issuer { claims["iss"] = .string(issuer) }
+            if let audience { claims["aud"] = .string(audience) }
+            let token = try await authenticator.signDevelopmentToken(claims)
+            if name == "owner" { ownerToken = token }
+            lines.append("  \(name.padding(toLength: 9, withPad: " ", startingAt: 0)) export DXCP_\(name.uppercased())_TOKEN=\(token)")
+        }
+        lines += [
+            "", "Try:",
+            "  curl -s -H \"Authorization: Bearer \(ownerToken)\" -H 'Content-Type: application/json' \\",
+            "    -d '{\"service\":\"demo-service\",\"environment\":\"sandbox\",\"version\":\"1.0.0\",\"changeSummary\":\"first\"}' \\",
+            "    http://\(host):\(port)/v1/deployments/validate", "",
+        ]
+        writeLine(lines.joined(separator: "\n"), to: 1)
+    }
+}
