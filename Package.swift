@@ -123,11 +123,16 @@ let package = Package(
             dependencies: ["GovernanceStore", "Rules", "Audit", "LMDB", "PolicyFile"],
             swiftSettings: strict
         ),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "Rules", "GovernanceStore"], swiftSettings: strict),
+        // Helpers shared by test targets: starting the Gate emulator.
+        .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "Rules", "GovernanceStore", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "PolicyFileTests", dependencies: ["PolicyFile", "Rules"], swiftSettings: strict),
         .testTarget(
             name: "PolicyServerTests",
-            dependencies: ["PolicyServer", "GovernanceStore", "Rules", "PolicyFile"],
+            dependencies: [
+                "PolicyServer", "GovernanceStore", "Rules", "PolicyFile", "Engine", "TestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
             swiftSettings: strict
         ),
     ]

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Sets up what is missing, builds dxcp-policy and the Gate emulator, seeds ./data with the demo
-# policy, starts the emulator on 127.0.0.1:8084 beside it, and walks one deployment end to end:
-# the decision, the reservation, the pipeline trigger, the execution's end, the slot's release.
-# Run again at any time: seeding keeps existing records and counters.
+# Sets up what is missing, builds dxcp-policy and the Gate emulator, starts the emulator on
+# 127.0.0.1:8084 and the service on 127.0.0.1:8080 in demo mode: embedded LMDB in ./data, the demo
+# policy, a development signing key, and a token per role printed with curl lines to try.
+# Ctrl-C stops both. Data in ./data is kept between runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -10,24 +10,11 @@ swift build --product dxcp-policy
 swift build --product gate-emulator
 bin="$(swift build --show-bin-path)"
 data="${DXCP_DATA_DIR:-./data}"
+port="${DXCP_PORT:-8080}"
 gate_port="${DXCP_GATE_PORT:-8084}"
 
-"$bin/dxcp-policy" seed --data-dir "$data" --policy examples/demo-policy.yaml
-
-"$bin/gate-emulator" --port "$gate_port" --run-seconds 2 &
+"$bin/gate-emulator" --port "$gate_port" --run-seconds 5 &
 gate_pid=$!
 trap 'kill $gate_pid 2>/dev/null || true' EXIT
-sleep 1
 
-echo
-echo "== an offline decision: the same deploy by an observer (nothing written):"
-"$bin/dxcp-policy" eval --policy examples/demo-policy.yaml --data-dir "$data" --request examples/requests/deploy-as-observer.json || true
-echo
-echo "== a deploy end to end through the Gate emulator at http://127.0.0.1:$gate_port:"
-"$bin/dxcp-policy" drive --data-dir "$data" --gate "http://127.0.0.1:$gate_port" --count 1 --concurrency 1 \
-  --register-version 1.0.0 --tag "demo-$(date +%s)" --follow
-echo
-echo "The audit log of all of it:"
-"$bin/dxcp-policy" audit verify --data-dir "$data"
-echo
-echo "Try your own decisions: $bin/dxcp-policy eval --policy examples/demo-policy.yaml --data-dir $data --request FILE"
+"$bin/dxcp-policy" serve --demo --data-dir "$data" --port "$port" --gate-url "http://127.0.0.1:$gate_port"

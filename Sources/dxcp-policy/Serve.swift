@@ -119,7 +119,7 @@ struct Serve: AsyncParsableCommand {
     func printDemoTokens(_ authenticator: Authenticator, issuer: String?, audience: String?, rolesClaim: String) async throws {
         let expires = currentTime().adding(seconds: 12 * 3600).seconds
         var lines = ["", "dxcp-policy demo on http://\(host):\(port) — development tokens (valid 12 h):"]
-        var ownerToken = ""
+        var tokens: [String: String] = [:]
         for (name, subject, email, role) in [
             ("admin", "demo-admin", "admin@example.com", "dxcp-platform-admins"),
             ("owner", "demo-owner", "owner@example.com", "dxcp-delivery-owners"),
@@ -132,14 +132,21 @@ struct Serve: AsyncParsableCommand {
             if let issuer { claims["iss"] = .string(issuer) }
             if let audience { claims["aud"] = .string(audience) }
             let token = try await authenticator.signDevelopmentToken(claims)
-            if name == "owner" { ownerToken = token }
+            tokens[name] = token
             lines.append("  \(name.padding(toLength: 9, withPad: " ", startingAt: 0)) export DXCP_\(name.uppercased())_TOKEN=\(token)")
         }
+        let base = "http://\(host):\(port)"
+        let intent = #"'{"service":"demo-service","environment":"sandbox","version":"1.0.0","changeSummary":"first deploy"}'"#
         lines += [
-            "", "Try:",
-            "  curl -s -H \"Authorization: Bearer \(ownerToken)\" -H 'Content-Type: application/json' \\",
-            "    -d '{\"service\":\"demo-service\",\"environment\":\"sandbox\",\"version\":\"1.0.0\",\"changeSummary\":\"first\"}' \\",
-            "    http://\(host):\(port)/v1/deployments/validate", "",
+            "", "Try, in another shell (paste the exports above first):",
+            "  # CI registers the build of version 1.0.0",
+            #"  curl -s -H "Authorization: Bearer $DXCP_CI_TOKEN" -H 'Idempotency-Key: build-1' -H 'Content-Type: application/json' \"#,
+            #"    -d '{"service":"demo-service","version":"1.0.0","artifactRef":"s3://dxcp-artifacts/demo-service/demo-service-1.0.0.zip","git_sha":"abc123","git_branch":"main","ci_provider":"github","ci_run_id":"1","built_at":"2026-01-01T00:00:00Z"}' \"#,
+            "    \(base)/v1/builds/register",
+            "  # the owner validates, then deploys (the Gate emulator runs it)",
+            #"  curl -s -H "Authorization: Bearer $DXCP_OWNER_TOKEN" -H 'Content-Type: application/json' -d \#(intent) \#(base)/v1/deployments/validate"#,
+            #"  curl -s -H "Authorization: Bearer $DXCP_OWNER_TOKEN" -H 'Idempotency-Key: deploy-1' -H 'Content-Type: application/json' -d \#(intent) \#(base)/v1/deployments"#,
+            "",
         ]
         writeLine(lines.joined(separator: "\n"), to: 1)
     }

@@ -1,15 +1,17 @@
 import Foundation
-import Testing
 
 /// A `gate-emulator` process on a free loopback port, stopped when released.
-final class EmulatorProcess {
+public final class EmulatorProcess {
     let process = Process()
-    let port: Int
+    /// The port it listens on.
+    public let port: Int
     let scheme: String
 
-    var baseURL: String { "\(scheme)://127.0.0.1:\(port)" }
+    /// `http(s)://127.0.0.1:<port>`.
+    public var baseURL: String { "\(scheme)://127.0.0.1:\(port)" }
 
-    init(_ arguments: [String] = [], tls: Bool = false) throws {
+    /// Starts an emulator with `arguments` (`tls`: it serves HTTPS).
+    public init(_ arguments: [String] = [], tls: Bool = false) throws {
         let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         process.executableURL = URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent("gate-emulator")
         process.arguments = ["--port", "0"] + arguments
@@ -40,7 +42,7 @@ final class EmulatorProcess {
     /// Calls a control endpoint over plain HTTP with curl's command-line tool (the emulator's
     /// control API is not what is under test).
     @discardableResult
-    func control(_ path: String, _ json: String = "{}", caFile: String? = nil, clientCert: (String, String)? = nil) throws -> String {
+    public func control(_ path: String, _ json: String = "{}", caFile: String? = nil, clientCert: (String, String)? = nil) throws -> String {
         let curl = Process()
         curl.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
         var args = ["-sS", "-X", json == "GET" ? "GET" : "POST", "\(baseURL)\(path)"]
@@ -57,12 +59,17 @@ final class EmulatorProcess {
     }
 
     /// The calls Gate endpoints received, as JSON objects.
-    func calls(caFile: String? = nil, clientCert: (String, String)? = nil) throws -> [[String: Any]] {
+    public func calls(caFile: String? = nil, clientCert: (String, String)? = nil) throws -> [[String: Any]] {
         let text = try control("/_emulator/calls", "GET", caFile: caFile, clientCert: clientCert)
         return (try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [[String: Any]]) ?? []
     }
 }
 
-struct EmulatorError: Error {
-    let message: String
+/// The emulator could not be started or driven.
+public struct EmulatorError: Error {
+    /// What happened.
+    public let message: String
+
+    /// An error with `message`.
+    public init(message: String) { self.message = message }
 }

@@ -1,0 +1,71 @@
+import Foundation
+import Rules
+import Testing
+
+/// Authentication before anything else (DECISIONS D17), and every bad input answered with the
+/// contract's envelope, never a 500 (DECISIONS D18).
+@Suite(.serialized) struct HTTPEdgeTests {
+    @Test func tokensAreVerifiedBeforeTheBodyIsRead() async throws {
+        let server = try await RunningServer()
+        let malformed = "{not json"
+        let noHeader = try await server.send("POST", "/v1/deployments/validate", json: malformed)
+        #expect(noHeader.status == 401)
+        #expect(noHeader.code == "UNAUTHORIZED")
+        let basic = try await server.send("POST", "/v1/deployments/validate", json: malformed, headers: ["Authorization": "Basic abc"])
+        #expect(basic.status == 401)
+
+        let owner = try await server.owner
+        let parts = owner.split(separator: ".")
+        let forged = parts[0] + "." + parts[1] + "." + String(parts[2].reversed())
+        let unsigned = #"{"alg":"none","typ":"JWT"}"#.data(using: .utf8)!.base64EncodedString().replacingOccurrences(of: "=", with: "") + "." + parts[1] + "."
+        var refused: [String] = [String(forged), unsigned]
+        refused.append(try await server.token(["dxcp-delivery-owners"], subject: "o", email: "owner@example.com") { $0["exp"] = .int(currentTime().seconds - 5) })
+        refused.append(try await server.token(["dxcp-delivery-owners"], subject: "o", email: "owner@example.com") { $0["iss"] = .string("someone-else") })
+        refused.append(try await server.token(["dxcp-delivery-owners"], subject: "o", email: "owner@example.com") { $0["aud"] = .string("other-api") })
+        refused.append(try await server.token(["dxcp-delivery-owners"], subject: "o", email: "owner@example.com") { $0["exp"] = nil })
+        for token in refused {
+            let reply = try await server.send("POST", "/v1/deployments/validate", token: token, json: malformed)
+            #expect(reply.status == 401, "\(token.prefix(20))")
+            #expect(reply.code == "UNAUTHORIZED")
+        }
+        let noRole = try await server.token(["some-other-group"], subject: "o", email: "owner@example.com")
+        let roleless = try await server.send("POST", "/v1/deployments/validate", token: noRole, json: deployBody())
+        #expect(roleless.status == 403)
+        #expect(roleless.code == "AUTHZ_ROLE_REQUIRED")
+    }
+
+    @Test func badInputGetsTheEnvelope() async throws {
+        let server = try await RunningServer(bodyLimit: 1024)
+        let owner = try await server.owner
+        let cases: [(Data, Int, String)] = [
+            (Data("{not json".utf8), 400, "INVALID_REQUEST"),
+            (Data("[]".utf8), 400, "INVALID_REQUEST"),
+            (Data(#"{"service":"demo-service","environment":"sandbox","version":1,"changeSummary":"x"}"#.utf8), 400, "INVALID_REQUEST"),
+            (Data([0x7B, 0x22, 0x73, 0x22, 0x3A, 0x22, 0xC3, 0x28, 0x22, 0x7D]), 400, "INVALID_REQUEST"),
+            (Data(String(repeating: " ", count: 2048).utf8), 413, "INVALID_REQUEST"),
+        ]
+        for (body, status, code) in cases {
+            let reply = try await server.send("POST", "/v1/deployments/validate", token: owner, body: body)
+            #expect(reply.status == status)
+            #expect(reply.code == code)
+            #expect(reply.json["request_id"] as? String == reply.headers["x-request-id"])
+        }
+        let unknown = try await server.send("GET", "/v1/nothing", token: owner)
+        #expect(unknown.status == 404)
+        #expect(unknown.json["detail"] as? String == "Not Found")
+        let echoed = try await server.send("GET", "/v1/nothing", token: owner, headers: ["X-Request-Id": "trace-123"])
+        #expect(echoed.headers["x-request-id"] == "trace-123")
+        #expect(echoed.json["request_id"] as? String == "trace-123")
+        let health = try await server.send("GET", "/v1/health")
+        #expect(health.status == 200)
+        #expect(health.json["status"] as? String == "ok")
+        #expect(try await server.send("GET", "/readyz").status == 200)
+        let noEngine = try await server.send("POST", "/v1/builds/register", token: try await server.ci, json: registerBody("1.0.0"), headers: ["Idempotency-Key": "b"])
+        #expect(noEngine.status == 201)
+        let refused = try await server.send("POST", "/v1/deployments", token: owner, json: deployBody(), headers: ["Idempotency-Key": "k"])
+        #expect(refused.status == 503, "no engine configured")
+        #expect(refused.code == "ENGINE_UNAVAILABLE")
+        #expect((refused.json["details"] as? [String: Any])?["engine_unavailable"] as? Bool == true)
+        #expect(try server.store.deployments().isEmpty, "the reservation was released")
+    }
+}

@@ -1,0 +1,107 @@
+import Engine
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import GovernanceStore
+import Hummingbird
+import PolicyFile
+import PolicyServer
+import Rules
+import Testing
+
+/// A real dxcp-policy server on a loopback port, over a temporary store seeded with the demo
+/// policy; stopped and removed when released.
+final class RunningServer {
+    static let secret = "test-secret-0123456789abcdef0123456789"
+    static let issuer = "test-issuer"
+    static let audience = "dxcp-api"
+    static let demoPolicy = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("examples/demo-policy.yaml").path
+
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("dxcp-http-\(UUID().uuidString)").path
+    let store: GovernanceStore
+    let authenticator: Authenticator
+    let port: Int
+    private let task: Task<Void, any Error>
+
+    init(gate: String? = nil, bodyLimit: Int = 64 * 1024) async throws {
+        store = try GovernanceStore(directory: dir, options: .init(mapSize: 64 << 20, create: true))
+        try await store.replacePolicy(try PolicyFile.load(path: Self.demoPolicy), actorId: "test", now: currentTime())
+        authenticator = Authenticator(
+            keys: try await Authenticator.keys(jwks: nil, developmentSecret: Self.secret),
+            requirements: .init(issuer: Self.issuer, audience: Self.audience))
+        let server = GovernanceServer(
+            store: store, authenticator: authenticator, gate: gate.map { GateClient(configuration: GateConfiguration(baseURL: $0)) },
+            configuration: .init(bodyLimit: bodyLimit), clock: currentTime, makeId: { RecordID.make(at: currentTime()) })
+        let (stream, continuation) = AsyncStream<Int>.makeStream()
+        let app = Application(
+            responder: server.responder(), configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) })
+        task = Task { try await app.run() }
+        var iterator = stream.makeAsyncIterator()
+        port = await iterator.next() ?? 0
+    }
+
+    deinit {
+        task.cancel()
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+
+    /// A token with `roles`; `tweak` may change any claim.
+    func token(_ roles: [String], subject: String, email: String?, tweak: (inout [String: JSON]) -> Void = { _ in }) async throws -> String {
+        var claims: [String: JSON] = [
+            "sub": .string(subject), WireClaims.defaultRolesClaim: .array(roles.map { .string($0) }), "iss": .string(Self.issuer),
+            "aud": .string(Self.audience), "exp": .int(currentTime().seconds + 600),
+        ]
+        if let email { claims["email"] = .string(email) }
+        tweak(&claims)
+        return try await authenticator.signDevelopmentToken(claims)
+    }
+
+    var admin: String { get async throws { try await token(["dxcp-platform-admins"], subject: "admin-1", email: "admin@example.com") } }
+    var owner: String { get async throws { try await token(["dxcp-delivery-owners"], subject: "owner-1", email: "owner@example.com") } }
+    var stranger: String { get async throws { try await token(["dxcp-delivery-owners"], subject: "owner-2", email: "stranger@example.com") } }
+    var observer: String { get async throws { try await token(["dxcp-observers"], subject: "obs-1", email: "observer@example.com") } }
+    var ci: String { get async throws { try await token(["dxcp-ci-publishers"], subject: "ci-bot", email: nil) } }
+
+    /// One HTTP exchange.
+    struct Reply {
+        var status: Int
+        var headers: [String: String]
+        var body: Data
+        var json: [String: Any] { (try? JSONSerialization.jsonObject(with: body) as? [String: Any]) ?? [:] }
+        var code: String? { json["code"] as? String }
+    }
+
+    func send(_ method: String, _ path: String, token: String? = nil, body: Data? = nil, headers: [String: String] = [:]) async throws -> Reply {
+        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
+        request.httpMethod = method
+        request.httpBody = body
+        if body != nil { request.setValue("application/json", forHTTPHeaderField: "Content-Type") }
+        if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
+        for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
+        let (data, response) = try await URLSession.shared.data(for: request)
+        let http = response as! HTTPURLResponse
+        var fields: [String: String] = [:]
+        for (name, value) in http.allHeaderFields { fields[String(describing: name).lowercased()] = String(describing: value) }
+        return Reply(status: http.statusCode, headers: fields, body: data)
+    }
+
+    func send(_ method: String, _ path: String, token: String? = nil, json: String, headers: [String: String] = [:]) async throws -> Reply {
+        try await send(method, path, token: token, body: Data(json.utf8), headers: headers)
+    }
+}
+
+/// Now, from the system clock (tests only).
+func currentTime() -> Timestamp {
+    Timestamp(microseconds: Int64(Date().timeIntervalSince1970 * 1_000_000))
+}
+
+func deployBody(_ version: String = "1.0.0", summary: String = "ship") -> String {
+    #"{"service":"demo-service","environment":"sandbox","version":"\#(version)","changeSummary":"\#(summary)"}"#
+}
+
+func registerBody(_ version: String, sha: String = "abc") -> String {
+    #"{"service":"demo-service","version":"\#(version)","artifactRef":"s3://dxcp-artifacts/demo-service/demo-service-\#(version).zip","git_sha":"\#(sha)","git_branch":"main","ci_provider":"github","ci_run_id":"1","built_at":"2026-11-25T10:00:00Z"}"#
+}
