@@ -81,6 +81,13 @@ final class StoreView: StateView {
         }
     }
 
+    func builds(service: String) -> [Build] {
+        attempt([]) {
+            try txn.entries(schema.builds, prefix: StoreKey().adding(service).bytes).map { try codec.decode(Build.self, $0.value) }
+                .sorted { $0.registeredAt > $1.registeredAt }
+        }
+    }
+
     func isRegistered(service: String, version: String) -> Bool {
         attempt(false) { try txn.withValue(schema.builds, Schema.buildKey(service: service, version: version)) { _ in true } ?? false }
     }

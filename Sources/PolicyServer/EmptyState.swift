@@ -12,6 +12,7 @@ public struct EmptyState: StateView {
     public func deployment(id: String) -> DeploymentRecord? { nil }
     public func latestSucceeded(service: String, environment: String, before: Timestamp) -> DeploymentRecord? { nil }
     public func build(service: String, version: String) -> Build? { nil }
+    public func builds(service: String) -> [Build] { [] }
     public func uploadCapabilities(service: String, version: String) -> [UploadCapability] { [] }
     public func idempotencyRecord(_ scope: IdempotencyScope) -> IdempotencyRecord? { nil }
     public func deployments(matching query: DeploymentQuery, groups: Set<String>?) -> [DeploymentRecord] { [] }

@@ -20,6 +20,8 @@ public protocol StateView {
     /// Whether a build is registered for a service and version (what deploy and validate need;
     /// a store can answer it without reading the build).
     func isRegistered(service: String, version: String) -> Bool
+    /// The builds registered for a service, newest registration first.
+    func builds(service: String) -> [Build]
     /// Upload capabilities issued for a service and version.
     func uploadCapabilities(service: String, version: String) -> [UploadCapability]
     /// The idempotency record under a scope, expired or not.

@@ -279,6 +279,9 @@ struct InMemoryState: StateView, Hashable, Sendable {
     }
 
     func build(service: String, version: String) -> Build? { builds[BuildKey(service: service, version: version)] }
+    func builds(service: String) -> [Build] {
+        builds.values.filter { $0.service == service }.sorted { $0.registeredAt > $1.registeredAt }
+    }
 
     func uploadCapabilities(service: String, version: String) -> [UploadCapability] {
         capabilities[BuildKey(service: service, version: version)] ?? []

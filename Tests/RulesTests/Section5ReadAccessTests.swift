@@ -85,6 +85,7 @@ struct Section5ReadAccessTests {
             base.latestSucceeded(service: service, environment: environment, before: before)
         }
         func build(service: String, version: String) -> Build? { base.build(service: service, version: version) }
+        func builds(service: String) -> [Build] { base.builds(service: service) }
         func uploadCapabilities(service: String, version: String) -> [UploadCapability] {
             base.uploadCapabilities(service: service, version: version)
         }

@@ -62,6 +62,7 @@ struct BenchState: StateView {
     func deployment(id: String) -> DeploymentRecord? { nil }
     func latestSucceeded(service: String, environment: String, before: Timestamp) -> DeploymentRecord? { nil }
     func build(service: String, version: String) -> Build? { version == "1.0.0" ? registered : nil }
+    func builds(service: String) -> [Build] { [registered] }
     func uploadCapabilities(service: String, version: String) -> [UploadCapability] { [] }
     func idempotencyRecord(_ scope: IdempotencyScope) -> IdempotencyRecord? { nil }
     func deployments(matching query: DeploymentQuery, groups: Set<String>?) -> [DeploymentRecord] { [] }

@@ -71,6 +71,71 @@ enum Views {
                 w.field("source", "store")
                 w.close()
             }
+        case .principal(let p):
+            body { w in
+                w.open()
+                w.field("actor_id", p.actorId)
+                w.field("aud", JSONValue.strings(p.claims.audiences))
+                w.nullable("azp", p.claims.authorizedParty)
+                w.nullable("email", p.email)
+                w.nullable("iss", p.claims.issuer)
+                w.nullable("role", p.role?.rawValue)
+                w.nullable("sub", p.claims.subject)
+                w.close()
+            }
+        case .services(let services):
+            array(services) { w, s in
+                w.open()
+                w.field("allowed_artifact_sources", JSONValue.strings(s.allowedArtifactSources))
+                w.field("allowed_environments", JSONValue.strings(s.allowedEnvironments))
+                w.field("allowed_recipes", JSONValue.strings(s.allowedRecipes))
+                w.null("backstage_entity_ref")
+                w.null("backstage_entity_url")
+                w.field("service_name", s.name)
+                w.nullable("stable_service_url_template", s.stableServiceURLTemplate)
+                w.close()
+            }
+        case .versions(let service, let builds):
+            body { w in
+                w.open()
+                w.field("refreshedAt", builds.first?.registeredAt.iso8601 ?? "")
+                w.field("service", service)
+                w.field("source", "registry")
+                w.key("versions")
+                w.raw("[")
+                for (i, b) in builds.enumerated() {
+                    if i > 0 { w.raw(",") }
+                    w.open()
+                    w.field("artifactRef", b.artifactRef)
+                    w.field("lastModified", b.registeredAt.iso8601)
+                    if let size = b.sizeBytes { w.field("sizeBytes", size) } else { w.null("sizeBytes") }
+                    w.field("version", b.version)
+                    w.close()
+                }
+                w.raw("]")
+                w.close()
+            }
+        case .deliveryGroups(let groups):
+            array(groups) { w, g in deliveryGroup(g, into: &w) }
+        case .deliveryGroup(let g):
+            body { deliveryGroup(g, into: &$0) }
+        case .recipes(let recipes, let mapping):
+            array(recipes) { w, r in recipe(r, mapping: mapping, into: &w) }
+        case .recipe(let r, let mapping):
+            body { recipe(r, mapping: mapping, into: &$0) }
+        case .settings(let s, let admin):
+            body { w in
+                w.open()
+                if admin {
+                    w.field("daily_deploy_quota", Int64(s.dailyQuotaDeploy))
+                    w.field("daily_rollback_quota", Int64(s.dailyQuotaRollback))
+                }
+                w.field("default_refresh_interval_seconds", Int64(15))
+                w.field("max_refresh_interval_seconds", Int64(300))
+                w.field("min_refresh_interval_seconds", Int64(5))
+                w.field("mutations_disabled", s.mutationsDisabled)
+                w.close()
+            }
         case .mutationsDisabled(let on):
             body { w in
                 w.open()
@@ -79,6 +144,54 @@ enum Views {
                 w.close()
             }
         }
+    }
+
+    static func array<T>(_ items: [T], _ write: (inout CompactJSONWriter, T) -> Void) -> [UInt8] {
+        body { w in
+            w.raw("[")
+            for (i, item) in items.enumerated() {
+                if i > 0 { w.raw(",") }
+                write(&w, item)
+            }
+            w.raw("]")
+        }
+    }
+
+    /// A delivery group with its guardrails' defaults filled in (REFERENCE §2.8).
+    static func deliveryGroup(_ view: DeliveryGroupView, into w: inout CompactJSONWriter) {
+        let g = view.group
+        w.open()
+        w.field("allowed_environments", JSONValue.strings(view.environments))
+        w.field("allowed_recipes", JSONValue.strings(g.allowedRecipes))
+        w.nullable("description", g.description)
+        w.key("guardrails")
+        w.open()
+        w.field("daily_deploy_quota", Int64(view.dailyDeployQuota))
+        w.field("daily_rollback_quota", Int64(view.dailyRollbackQuota))
+        w.field("max_concurrent_deployments", Int64(view.maxConcurrentDeployments))
+        w.close()
+        w.field("id", g.id)
+        w.field("name", g.name)
+        w.field("owner", g.owners.joined(separator: ", "))
+        w.field("services", JSONValue.strings(g.services))
+        w.close()
+    }
+
+    /// A recipe; the engine mapping only for admins (REFERENCE §2.8).
+    static func recipe(_ r: Recipe, mapping: Bool, into w: inout CompactJSONWriter) {
+        w.open()
+        if mapping {
+            w.field("deploy_pipeline", r.deployPipeline)
+            w.nullable("rollback_pipeline", r.rollbackPipeline)
+            w.nullable("spinnaker_application", r.spinnakerApplication)
+        }
+        w.nullable("description", r.description)
+        w.field("effective_behavior_summary", r.effectiveBehaviorSummary)
+        w.field("id", r.id)
+        w.field("name", r.name)
+        w.field("recipe_revision", Int64(r.revision))
+        w.field("status", r.status.rawValue)
+        w.close()
     }
 
     /// The public view of a deployment record (REFERENCE §8.1); admins also see the execution.

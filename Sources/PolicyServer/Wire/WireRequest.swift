@@ -64,6 +64,22 @@ public enum WireRequest {
             return .registerBuild(try buildRegistration(body, artifactRequired: true))
         case ("POST", 2, "builds") where route[1] == "register":
             return .registerExistingBuild(try buildRegistration(body, artifactRequired: false))
+        case ("GET", 1, "whoami"): return .read(.whoami)
+        case ("GET", 1, "services"): return .read(.services)
+        case ("GET", 3, "services") where route[2] == "versions": return .read(.serviceVersions(service: try pathId(route[1])))
+        case ("GET", 1, "delivery-groups"): return .read(.deliveryGroups)
+        case ("GET", 2, "delivery-groups"): return .read(.deliveryGroup(id: try pathId(route[1])))
+        case ("GET", 1, "recipes"): return .read(.recipes)
+        case ("GET", 2, "recipes"): return .read(.recipe(id: try pathId(route[1])))
+        case ("GET", 1, "builds"):
+            guard let service = query["service"], !service.isEmpty else { throw WireError.invalid("service", "service is required") }
+            guard let version = query["version"], !version.isEmpty else { throw WireError.invalid("version", "version is required") }
+            return .read(.build(service: service, version: version))
+        case ("GET", 2, "settings") where route[1] == "public": return .read(.publicSettings)
+        case ("GET", 2, "settings") where route[1] == "admin": return .read(.adminSettings)
+        case ("GET", 3, "admin") where route[1] == "system" && route[2] == "rate-limits": return .read(.rateLimits)
+        case ("GET", 3, "admin") where route[1] == "system" && route[2] == "ci-publishers": return .read(.ciPublishers)
+        case ("GET", 3, "admin") where route[1] == "system" && route[2] == "mutations-disabled": return .read(.mutationsDisabled)
         case ("PUT", 3, "admin") where route[1] == "system" && route[2] == "rate-limits":
             var r = try reader(body)
             let change = RateLimitsChange(
@@ -88,7 +104,8 @@ public enum WireRequest {
         WireError(code: .notFound, status: 404, message: "Not Found", field: nil, details: nil)
     }
 
-    /// A path id: 1...128 characters of letters, digits, `-`, `_` and `.`.
+    /// A path id: 1...128 characters of letters, digits, `-`, `_` and `.` (service names, record
+    /// and object ids).
     static func pathId(_ text: String) throws(WireError) -> String {
         let ok = !text.isEmpty && text.utf8.count <= 128 && text.utf8.allSatisfy {
             ($0 >= 48 && $0 <= 57) || ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) || $0 == 45 || $0 == 95 || $0 == 46

@@ -45,6 +45,7 @@ public enum CheckName: String, Sendable, Hashable, Codable, CaseIterable {
     case uploadCapabilityMatched = "upload_capability_matched"
     // §5 reads
     case deploymentExists = "deployment_exists"
+    case objectExists = "object_exists"
     // admin settings
     case settingsValid = "settings_valid"
 
@@ -52,7 +53,7 @@ public enum CheckName: String, Sendable, Hashable, Codable, CaseIterable {
     public var contractSection: String {
         switch self {
         case .roleRecognised, .principalClaimPresent, .roleAllowed, .ciPublisherAllowlisted: "§1"
-        case .deliveryGroupMember, .recordReadScope, .deploymentExists: "§5"
+        case .deliveryGroupMember, .recordReadScope, .deploymentExists, .objectExists: "§5"
         case .intentWellFormed: "§2"
         case .readRateLimit, .mutateRateLimit, .quotaAvailable: "§4.3"
         case .killSwitchOff: "§8"

@@ -102,6 +102,22 @@ public indirect enum DecisionResult: Sendable, Hashable, Codable {
     case ciPublishers([CIPublisher])
     /// The kill switch now.
     case mutationsDisabled(Bool)
+    /// Who the caller is (`/v1/whoami`).
+    case principal(Principal)
+    /// The service registry.
+    case services([ServiceEntry])
+    /// The registered builds of a service, newest first.
+    case versions(service: String, builds: [Build])
+    /// Delivery groups, by id.
+    case deliveryGroups([DeliveryGroupView])
+    /// One delivery group.
+    case deliveryGroup(DeliveryGroupView)
+    /// Recipes by id; engine mapping shown to admins only.
+    case recipes([Recipe], engineMapping: Bool)
+    /// One recipe; engine mapping shown to admins only.
+    case recipe(Recipe, engineMapping: Bool)
+    /// Settings for display: public, or with the quota defaults for admins.
+    case settings(Settings, admin: Bool)
 }
 
 /// Validate's answer (REFERENCE §2.3).
@@ -130,4 +146,25 @@ public struct PolicySummary: Sendable, Hashable, Codable {
     public var dailyRollbackQuota: Int
     /// Rollbacks spent today.
     public var rollbacksUsed: Int
+}
+
+/// A delivery group as the API shows it: its environments in binding order and its guardrails
+/// with the defaults filled in (REFERENCE §2.8).
+public struct DeliveryGroupView: Sendable, Hashable, Codable {
+    public var group: DeliveryGroup
+    /// Bound environment ids, by order index.
+    public var environments: [String]
+    public var maxConcurrentDeployments: Int
+    public var dailyDeployQuota: Int
+    public var dailyRollbackQuota: Int
+
+    /// The view of `group` under `policy`.
+    public init(_ group: DeliveryGroup, in policy: PolicySnapshot) {
+        self.group = group
+        self.environments = (policy.bindings[group.id] ?? [:]).values.sorted { ($0.orderIndex, $0.environmentId) < ($1.orderIndex, $1.environmentId) }
+            .map(\.environmentId)
+        self.maxConcurrentDeployments = group.guardrails.maxConcurrentDeployments.flatMap { $0 > 0 ? $0 : nil } ?? 1
+        self.dailyDeployQuota = group.guardrails.dailyDeployQuota.flatMap { $0 > 0 ? $0 : nil } ?? policy.settings.dailyQuotaDeploy
+        self.dailyRollbackQuota = group.guardrails.dailyRollbackQuota.flatMap { $0 > 0 ? $0 : nil } ?? policy.settings.dailyQuotaRollback
+    }
 }

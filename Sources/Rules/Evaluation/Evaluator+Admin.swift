@@ -119,7 +119,7 @@ extension Evaluator {
             (eventType, targetType, target) = ("BUILD_REGISTER_DENIED", "Build", body.service)
         case .setRateLimits, .setCIPublishers, .setMutationsDisabled:
             (eventType, targetType, target) = ("ADMIN_CONFIG_DENIED", "AdminSetting", subject.targetId ?? "")
-        case .validate, .policySummary, .readDeployment, .listDeployments:
+        case .validate, .policySummary, .readDeployment, .listDeployments, .read:
             return nil
         }
         let verb = switch request.action {

@@ -24,6 +24,8 @@ public enum Request: Sendable, Hashable, Codable {
     case readDeployment(id: String)
     /// `GET /v1/deployments`.
     case listDeployments(DeploymentQuery)
+    /// The catalogue and settings reads (`/v1/whoami`, `/v1/services`, `/v1/recipes`, …).
+    case read(CatalogRead)
 
     /// The action name used in decisions, metrics and audit.
     public var action: Action {
@@ -40,6 +42,7 @@ public enum Request: Sendable, Hashable, Codable {
         case .setMutationsDisabled: .setMutationsDisabled
         case .readDeployment: .readDeployment
         case .listDeployments: .listDeployments
+        case .read: .read
         }
     }
 
@@ -58,6 +61,7 @@ public enum Request: Sendable, Hashable, Codable {
         case .setMutationsDisabled: "PUT /v1/admin/system/mutations-disabled"
         case .readDeployment(let id): "GET /v1/deployments/\(id)"
         case .listDeployments: "GET /v1/deployments"
+        case .read(let read): "GET \(read.path)"
         }
     }
 
@@ -77,11 +81,12 @@ public enum Action: String, Sendable, Hashable, Codable, CaseIterable {
     case setMutationsDisabled = "set_mutations_disabled"
     case readDeployment = "read_deployment"
     case listDeployments = "list_deployments"
+    case read
 
     /// Whether the action may change state.
     public var isMutating: Bool {
         switch self {
-        case .validate, .policySummary, .readDeployment, .listDeployments: false
+        case .validate, .policySummary, .readDeployment, .listDeployments, .read: false
         default: true
         }
     }
@@ -264,5 +269,62 @@ public struct DeploymentQuery: Sendable, Hashable, Codable {
         self.service = service
         self.environment = environment
         self.state = state
+    }
+}
+
+/// A read of the catalogue or of settings (REFERENCE §2.7–§2.9).
+public enum CatalogRead: Sendable, Hashable, Codable {
+    /// `GET /v1/whoami`.
+    case whoami
+    /// `GET /v1/services`.
+    case services
+    /// `GET /v1/services/{service}/versions`.
+    case serviceVersions(service: String)
+    /// `GET /v1/delivery-groups`.
+    case deliveryGroups
+    /// `GET /v1/delivery-groups/{id}`.
+    case deliveryGroup(id: String)
+    /// `GET /v1/recipes`.
+    case recipes
+    /// `GET /v1/recipes/{id}`.
+    case recipe(id: String)
+    /// `GET /v1/builds?service=&version=`.
+    case build(service: String, version: String)
+    /// `GET /v1/settings/public`.
+    case publicSettings
+    /// `GET /v1/settings/admin` (admins).
+    case adminSettings
+    /// `GET /v1/admin/system/rate-limits` (admins).
+    case rateLimits
+    /// `GET /v1/admin/system/ci-publishers` (admins).
+    case ciPublishers
+    /// `GET /v1/admin/system/mutations-disabled` (admins).
+    case mutationsDisabled
+
+    /// The path read.
+    public var path: String {
+        switch self {
+        case .whoami: "/v1/whoami"
+        case .services: "/v1/services"
+        case .serviceVersions(let service): "/v1/services/\(service)/versions"
+        case .deliveryGroups: "/v1/delivery-groups"
+        case .deliveryGroup(let id): "/v1/delivery-groups/\(id)"
+        case .recipes: "/v1/recipes"
+        case .recipe(let id): "/v1/recipes/\(id)"
+        case .build: "/v1/builds"
+        case .publicSettings: "/v1/settings/public"
+        case .adminSettings: "/v1/settings/admin"
+        case .rateLimits: "/v1/admin/system/rate-limits"
+        case .ciPublishers: "/v1/admin/system/ci-publishers"
+        case .mutationsDisabled: "/v1/admin/system/mutations-disabled"
+        }
+    }
+
+    /// Whether only platform admins may read it (REFERENCE §4.5: role checked after the read window).
+    public var adminOnly: Bool {
+        switch self {
+        case .adminSettings, .rateLimits, .ciPublishers, .mutationsDisabled: true
+        default: false
+        }
     }
 }

@@ -1,0 +1,55 @@
+extension Evaluator {
+    /// The catalogue and settings reads: any role, within the read window; admin-only reads check
+    /// the role after the window, as the reference does (REFERENCE §4.5); a missing object is 404,
+    /// an unknown service 403 `SERVICE_NOT_ALLOWLISTED` (REFERENCE §2.9).
+    static func catalog(_ read: CatalogRead, _ i: Inputs, _ state: some StateView, _ t: inout Trail) throws(Denial) -> Allowed {
+        let principal = i.principal, policy = i.policy
+        let role = try t.check(.roleRecognised) { () throws(Denial) in try Checks.roleRecognised(principal) }
+        try readWindow(i, state, &t)
+        if read.adminOnly {
+            try t.check(.roleAllowed) { () throws(Denial) in try Checks.roleAllowed(role, [.platformAdmin], doing: "read system settings") }
+        }
+        let admin = role == .platformAdmin
+        let result: DecisionResult
+        switch read {
+        case .whoami:
+            result = .principal(principal)
+        case .services:
+            result = .services(policy.services.values.sorted { $0.name < $1.name })
+        case .serviceVersions(let service):
+            _ = try t.check(.serviceAllowlisted) { () throws(Denial) in try Checks.buildServiceAllowlisted(service, policy) }
+            result = .versions(service: service, builds: state.builds(service: service))
+        case .deliveryGroups:
+            result = .deliveryGroups(policy.deliveryGroups.values.sorted { $0.id < $1.id }.map { DeliveryGroupView($0, in: policy) })
+        case .deliveryGroup(let id):
+            let group = try t.check(.objectExists) { () throws(Denial) in try Checks.objectExists(policy.deliveryGroups[id], "Delivery group") }
+            result = .deliveryGroup(DeliveryGroupView(group, in: policy))
+        case .recipes:
+            result = .recipes(policy.recipes.values.sorted { $0.id < $1.id }, engineMapping: admin)
+        case .recipe(let id):
+            result = .recipe(try t.check(.objectExists) { () throws(Denial) in try Checks.objectExists(policy.recipes[id], "Recipe") }, engineMapping: admin)
+        case .build(let service, let version):
+            result = .build(try t.check(.objectExists) { () throws(Denial) in try Checks.objectExists(state.build(service: service, version: version), "Build") })
+        case .publicSettings:
+            result = .settings(policy.settings, admin: false)
+        case .adminSettings:
+            result = .settings(policy.settings, admin: true)
+        case .rateLimits:
+            let s = policy.settings
+            result = .rateLimits(RateLimitsChange(readRPM: s.readRPM, mutateRPM: s.mutateRPM, dailyQuotaBuildRegister: s.dailyQuotaBuildRegister))
+        case .ciPublishers:
+            result = .ciPublishers(policy.settings.ciPublishers)
+        case .mutationsDisabled:
+            result = .mutationsDisabled(policy.settings.mutationsDisabled)
+        }
+        return Allowed(status: 200, result: result)
+    }
+}
+
+extension Checks {
+    /// §5: the object read exists → else 404 `NOT_FOUND`.
+    static func objectExists<T>(_ object: T?, _ what: String) throws(Denial) -> T {
+        guard let object else { throw Denial(.notFound, "\(what) not found") }
+        return object
+    }
+}
