@@ -96,7 +96,7 @@ struct DeterminismTests {
     }
 
     static func request(_ g: inout SplitMix64) -> Request {
-        switch g.below(12) {
+        switch g.below(13) {
         case 0: .validate(intent(&g))
         case 1: .deploy(intent(&g))
         case 2: .rollback(deploymentId: g.pick(recordIds))
@@ -120,6 +120,12 @@ struct DeterminismTests {
             })
         case 9: .setMutationsDisabled(KillSwitchChange(mutationsDisabled: g.chance(50), reason: g.chance(50) ? "because" : nil))
         case 10: .readDeployment(id: g.pick(recordIds))
+        case 11:
+            .read(g.pick([
+                .whoami, .services, .serviceVersions(service: g.pick(services)), .deliveryGroups, .deliveryGroup(id: g.pick(["default", "nope"])),
+                .recipes, .recipe(id: g.pick(recipeIds.compactMap { $0 })), .build(service: "demo-service", version: g.pick(versions)),
+                .publicSettings, .adminSettings, .rateLimits, .ciPublishers, .mutationsDisabled,
+            ] as [CatalogRead]))
         default:
             .listDeployments(DeploymentQuery(
                 service: g.chance(50) ? g.pick(services) : nil, environment: g.chance(50) ? "sandbox" : nil,
@@ -133,6 +139,7 @@ struct DeterminismTests {
         case .uploadCapability, .registerBuild, .registerExistingBuild: Fixtures.ci
         case .setRateLimits, .setCIPublishers, .setMutationsDisabled: Fixtures.admin
         case .readDeployment, .listDeployments: Fixtures.observer
+        case .read: Fixtures.admin
         default: Fixtures.owner
         }
     }
@@ -171,7 +178,7 @@ struct DeterminismTests {
         return p
     }
 
-    static func state(_ g: inout SplitMix64, now: Timestamp, request: Request, actors: [String]) -> InMemoryState {
+    static func state(_ g: inout SplitMix64, now: Timestamp, request: Request, actors: [String], callerActor: String, callerKey: String?) -> InMemoryState {
         var s = InMemoryState.registered
         for actor in actors where g.chance(40) {
             s.setRate(actor, .read, g.below(70), at: now)
@@ -198,6 +205,18 @@ struct DeterminismTests {
                 group: service == "payments-api" ? "payments" : g.pick(["default", "default", "dissolved"]),
                 recipeId: g.pick(["default", "default", "legacy", ""]), spinnakerApplication: g.pick(["demo-app", ""])))
         }
+        // For a rollback, often a well-formed target with an earlier success, so that allowed
+        // rollbacks are common too.
+        if case .rollback(let id) = request, g.chance(50) {
+            s.add(Fixtures.record(
+                id: "prior-\(id)", service: "demo-service", environment: "sandbox", version: "1.0.0", state: .succeeded,
+                kind: .rollForward, rollbackOf: nil, createdAt: now.adding(seconds: -20_000), group: "default", recipeId: "default",
+                spinnakerApplication: "demo-app"))
+            s.add(Fixtures.record(
+                id: id, service: "demo-service", environment: "sandbox", version: "2.0.0", state: .succeeded, kind: .rollForward,
+                rollbackOf: nil, createdAt: now.adding(seconds: -10_000), group: "default", recipeId: "default",
+                spinnakerApplication: "demo-app"))
+        }
         if g.chance(30) { s.add(Fixtures.build(version: "2.0.0", gitSha: g.pick([Fixtures.gitSha, "dead"]))) }
         for i in 0..<g.below(3) {
             s.add(Fixtures.capability(
@@ -205,7 +224,10 @@ struct DeterminismTests {
                 expiresAt: now.adding(seconds: Int64(g.below(1200)) - 600)))
         }
         for _ in 0..<g.below(3) {
-            let scope = IdempotencyScope(actorId: g.pick(actors), endpoint: g.chance(80) ? request.endpoint : "POST /v1/deployments", key: g.pick(["k1", "k2"]))
+            // Half the records are aimed at this case's caller and key, so replays are common.
+            let scope = IdempotencyScope(
+                actorId: g.chance(50) ? callerActor : g.pick(actors), endpoint: g.chance(80) ? request.endpoint : "POST /v1/deployments",
+                key: g.chance(50) ? (callerKey ?? "k1") : g.pick(["k1", "k2"]))
             let response: StoredResponse? = g.chance(50) ? StoredResponse(status: g.pick([200, 201]), result: .mutationsDisabled(false)) : nil
             s.remember(scope, IdempotencyRecord(
                 fingerprint: g.chance(60) ? fingerprint(request) : "other", expiresAt: now.adding(seconds: Int64(g.below(200)) - 100),
@@ -220,11 +242,13 @@ struct DeterminismTests {
         let request = request(&g)
         let principal = g.chance(50) ? suitable(for: request) : principal(&g)
         let actors = Array(Set(principals.map(\.actorId) + [principal.actorId])).sorted()
+        let key = g.pick(keys)
         return Case(
-            request: request, principal: principal, policy: policy(&g), state: state(&g, now: now, request: request, actors: actors),
+            request: request, principal: principal, policy: policy(&g),
+            state: state(&g, now: now, request: request, actors: actors, callerActor: principal.actorId, callerKey: key),
             context: DecisionContext(
                 now: Timestamp(microseconds: now.microseconds + Int64(g.below(1_000_000))), decisionId: "decision-\(index)",
-                newId: "new-\(index)", idempotencyKey: g.pick(keys),
+                newId: "new-\(index)", idempotencyKey: key,
                 engineReadiness: g.pick([
                     .notChecked, .ready, .unavailable(.engineUnavailable, detail: "down"), .unavailable(.engineTimeout, detail: "slow"),
                 ])))

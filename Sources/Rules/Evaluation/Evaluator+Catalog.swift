@@ -18,7 +18,9 @@ extension Evaluator {
             result = .services(policy.services.values.sorted { $0.name < $1.name })
         case .serviceVersions(let service):
             _ = try t.check(.serviceAllowlisted) { () throws(Denial) in try Checks.buildServiceAllowlisted(service, policy) }
-            result = .versions(service: service, builds: state.builds(service: service))
+            // Newest first, fully ordered: a decision never depends on how a store orders its rows.
+            let builds = state.builds(service: service).sorted { ($1.registeredAt, $1.version, $1.id) < ($0.registeredAt, $0.version, $0.id) }
+            result = .versions(service: service, builds: builds)
         case .deliveryGroups:
             result = .deliveryGroups(policy.deliveryGroups.values.sorted { $0.id < $1.id }.map { DeliveryGroupView($0, in: policy) })
         case .deliveryGroup(let id):
