@@ -101,6 +101,9 @@ extension GovernanceStore {
             case .putSettings(let settings):
                 state.policy.settings = settings
                 state.policyChanged = true
+            case .putPolicy(let policy):
+                state.policy = policy
+                state.policyChanged = true
             case .audit(let note):
                 try appendAudit(note, origin: origin, index: auditIndex, txn, codec, &state)
                 auditIndex += 1

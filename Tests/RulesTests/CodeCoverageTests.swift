@@ -36,7 +36,26 @@ struct CodeCoverageTests {
         $0.add(Fixtures.record(id: "rb", kind: .rollback, rollbackOf: "r1", createdAt: Fixtures.now.adding(seconds: -100)))
     }
 
+    static func group(_ change: DeliveryGroupChange) -> Request { .changePolicy(.createDeliveryGroup(change)) }
+    static func recipe(_ change: RecipeChange) -> Request { .changePolicy(.createRecipe(change)) }
+
     static let scenarios: [Scenario] = [
+        .init(code: .missingId, request: group(DeliveryGroupChange(name: "G")), principal: Fixtures.admin),
+        .init(code: .missingName, request: group(DeliveryGroupChange(id: "g2")), principal: Fixtures.admin),
+        .init(code: .invalidOwner, request: group(DeliveryGroupChange(id: "g2", name: "G", owners: ["bob"])), principal: Fixtures.admin),
+        .init(code: .invalidServices, request: group(DeliveryGroupChange(id: "g2", name: "G", services: ["demo-service", "demo-service"])), principal: Fixtures.admin),
+        .init(code: .serviceAlreadyAssigned, request: group(DeliveryGroupChange(id: "g2", name: "G", services: ["payments-api"])), principal: Fixtures.admin),
+        .init(code: .invalidEnvironments, request: group(DeliveryGroupChange(id: "g2", name: "G", allowedEnvironments: ["Bad Env"])), principal: Fixtures.admin),
+        .init(code: .invalidRecipes, request: group(DeliveryGroupChange(id: "g2", name: "G", allowedRecipes: ["default", "default"])), principal: Fixtures.admin),
+        .init(code: .invalidGuardrail, request: group(DeliveryGroupChange(id: "g2", name: "G", maxConcurrentDeployments: 0)), principal: Fixtures.admin),
+        .init(code: .deliveryGroupExists, request: group(DeliveryGroupChange(id: "default", name: "D")), principal: Fixtures.admin),
+        .init(code: .idMismatch, request: .changePolicy(.updateDeliveryGroup(id: "default", DeliveryGroupChange(id: "other", name: "D"))), principal: Fixtures.admin),
+        .init(code: .recipeNameRequired, request: recipe(RecipeChange(id: "r9")), principal: Fixtures.admin),
+        .init(code: .recipeDeployPipelineRequired, request: recipe(RecipeChange(id: "r9", name: "N")), principal: Fixtures.admin),
+        .init(code: .recipeBehaviorRequired, request: recipe(RecipeChange(id: "r9", name: "N", deployPipeline: "p")), principal: Fixtures.admin),
+        .init(code: .invalidStatus, request: recipe(RecipeChange(id: "r9", name: "N", deployPipeline: "p", effectiveBehaviorSummary: "b", status: "retired")), principal: Fixtures.admin),
+        .init(code: .recipeExists, request: recipe(RecipeChange(id: "default", name: "N", deployPipeline: "p", effectiveBehaviorSummary: "b")), principal: Fixtures.admin),
+        .init(code: .recipeInUse, request: .changePolicy(.deleteRecipe(id: "default")), principal: Fixtures.admin),
         .init(code: .invalidRequest, request: .deploy(Fixtures.intent(changeSummary: String(repeating: "x", count: 241)))),
         .init(
             code: .invalidBuildRegistration, request: .registerExistingBuild(Fixtures.registration(builtAt: "yesterday")),
@@ -135,19 +154,23 @@ struct CodeCoverageTests {
         .noPriorSuccessfulVersion: 400, .missingSpinnakerTarget: 400, .invalidArtifact: 400, .invalidURL: 400,
         .engineUnavailable: 503, .engineTimeout: 504, .engineMisconfigured: 502, .engineUnauthorized: 502,
         .engineCallFailed: 502, .internalError: 500,
+        .missingId: 400, .missingName: 400, .invalidServices: 400, .invalidEnvironments: 400, .invalidRecipes: 400,
+        .invalidGuardrail: 400, .invalidOwner: 400, .deliveryGroupExists: 409, .serviceAlreadyAssigned: 409, .idMismatch: 400,
+        .recipeNameRequired: 400, .recipeDeployPipelineRequired: 400, .recipeBehaviorRequired: 400, .invalidStatus: 400,
+        .recipeExists: 409, .recipeInUse: 409,
     ]
 
     static let userErrors: Set<ContractCode> = [
         .invalidRequest, .recipeIdRequired, .recipeIdMismatch, .invalidEnvironment, .environmentRequired, .invalidVersion,
         .invalidArtifact, .invalidBuildRegistration, .buildRegistrationConflict, .idempotencyKeyRequired, .versionNotFound,
-        .recipeNotFound,
+        .recipeNotFound, .recipeNameRequired, .recipeBehaviorRequired, .idMismatch, .invalidStatus,
     ]
 
     static let policyChanges: Set<ContractCode> = [
         .engineMisconfigured, .serviceNotAllowlisted, .serviceNotInDeliveryGroup, .environmentNotAllowed,
         .environmentDisabled, .environmentRetired, .recipeNotAllowed, .recipeIncompatible, .recipeDeprecated,
         .concurrencyLimitReached, .quotaExceeded, .rateLimited, .mutationsDisabled, .roleForbidden, .authzRoleRequired,
-        .unauthorized,
+        .unauthorized, .recipeInUse,
     ]
 
     @Test("every code has the HTTP status and failure cause of REFERENCE §3", arguments: ContractCode.allCases)

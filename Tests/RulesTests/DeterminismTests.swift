@@ -96,7 +96,7 @@ struct DeterminismTests {
     }
 
     static func request(_ g: inout SplitMix64) -> Request {
-        switch g.below(13) {
+        switch g.below(14) {
         case 0: .validate(intent(&g))
         case 1: .deploy(intent(&g))
         case 2: .rollback(deploymentId: g.pick(recordIds))
@@ -120,6 +120,16 @@ struct DeterminismTests {
             })
         case 9: .setMutationsDisabled(KillSwitchChange(mutationsDisabled: g.chance(50), reason: g.chance(50) ? "because" : nil))
         case 10: .readDeployment(id: g.pick(recordIds))
+        case 12:
+            .changePolicy(g.pick([
+                .setBinding(group: g.pick(["default", "nope"]), environment: g.pick(environments), isEnabled: g.chance(50), orderIndex: g.pick([0, 3, -1])),
+                .setRoute(service: g.pick(services), environment: g.pick(environments), recipeId: g.pick(recipeIds)),
+                .createRecipe(RecipeChange(id: g.pick(["new-recipe", "default", ""]), name: "N", deployPipeline: "p", effectiveBehaviorSummary: "b")),
+                .deleteRecipe(id: g.pick(["canary", "default", "nope"])),
+                .updateDeliveryGroup(id: "default", DeliveryGroupChange(
+                    id: "default", name: "Default", owners: ["owner@example.com"], services: g.pick([["demo-service"], ["payments-api"]]),
+                    allowedEnvironments: g.chance(50) ? ["sandbox", "staging"] : nil, allowedRecipes: ["default"])),
+            ] as [PolicyChange]))
         case 11:
             .read(g.pick([
                 .whoami, .services, .serviceVersions(service: g.pick(services)), .deliveryGroups, .deliveryGroup(id: g.pick(["default", "nope"])),
@@ -139,7 +149,7 @@ struct DeterminismTests {
         case .uploadCapability, .registerBuild, .registerExistingBuild: Fixtures.ci
         case .setRateLimits, .setCIPublishers, .setMutationsDisabled: Fixtures.admin
         case .readDeployment, .listDeployments: Fixtures.observer
-        case .read: Fixtures.admin
+        case .read, .changePolicy: Fixtures.admin
         default: Fixtures.owner
         }
     }

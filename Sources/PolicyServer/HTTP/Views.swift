@@ -136,6 +136,25 @@ enum Views {
                 w.field("mutations_disabled", s.mutationsDisabled)
                 w.close()
             }
+        case .route(let route):
+            body { w in
+                w.open()
+                w.field("environment_id", route.environment)
+                w.field("recipe_id", route.recipeId)
+                w.field("service", route.service)
+                w.close()
+            }
+        case .binding(let b):
+            body { w in
+                w.open()
+                w.field("delivery_group_id", b.deliveryGroupId)
+                w.field("environment_id", b.environmentId)
+                w.field("is_enabled", b.isEnabled)
+                w.field("order_index", Int64(b.orderIndex))
+                w.close()
+            }
+        case .deleted:
+            []
         case .mutationsDisabled(let on):
             body { w in
                 w.open()

@@ -80,6 +80,30 @@ public enum WireRequest {
         case ("GET", 3, "admin") where route[1] == "system" && route[2] == "rate-limits": return .read(.rateLimits)
         case ("GET", 3, "admin") where route[1] == "system" && route[2] == "ci-publishers": return .read(.ciPublishers)
         case ("GET", 3, "admin") where route[1] == "system" && route[2] == "mutations-disabled": return .read(.mutationsDisabled)
+        case ("POST", 1, "recipes"):
+            return .changePolicy(.createRecipe(try recipeChange(body)))
+        case ("PUT", 2, "recipes"):
+            return .changePolicy(.updateRecipe(id: try pathId(route[1]), try recipeChange(body)))
+        case ("DELETE", 3, "admin") where route[1] == "recipes":
+            return .changePolicy(.deleteRecipe(id: try pathId(route[2])))
+        case ("POST", 1, "delivery-groups"):
+            return .changePolicy(.createDeliveryGroup(try groupChange(body)))
+        case ("PUT", 2, "delivery-groups"):
+            return .changePolicy(.updateDeliveryGroup(id: try pathId(route[1]), try groupChange(body)))
+        case ("PUT", 5, "admin") where route[1] == "services" && route[3] == "environments",
+            ("PATCH", 5, "admin") where route[1] == "services" && route[3] == "environments":
+            var r = try reader(body)
+            let recipeId = r.optionalString("recipe_id")
+            try r.check()
+            return .changePolicy(.setRoute(service: try pathId(route[2]), environment: try pathId(route[4]), recipeId: recipeId))
+        case ("PUT", 5, "admin") where route[1] == "delivery-groups" && route[3] == "environments",
+            ("PATCH", 5, "admin") where route[1] == "delivery-groups" && route[3] == "environments":
+            var r = try reader(body)
+            let enabled = r.bool("is_enabled") ?? true
+            let order = r.int("order_index") ?? 0
+            try r.check()
+            return .changePolicy(.setBinding(
+                group: try pathId(route[2]), environment: try pathId(route[4]), isEnabled: enabled, orderIndex: Int(clamping: order)))
         case ("PUT", 3, "admin") where route[1] == "system" && route[2] == "rate-limits":
             var r = try reader(body)
             let change = RateLimitsChange(
@@ -163,6 +187,44 @@ public enum WireRequest {
             commitURL: r.optionalString("commit_url"), runURL: r.optionalString("run_url"))
         try r.checkBuildRegistration()
         return registration
+    }
+
+    static func recipeChange(_ body: Body) throws(WireError) -> RecipeChange {
+        var r = try reader(body)
+        let change = RecipeChange(
+            id: r.optionalString("id"), name: r.optionalString("name"), description: r.optionalString("description"),
+            spinnakerApplication: r.optionalString("spinnaker_application"), deployPipeline: r.optionalString("deploy_pipeline"),
+            rollbackPipeline: r.optionalString("rollback_pipeline"), effectiveBehaviorSummary: r.optionalString("effective_behavior_summary"),
+            status: r.optionalString("status"), changeReason: r.optionalString("change_reason"))
+        try r.check()
+        return change
+    }
+
+    static func groupChange(_ body: Body) throws(WireError) -> DeliveryGroupChange {
+        var r = try reader(body)
+        let owners: [String]
+        switch r.object["owner"] {
+        case .string(let text)?: owners = text.split(separator: ",").map { String($0) }.filter { !$0.allSatisfy(\.isWhitespace) }
+        case .array?: owners = r.strings("owner")
+        default: owners = []
+        }
+        var guardrails: (Int?, Int?, Int?) = (nil, nil, nil)
+        if case .object? = r.object["guardrails"] {
+            var g = FieldReader(r.object["guardrails"] ?? .null)
+            guardrails = (
+                g.int("max_concurrent_deployments", required: false).map { Int(clamping: $0) },
+                g.int("daily_deploy_quota", required: false).map { Int(clamping: $0) },
+                g.int("daily_rollback_quota", required: false).map { Int(clamping: $0) })
+            if let problem = g.firstProblem { throw WireError.invalid("guardrails.\(problem.field)", problem.message) }
+        }
+        let environments: [String]? = r.object["allowed_environments"].map { _ in r.strings("allowed_environments") }
+        let change = DeliveryGroupChange(
+            id: r.optionalString("id"), name: r.optionalString("name"), description: r.optionalString("description"), owners: owners,
+            services: r.strings("services"), allowedEnvironments: environments, allowedRecipes: r.strings("allowed_recipes"),
+            maxConcurrentDeployments: guardrails.0, dailyDeployQuota: guardrails.1, dailyRollbackQuota: guardrails.2,
+            changeReason: r.optionalString("change_reason"))
+        try r.check()
+        return change
     }
 
     static func publishers(_ body: Body) throws(WireError) -> [CIPublisher] {

@@ -48,6 +48,23 @@ public enum ContractCode: String, Sendable, Codable, CaseIterable {
     case engineUnauthorized = "ENGINE_UNAUTHORIZED"
     case engineCallFailed = "ENGINE_CALL_FAILED"
     case internalError = "INTERNAL_ERROR"
+    // Admin object codes (REFERENCE §3.2, last row).
+    case missingId = "MISSING_ID"
+    case missingName = "MISSING_NAME"
+    case invalidServices = "INVALID_SERVICES"
+    case invalidEnvironments = "INVALID_ENVIRONMENTS"
+    case invalidRecipes = "INVALID_RECIPES"
+    case invalidGuardrail = "INVALID_GUARDRAIL"
+    case invalidOwner = "INVALID_OWNER"
+    case deliveryGroupExists = "DELIVERY_GROUP_EXISTS"
+    case serviceAlreadyAssigned = "SERVICE_ALREADY_ASSIGNED"
+    case idMismatch = "ID_MISMATCH"
+    case recipeNameRequired = "RECIPE_NAME_REQUIRED"
+    case recipeDeployPipelineRequired = "RECIPE_DEPLOY_PIPELINE_REQUIRED"
+    case recipeBehaviorRequired = "RECIPE_BEHAVIOR_REQUIRED"
+    case invalidStatus = "INVALID_STATUS"
+    case recipeExists = "RECIPE_EXISTS"
+    case recipeInUse = "RECIPE_IN_USE"
 
     /// The HTTP status the contract gives this code.
     public var httpStatus: Int {
@@ -56,7 +73,9 @@ public enum ContractCode: String, Sendable, Codable, CaseIterable {
             .serviceEnvironmentNotRouted, .recipeIdRequired, .recipeIdMismatch, .serviceNotAllowlisted,
             .invalidEnvironment, .invalidVersion, .recipeIncompatible, .versionNotFound,
             .rollbackOfRollback, .noPriorSuccessfulVersion, .missingSpinnakerTarget, .invalidArtifact,
-            .invalidURL:
+            .invalidURL, .missingId, .missingName, .invalidServices, .invalidEnvironments, .invalidRecipes, .invalidGuardrail,
+            .invalidOwner, .idMismatch, .recipeNameRequired, .recipeDeployPipelineRequired, .recipeBehaviorRequired,
+            .invalidStatus:
             400
         case .unauthorized: 401
         case .authzRoleRequired, .roleForbidden, .ciOnly, .deliveryGroupScopeRequired,
@@ -64,7 +83,9 @@ public enum ContractCode: String, Sendable, Codable, CaseIterable {
             .recipeDeprecated, .recipeNotAllowed:
             403
         case .recipeNotFound, .notFound: 404
-        case .idempotencyConflict, .buildRegistrationConflict, .concurrencyLimitReached: 409
+        case .idempotencyConflict, .buildRegistrationConflict, .concurrencyLimitReached, .deliveryGroupExists,
+            .serviceAlreadyAssigned, .recipeExists, .recipeInUse:
+            409
         case .quotaExceeded, .rateLimited: 429
         case .internalError: 500
         case .engineMisconfigured, .engineUnauthorized, .engineCallFailed: 502
@@ -78,12 +99,13 @@ public enum ContractCode: String, Sendable, Codable, CaseIterable {
         switch self {
         case .invalidRequest, .recipeIdRequired, .recipeIdMismatch, .invalidEnvironment, .environmentRequired,
             .invalidVersion, .invalidArtifact, .invalidBuildRegistration, .buildRegistrationConflict,
-            .idempotencyKeyRequired, .versionNotFound, .recipeNotFound:
+            .idempotencyKeyRequired, .versionNotFound, .recipeNotFound, .recipeNameRequired, .recipeBehaviorRequired,
+            .idMismatch, .invalidStatus:
             .userError
         case .serviceNotAllowlisted, .serviceNotInDeliveryGroup, .environmentNotAllowed, .environmentDisabled,
             .environmentRetired, .recipeNotAllowed, .recipeIncompatible, .recipeDeprecated,
             .concurrencyLimitReached, .quotaExceeded, .rateLimited, .mutationsDisabled, .roleForbidden,
-            .authzRoleRequired, .unauthorized, .engineMisconfigured:
+            .authzRoleRequired, .unauthorized, .engineMisconfigured, .recipeInUse:
             .policyChange
         default:
             .unknown

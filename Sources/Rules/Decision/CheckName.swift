@@ -46,8 +46,12 @@ public enum CheckName: String, Sendable, Hashable, Codable, CaseIterable {
     // §5 reads
     case deploymentExists = "deployment_exists"
     case objectExists = "object_exists"
-    // admin settings
+    // admin settings and policy data
     case settingsValid = "settings_valid"
+    case policyChangeValid = "policy_change_valid"
+    case objectAbsent = "object_absent"
+    case recipeNotInUse = "recipe_not_in_use"
+    case environmentWritable = "environment_writable"
 
     /// The contract section the check enforces.
     public var contractSection: String {
@@ -68,7 +72,7 @@ public enum CheckName: String, Sendable, Hashable, Codable, CaseIterable {
         case .artifactValid, .builtAtValid, .artifactSourceAllowed, .linksValid, .existingBuildConsistent,
             .uploadCapabilityMatched:
             "§3.1"
-        case .settingsValid: "§1.1"
+        case .settingsValid, .policyChangeValid, .objectAbsent, .recipeNotInUse, .environmentWritable: "§1.1"
         }
     }
 }

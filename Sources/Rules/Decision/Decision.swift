@@ -118,6 +118,12 @@ public indirect enum DecisionResult: Sendable, Hashable, Codable {
     case recipe(Recipe, engineMapping: Bool)
     /// Settings for display: public, or with the quota defaults for admins.
     case settings(Settings, admin: Bool)
+    /// A service's routing row for an environment.
+    case route(Route)
+    /// A group's binding to an environment.
+    case binding(EnvironmentBinding)
+    /// Something was deleted (204, no body).
+    case deleted
 }
 
 /// Validate's answer (REFERENCE §2.3).

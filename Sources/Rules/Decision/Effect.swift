@@ -20,6 +20,8 @@ public enum Effect: Sendable, Hashable, Codable {
     case consumeUploadCapability(UploadCapability)
     /// Replace the system settings.
     case putSettings(Settings)
+    /// Replace all policy data (an admin change to recipes, groups, routing or bindings).
+    case putPolicy(PolicySnapshot)
     /// Append an audit entry.
     case audit(AuditNote)
 }

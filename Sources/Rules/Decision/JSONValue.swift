@@ -55,3 +55,31 @@ extension CIPublisher {
         ])
     }
 }
+
+extension Recipe {
+    /// The recipe as the admin API shows it, for audit old and new values.
+    public var jsonValue: JSONValue {
+        .object([
+            "id": .string(id), "name": .string(name), "description": .optional(description),
+            "spinnaker_application": .optional(spinnakerApplication), "deploy_pipeline": .string(deployPipeline),
+            "rollback_pipeline": .optional(rollbackPipeline), "effective_behavior_summary": .string(effectiveBehaviorSummary),
+            "status": .string(status.rawValue), "recipe_revision": .int(Int64(revision)),
+        ])
+    }
+}
+
+extension DeliveryGroup {
+    /// The group as the admin API shows it (with its bound environments), for audit values.
+    public func jsonValue(environments: [String]) -> JSONValue {
+        .object([
+            "id": .string(id), "name": .string(name), "description": .optional(description),
+            "owner": .string(owners.joined(separator: ", ")), "services": .strings(services),
+            "allowed_environments": .strings(environments), "allowed_recipes": .strings(allowedRecipes),
+            "guardrails": .object([
+                "max_concurrent_deployments": guardrails.maxConcurrentDeployments.map { .int(Int64($0)) } ?? .null,
+                "daily_deploy_quota": guardrails.dailyDeployQuota.map { .int(Int64($0)) } ?? .null,
+                "daily_rollback_quota": guardrails.dailyRollbackQuota.map { .int(Int64($0)) } ?? .null,
+            ]),
+        ])
+    }
+}

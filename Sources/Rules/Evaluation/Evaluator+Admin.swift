@@ -119,13 +119,15 @@ extension Evaluator {
             (eventType, targetType, target) = ("BUILD_REGISTER_DENIED", "Build", body.service)
         case .setRateLimits, .setCIPublishers, .setMutationsDisabled:
             (eventType, targetType, target) = ("ADMIN_CONFIG_DENIED", "AdminSetting", subject.targetId ?? "")
+        case .changePolicy(let change):
+            (eventType, targetType, target) = ("ADMIN_CHANGE_DENIED", "Policy", change.endpoint)
         case .validate, .policySummary, .readDeployment, .listDeployments, .read:
             return nil
         }
         let verb = switch request.action {
         case .deploy: "Deploy"
         case .rollback: "Rollback"
-        case .setRateLimits, .setCIPublishers, .setMutationsDisabled: "Setting change"
+        case .setRateLimits, .setCIPublishers, .setMutationsDisabled, .changePolicy: "Setting change"
         default: "Build publish"
         }
         return AuditNote(

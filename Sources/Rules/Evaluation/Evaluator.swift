@@ -26,6 +26,7 @@ public enum Evaluator {
             case .readDeployment(let id): try readDeployment(id, inputs, state, &trail)
             case .listDeployments(let query): try listDeployments(query, inputs, state, &trail)
             case .read(let read): try catalog(read, inputs, state, &trail)
+            case .changePolicy(let change): try changePolicy(change, inputs, state, &trail)
             case .uploadCapability(let body): try uploadCapability(body, inputs, state, &trail)
             case .registerBuild(let body): try registerBuild(body, withCapability: true, inputs, state, &trail)
             case .registerExistingBuild(let body): try registerBuild(body, withCapability: false, inputs, state, &trail)

@@ -26,6 +26,8 @@ public enum Request: Sendable, Hashable, Codable {
     case listDeployments(DeploymentQuery)
     /// The catalogue and settings reads (`/v1/whoami`, `/v1/services`, `/v1/recipes`, …).
     case read(CatalogRead)
+    /// A change to policy data: recipes, delivery groups, routing, bindings (REFERENCE §2.8).
+    case changePolicy(PolicyChange)
 
     /// The action name used in decisions, metrics and audit.
     public var action: Action {
@@ -43,6 +45,7 @@ public enum Request: Sendable, Hashable, Codable {
         case .readDeployment: .readDeployment
         case .listDeployments: .listDeployments
         case .read: .read
+        case .changePolicy: .changePolicy
         }
     }
 
@@ -62,6 +65,7 @@ public enum Request: Sendable, Hashable, Codable {
         case .readDeployment(let id): "GET /v1/deployments/\(id)"
         case .listDeployments: "GET /v1/deployments"
         case .read(let read): "GET \(read.path)"
+        case .changePolicy(let change): change.endpoint
         }
     }
 
@@ -82,6 +86,7 @@ public enum Action: String, Sendable, Hashable, Codable, CaseIterable {
     case readDeployment = "read_deployment"
     case listDeployments = "list_deployments"
     case read
+    case changePolicy = "change_policy"
 
     /// Whether the action may change state.
     public var isMutating: Bool {

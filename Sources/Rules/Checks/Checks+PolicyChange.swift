@@ -1,0 +1,85 @@
+extension Checks {
+    /// REFERENCE §2.8: a recipe change names an id (400 `RECIPE_ID_REQUIRED`), a name (400
+    /// `RECIPE_NAME_REQUIRED`), a deploy pipeline (400 `RECIPE_DEPLOY_PIPELINE_REQUIRED`), a behaviour
+    /// summary of at most 240 characters (400 `RECIPE_BEHAVIOR_REQUIRED`) and a valid status (400
+    /// `INVALID_STATUS`); on update the body's id equals the path's (400 `ID_MISMATCH`).
+    static func recipeChangeValid(_ change: RecipeChange, pathId: String?, revision: Int) throws(Denial) -> Recipe {
+        let id = trimmed(change.id ?? pathId ?? "")
+        guard !id.isEmpty else { throw Denial(.recipeIdRequired, "Recipe id is required") }
+        if let pathId, let bodyId = change.id, bodyId != pathId { throw Denial(.idMismatch, "Body id does not match the path") }
+        guard let name = change.name.map(trimmed), !name.isEmpty else { throw Denial(.recipeNameRequired, "Recipe name is required") }
+        guard let pipeline = change.deployPipeline.map(trimmed), !pipeline.isEmpty else {
+            throw Denial(.recipeDeployPipelineRequired, "deploy_pipeline is required")
+        }
+        guard let behaviour = change.effectiveBehaviorSummary.map(trimmed), !behaviour.isEmpty, behaviour.count <= 240 else {
+            throw Denial(.recipeBehaviorRequired, "effective_behavior_summary is required (at most 240 characters)")
+        }
+        guard let status = Recipe.Status(rawValue: change.status ?? "active") else {
+            throw Denial(.invalidStatus, "status must be active or deprecated")
+        }
+        return Recipe(
+            id: id, name: name, description: change.description, spinnakerApplication: change.spinnakerApplication.map(trimmed),
+            deployPipeline: pipeline, rollbackPipeline: change.rollbackPipeline.map(trimmed), effectiveBehaviorSummary: behaviour,
+            status: status, revision: revision)
+    }
+
+    /// REFERENCE §2.8: a recipe still routed or allowed by a group cannot be deleted → 409
+    /// `RECIPE_IN_USE`.
+    static func recipeNotInUse(_ id: String, _ policy: PolicySnapshot) throws(Denial) {
+        let routed = policy.routes.values.contains { $0.values.contains { $0.recipeId == id } }
+        let allowed = policy.deliveryGroups.values.contains { $0.allowedRecipes.contains(id) }
+        guard !routed, !allowed else {
+            throw Denial(.recipeInUse, "Recipe is in use", hint: routed ? "recipe \(id) is routed" : "recipe \(id) is allowed by a delivery group")
+        }
+    }
+
+    /// REFERENCE §2.8: a delivery group change has an id and a name (400 `MISSING_ID`,
+    /// `MISSING_NAME`; `ID_MISMATCH` on update), owners that look like emails (400 `INVALID_OWNER`),
+    /// registered services (400 `SERVICE_NOT_ALLOWLISTED`) listed once (400 `INVALID_SERVICES`) and
+    /// in no other group (409 `SERVICE_ALREADY_ASSIGNED`), valid unique environment ids (400
+    /// `INVALID_ENVIRONMENTS`), existing recipes listed once (400 `RECIPE_NOT_FOUND`,
+    /// `INVALID_RECIPES`), and positive guardrails (400 `INVALID_GUARDRAIL`).
+    static func deliveryGroupChangeValid(_ change: DeliveryGroupChange, pathId: String?, _ policy: PolicySnapshot) throws(Denial) -> DeliveryGroup {
+        let id = trimmed(change.id ?? pathId ?? "")
+        guard !id.isEmpty else { throw Denial(.missingId, "Delivery group id is required") }
+        if let pathId, let bodyId = change.id, bodyId != pathId { throw Denial(.idMismatch, "Body id does not match the path") }
+        guard let name = change.name.map(trimmed), !name.isEmpty else { throw Denial(.missingName, "Delivery group name is required") }
+        for owner in change.owners where !DeliveryGroup.isValidOwner(owner) {
+            throw Denial(.invalidOwner, "Owners must be email addresses", hint: "invalid owner \(owner)")
+        }
+        guard Set(change.services).count == change.services.count else { throw Denial(.invalidServices, "Services must be listed once") }
+        for service in change.services {
+            guard policy.services[service] != nil else {
+                throw Denial(.serviceNotAllowlisted, "Service is not allowlisted", hint: "service \(service)", status: 400)
+            }
+            if let other = policy.deliveryGroup(forService: service), other.id != id {
+                throw Denial(.serviceAlreadyAssigned, "Service already belongs to another delivery group", hint: "\(service) is in \(other.id)")
+            }
+        }
+        if let environments = change.allowedEnvironments {
+            guard Set(environments).count == environments.count, environments.allSatisfy(Environment.isValidId) else {
+                throw Denial(.invalidEnvironments, "allowed_environments must be unique, valid environment ids")
+            }
+        }
+        guard Set(change.allowedRecipes).count == change.allowedRecipes.count else { throw Denial(.invalidRecipes, "Recipes must be listed once") }
+        for recipe in change.allowedRecipes where policy.recipes[recipe] == nil {
+            throw Denial(.recipeNotFound, "Recipe not found", hint: "recipe \(recipe)", status: 400)
+        }
+        for value in [change.maxConcurrentDeployments, change.dailyDeployQuota, change.dailyRollbackQuota] {
+            if let value, value < 1 { throw Denial(.invalidGuardrail, "Guardrails must be positive integers") }
+        }
+        return DeliveryGroup(
+            id: id, name: name, description: change.description, owners: change.owners, services: change.services,
+            allowedRecipes: change.allowedRecipes,
+            guardrails: Guardrails(
+                maxConcurrentDeployments: change.maxConcurrentDeployments, dailyDeployQuota: change.dailyDeployQuota,
+                dailyRollbackQuota: change.dailyRollbackQuota))
+    }
+
+    /// REFERENCE §2.8: routing and binding writes need an existing environment (404 `NOT_FOUND`)
+    /// that is not retired (409 `ENVIRONMENT_RETIRED`).
+    static func environmentWritable(_ id: String, _ policy: PolicySnapshot) throws(Denial) {
+        guard let environment = policy.environments[id] else { throw Denial(.notFound, "Environment not found") }
+        guard environment.lifecycle != .retired else { throw Denial(.environmentRetired, "Environment is retired", status: 409) }
+    }
+}

@@ -1,0 +1,66 @@
+import Foundation
+import Testing
+
+/// Admin changes to policy data over HTTP (REFERENCE §2.8): recipes, delivery groups, routing and
+/// bindings, with the reference's status codes, and an audit entry with old and new values for
+/// every change (DECISIONS D10).
+@Suite(.serialized) struct HTTPAdminTests {
+    static let recipe = #"{"id":"temp-recipe","name":"Temporary","spinnaker_application":"demo-app","deploy_pipeline":"demo-deploy","effective_behavior_summary":"A temporary recipe."}"#
+
+    @Test func recipesGroupsRoutingAndBindings() async throws {
+        let server = try await RunningServer()
+        let admin = try await server.admin
+
+        let forbidden = try await server.send("POST", "/v1/recipes", token: try await server.owner, json: Self.recipe)
+        #expect(forbidden.status == 403)
+        #expect(forbidden.code == "ROLE_FORBIDDEN")
+
+        let created = try await server.send("POST", "/v1/recipes", token: admin, json: Self.recipe)
+        #expect(created.status == 200, "recipe create answers 200, as the reference")
+        #expect(created.json["recipe_revision"] as? Int == 1)
+        #expect(try await server.send("POST", "/v1/recipes", token: admin, json: Self.recipe).code == "RECIPE_EXISTS")
+        let updated = try await server.send("PUT", "/v1/recipes/temp-recipe", token: admin,
+            json: #"{"name":"Temporary v2","deploy_pipeline":"demo-deploy","effective_behavior_summary":"Changed."}"#)
+        #expect(updated.status == 200)
+        #expect(updated.json["recipe_revision"] as? Int == 2)
+        #expect(try await server.send("PUT", "/v1/recipes/temp-recipe", token: admin, json: #"{"id":"other","name":"x","deploy_pipeline":"p","effective_behavior_summary":"b"}"#).code == "ID_MISMATCH")
+
+        let group = #"{"id":"team-a","name":"Team A","owner":"Lead@Example.com, second@example.com","services":["payments-api"],"allowed_environments":["sandbox","qa-1"],"allowed_recipes":["temp-recipe"],"guardrails":{"max_concurrent_deployments":2}}"#
+        #expect(try await server.send("POST", "/v1/delivery-groups", token: admin, json: group).code == "SERVICE_ALREADY_ASSIGNED")
+        let freeService = group.replacingOccurrences(of: #""services":["payments-api"]"#, with: #""services":[]"#)
+        let createdGroup = try await server.send("POST", "/v1/delivery-groups", token: admin, json: freeService)
+        #expect(createdGroup.status == 201)
+        #expect(createdGroup.json["owner"] as? String == "lead@example.com, second@example.com")
+        #expect(createdGroup.json["allowed_environments"] as? [String] == ["sandbox", "qa-1"])
+        #expect((createdGroup.json["guardrails"] as? [String: Any])?["daily_deploy_quota"] as? Int == 25, "defaults filled in")
+        #expect(try await server.send("POST", "/v1/delivery-groups", token: admin, json: freeService).code == "DELIVERY_GROUP_EXISTS")
+        let badOwner = freeService.replacingOccurrences(of: "Lead@Example.com", with: "not-an-email")
+        #expect(try await server.send("PUT", "/v1/delivery-groups/team-a", token: admin, json: badOwner).code == "INVALID_OWNER")
+
+        let routed = try await server.send("PUT", "/v1/admin/services/demo-service/environments/sandbox", token: admin, json: #"{"recipe_id":"temp-recipe"}"#)
+        #expect(routed.status == 200)
+        #expect(routed.json["recipe_id"] as? String == "temp-recipe")
+        #expect(try await server.send("PUT", "/v1/admin/services/demo-service/environments/nowhere", token: admin, json: #"{"recipe_id":"temp-recipe"}"#).status == 404)
+        let inUse = try await server.send("DELETE", "/v1/admin/recipes/temp-recipe", token: admin)
+        #expect(inUse.status == 409)
+        #expect(inUse.code == "RECIPE_IN_USE")
+        // The routed recipe is not allowed by demo-service's group: validate says so (§4.1 step 9).
+        let validate = try await server.send("POST", "/v1/deployments/validate", token: try await server.owner, json: deployBody())
+        #expect(validate.code == "RECIPE_NOT_ALLOWED")
+        #expect(try await server.send("PATCH", "/v1/admin/services/demo-service/environments/sandbox", token: admin, json: #"{"recipe_id":"default"}"#).status == 200)
+
+        let binding = try await server.send("PATCH", "/v1/admin/delivery-groups/default/environments/staging", token: admin, json: #"{"is_enabled":false,"order_index":1}"#)
+        #expect(binding.status == 200)
+        #expect(binding.json["is_enabled"] as? Bool == false)
+
+        let unrouted = try await server.send("PUT", "/v1/delivery-groups/team-a", token: admin,
+            json: #"{"name":"Team A","owner":"lead@example.com","services":[],"allowed_recipes":[]}"#)
+        #expect(unrouted.status == 200)
+        #expect(try await server.send("PUT", "/v1/admin/services/demo-service/environments/staging", token: admin, json: #"{"recipe_id":"default"}"#).status == 200)
+        let entries = try server.store.auditEntries().filter { ["ADMIN_CREATE", "ADMIN_UPDATE", "ADMIN_DELETE"].contains($0.eventType) }
+        #expect(entries.count == 8)
+        let recipeUpdate = try #require(entries.first { $0.eventType == "ADMIN_UPDATE" && $0.targetType == "Recipe" })
+        #expect(recipeUpdate.summary.contains(#""old_value":{"#) && recipeUpdate.summary.contains(#""recipe_revision":2"#))
+        #expect(recipeUpdate.actorId == "admin-1")
+    }
+}
