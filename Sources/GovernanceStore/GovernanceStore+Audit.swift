@@ -1,4 +1,5 @@
 public import Audit
+public import Rules
 import LMDB
 
 extension GovernanceStore {
@@ -13,6 +14,29 @@ extension GovernanceStore {
                 entry = try cursor.next()
             }
             return out
+        }
+    }
+
+    /// Entries matching `query`, newest first, at most `query.limit`, below `query.before` when
+    /// set; and the cursor for the next page (the last entry's sequence) when more may follow.
+    public func auditEvents(_ query: AuditQuery) throws(StoreError) -> (entries: [AuditEntry], next: UInt64?) {
+        try read { view, _ in
+            var out: [AuditEntry] = []
+            let cursor = try view.txn.cursor(schema.audit)
+            var entry = try query.before.map { try cursor.seek(atLeast: Schema.sequenceKey($0)) } ?? cursor.last()
+            if query.before != nil { entry = entry == nil ? try cursor.last() : try cursor.previous() }
+            while let current = entry, out.count < query.limit {
+                let decoded = try view.codec.decode(AuditEntry.self, current.value)
+                if query.eventType.map({ $0 == decoded.eventType }) ?? true,
+                    query.deliveryGroupId.map({ $0 == decoded.deliveryGroupId }) ?? true,
+                    query.startTime.map({ decoded.timestamp >= $0 }) ?? true,
+                    query.endTime.map({ decoded.timestamp <= $0 }) ?? true
+                {
+                    out.append(decoded)
+                }
+                entry = try cursor.previous()
+            }
+            return (out, out.count == query.limit && entry != nil ? out.last?.sequence : nil)
         }
     }
 

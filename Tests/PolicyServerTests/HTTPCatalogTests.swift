@@ -65,4 +65,36 @@ import Testing
         let publishers = try await server.send("GET", "/v1/admin/system/ci-publishers", token: admin)
         #expect((publishers.json["publishers"] as? [[String: Any]])?.first?["name"] as? String == "demo-ci")
     }
+
+    @Test func environmentsAreScopedAndTheAuditLogPages() async throws {
+        let server = try await RunningServer()
+        let admin = try await server.admin
+        let ownerEnvironments = try list(try await server.send("GET", "/v1/environments", token: try await server.owner))
+        let sandbox = try #require(ownerEnvironments.first { $0["id"] as? String == "sandbox" })
+        #expect(sandbox["is_enabled"] as? Bool == true)
+        #expect((sandbox["delivery_groups"] as? [[String: Any]])?.map { $0["delivery_group_id"] as? String } == ["default"])
+        #expect(try list(try await server.send("GET", "/v1/environments", token: try await server.stranger)).isEmpty)
+        #expect(try await server.send("GET", "/v1/environments/sandbox", token: try await server.stranger).status == 404)
+        let all = try list(try await server.send("GET", "/v1/environments", token: admin))
+        #expect(all.count >= ownerEnvironments.count)
+
+        for n in 0..<3 {
+            _ = try await server.send("PUT", "/v1/admin/system/mutations-disabled", token: admin, json: #"{"mutations_disabled": false, "reason": "r\#(n)"}"#)
+        }
+        let events = try await server.send("GET", "/v1/audit/events?event_type=ADMIN_CONFIG_CHANGE&limit=2", token: admin)
+        #expect(events.status == 200)
+        let page = try list(events)
+        #expect(page.count == 2)
+        #expect(page.allSatisfy { $0["event_type"] as? String == "ADMIN_CONFIG_CHANGE" })
+        let sequences = page.compactMap { $0["sequence"] as? Int }
+        #expect(sequences == sequences.sorted(by: >), "newest first")
+        let cursor = try #require(events.headers["x-next-before"])
+        let next = try list(try await server.send("GET", "/v1/audit/events?event_type=ADMIN_CONFIG_CHANGE&limit=2&before=\(cursor)", token: admin))
+        #expect(next.count == 1)
+        #expect((next.first?["sequence"] as? Int ?? .max) < (sequences.last ?? 0))
+        for limit in ["0", "501", "x"] {
+            #expect(try await server.send("GET", "/v1/audit/events?limit=\(limit)", token: admin).status == 400, "limit \(limit)")
+        }
+        #expect(try await server.send("GET", "/v1/audit/events", token: try await server.owner).code == "ROLE_FORBIDDEN")
+    }
 }

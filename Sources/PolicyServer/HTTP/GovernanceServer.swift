@@ -156,7 +156,22 @@ public final class GovernanceServer: Sendable {
             }
         }
         if Self.reportsReplay(contractRequest) { headers.append(("Idempotency-Replayed", decision.replayed ? "true" : "false")) }
-        return Answer(status: decision.status, body: Views.result(result, admin: admin), headers: headers)
+        switch result {
+        case .auditQuery(let query):
+            do {
+                let page = try store.auditEvents(query)
+                if let next = page.next { headers.append(("X-Next-Before", String(next))) }
+                return Answer(status: 200, body: Views.auditEvents(page.entries), headers: headers)
+            } catch {
+                return denial(.internalError, status: 503, message: "The audit log cannot be read", requestId: requestId, hint: nil)
+            }
+        case .deployment(let record) where path.hasSuffix("/failures"):
+            return Answer(status: 200, body: Views.failures(record), headers: headers)
+        case .deployment(let record) where path.hasSuffix("/timeline"):
+            return Answer(status: 200, body: Views.timeline(record), headers: headers)
+        default:
+            return Answer(status: decision.status, body: Views.result(result, admin: admin), headers: headers)
+        }
     }
 
     /// Triggers the engine for a new reservation; the error answer when it fails.

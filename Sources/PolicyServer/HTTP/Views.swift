@@ -155,6 +155,12 @@ enum Views {
             }
         case .deleted:
             []
+        case .environments(let views):
+            array(views) { w, v in environment(v, into: &w) }
+        case .environment(let v):
+            body { environment(v, into: &$0) }
+        case .auditQuery:
+            []
         case .mutationsDisabled(let on):
             body { w in
                 w.open()
@@ -194,6 +200,91 @@ enum Views {
         w.field("owner", g.owners.joined(separator: ", "))
         w.field("services", JSONValue.strings(g.services))
         w.close()
+    }
+
+    /// An environment with the caller's visible bindings; `is_enabled` is true when some visible
+    /// binding is enabled and the environment is active.
+    static func environment(_ v: EnvironmentView, into w: inout CompactJSONWriter) {
+        let e = v.environment
+        w.open()
+        w.key("delivery_groups")
+        w.raw("[")
+        for (i, b) in v.bindings.enumerated() {
+            if i > 0 { w.raw(",") }
+            w.open()
+            w.field("delivery_group_id", b.deliveryGroupId)
+            w.field("is_enabled", b.isEnabled)
+            w.field("order_index", Int64(b.orderIndex))
+            w.close()
+        }
+        w.raw("]")
+        w.field("display_name", e.displayName)
+        w.field("environment_id", e.id)
+        w.field("id", e.id)
+        w.field("is_enabled", e.lifecycle == .active && v.bindings.contains { $0.isEnabled })
+        w.field("lifecycle_state", e.lifecycle.rawValue)
+        w.field("name", e.id)
+        w.field("type", e.kind.rawValue)
+        w.close()
+    }
+
+    /// Audit events, newest first (REFERENCE §11.1, with the decision and chain fields).
+    static func auditEvents(_ entries: [AuditEntry]) -> [UInt8] {
+        array(entries) { w, e in
+            w.open()
+            w.field("actor_id", e.actorId)
+            w.nullable("actor_role", e.actorRole?.rawValue)
+            w.nullable("decision_id", e.decisionId)
+            w.nullable("delivery_group_id", e.deliveryGroupId)
+            w.nullable("environment", e.environment)
+            w.field("event_id", e.eventId)
+            w.field("event_type", e.eventType)
+            w.field("hash", e.hash)
+            w.field("outcome", e.outcome.rawValue)
+            w.nullable("request_id", e.requestId)
+            w.field("sequence", Int64(e.sequence))
+            w.nullable("service_name", e.serviceName)
+            w.field("summary", e.summary)
+            w.field("target_id", e.targetId)
+            w.field("target_type", e.targetType)
+            w.field("timestamp", e.timestamp.iso8601)
+            w.close()
+        }
+    }
+
+    /// The failures of a deployment (`GET /v1/deployments/{id}/failures`).
+    static func failures(_ r: DeploymentRecord) -> [UInt8] {
+        array(r.failures) { w, f in
+            w.open()
+            w.field("actionHint", f.actionHint)
+            w.field("category", f.category.rawValue)
+            w.nullable("detail", f.detail)
+            w.field("observedAt", f.observedAt.iso8601)
+            w.field("summary", f.summary)
+            w.close()
+        }
+    }
+
+    /// The timeline of a deployment, derived from its record (REFERENCE §8.3).
+    static func timeline(_ r: DeploymentRecord) -> [UInt8] {
+        var steps: [(String, String, Timestamp, String?)] = [("submitted", "Submitted", r.createdAt, nil), ("validated", "Validated", r.createdAt, nil)]
+        let rollback = r.kind == .rollback
+        switch r.state {
+        case .succeeded: steps.append((rollback ? "rollback_succeeded" : "succeeded", rollback ? "Rollback succeeded" : "Succeeded", r.updatedAt, nil))
+        case .failed, .canceled:
+            steps.append((rollback ? "rollback_failed" : "failed", rollback ? "Rollback failed" : "Failed", r.updatedAt, r.failures.first?.summary))
+        case .rolledBack: steps.append(("rollback_succeeded", "Rolled back", r.updatedAt, nil))
+        case .active: steps.append(("active", "Active", r.updatedAt, nil))
+        case .inProgress, .pending: steps.append((rollback ? "rollback_started" : "in_progress", rollback ? "Rollback started" : "In progress", r.updatedAt, nil))
+        }
+        return array(steps) { w, step in
+            w.open()
+            w.nullable("detail", step.3)
+            w.field("key", step.0)
+            w.field("label", step.1)
+            w.field("occurredAt", step.2.iso8601)
+            w.close()
+        }
     }
 
     /// A recipe; the engine mapping only for admins (REFERENCE §2.8).

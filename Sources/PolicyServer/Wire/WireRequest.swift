@@ -65,6 +65,23 @@ public enum WireRequest {
         case ("POST", 2, "builds") where route[1] == "register":
             return .registerExistingBuild(try buildRegistration(body, artifactRequired: false))
         case ("GET", 1, "whoami"): return .read(.whoami)
+        case ("GET", 1, "environments"): return .read(.environments)
+        case ("GET", 2, "environments"): return .read(.environment(id: try pathId(route[1])))
+        case ("GET", 2, "audit") where route[1] == "events":
+            func integer(_ name: String) throws(WireError) -> Int64? {
+                guard let text = query[name] else { return nil }
+                guard let value = Int64(text) else { throw WireError.invalid(name, "\(name) must be an integer") }
+                return value
+            }
+            func time(_ name: String) throws(WireError) -> Timestamp? {
+                guard let text = query[name] else { return nil }
+                guard let value = Timestamp(iso8601: text) else { throw WireError.invalid(name, "\(name) must be an ISO-8601 date-time") }
+                return value
+            }
+            let before = try integer("before")
+            return .read(.auditEvents(AuditQuery(
+                eventType: query["event_type"], deliveryGroupId: query["delivery_group_id"], startTime: try time("start_time"),
+                endTime: try time("end_time"), limit: Int(clamping: try integer("limit") ?? 200), before: before.map { UInt64(max(0, $0)) })))
         case ("GET", 1, "services"): return .read(.services)
         case ("GET", 3, "services") where route[2] == "versions": return .read(.serviceVersions(service: try pathId(route[1])))
         case ("GET", 1, "delivery-groups"): return .read(.deliveryGroups)

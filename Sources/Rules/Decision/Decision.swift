@@ -124,6 +124,18 @@ public indirect enum DecisionResult: Sendable, Hashable, Codable {
     case binding(EnvironmentBinding)
     /// Something was deleted (204, no body).
     case deleted
+    /// Environments as bound to the groups the caller may see.
+    case environments([EnvironmentView])
+    /// One environment.
+    case environment(EnvironmentView)
+    /// An authorised audit query, for the edge to run against the log.
+    case auditQuery(AuditQuery)
+}
+
+/// An environment with its bindings to the delivery groups the caller may see.
+public struct EnvironmentView: Sendable, Hashable, Codable {
+    public var environment: Environment
+    public var bindings: [EnvironmentBinding]
 }
 
 /// Validate's answer (REFERENCE §2.3).

@@ -43,8 +43,31 @@ extension Evaluator {
             result = .ciPublishers(policy.settings.ciPublishers)
         case .mutationsDisabled:
             result = .mutationsDisabled(policy.settings.mutationsDisabled)
+        case .environments:
+            result = .environments(environmentViews(principal, role, policy))
+        case .environment(let id):
+            let views = environmentViews(principal, role, policy).filter { $0.environment.id == id }
+            result = .environment(try t.check(.objectExists) { () throws(Denial) in try Checks.objectExists(views.first, "Environment") })
+        case .auditEvents(let query):
+            try t.check(.settingsValid) { () throws(Denial) in
+                guard (1...500).contains(query.limit) else {
+                    throw Denial(.invalidRequest, "limit must be between 1 and 500", details: ["field": .string("limit")])
+                }
+            }
+            result = .auditQuery(query)
         }
         return Allowed(status: 200, result: result)
+    }
+}
+
+/// The environments `principal` may see (REFERENCE §1.4): all for admins; for anyone else those
+/// bound to a group they own, with only those bindings.
+func environmentViews(_ principal: Principal, _ role: Role, _ policy: PolicySnapshot) -> [EnvironmentView] {
+    let groups = role == .platformAdmin ? Set(policy.deliveryGroups.keys) : Set(policy.deliveryGroups.values.filter { principal.isMember(of: $0) && role != .ciPublisher }.map(\.id))
+    return policy.environments.values.sorted { $0.id < $1.id }.compactMap { environment in
+        let bindings = groups.sorted().compactMap { policy.binding(group: $0, environment: environment.id) }
+        guard role == .platformAdmin || !bindings.isEmpty else { return nil }
+        return EnvironmentView(environment: environment, bindings: bindings)
     }
 }
 

@@ -305,6 +305,12 @@ public enum CatalogRead: Sendable, Hashable, Codable {
     case ciPublishers
     /// `GET /v1/admin/system/mutations-disabled` (admins).
     case mutationsDisabled
+    /// `GET /v1/environments` (non-admins see their groups' environments only).
+    case environments
+    /// `GET /v1/environments/{id}`.
+    case environment(id: String)
+    /// `GET /v1/audit/events` (admins).
+    case auditEvents(AuditQuery)
 
     /// The path read.
     public var path: String {
@@ -322,14 +328,39 @@ public enum CatalogRead: Sendable, Hashable, Codable {
         case .rateLimits: "/v1/admin/system/rate-limits"
         case .ciPublishers: "/v1/admin/system/ci-publishers"
         case .mutationsDisabled: "/v1/admin/system/mutations-disabled"
+        case .environments: "/v1/environments"
+        case .environment(let id): "/v1/environments/\(id)"
+        case .auditEvents: "/v1/audit/events"
         }
     }
 
     /// Whether only platform admins may read it (REFERENCE §4.5: role checked after the read window).
     public var adminOnly: Bool {
         switch self {
-        case .adminSettings, .rateLimits, .ciPublishers, .mutationsDisabled: true
+        case .adminSettings, .rateLimits, .ciPublishers, .mutationsDisabled, .auditEvents: true
         default: false
         }
+    }
+}
+
+/// Filters of `GET /v1/audit/events` (REFERENCE §2.9) and its cursor.
+public struct AuditQuery: Sendable, Hashable, Codable {
+    public var eventType: String?
+    public var deliveryGroupId: String?
+    public var startTime: Timestamp?
+    public var endTime: Timestamp?
+    /// 1...500 (checked by the rules); 200 when not given.
+    public var limit: Int
+    /// Only entries with a smaller sequence number (the cursor of the previous page).
+    public var before: UInt64?
+
+    /// A query from its parts.
+    public init(eventType: String? = nil, deliveryGroupId: String? = nil, startTime: Timestamp? = nil, endTime: Timestamp? = nil, limit: Int = 200, before: UInt64? = nil) {
+        self.eventType = eventType
+        self.deliveryGroupId = deliveryGroupId
+        self.startTime = startTime
+        self.endTime = endTime
+        self.limit = limit
+        self.before = before
     }
 }
