@@ -88,6 +88,7 @@ let package = Package(
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
+            resources: [.copy("Resources/openapi.yaml")],
             swiftSettings: strict
         ),
 
@@ -132,6 +133,7 @@ let package = Package(
             dependencies: [
                 "PolicyServer", "GovernanceStore", "Rules", "PolicyFile", "Engine", "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: strict
         ),

@@ -4,7 +4,7 @@ public import Engine
 public import Hummingbird
 public import Logging
 import HTTPTypes
-import FoundationEssentials
+import Foundation
 
 /// The governance surface over HTTP: authentication first (DECISIONS D17), then strict request
 /// decoding, the decision, the engine dispatch for new reservations, and the response in the
@@ -70,13 +70,21 @@ public final class GovernanceServer: Sendable {
         let requestId = Self.requestId(request.headers[.init("X-Request-Id")!]) ?? makeId()
         let answer = await answer(&request, requestId: requestId)
         var fields = HTTPFields()
-        fields[.contentType] = "application/json"
+        fields[.contentType] = answer.headers.first { $0.0 == "Content-Type" }?.1 ?? "application/json"
         fields[HTTPField.Name("X-Request-Id")!] = requestId
-        for (name, value) in answer.headers { if let n = HTTPField.Name(name) { fields[n] = value } }
+        for (name, value) in answer.headers where name != "Content-Type" { if let n = HTTPField.Name(name) { fields[n] = value } }
         return Response(
             status: HTTPResponse.Status(code: answer.status), headers: fields,
             body: ResponseBody(byteBuffer: ByteBuffer(bytes: answer.body)))
     }
+
+    /// The OpenAPI document (docs/openapi.yaml), bundled with the module.
+    static let openAPIDocument: [UInt8] = {
+        guard let url = Bundle.module.url(forResource: "openapi", withExtension: "yaml"), let data = try? Data(contentsOf: url) else {
+            return Array("openapi: 3.0.3\ninfo: {title: dxcp-policy, version: \"1.1\"}\npaths: {}\n".utf8)
+        }
+        return Array(data)
+    }()
 
     /// A client's `X-Request-Id`, when it is 1...128 printable ASCII characters.
     static func requestId(_ value: String?) -> String? {
@@ -90,6 +98,8 @@ public final class GovernanceServer: Sendable {
         switch (method, path) {
         case ("GET", "/v1/health"), ("GET", "/livez"):
             return Answer(status: 200, body: Array(#"{"status":"ok"}"#.utf8))
+        case ("GET", "/v1/openapi.yaml"):
+            return Answer(status: 200, body: Self.openAPIDocument, headers: [("Content-Type", "application/yaml")])
         case ("GET", "/readyz"):
             let ready = (try? store.policy().deliveryGroups.isEmpty == false) ?? false
             return Answer(status: ready ? 200 : 503, body: Array((ready ? #"{"status":"ready"}"# : #"{"status":"not ready: no policy data"}"#).utf8))

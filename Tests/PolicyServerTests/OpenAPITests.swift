@@ -1,0 +1,54 @@
+import Foundation
+import Testing
+import Yams
+
+/// docs/openapi.yaml describes what the server serves: it is served at `/v1/openapi.yaml`, every
+/// operation it lists is routed, and every route the server serves is listed.
+@Suite(.serialized) struct OpenAPITests {
+    /// Every route the server serves (method and path template). A new route must be added here
+    /// and to the document.
+    static let served: Set<String> = [
+        "GET /v1/health", "GET /livez", "GET /readyz", "GET /v1/openapi.yaml", "GET /v1/whoami",
+        "POST /v1/deployments/validate", "POST /v1/deployments", "GET /v1/deployments", "GET /v1/deployments/{id}",
+        "PUT /v1/deployments/{id}", "PATCH /v1/deployments/{id}", "POST /v1/deployments/{id}",
+        "GET /v1/deployments/{id}/failures", "GET /v1/deployments/{id}/timeline", "POST /v1/deployments/{id}/rollback",
+        "POST /v1/policy/summary", "POST /v1/builds/upload-capability", "POST /v1/builds", "GET /v1/builds",
+        "POST /v1/builds/register", "GET /v1/services", "GET /v1/services/{service}/versions", "GET /v1/delivery-groups",
+        "POST /v1/delivery-groups", "GET /v1/delivery-groups/{id}", "PUT /v1/delivery-groups/{id}", "GET /v1/recipes",
+        "POST /v1/recipes", "GET /v1/recipes/{id}", "PUT /v1/recipes/{id}", "DELETE /v1/admin/recipes/{id}",
+        "PUT /v1/admin/services/{service}/environments/{environment}", "PATCH /v1/admin/services/{service}/environments/{environment}",
+        "PUT /v1/admin/delivery-groups/{group}/environments/{environment}",
+        "PATCH /v1/admin/delivery-groups/{group}/environments/{environment}", "GET /v1/environments", "GET /v1/environments/{id}",
+        "GET /v1/settings/public", "GET /v1/settings/admin", "GET /v1/admin/system/rate-limits", "PUT /v1/admin/system/rate-limits",
+        "GET /v1/admin/system/ci-publishers", "PUT /v1/admin/system/ci-publishers", "GET /v1/admin/system/mutations-disabled",
+        "PUT /v1/admin/system/mutations-disabled", "PATCH /v1/admin/system/mutations-disabled", "GET /v1/audit/events",
+    ]
+
+    @Test func theDocumentMatchesTheServer() async throws {
+        let server = try await RunningServer()
+        let served = try await server.send("GET", "/v1/openapi.yaml")
+        #expect(served.status == 200)
+        #expect(served.headers["content-type"] == "application/yaml")
+        let document = try #require(try Yams.load(yaml: String(decoding: served.body, as: UTF8.self)) as? [String: Any])
+        #expect((document["info"] as? [String: Any])?["version"] as? String == "1.1")
+        let paths = try #require(document["paths"] as? [String: Any])
+        var documented: Set<String> = []
+        for (path, item) in paths {
+            for method in ["get", "post", "put", "patch", "delete"] where (item as? [String: Any])?[method] != nil {
+                documented.insert("\(method.uppercased()) \(path)")
+            }
+        }
+        #expect(documented == Self.served, "documented but not served: \(documented.subtracting(Self.served)); served but not documented: \(Self.served.subtracting(documented))")
+
+        // Every documented operation is routed: nothing answers with the routing 404.
+        let admin = try await server.admin
+        for operation in documented.sorted() {
+            let parts = operation.split(separator: " ")
+            let path = String(parts[1]).replacingOccurrences(of: "{id}", with: "x").replacingOccurrences(of: "{service}", with: "demo-service")
+                .replacingOccurrences(of: "{environment}", with: "sandbox").replacingOccurrences(of: "{group}", with: "default")
+            let reply = try await server.send(String(parts[0]), path, token: admin, body: parts[0] == "GET" || parts[0] == "DELETE" ? nil : Data("{}".utf8))
+            let routingMiss = reply.status == 404 && reply.json["detail"] as? String == "Not Found"
+            #expect(!routingMiss, "\(operation) is documented but not routed")
+        }
+    }
+}
