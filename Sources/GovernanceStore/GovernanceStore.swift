@@ -22,12 +22,15 @@ public final class GovernanceStore: Sendable {
         public var create: Bool
         /// The most decisions committed in one transaction.
         public var maxBatch: Int
+        /// Told of every commit: pieces of work in it, time applying them, time committing.
+        public var commitObserver: (@Sendable (Int, Duration, Duration) -> Void)?
 
         /// 4 GiB of map (sparse), no creation, batches of up to 256.
-        public init(mapSize: Int = 4 << 30, create: Bool = false, maxBatch: Int = 256) {
+        public init(mapSize: Int = 4 << 30, create: Bool = false, maxBatch: Int = 256, commitObserver: (@Sendable (Int, Duration, Duration) -> Void)? = nil) {
             self.mapSize = mapSize
             self.create = create
             self.maxBatch = maxBatch
+            self.commitObserver = commitObserver
         }
     }
 
@@ -80,7 +83,7 @@ public final class GovernanceStore: Sendable {
         } catch {
             throw StoreError(error)
         }
-        self.writer = WritePath(maxBatch: options.maxBatch)
+        self.writer = WritePath(maxBatch: options.maxBatch, observer: options.commitObserver)
         try checkSchemaVersion(create: options.create)
         writer.store = self
     }

@@ -67,8 +67,11 @@ final class WritePath: Sendable {
     // INVARIANT: set once by GovernanceStore.init before any submit; the store outlives its writer.
     nonisolated(unsafe) weak var store: GovernanceStore?
 
-    init(maxBatch: Int) {
+    private let observer: (@Sendable (Int, Duration, Duration) -> Void)?
+
+    init(maxBatch: Int, observer: (@Sendable (Int, Duration, Duration) -> Void)? = nil) {
         self.maxBatch = max(1, maxBatch)
+        self.observer = observer
     }
 
     /// Queues `work` and waits until its batch is durable.
@@ -149,6 +152,7 @@ final class WritePath: Sendable {
                 s.applying += applied - start
                 s.committing += end - applied
             }
+            observer?(batch.count, applied - start, end - applied)
             // This commit synced its data pages, and with them the previous commit's meta page.
             answer(awaitingSync)
             awaitingSync = Array(zip(batch, outcomes))

@@ -45,9 +45,12 @@ struct Serve: AsyncParsableCommand {
             logger.logLevel = .info
             return logger
         }()
+        let metrics = ServerMetrics()
         let store: GovernanceStore
         do {
-            store = try GovernanceStore(directory: dataDir, options: .init(create: true))
+            store = try GovernanceStore(directory: dataDir, options: .init(create: true, commitObserver: { size, applying, committing in
+                metrics.batch(size: size, applying: applying, committing: committing)
+            }))
             if try store.policy().deliveryGroups.isEmpty, let file = policy ?? (demo ? "examples/demo-policy.yaml" : nil) {
                 try await store.replacePolicy(try PolicyFile.load(path: file), actorId: "dxcp-policy serve", now: currentTime())
             }
@@ -88,7 +91,7 @@ struct Serve: AsyncParsableCommand {
 
         let server = GovernanceServer(
             store: store, authenticator: authenticator, gate: gate,
-            configuration: .init(exposeOperatorHints: demo), clock: currentTime, makeId: newId, logger: logger)
+            configuration: .init(exposeOperatorHints: demo), clock: currentTime, makeId: newId, metrics: metrics, logger: logger)
         let app = Application(
             responder: server.responder(), configuration: .init(address: .hostname(host, port: port), serverName: "dxcp-policy"),
             logger: logger)

@@ -8,7 +8,7 @@ import Yams
     /// Every route the server serves (method and path template). A new route must be added here
     /// and to the document.
     static let served: Set<String> = [
-        "GET /v1/health", "GET /livez", "GET /readyz", "GET /v1/openapi.yaml", "GET /v1/whoami",
+        "GET /v1/health", "GET /livez", "GET /readyz", "GET /metrics", "GET /v1/openapi.yaml", "GET /v1/whoami",
         "POST /v1/deployments/validate", "POST /v1/deployments", "GET /v1/deployments", "GET /v1/deployments/{id}",
         "PUT /v1/deployments/{id}", "PATCH /v1/deployments/{id}", "POST /v1/deployments/{id}",
         "GET /v1/deployments/{id}/failures", "GET /v1/deployments/{id}/timeline", "POST /v1/deployments/{id}/rollback",
@@ -50,5 +50,20 @@ import Yams
             let routingMiss = reply.status == 404 && reply.json["detail"] as? String == "Not Found"
             #expect(!routingMiss, "\(operation) is documented but not routed")
         }
+    }
+
+    @Test func metricsCountRequestsDecisionsAndCommits() async throws {
+        let server = try await RunningServer()
+        let owner = try await server.owner
+        _ = try await server.send("POST", "/v1/deployments/validate", token: owner, json: deployBody())
+        _ = try await server.send("POST", "/v1/deployments", token: owner, json: deployBody(), headers: ["Idempotency-Key": "k"])
+        let scrape = try await server.send("GET", "/metrics")
+        #expect(scrape.status == 200)
+        let text = String(decoding: scrape.body, as: UTF8.self)
+        #expect(text.contains(#"dxcp_http_request_duration_seconds_count{route="validate",status="400"} 1"#))
+        #expect(text.contains(#"dxcp_decisions_total{action="deploy",outcome="denied",code="VERSION_NOT_FOUND"} 1"#))
+        #expect(text.contains("dxcp_write_batch_size_count"))
+        #expect(text.contains("dxcp_write_commit_duration_seconds_bucket"))
+        #expect(!text.contains("/v1/deployments"), "no raw paths as labels")
     }
 }

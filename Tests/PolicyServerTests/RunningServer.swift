@@ -26,14 +26,17 @@ final class RunningServer {
     private let task: Task<Void, any Error>
 
     init(gate: String? = nil, bodyLimit: Int = 64 * 1024) async throws {
-        store = try GovernanceStore(directory: dir, options: .init(mapSize: 64 << 20, create: true))
+        let metrics = ServerMetrics()
+        store = try GovernanceStore(directory: dir, options: .init(mapSize: 64 << 20, create: true, commitObserver: { size, applying, committing in
+            metrics.batch(size: size, applying: applying, committing: committing)
+        }))
         try await store.replacePolicy(try PolicyFile.load(path: Self.demoPolicy), actorId: "test", now: currentTime())
         authenticator = Authenticator(
             keys: try await Authenticator.keys(jwks: nil, developmentSecret: Self.secret),
             requirements: .init(issuer: Self.issuer, audience: Self.audience))
         let server = GovernanceServer(
             store: store, authenticator: authenticator, gate: gate.map { GateClient(configuration: GateConfiguration(baseURL: $0)) },
-            configuration: .init(bodyLimit: bodyLimit), clock: currentTime, makeId: { RecordID.make(at: currentTime()) })
+            configuration: .init(bodyLimit: bodyLimit), clock: currentTime, makeId: { RecordID.make(at: currentTime()) }, metrics: metrics)
         let (stream, continuation) = AsyncStream<Int>.makeStream()
         let app = Application(
             responder: server.responder(), configuration: .init(address: .hostname("127.0.0.1", port: 0)),

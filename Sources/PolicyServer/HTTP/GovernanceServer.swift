@@ -33,14 +33,17 @@ public final class GovernanceServer: Sendable {
     let clock: @Sendable () -> Timestamp
     let makeId: @Sendable () -> String
     let logger: Logger
+    /// The metrics served at `/metrics`.
+    public let metrics: ServerMetrics
 
     /// A server over `store`. Without a `gate`, deployments cannot be dispatched and are refused
     /// with `ENGINE_UNAVAILABLE` after their reservation is released.
     public init(
         store: GovernanceStore, authenticator: Authenticator, gate: GateClient?, configuration: Configuration = Configuration(),
         clock: @escaping @Sendable () -> Timestamp, makeId: @escaping @Sendable () -> String,
-        logger: Logger = Logger(label: "dxcp.server")
+        metrics: ServerMetrics = ServerMetrics(), logger: Logger = Logger(label: "dxcp.server")
     ) {
+        self.metrics = metrics
         self.store = store
         self.authenticator = authenticator
         self.gate = gate
@@ -64,11 +67,15 @@ public final class GovernanceServer: Sendable {
         var status: Int
         var body: [UInt8]
         var headers: [(String, String)] = []
+        /// The metrics label: an action or a fixed name, never a raw path.
+        var route = "other"
     }
 
     func respond(to request: inout Request) async -> Response {
+        let started = ContinuousClock.now
         let requestId = Self.requestId(request.headers[.init("X-Request-Id")!]) ?? makeId()
         let answer = await answer(&request, requestId: requestId)
+        metrics.request(route: answer.route, status: answer.status, duration: ContinuousClock.now - started)
         var fields = HTTPFields()
         fields[.contentType] = answer.headers.first { $0.0 == "Content-Type" }?.1 ?? "application/json"
         fields[HTTPField.Name("X-Request-Id")!] = requestId
@@ -97,12 +104,14 @@ public final class GovernanceServer: Sendable {
         let path = request.uri.path
         switch (method, path) {
         case ("GET", "/v1/health"), ("GET", "/livez"):
-            return Answer(status: 200, body: Array(#"{"status":"ok"}"#.utf8))
+            return Answer(status: 200, body: Array(#"{"status":"ok"}"#.utf8), route: "health")
         case ("GET", "/v1/openapi.yaml"):
-            return Answer(status: 200, body: Self.openAPIDocument, headers: [("Content-Type", "application/yaml")])
+            return Answer(status: 200, body: Self.openAPIDocument, headers: [("Content-Type", "application/yaml")], route: "openapi")
+        case ("GET", "/metrics"):
+            return Answer(status: 200, body: metrics.render(), headers: [("Content-Type", "text/plain; version=0.0.4")], route: "metrics")
         case ("GET", "/readyz"):
             let ready = (try? store.policy().deliveryGroups.isEmpty == false) ?? false
-            return Answer(status: ready ? 200 : 503, body: Array((ready ? #"{"status":"ready"}"# : #"{"status":"not ready: no policy data"}"#).utf8))
+            return Answer(status: ready ? 200 : 503, body: Array((ready ? #"{"status":"ready"}"# : #"{"status":"not ready: no policy data"}"#).utf8), route: "readyz")
         default:
             break
         }
@@ -145,25 +154,29 @@ public final class GovernanceServer: Sendable {
             logger.error("decision failed", metadata: ["request_id": "\(requestId)", "error": "\(error)"])
             return denial(.internalError, status: 503, message: "The decision store is unavailable; nothing was changed", requestId: requestId, hint: nil)
         }
+        metrics.decision(action: contractRequest.action.rawValue, allowed: decision.allowed, code: decision.code?.rawValue)
+        var answer = respond(to: decision, of: contractRequest, principal: principal, path: path, requestId: requestId)
+        if case .deployment(let record)? = decision.result, decision.allowed, !decision.replayed,
+            contractRequest.action == .deploy || contractRequest.action == .rollback
+        {
+            answer = await dispatched(record, answer: answer, requestId: requestId, admin: principal.role == .platformAdmin)
+        }
+        answer.route = contractRequest.action.rawValue
+        return answer
+    }
+
+    /// The answer to a decision (before any engine dispatch).
+    private func respond(to decision: Decision, of contractRequest: Rules.Request, principal: Principal, path: String, requestId: String) -> Answer {
         let admin = principal.role == .platformAdmin
         let showHints = admin || configuration.exposeOperatorHints
         var headers = [("X-Decision-Id", decision.decisionId)]
-        guard decision.allowed, var result = decision.result else {
+        guard decision.allowed, let result = decision.result else {
             headers.append(("X-Decision-Reason", decision.code?.rawValue ?? "DENIED"))
             let code = decision.code ?? .internalError
             var answer = denial(code, status: decision.status, message: decision.message, requestId: requestId,
                 hint: showHints ? decision.operatorHint : nil, details: decision.details)
             answer.headers += headers
             return answer
-        }
-        if case .deployment(let record) = result, !decision.replayed, contractRequest.action == .deploy || contractRequest.action == .rollback {
-            switch await dispatch(record, requestId: requestId, admin: admin) {
-            case .success(let dispatched): result = .deployment(dispatched)
-            case .failure(let error):
-                var answer = error.answer
-                answer.headers += headers + [("X-Decision-Reason", Self.code(in: answer) ?? "ENGINE_CALL_FAILED")]
-                return answer
-            }
         }
         if Self.reportsReplay(contractRequest) { headers.append(("Idempotency-Replayed", decision.replayed ? "true" : "false")) }
         switch result {
@@ -181,6 +194,21 @@ public final class GovernanceServer: Sendable {
             return Answer(status: 200, body: Views.timeline(record), headers: headers)
         default:
             return Answer(status: decision.status, body: Views.result(result, admin: admin), headers: headers)
+        }
+    }
+
+    /// Dispatches a new reservation to the engine; the record with its execution, or the engine
+    /// error, replaces `answer`.
+    private func dispatched(_ record: DeploymentRecord, answer: Answer, requestId: String, admin: Bool) async -> Answer {
+        switch await dispatch(record, requestId: requestId, admin: admin) {
+        case .success(let dispatched):
+            var updated = answer
+            updated.body = Views.result(.deployment(dispatched), admin: admin)
+            return updated
+        case .failure(let error):
+            var failed = error.answer
+            failed.headers += answer.headers.filter { $0.0 == "X-Decision-Id" } + [("X-Decision-Reason", Self.code(in: failed) ?? "ENGINE_CALL_FAILED")]
+            return failed
         }
     }
 

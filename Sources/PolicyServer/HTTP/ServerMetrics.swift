@@ -1,0 +1,54 @@
+import Metrics
+import Prometheus
+
+/// The service's metrics in Prometheus form (`GET /metrics`): request latency by route and status,
+/// decisions by action, outcome and code, write batch sizes and commit latency. Each server owns
+/// its registry, so several can run in one process (tests).
+public final class ServerMetrics: Sendable {
+    private let registry = PrometheusCollectorRegistry()
+    private let factory: PrometheusMetricsFactory
+
+    /// Empty metrics.
+    public init() {
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.defaultDurationHistogramBuckets = [
+            .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5),
+            .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .seconds(1),
+        ]
+        factory.defaultValueHistogramBuckets = [1, 2, 4, 8, 16, 32, 64, 128, 256]
+        self.factory = factory
+    }
+
+    /// One answered request; `route` is the action or a fixed name, never a raw path.
+    func request(route: String, status: Int, duration: Duration) {
+        Timer(label: "dxcp_http_request_duration_seconds", dimensions: [("route", route), ("status", String(status))], factory: factory)
+            .recordInterval(duration)
+    }
+
+    /// One decision.
+    func decision(action: String, allowed: Bool, code: String?) {
+        Counter(label: "dxcp_decisions_total", dimensions: [("action", action), ("outcome", allowed ? "allowed" : "denied"), ("code", code ?? "none")], factory: factory)
+            .increment()
+    }
+
+    /// One committed write batch.
+    public func batch(size: Int, applying: Duration, committing: Duration) {
+        Recorder(label: "dxcp_write_batch_size", factory: factory).record(size)
+        Timer(label: "dxcp_write_commit_duration_seconds", factory: factory).recordInterval(committing)
+        Timer(label: "dxcp_write_apply_duration_seconds", factory: factory).recordInterval(applying)
+    }
+
+    /// The Prometheus text exposition.
+    func render() -> [UInt8] {
+        var buffer: [UInt8] = []
+        registry.emit(into: &buffer)
+        return buffer
+    }
+}
+
+extension Timer {
+    fileprivate func recordInterval(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        recordNanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+}
