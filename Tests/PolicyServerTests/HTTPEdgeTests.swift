@@ -69,3 +69,20 @@ import Testing
         #expect(try server.store.deployments().isEmpty, "the reservation was released")
     }
 }
+
+/// REFERENCE §13.12: a route that does not exist never answers with `NOT_FOUND`, which the
+/// reference harness takes for a missing object.
+@Suite struct RoutingCodeTests {
+    @Test func unknownRoutesAndMethodsHaveTheirOwnCodes() async throws {
+        let server = try await RunningServer()
+        let owner = try await server.owner
+        let missing = try await server.send("POST", "/v1/deployments/some-id/rollback/validate", token: owner, json: "{}")
+        #expect(missing.status == 404)
+        #expect(missing.code == "ROUTE_NOT_FOUND")
+        #expect(missing.json["detail"] as? String == "Not Found")
+        let wrongMethod = try await server.send("PUT", "/v1/deployments/some-id", token: owner, json: "{}")
+        #expect(wrongMethod.code == "METHOD_NOT_ALLOWED")
+        let record = try await server.send("GET", "/v1/deployments/some-id", token: owner)
+        #expect(record.code == "NOT_FOUND", "a missing record is NOT_FOUND")
+    }
+}

@@ -28,6 +28,8 @@ struct CodeCoverageTests {
         .engineUnauthorized: "engine dispatch outcome, mapped outside the rules (only passed through engineReadiness)",
         .engineCallFailed: "engine dispatch outcome, mapped outside the rules (only passed through engineReadiness)",
         .internalError: "unexpected server failure; a rule denial is never an internal error",
+        .routeNotFound: "answered by the edge's routing before any rule runs",
+        .methodNotAllowed: "answered by the edge's routing before any rule runs",
     ]
 
     static let history = InMemoryState.registered.with {
@@ -157,7 +159,7 @@ struct CodeCoverageTests {
         .missingId: 400, .missingName: 400, .invalidServices: 400, .invalidEnvironments: 400, .invalidRecipes: 400,
         .invalidGuardrail: 400, .invalidOwner: 400, .deliveryGroupExists: 409, .serviceAlreadyAssigned: 409, .idMismatch: 400,
         .recipeNameRequired: 400, .recipeDeployPipelineRequired: 400, .recipeBehaviorRequired: 400, .invalidStatus: 400,
-        .recipeExists: 409, .recipeInUse: 409,
+        .recipeExists: 409, .recipeInUse: 409, .routeNotFound: 404, .methodNotAllowed: 405,
     ]
 
     static let userErrors: Set<ContractCode> = [

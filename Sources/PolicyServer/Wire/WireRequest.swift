@@ -47,7 +47,7 @@ public enum WireRequest {
         case ("GET", 3, "deployments") where route[2] == "failures" || route[2] == "timeline":
             return .readDeployment(id: try pathId(route[1]))
         case (_, 2, "deployments") where route[1] != "validate":
-            throw WireError(code: .invalidRequest, status: 405, message: "Method Not Allowed", field: nil, details: nil)
+            throw WireError(code: .methodNotAllowed, status: 405, message: "Method Not Allowed", field: nil, details: nil)
         case ("POST", 2, "policy") where route[1] == "summary":
             var r = try reader(body)
             let query = PolicySummaryQuery(service: r.string("service"), environment: r.string("environment"), recipeId: r.optionalString("recipeId"))
@@ -142,7 +142,7 @@ public enum WireRequest {
     }
 
     static func notFound() -> WireError {
-        WireError(code: .notFound, status: 404, message: "Not Found", field: nil, details: nil)
+        WireError(code: .routeNotFound, status: 404, message: "Not Found", field: nil, details: nil)
     }
 
     /// A path id: 1...128 characters of letters, digits, `-`, `_` and `.` (service names, record

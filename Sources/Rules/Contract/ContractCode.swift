@@ -48,6 +48,10 @@ public enum ContractCode: String, Sendable, Codable, CaseIterable {
     case engineUnauthorized = "ENGINE_UNAUTHORIZED"
     case engineCallFailed = "ENGINE_CALL_FAILED"
     case internalError = "INTERNAL_ERROR"
+    /// No endpoint at this path (answered by routing, before any rule).
+    case routeNotFound = "ROUTE_NOT_FOUND"
+    /// The path exists, not with this method (answered by routing, before any rule).
+    case methodNotAllowed = "METHOD_NOT_ALLOWED"
     // Admin object codes (REFERENCE §3.2, last row).
     case missingId = "MISSING_ID"
     case missingName = "MISSING_NAME"
@@ -82,7 +86,8 @@ public enum ContractCode: String, Sendable, Codable, CaseIterable {
             .serviceNotInDeliveryGroup, .environmentNotAllowed, .environmentRetired, .environmentDisabled,
             .recipeDeprecated, .recipeNotAllowed:
             403
-        case .recipeNotFound, .notFound: 404
+        case .recipeNotFound, .notFound, .routeNotFound: 404
+        case .methodNotAllowed: 405
         case .idempotencyConflict, .buildRegistrationConflict, .concurrencyLimitReached, .deliveryGroupExists,
             .serviceAlreadyAssigned, .recipeExists, .recipeInUse:
             409
