@@ -138,6 +138,7 @@ let package = Package(
                 "PolicyServer", "GovernanceStore", "Rules", "PolicyFile", "Engine", "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Yams", package: "Yams"),
+                .product(name: "JWTKit", package: "jwt-kit"),
             ],
             swiftSettings: strict
         ),

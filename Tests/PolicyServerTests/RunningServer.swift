@@ -25,14 +25,14 @@ final class RunningServer {
     let port: Int
     private let task: Task<Void, any Error>
 
-    init(gate: String? = nil, bodyLimit: Int = 64 * 1024) async throws {
+    init(gate: String? = nil, bodyLimit: Int = 64 * 1024, jwks: String? = nil, developmentSecret: String? = RunningServer.secret) async throws {
         let metrics = ServerMetrics()
         store = try GovernanceStore(directory: dir, options: .init(mapSize: 64 << 20, create: true, commitObserver: { size, applying, committing in
             metrics.batch(size: size, applying: applying, committing: committing)
         }))
         try await store.replacePolicy(try PolicyFile.load(path: Self.demoPolicy), actorId: "test", now: currentTime())
         authenticator = Authenticator(
-            keys: try await Authenticator.keys(jwks: nil, developmentSecret: Self.secret),
+            keys: try await Authenticator.keys(jwks: jwks, developmentSecret: developmentSecret),
             requirements: .init(issuer: Self.issuer, audience: Self.audience))
         let server = GovernanceServer(
             store: store, authenticator: authenticator, gate: gate.map { GateClient(configuration: GateConfiguration(baseURL: $0)) },
