@@ -91,7 +91,11 @@ struct Serve: AsyncParsableCommand {
 
         let server = GovernanceServer(
             store: store, authenticator: authenticator, gate: gate,
-            configuration: .init(exposeOperatorHints: demo), clock: currentTime, makeId: newId, metrics: metrics, logger: logger)
+            configuration: .init(
+                exposeOperatorHints: demo,
+                corsOrigins: env["DXCP_CORS_ORIGINS"].map { Set($0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }) }
+                    ?? GovernanceServer.Configuration.defaultCORSOrigins),
+            clock: currentTime, makeId: newId, metrics: metrics, logger: logger)
         let app = Application(
             responder: server.responder(), configuration: .init(address: .hostname(host, port: port), serverName: "dxcp-policy"),
             logger: logger)

@@ -86,3 +86,48 @@ import Testing
         #expect(record.code == "NOT_FOUND", "a missing record is NOT_FOUND")
     }
 }
+
+/// CORS (REFERENCE §13.5) and the per-actor minute windows (REFERENCE §5), over HTTP.
+@Suite(.serialized) struct HTTPLimitsTests {
+    @Test func corsAllowsTheConfiguredOriginsWithCredentials() async throws {
+        let server = try await RunningServer()
+        let preflight = try await server.send("OPTIONS", "/v1/deployments", headers: [
+            "Origin": "http://localhost:5173", "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization, idempotency-key",
+        ])
+        #expect(preflight.status == 200)
+        #expect(preflight.headers["access-control-allow-origin"] == "http://localhost:5173")
+        #expect(preflight.headers["access-control-allow-credentials"] == "true")
+        #expect(preflight.headers["access-control-allow-headers"] == "authorization, idempotency-key")
+        #expect(preflight.headers["x-request-id"] != nil)
+        let foreign = try await server.send("OPTIONS", "/v1/deployments", headers: ["Origin": "https://evil.example", "Access-Control-Request-Method": "POST"])
+        #expect(foreign.status == 400)
+        let simple = try await server.send("GET", "/v1/whoami", token: try await server.owner, headers: ["Origin": "http://127.0.0.1:5173"])
+        #expect(simple.headers["access-control-allow-origin"] == "http://127.0.0.1:5173")
+        let other = try await server.send("GET", "/v1/whoami", token: try await server.owner, headers: ["Origin": "https://evil.example"])
+        #expect(other.headers["access-control-allow-origin"] == nil)
+    }
+
+    @Test func readAndMutateWindowsAreSeparate() async throws {
+        let server = try await RunningServer()
+        let set = try await server.send("PUT", "/v1/admin/system/rate-limits", token: try await server.admin,
+            json: #"{"read_rpm": 3, "mutate_rpm": 2, "daily_quota_build_register": 50}"#)
+        #expect(set.status == 200)
+        let owner = try await server.owner
+        var statuses: [Int] = []
+        for _ in 0..<4 { statuses.append(try await server.send("GET", "/v1/whoami", token: owner).status) }
+        #expect(statuses == [200, 200, 200, 429])
+        let limited = try await server.send("GET", "/v1/services", token: owner)
+        #expect(limited.code == "RATE_LIMITED")
+        // Mutations have their own window, untouched by the spent reads. Admin setting changes
+        // count it before the role check, even for non-admins (REFERENCE §4.5): 2 refusals for
+        // the role, then the window is spent.
+        var codes: [String?] = []
+        for _ in 0..<3 {
+            codes.append(try await server.send("PUT", "/v1/admin/system/mutations-disabled", token: owner, json: #"{"mutations_disabled": true}"#).code)
+        }
+        #expect(codes == ["ROLE_FORBIDDEN", "ROLE_FORBIDDEN", "RATE_LIMITED"])
+        // Another actor has its own windows.
+        #expect(try await server.send("GET", "/v1/whoami", token: try await server.observer).status == 200)
+    }
+}

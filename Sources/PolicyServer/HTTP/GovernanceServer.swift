@@ -17,11 +17,17 @@ public final class GovernanceServer: Sendable {
         public var bodyLimit: Int
         /// Show operator hints to everyone, not only platform admins (development).
         public var exposeOperatorHints: Bool
+        /// Browser origins allowed by CORS (REFERENCE §13.5: credentials, any method and header).
+        public var corsOrigins: Set<String>
 
-        /// 64 KiB bodies; hints for admins only.
-        public init(bodyLimit: Int = WireRequest.defaultBodyLimit, exposeOperatorHints: Bool = false) {
+        /// The reference's CORS origins, as `DXCP_CORS_ORIGINS` gives them by default.
+        public static let defaultCORSOrigins: Set<String> = ["http://127.0.0.1:5173", "http://localhost:5173"]
+
+        /// 64 KiB bodies; hints for admins only; the reference's default CORS origins.
+        public init(bodyLimit: Int = WireRequest.defaultBodyLimit, exposeOperatorHints: Bool = false, corsOrigins: Set<String> = Configuration.defaultCORSOrigins) {
             self.bodyLimit = bodyLimit
             self.exposeOperatorHints = exposeOperatorHints
+            self.corsOrigins = corsOrigins
         }
     }
 
@@ -74,7 +80,10 @@ public final class GovernanceServer: Sendable {
     func respond(to request: inout Request) async -> Response {
         let started = ContinuousClock.now
         let requestId = Self.requestId(request.headers[.init("X-Request-Id")!]) ?? makeId()
-        let answer = await answer(&request, requestId: requestId)
+        var answer = await answer(&request, requestId: requestId)
+        if let origin = request.headers[HTTPField.Name("Origin")!] {
+            answer = cors(answer, origin: origin, request: request, requestId: requestId)
+        }
         metrics.request(route: answer.route, status: answer.status, duration: ContinuousClock.now - started)
         var fields = HTTPFields()
         fields[.contentType] = answer.headers.first { $0.0 == "Content-Type" }?.1 ?? "application/json"
@@ -92,6 +101,28 @@ public final class GovernanceServer: Sendable {
         }
         return Array(data)
     }()
+
+    /// CORS (REFERENCE §13.5): an allowed origin gets credentials, and a preflight every method and
+    /// the headers it asks for; a preflight from another origin is refused with 400.
+    private func cors(_ answer: Answer, origin: String, request: Request, requestId: String) -> Answer {
+        let preflight = request.method == .options && request.headers[HTTPField.Name("Access-Control-Request-Method")!] != nil
+        guard configuration.corsOrigins.contains(origin) else {
+            if preflight { return denial(.invalidRequest, status: 400, message: "Disallowed CORS origin", requestId: requestId, hint: nil) }
+            return answer
+        }
+        var headers = [("Access-Control-Allow-Origin", origin), ("Access-Control-Allow-Credentials", "true"), ("Vary", "Origin")]
+        guard preflight else {
+            var allowed = answer
+            allowed.headers += headers
+            return allowed
+        }
+        headers.append(("Access-Control-Allow-Methods", "DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT"))
+        if let requested = request.headers[HTTPField.Name("Access-Control-Request-Headers")!] {
+            headers.append(("Access-Control-Allow-Headers", requested))
+        }
+        headers.append(("Access-Control-Max-Age", "600"))
+        return Answer(status: 200, body: [], headers: headers, route: "preflight")
+    }
 
     /// A client's `X-Request-Id`, when it is 1...128 printable ASCII characters.
     static func requestId(_ value: String?) -> String? {
@@ -114,6 +145,10 @@ public final class GovernanceServer: Sendable {
             return Answer(status: ready ? 200 : 503, body: Array((ready ? #"{"status":"ready"}"# : #"{"status":"not ready: no policy data"}"#).utf8), route: "readyz")
         default:
             break
+        }
+        if request.method == .options {
+            // Preflights carry no credentials; the CORS layer answers them (403 without an origin).
+            return Answer(status: 204, body: [], route: "preflight")
         }
         let now = clock()
         let principal: Principal
