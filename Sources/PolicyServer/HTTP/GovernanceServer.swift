@@ -157,6 +157,10 @@ public final class GovernanceServer: Sendable {
         } catch {
             return denial(.unauthorized, status: 401, message: error.message, requestId: requestId, hint: nil)
         }
+        // A token that maps to no DXCP role learns nothing more, not even about bodies (D17).
+        guard principal.role != nil else {
+            return denial(.authzRoleRequired, status: 403, message: "A DXCP role is required", requestId: requestId, hint: nil)
+        }
         let body: [UInt8]
         do {
             var buffer = try await request.collectBody(upTo: configuration.bodyLimit)
