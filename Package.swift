@@ -15,6 +15,7 @@ let package = Package(
         .executable(name: "dxcp-policy", targets: ["dxcp-policy"]),
         .library(name: "Rules", targets: ["Rules"]),
         .library(name: "GovernanceStore", targets: ["GovernanceStore"]),
+        .library(name: "PolicyServer", targets: ["PolicyServer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),

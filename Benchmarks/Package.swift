@@ -6,15 +6,28 @@ import PackageDescription
 let package = Package(
     name: "dxcp-policy-benchmarks",
     platforms: [.macOS(.v15)],
-    dependencies: [.package(name: "dxcp-policy", path: "..")],
+    dependencies: [
+        .package(name: "dxcp-policy", path: ".."),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
+    ],
     targets: [
         .executableTarget(
             name: "dxcp-bench",
             dependencies: [
                 .product(name: "Rules", package: "dxcp-policy"),
                 .product(name: "GovernanceStore", package: "dxcp-policy"),
+                .product(name: "PolicyServer", package: "dxcp-policy"),
             ],
             swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
-        )
+        ),
+        // The limit of a Swift HTTP server here: raw SwiftNIO answering a fixed response.
+        .executableTarget(
+            name: "raw-nio-server",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
     ]
 )

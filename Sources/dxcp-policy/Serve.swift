@@ -63,16 +63,27 @@ struct Serve: AsyncParsableCommand {
             return String(decoding: bytes, as: UTF8.self)
         }
         let devSecret = env["DXCP_DEV_JWT_SECRET"] ?? (demo ? newId() + newId() : nil)
-        guard jwks != nil || devSecret != nil else {
-            printError("error: no way to verify tokens: set DXCP_OIDC_JWKS_FILE (or DXCP_DEV_JWT_SECRET for development), or use --demo")
+        let issuer = env["DXCP_OIDC_ISSUER"] ?? (demo ? "dxcp-demo" : nil)
+        // As the reference: the JWKS URL, else the issuer's well-known JWKS.
+        let jwksURL = env["DXCP_OIDC_JWKS_URL"]
+            ?? (jwks == nil && !demo ? env["DXCP_OIDC_ISSUER"].map { ($0.hasSuffix("/") ? String($0.dropLast()) : $0) + "/.well-known/jwks.json" } : nil)
+        guard jwks != nil || jwksURL != nil || devSecret != nil else {
+            printError("error: no way to verify tokens: set DXCP_OIDC_JWKS_URL, DXCP_OIDC_JWKS_FILE or DXCP_OIDC_ISSUER (or DXCP_DEV_JWT_SECRET for development), or use --demo")
             throw ExitCode(2)
         }
-        let issuer = env["DXCP_OIDC_ISSUER"] ?? (demo ? "dxcp-demo" : nil)
         let audience = env["DXCP_OIDC_AUDIENCE"] ?? (demo ? "dxcp-api" : nil)
         let rolesClaim = env["DXCP_OIDC_ROLES_CLAIM"] ?? WireClaims.defaultRolesClaim
         let authenticator = Authenticator(
             keys: try await Authenticator.keys(jwks: jwks, developmentSecret: devSecret),
-            requirements: .init(issuer: issuer, audience: audience, rolesClaim: rolesClaim))
+            requirements: .init(issuer: issuer, audience: audience, rolesClaim: rolesClaim),
+            jwksURL: jwksURL, fetch: { url in try await HTTPFetch.get(url) })
+        if let jwksURL {
+            do {
+                try await authenticator.refreshKeys(now: currentTime())
+            } catch {
+                logger.warning("cannot fetch the JWKS yet; will retry on the first token", metadata: ["url": "\(jwksURL)", "error": "\(error)"])
+            }
+        }
 
         let gate = (gateUrl ?? env["DXCP_SPINNAKER_GATE_URL"]).map { url in
             GateClient(configuration: GateConfiguration(baseURL: url, authentication: Self.gateAuthentication(env), caFile: env["DXCP_SPINNAKER_MTLS_CA_PATH"]))

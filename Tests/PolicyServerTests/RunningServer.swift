@@ -25,7 +25,10 @@ final class RunningServer {
     let port: Int
     private let task: Task<Void, any Error>
 
-    init(gate: String? = nil, bodyLimit: Int = 64 * 1024, jwks: String? = nil, developmentSecret: String? = RunningServer.secret) async throws {
+    init(
+        gate: String? = nil, bodyLimit: Int = 64 * 1024, jwks: String? = nil, developmentSecret: String? = RunningServer.secret,
+        jwksURL: String? = nil
+    ) async throws {
         let metrics = ServerMetrics()
         store = try GovernanceStore(directory: dir, options: .init(mapSize: 64 << 20, create: true, commitObserver: { size, applying, committing in
             metrics.batch(size: size, applying: applying, committing: committing)
@@ -33,7 +36,9 @@ final class RunningServer {
         try await store.replacePolicy(try PolicyFile.load(path: Self.demoPolicy), actorId: "test", now: currentTime())
         authenticator = Authenticator(
             keys: try await Authenticator.keys(jwks: jwks, developmentSecret: developmentSecret),
-            requirements: .init(issuer: Self.issuer, audience: Self.audience))
+            requirements: .init(issuer: Self.issuer, audience: Self.audience),
+            jwksURL: jwksURL, fetch: { url in try await HTTPFetch.get(url) }, unknownKeyRefreshInterval: 0)
+        if jwksURL != nil { try await authenticator.refreshKeys(now: currentTime()) }
         let server = GovernanceServer(
             store: store, authenticator: authenticator, gate: gate.map { GateClient(configuration: GateConfiguration(baseURL: $0)) },
             configuration: .init(bodyLimit: bodyLimit), clock: currentTime, makeId: { RecordID.make(at: currentTime()) }, metrics: metrics)

@@ -1,6 +1,7 @@
 import Foundation
 import Rules
 import GovernanceStore
+import PolicyServer
 
 // dxcp-bench: measures the rules and the durable write path. Prints one table per measurement;
 // the figures go to docs/PERFORMANCE.md.
@@ -153,8 +154,27 @@ func benchFingerprint() {
     print(String(format: "fingerprint  %.0f ns each (%d bytes)", Double(nowNanos() - t0) / 1e6, total / 1_000_000))
 }
 
+/// Prints development tokens for `count` actors (`tokens SECRET ROLE COUNT`), for HTTP load.
+func printTokens(_ args: [String]) async throws {
+    guard args.count >= 3, let count = Int(args[2]) else { return }
+    let authenticator = Authenticator(
+        keys: try await Authenticator.keys(jwks: nil, developmentSecret: args[0]), requirements: .init(issuer: nil, audience: nil))
+    let roles = ["owner": "dxcp-delivery-owners", "admin": "dxcp-platform-admins", "ci": "dxcp-ci-publishers"]
+    for n in 0..<count {
+        print(try await authenticator.signDevelopmentToken([
+            "sub": .string(args[1] == "ci" ? "ci-bot" : "\(args[1])-\(n)"), "email": .string("owner@example.com"),
+            WireClaims.defaultRolesClaim: .array([.string(roles[args[1]] ?? "dxcp-delivery-owners")]),
+            "exp": .int(Int64(Date().timeIntervalSince1970) + 7200),
+        ]))
+    }
+}
+
 let args = CommandLine.arguments.dropFirst()
 if args.first == "fingerprint" { benchFingerprint() }
+if args.first == "tokens" {
+    try await printTokens(Array(args.dropFirst()))
+    exit(0)
+}
 let what = args.first ?? "all"
 if what == "rules" || what == "all" { benchRules() }
 if what == "write" || what == "all" {

@@ -37,11 +37,64 @@ public final class Authenticator: Sendable {
     let keys: JWTKeyCollection
     let requirements: Requirements
     private let cache = Mutex<[String: (principal: Principal, until: Int64)]>([:])
+    /// Where keys come from when they are fetched: the JWKS URL and its fetch function.
+    private let source: (url: String, fetch: @Sendable (String) async throws -> [UInt8])?
+    // INVARIANT: `known` holds the key ids currently in `keys` from the JWKS (not the dev key);
+    // `lastFetch` is when the JWKS was last fetched (seconds), to bound refreshes.
+    private let jwksState = Mutex<(known: Set<String>, lastFetch: Int64)>(([], 0))
 
-    /// An authenticator over `keys`.
-    public init(keys: JWTKeyCollection, requirements: Requirements) {
+    /// How long fetched keys are used before they are fetched again, in seconds.
+    public static let jwksLifetime: Int64 = 300
+    /// The least time between two refreshes caused by unknown key ids, in seconds, by default.
+    public static let unknownKeyRefreshInterval: Int64 = 30
+    private let refreshInterval: Int64
+
+    /// An authenticator over `keys`; with `jwksURL`, keys are fetched from it with `fetch`, again
+    /// after ``jwksLifetime``, and at most every ``unknownKeyRefreshInterval`` when a token names
+    /// an unknown key id.
+    public init(
+        keys: JWTKeyCollection, requirements: Requirements, jwksURL: String? = nil, fetch: (@Sendable (String) async throws -> [UInt8])? = nil,
+        unknownKeyRefreshInterval: Int64 = Authenticator.unknownKeyRefreshInterval
+    ) {
         self.keys = keys
         self.requirements = requirements
+        self.refreshInterval = unknownKeyRefreshInterval
+        if let jwksURL, let fetch { self.source = (jwksURL, fetch) } else { self.source = nil }
+    }
+
+    /// Fetches the JWKS now (when a URL is configured), replacing the fetched keys.
+    public func refreshKeys(now: Timestamp) async throws {
+        guard let source else { return }
+        let document = String(decoding: try await source.fetch(source.url), as: UTF8.self)
+        let jwks = try JSONDecoder().decode(JWKS.self, from: Data(document.utf8))
+        let kids = Set(jwks.keys.compactMap { $0.keyIdentifier?.string })
+        let old = jwksState.withLock { $0.known }
+        for kid in old.subtracting(kids) { _ = await keys.remove(kid: JWKIdentifier(string: kid)) }
+        try await keys.add(jwks: jwks)
+        jwksState.withLock { $0 = (kids, now.seconds) }
+    }
+
+    /// Refreshes when the keys are old, or when `kid` is unknown and no refresh happened lately.
+    private func refreshIfNeeded(for token: String, now: Timestamp) async {
+        guard source != nil else { return }
+        let state = jwksState.withLock { $0 }
+        let stale = now.seconds - state.lastFetch >= Self.jwksLifetime
+        let unknown = Self.keyId(of: token).map { !state.known.contains($0) } ?? false
+        guard stale || (unknown && now.seconds - state.lastFetch >= refreshInterval) else { return }
+        do { try await refreshKeys(now: now) } catch {
+            jwksState.withLock { $0.lastFetch = now.seconds }  // do not hammer an unreachable JWKS
+        }
+    }
+
+    /// The `kid` of a token's header, if readable.
+    static func keyId(of token: String) -> String? {
+        guard let header = token.split(separator: ".").first else { return nil }
+        var base64 = header.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while base64.count % 4 != 0 { base64 += "=" }
+        guard let data = Data(base64Encoded: base64), case .object(let members)? = try? JSON.parse(Array(data)),
+            case .string(let kid)? = JSON.object(members)["kid"]
+        else { return nil }
+        return kid
     }
 
     /// Keys from a JWKS document (JSON) and, for development, an HS256 secret with key id `dev`.
@@ -61,6 +114,7 @@ public final class Authenticator: Sendable {
         }
         let token = String(parts[1])
         if let hit = cache.withLock({ $0[token] }), hit.until > now.seconds { return hit.principal }
+        await refreshIfNeeded(for: token, now: now)
         let payload: TokenPayload
         do {
             payload = try await keys.verify(token, as: TokenPayload.self)
