@@ -178,3 +178,20 @@ import Testing
         #expect(code == .engineCallFailed)
     }
 }
+
+/// The shared readiness probe asks Gate once for many validates, and again after its lifetime.
+@Suite(.serialized) struct ReadinessProbeTests {
+    @Test func oneProbeServesManyValidates() async throws {
+        let emulator = try EmulatorProcess()
+        let probe = ReadinessProbe(gate: GateClient(configuration: GateConfiguration(baseURL: emulator.baseURL)), lifetime: .seconds(1))
+        let results = await withTaskGroup(of: EngineReadiness.self) { group in
+            for _ in 0..<50 { group.addTask { await probe.readiness(requestId: "r") } }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(results.allSatisfy { $0 == .ready })
+        #expect(try emulator.calls().count == 1, "fifty validates, one health call")
+        try await Task.sleep(for: .milliseconds(1100))
+        _ = await probe.readiness(requestId: "r")
+        #expect(try emulator.calls().count == 2, "asked again once the result aged")
+    }
+}

@@ -35,6 +35,7 @@ public final class GovernanceServer: Sendable {
     let authenticator: Authenticator
     let gate: GateClient?
     let dispatcher: Dispatcher?
+    let readiness: ReadinessProbe?
     let configuration: Configuration
     let clock: @Sendable () -> Timestamp
     let makeId: @Sendable () -> String
@@ -54,6 +55,7 @@ public final class GovernanceServer: Sendable {
         self.authenticator = authenticator
         self.gate = gate
         self.dispatcher = gate.map { Dispatcher(store: store, gate: $0, logger: logger) }
+        self.readiness = gate.map { ReadinessProbe(gate: $0) }
         self.configuration = configuration
         self.clock = clock
         self.makeId = makeId
@@ -183,8 +185,8 @@ public final class GovernanceServer: Sendable {
         }
         let key = request.headers[HTTPField.Name("Idempotency-Key")!]
         var context = DecisionContext(now: now, decisionId: makeId(), newId: makeId(), idempotencyKey: key)
-        if case .validate = contractRequest, let gate {
-            context.engineReadiness = await gate.readiness(requestId: requestId)
+        if case .validate = contractRequest, let readiness {
+            context.engineReadiness = await readiness.readiness(requestId: requestId)
         }
         let decision: Decision
         do {
