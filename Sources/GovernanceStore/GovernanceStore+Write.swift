@@ -16,7 +16,7 @@ extension GovernanceStore {
     /// Applies a batch in one durable write transaction and returns each piece's outcome.
     /// Throws (and writes nothing) when any piece cannot be read or written.
     func applyBatch(_ batch: [WriteWork], beforeCommit: () -> Void = {}) throws -> [WriteOutcome] {
-        let codec = RecordCodec()
+        let codec = RecordCodec.shared
         var published: (UInt64, PolicySnapshot)?
         var readHits: [RateWindow] = []
         let outcomes = try environment.write { txn -> [WriteOutcome] in

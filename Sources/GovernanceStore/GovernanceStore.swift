@@ -99,7 +99,7 @@ public final class GovernanceStore: Sendable {
                 } else if create {
                     try txn.put(schema.meta, Schema.schemaVersionKey, Array(String(Schema.version).utf8))
                     if try txn.get(schema.policy, Schema.snapshotKey) == nil {
-                        try txn.put(schema.policy, Schema.snapshotKey, RecordCodec().encode(PolicySnapshot()))
+                        try txn.put(schema.policy, Schema.snapshotKey, RecordCodec.shared.encode(PolicySnapshot()))
                     }
                 } else {
                     throw StoreError(.missing, path: path, "is not initialised; run `dxcp-policy seed --data-dir \(path) --policy FILE`")
@@ -153,7 +153,7 @@ public final class GovernanceStore: Sendable {
     func read<T>(_ body: (StoreView, PolicySnapshot) throws -> T) throws(StoreError) -> T {
         do {
             return try environment.read { txn in
-                let view = StoreView(txn: txn, schema: schema, codec: RecordCodec(), readWindows: readWindows)
+                let view = StoreView(txn: txn, schema: schema, codec: RecordCodec.shared, readWindows: readWindows)
                 let policy = try currentPolicy(txn, codec: view.codec)
                 let result = try body(view, policy)
                 if let failure = view.failure { throw failure }

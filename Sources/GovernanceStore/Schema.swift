@@ -106,8 +106,12 @@ public struct DispatchOrder: Sendable, Hashable, Codable {
     public var idempotency: IdempotencyScope
 }
 
-/// JSON coding of stored values. One instance per thread that uses it.
-struct RecordCodec {
+/// JSON coding of stored values. Foundation's coders are safe to share across threads, so one
+/// instance serves every read.
+struct RecordCodec: @unchecked Sendable {
+    /// The shared instance.
+    static let shared = RecordCodec()
+
     let encoder: JSONEncoder
     let decoder = JSONDecoder()
 

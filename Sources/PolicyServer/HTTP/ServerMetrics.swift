@@ -1,5 +1,6 @@
 import Metrics
 import Prometheus
+import Synchronization
 
 /// The service's metrics in Prometheus form (`GET /metrics`): request latency by route and status,
 /// decisions by action, outcome and code, write batch sizes and commit latency. Each server owns
@@ -7,6 +8,9 @@ import Prometheus
 public final class ServerMetrics: Sendable {
     private let registry = PrometheusCollectorRegistry()
     private let factory: PrometheusMetricsFactory
+    // Handles by label values: a request looks its metrics up instead of building them.
+    private let timers = Mutex<[String: Metrics.Timer]>([:])
+    private let counters = Mutex<[String: Metrics.Counter]>([:])
 
     /// Empty metrics.
     public init() {
@@ -21,14 +25,28 @@ public final class ServerMetrics: Sendable {
 
     /// One answered request; `route` is the action or a fixed name, never a raw path.
     func request(route: String, status: Int, duration: Duration) {
-        Timer(label: "dxcp_http_request_duration_seconds", dimensions: [("route", route), ("status", String(status))], factory: factory)
-            .recordInterval(duration)
+        let key = "\(route) \(status)"
+        let timer = timers.withLock { timers in
+            if let timer = timers[key] { return timer }
+            let timer = Metrics.Timer(label: "dxcp_http_request_duration_seconds", dimensions: [("route", route), ("status", String(status))], factory: factory)
+            timers[key] = timer
+            return timer
+        }
+        timer.recordInterval(duration)
     }
 
     /// One decision.
     func decision(action: String, allowed: Bool, code: String?) {
-        Counter(label: "dxcp_decisions_total", dimensions: [("action", action), ("outcome", allowed ? "allowed" : "denied"), ("code", code ?? "none")], factory: factory)
-            .increment()
+        let key = "\(action) \(allowed) \(code ?? "")"
+        let counter = counters.withLock { counters in
+            if let counter = counters[key] { return counter }
+            let counter = Metrics.Counter(
+                label: "dxcp_decisions_total", dimensions: [("action", action), ("outcome", allowed ? "allowed" : "denied"), ("code", code ?? "none")],
+                factory: factory)
+            counters[key] = counter
+            return counter
+        }
+        counter.increment()
     }
 
     /// One committed write batch.
