@@ -1,4 +1,5 @@
 import Foundation
+@testable import PolicyServer
 import Rules
 import Testing
 
@@ -129,5 +130,17 @@ import Testing
         #expect(codes == ["ROLE_FORBIDDEN", "ROLE_FORBIDDEN", "RATE_LIMITED"])
         // Another actor has its own windows.
         #expect(try await server.send("GET", "/v1/whoami", token: try await server.observer).status == 200)
+    }
+}
+
+/// The bearer scheme is read exactly as REFERENCE §1.1 says: two space-separated parts, the
+/// scheme case-insensitive.
+@Suite struct BearerHeaderTests {
+    @Test(arguments: [
+        ("Bearer abc.def.ghi", "abc.def.ghi"), ("bearer t", "t"), ("BEARER t", "t"), ("BeArEr t", "t"),
+        ("Bearer", nil), ("Bearer ", nil), ("Bearer  t", nil), ("Bearer a b", nil), ("Basic t", nil), ("Bearert", nil), ("Bear t", nil),
+    ] as [(String, String?)])
+    func bearerTokens(_ header: String, _ token: String?) {
+        #expect(Authenticator.bearerToken(header) == token)
     }
 }

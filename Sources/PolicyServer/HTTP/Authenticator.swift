@@ -86,6 +86,22 @@ public final class Authenticator: Sendable {
         }
     }
 
+    private static let bearerScheme: [UInt8] = Array("bearer ".utf8)
+
+    /// The token of `Bearer <token>` (scheme case-insensitive, exactly one space, no other
+    /// spaces), read on bytes: this runs for every request.
+    static func bearerToken(_ header: String) -> String? {
+        var header = header
+        return header.withUTF8 { bytes -> String? in
+            let scheme = bearerScheme
+            guard bytes.count > scheme.count else { return nil }
+            for i in 0..<scheme.count where bytes[i] | (i < 6 ? 0x20 : 0) != scheme[i] { return nil }
+            let token = UnsafeBufferPointer(rebasing: bytes[scheme.count...])
+            guard !token.contains(0x20) else { return nil }
+            return String(decoding: token, as: UTF8.self)
+        }
+    }
+
     /// The `kid` of a token's header, if readable.
     static func keyId(of token: String) -> String? {
         guard let header = token.split(separator: ".").first else { return nil }
@@ -108,11 +124,7 @@ public final class Authenticator: Sendable {
     /// The principal of a request's `Authorization` header value.
     public func authenticate(_ header: String?, now: Timestamp) async throws(Refusal) -> Principal {
         guard let header, !header.isEmpty else { throw Refusal(message: "Authorization header required") }
-        let parts = header.split(separator: " ", omittingEmptySubsequences: false)
-        guard parts.count == 2, parts[0].lowercased() == "bearer", !parts[1].isEmpty else {
-            throw Refusal(message: "Authorization header must be 'Bearer <token>'")
-        }
-        let token = String(parts[1])
+        guard let token = Self.bearerToken(header) else { throw Refusal(message: "Authorization header must be 'Bearer <token>'") }
         if let hit = cache.withLock({ $0[token] }), hit.until > now.seconds { return hit.principal }
         await refreshIfNeeded(for: token, now: now)
         let payload: TokenPayload
