@@ -198,6 +198,15 @@ public final class GovernanceStore: Sendable {
         try read { _, policy in policy }
     }
 
+    /// How many times policy data has been changed; 0 for a store that was never given any.
+    public func policyGeneration() throws(StoreError) -> UInt64 {
+        do {
+            return try environment.read { txn in UInt64(StoreKey.counter(try txn.get(schema.meta, Schema.generationKey))) }
+        } catch {
+            throw storeError(error)
+        }
+    }
+
     /// A deployment record by id.
     public func deployment(id: String) throws(StoreError) -> DeploymentRecord? {
         try read { view, _ in view.deployment(id: id) }

@@ -51,8 +51,18 @@ struct Serve: AsyncParsableCommand {
             store = try GovernanceStore(directory: dataDir, options: .init(create: true, commitObserver: { size, applying, committing in
                 metrics.batch(size: size, applying: applying, committing: committing)
             }))
-            if try store.policy().deliveryGroups.isEmpty, let file = policy ?? (demo ? "examples/demo-policy.yaml" : nil) {
-                try await store.replacePolicy(try PolicyFile.load(path: file), actorId: "dxcp-policy serve", now: currentTime())
+            if try store.policyGeneration() == 0 {
+                // First start: the policy file (if any) with the reference's variables applied.
+                let file = policy ?? (demo ? "examples/demo-policy.yaml" : nil)
+                var snapshot = try file.map { try PolicyFile.load(path: $0) } ?? PolicySnapshot()
+                snapshot.settings = try ReferenceVariables.apply(env, to: snapshot.settings)
+                try await store.replacePolicy(snapshot, actorId: "dxcp-policy serve", now: currentTime())
+            } else {
+                if policy != nil { logger.notice("the data directory already holds policy data; --policy is ignored (use `dxcp-policy seed` to replace it)") }
+                let ignored = ReferenceVariables.names.filter { env[$0] != nil }
+                if !ignored.isEmpty {
+                    logger.notice("the data directory already holds settings; these variables apply only at first start (change settings through the admin API)", metadata: ["ignored": "\(ignored.joined(separator: ","))"])
+                }
             }
         } catch {
             printError("error: \(error)")

@@ -250,22 +250,25 @@ public enum WireRequest {
             throw WireError.invalid("publishers", "publishers must be a list of publisher objects")
         }
         var out: [CIPublisher] = []
-        for (index, item) in items.enumerated() {
-            guard case .object = item else { throw WireError.invalid("publishers[\(index)]", "each publisher must be an object") }
-            var p = FieldReader(item)
-            let providerText = p.optionalString("provider") ?? "custom"
-            guard let provider = CIPublisher.Provider(rawValue: providerText) else {
-                throw WireError.invalid("publishers[\(index)].provider", "provider must be github, jenkins, spinnaker or custom")
-            }
-            let publisher = CIPublisher(
-                name: p.string("name"), provider: provider, issuers: p.strings("issuers"), audiences: p.strings("audiences"),
-                authorizedParties: p.strings("authorized_party_azp"), subjects: p.strings("subjects"),
-                subjectPrefixes: p.strings("subject_prefixes"), emails: p.strings("emails"),
-                description: p.optionalString("description"), owner: p.optionalString("owner"))
-            if let problem = p.firstProblem { throw WireError.invalid("publishers[\(index)].\(problem.field)", problem.message) }
-            out.append(publisher)
-        }
+        for (index, item) in items.enumerated() { out.append(try publisher(item, field: "publishers[\(index)]")) }
         return out
+    }
+
+    /// One CI publisher object (REFERENCE §1.2); `field` names it in errors.
+    static func publisher(_ item: JSON, field: String) throws(WireError) -> CIPublisher {
+        guard case .object = item else { throw WireError.invalid(field, "each publisher must be an object") }
+        var p = FieldReader(item)
+        let providerText = p.optionalString("provider") ?? "custom"
+        guard let provider = CIPublisher.Provider(rawValue: providerText) else {
+            throw WireError.invalid("\(field).provider", "provider must be github, jenkins, spinnaker or custom")
+        }
+        let publisher = CIPublisher(
+            name: p.string("name"), provider: provider, issuers: p.strings("issuers"), audiences: p.strings("audiences"),
+            authorizedParties: p.strings("authorized_party_azp"), subjects: p.strings("subjects"),
+            subjectPrefixes: p.strings("subject_prefixes"), emails: p.strings("emails"),
+            description: p.optionalString("description"), owner: p.optionalString("owner"))
+        if let problem = p.firstProblem { throw WireError.invalid("\(field).\(problem.field)", problem.message) }
+        return publisher
     }
 }
 

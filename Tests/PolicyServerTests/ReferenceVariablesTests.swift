@@ -1,0 +1,121 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import GovernanceStore
+@testable import PolicyServer
+import Rules
+import Testing
+
+/// The reference's limit, kill-switch and CI-publisher variables mean the same here, and apply to
+/// a data directory's first start only (DECISIONS D35).
+@Suite struct ReferenceVariablesTests {
+    @Test func everyVariableSetsItsSetting() throws {
+        let settings = try ReferenceVariables.apply([
+            "DXCP_READ_RPM": "120", "DXCP_MUTATE_RPM": " 20 ", "DXCP_DAILY_QUOTA_BUILD_REGISTER": "0",
+            "DXCP_DAILY_QUOTA_UPLOAD_CAPABILITY": "7", "DXCP_DAILY_QUOTA_DEPLOY": "3", "DXCP_DAILY_QUOTA_ROLLBACK": "2",
+            "DXCP_MUTATIONS_DISABLED": "TRUE",
+        ], to: Settings())
+        #expect(settings.readRPM == 120)
+        #expect(settings.mutateRPM == 20)
+        #expect(settings.dailyQuotaBuildRegister == 0)
+        #expect(settings.dailyQuotaUploadCapability == 7)
+        #expect(settings.dailyQuotaDeploy == 3)
+        #expect(settings.dailyQuotaRollback == 2)
+        #expect(settings.mutationsDisabled)
+        #expect(try ReferenceVariables.apply([:], to: Settings()) == Settings(), "absent variables change nothing")
+    }
+
+    @Test func theLegacyKillSwitchIsAFallback() throws {
+        #expect(try ReferenceVariables.apply(["DXCP_KILL_SWITCH": "1"], to: Settings()).mutationsDisabled)
+        #expect(try !ReferenceVariables.apply(["DXCP_MUTATIONS_DISABLED": "false", "DXCP_KILL_SWITCH": "true"], to: Settings()).mutationsDisabled)
+    }
+
+    @Test(arguments: [
+        ("DXCP_READ_RPM", "0"), ("DXCP_READ_RPM", "5001"), ("DXCP_MUTATE_RPM", "ten"), ("DXCP_DAILY_QUOTA_DEPLOY", "-1"),
+        ("DXCP_MUTATIONS_DISABLED", "maybe"), ("DXCP_CI_PUBLISHERS", "ci-bot,other"), ("DXCP_CI_PUBLISHERS", #"{"name":"x"}"#),
+        ("DXCP_CI_PUBLISHERS", #"[{"provider":"github"}]"#), ("DXCP_CI_PUBLISHERS", #"[{"name":"a","provider":"gitlab"}]"#),
+        ("DXCP_CI_PUBLISHERS", #"["a","a"]"#), ("DXCP_CI_PUBLISHERS", "[1]"),
+    ])
+    func unusableValuesAreRefusedByName(name: String, value: String) {
+        #expect(throws: ReferenceVariables.Invalid.self) { try ReferenceVariables.apply([name: value], to: Settings()) }
+        do {
+            _ = try ReferenceVariables.apply([name: value], to: Settings())
+        } catch {
+            #expect(error.name == name)
+            #expect(!error.reason.isEmpty)
+        }
+    }
+
+    @Test func ciPublishersTakeObjectsAndSubjectStrings() throws {
+        let publishers = try ReferenceVariables.apply([
+            "DXCP_CI_PUBLISHERS": #"["ci-bot", {"name":"gh","provider":"github","issuers":["https://token.actions.githubusercontent.com"],"subject_prefixes":["repo:org/"]}]"#,
+        ], to: Settings()).ciPublishers
+        #expect(publishers == [
+            CIPublisher(name: "ci-bot", provider: .custom, subjects: ["ci-bot"]),
+            CIPublisher(name: "gh", provider: .github, issuers: ["https://token.actions.githubusercontent.com"], subjectPrefixes: ["repo:org/"]),
+        ])
+        #expect(try ReferenceVariables.apply(["DXCP_CI_PUBLISHERS": "[]"], to: Settings(ciPublishers: publishers)).ciPublishers.isEmpty)
+    }
+
+    /// `serve` on an empty directory with nothing but variables; a second start keeps what the
+    /// first one stored; a bad value stops the start with exit 2 and writes nothing.
+    @Test func serveAppliesTheVariablesAtFirstStartOnly() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("dxcp-refvars-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+
+        let first = try await Self.serve(dir: dir, variables: [
+            "DXCP_READ_RPM": "77", "DXCP_DAILY_QUOTA_DEPLOY": "4", "DXCP_MUTATIONS_DISABLED": "true", "DXCP_CI_PUBLISHERS": #"["ci-bot"]"#,
+        ])
+        #expect(first.served)
+        #expect(first.status == 0)
+        var settings = try GovernanceStore(directory: dir).policy().settings
+        #expect(settings.readRPM == 77)
+        #expect(settings.dailyQuotaDeploy == 4)
+        #expect(settings.mutationsDisabled)
+        #expect(settings.ciPublishers.map(\.name) == ["ci-bot"])
+
+        let second = try await Self.serve(dir: dir, variables: ["DXCP_READ_RPM": "9", "DXCP_MUTATIONS_DISABLED": "false"])
+        #expect(second.served)
+        settings = try GovernanceStore(directory: dir).policy().settings
+        #expect(settings.readRPM == 77, "stored settings win after the first start")
+        #expect(settings.mutationsDisabled)
+
+        let fresh = dir + "-bad"
+        defer { try? FileManager.default.removeItem(atPath: fresh) }
+        let bad = try await Self.serve(dir: fresh, variables: ["DXCP_MUTATE_RPM": "lots"])
+        #expect(!bad.served)
+        #expect(bad.status == 2)
+        #expect(bad.stderr.contains("DXCP_MUTATE_RPM"))
+        if FileManager.default.fileExists(atPath: fresh) {
+            #expect(try GovernanceStore(directory: fresh).policyGeneration() == 0, "nothing stored from a refused start")
+        }
+    }
+
+    /// Runs `serve` with `variables` until it answers `/livez` (then stops it with SIGTERM), or
+    /// until it exits on its own.
+    static func serve(dir: String, variables: [String: String]) async throws -> (served: Bool, status: Int32, stderr: String) {
+        let port = try GracefulShutdownTests.freePort()
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent("dxcp-policy")
+        process.arguments = ["serve", "--port", String(port), "--data-dir", dir]
+        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("DXCP_") }
+        environment["DXCP_DEV_JWT_SECRET"] = RunningServer.secret
+        environment.merge(variables) { _, new in new }
+        process.environment = environment
+        process.standardOutput = FileHandle.nullDevice
+        let errors = Pipe()
+        process.standardError = errors
+        try process.run()
+        var served = false
+        for _ in 0..<100 where !served && process.isRunning {
+            served = (try? await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port)/livez")!)) != nil
+            if !served { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        if process.isRunning { kill(process.processIdentifier, SIGTERM) }
+        process.waitUntilExit()
+        let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        return (served, process.terminationStatus, stderr)
+    }
+}
