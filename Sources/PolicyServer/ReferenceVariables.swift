@@ -21,7 +21,24 @@ public enum ReferenceVariables {
     public static let names = [
         "DXCP_READ_RPM", "DXCP_MUTATE_RPM", "DXCP_DAILY_QUOTA_BUILD_REGISTER", "DXCP_DAILY_QUOTA_UPLOAD_CAPABILITY",
         "DXCP_DAILY_QUOTA_DEPLOY", "DXCP_DAILY_QUOTA_ROLLBACK", "DXCP_MUTATIONS_DISABLED", "DXCP_KILL_SWITCH", "DXCP_CI_PUBLISHERS",
+        "DXCP_SERVICE_REGISTRY_PATH",
     ]
+
+    /// `policy` with every variable present in `environment` applied: the settings, and the
+    /// services of the registry file `DXCP_SERVICE_REGISTRY_PATH` names (replacing the policy's).
+    /// `readFile` reads that file (nil when it cannot).
+    public static func apply(
+        _ environment: [String: String], to policy: PolicySnapshot, readFile: (String) -> [UInt8]?
+    ) throws(Invalid) -> PolicySnapshot {
+        var policy = policy
+        policy.settings = try apply(environment, to: policy.settings)
+        if let path = environment["DXCP_SERVICE_REGISTRY_PATH"] {
+            guard let bytes = readFile(path) else { throw Invalid(name: "DXCP_SERVICE_REGISTRY_PATH", reason: "cannot read \(path)") }
+            let entries = try serviceRegistry(bytes)
+            policy.services = Dictionary(entries.map { ($0.name, $0) }) { first, _ in first }
+        }
+        return policy
+    }
 
     /// `settings` with every variable present in `environment` applied.
     public static func apply(_ environment: [String: String], to settings: Settings) throws(Invalid) -> Settings {
@@ -82,5 +99,42 @@ public enum ReferenceVariables {
         }
         guard Set(result.map(\.name)).count == result.count else { throw Invalid(name: name, reason: "publisher names must be unique") }
         return result
+    }
+
+    /// The reference's service registry file: a JSON array of entries (or an object whose
+    /// `services` is that array), each with `service_name` and optional `allowed_environments`,
+    /// `allowed_recipes`, `allowed_artifact_sources`, `stable_service_url_template`; the
+    /// reference's display-only Backstage fields are accepted and not kept.
+    static func serviceRegistry(_ bytes: [UInt8]) throws(Invalid) -> [ServiceEntry] {
+        let name = "DXCP_SERVICE_REGISTRY_PATH"
+        let parsed: JSON
+        do {
+            parsed = try JSON.parse(bytes)
+        } catch {
+            throw Invalid(name: name, reason: "the registry is not JSON (\(error.reason) at byte \(error.offset))")
+        }
+        let items: [JSON]
+        if case .array(let list) = parsed {
+            items = list
+        } else if case .array(let list)? = parsed["services"] {
+            items = list
+        } else {
+            throw Invalid(name: name, reason: "expected a JSON array of services")
+        }
+        var entries: [ServiceEntry] = []
+        for (index, item) in items.enumerated() {
+            guard case .object = item else { throw Invalid(name: name, reason: "entry \(index): expected an object") }
+            var r = FieldReader(item)
+            let entry = ServiceEntry(
+                name: r.string("service_name", maxLength: 128), allowedEnvironments: r.strings("allowed_environments"),
+                allowedRecipes: r.strings("allowed_recipes"), allowedArtifactSources: r.strings("allowed_artifact_sources"),
+                stableServiceURLTemplate: r.optionalString("stable_service_url_template"))
+            _ = (r.optionalString("backstage_entity_ref"), r.optionalString("backstage_entity_url"))
+            if let problem = r.firstProblem { throw Invalid(name: name, reason: "entry \(index).\(problem.field): \(problem.message)") }
+            guard !entry.name.isEmpty else { throw Invalid(name: name, reason: "entry \(index).service_name: must not be empty") }
+            entries.append(entry)
+        }
+        guard Set(entries.map(\.name)).count == entries.count else { throw Invalid(name: name, reason: "service names must be unique") }
+        return entries
     }
 }

@@ -54,8 +54,8 @@ struct Serve: AsyncParsableCommand {
             if try store.policyGeneration() == 0 {
                 // First start: the policy file (if any) with the reference's variables applied.
                 let file = policy ?? (demo ? "examples/demo-policy.yaml" : nil)
-                var snapshot = try file.map { try PolicyFile.load(path: $0) } ?? PolicySnapshot()
-                snapshot.settings = try ReferenceVariables.apply(env, to: snapshot.settings)
+                let snapshot = try ReferenceVariables.apply(
+                    env, to: try file.map { try PolicyFile.load(path: $0) } ?? PolicySnapshot(), readFile: readFile)
                 try await store.replacePolicy(snapshot, actorId: "dxcp-policy serve", now: currentTime())
             } else {
                 if policy != nil { logger.notice("the data directory already holds policy data; --policy is ignored (use `dxcp-policy seed` to replace it)") }

@@ -58,14 +58,54 @@ import Testing
         #expect(try ReferenceVariables.apply(["DXCP_CI_PUBLISHERS": "[]"], to: Settings(ciPublishers: publishers)).ciPublishers.isEmpty)
     }
 
+    @Test func theServiceRegistryReplacesThePolicyServices() throws {
+        let registry = #"""
+            [{"service_name":"payments","allowed_environments":["sandbox"],"allowed_recipes":["default"],
+              "allowed_artifact_sources":["s3://artifacts/payments/"],"stable_service_url_template":"https://{env}.example/payments",
+              "backstage_entity_ref":"component:payments","backstage_entity_url":"https://backstage.example/payments"},
+             {"service_name":"ledger"}]
+            """#
+        var policy = PolicySnapshot()
+        policy.services = ["old": ServiceEntry(name: "old")]
+        let applied = try ReferenceVariables.apply(["DXCP_SERVICE_REGISTRY_PATH": "/r.json"], to: policy) { path in
+            path == "/r.json" ? Array(registry.utf8) : nil
+        }
+        #expect(applied.services.keys.sorted() == ["ledger", "payments"])
+        #expect(applied.services["payments"] == ServiceEntry(
+            name: "payments", allowedEnvironments: ["sandbox"], allowedRecipes: ["default"],
+            allowedArtifactSources: ["s3://artifacts/payments/"], stableServiceURLTemplate: "https://{env}.example/payments"))
+        let wrapped = try ReferenceVariables.apply(["DXCP_SERVICE_REGISTRY_PATH": "/r.json"], to: policy) { _ in
+            Array(#"{"services":[{"service_name":"ledger"}]}"#.utf8)
+        }
+        #expect(wrapped.services.keys.sorted() == ["ledger"])
+        #expect(try ReferenceVariables.apply([:], to: policy) { _ in nil } == policy)
+    }
+
+    @Test(arguments: [
+        nil, "not json", #"{"name":"x"}"#, #"[{"allowed_recipes":["a"]}]"#, #"[{"service_name":""}]"#,
+        #"[{"service_name":"a"},{"service_name":"a"}]"#, #"[{"service_name":"a","allowed_recipes":"default"}]"#, "[1]",
+    ] as [String?])
+    func anUnusableRegistryIsRefused(content: String?) {
+        do {
+            _ = try ReferenceVariables.apply(["DXCP_SERVICE_REGISTRY_PATH": "/r.json"], to: PolicySnapshot()) { _ in content.map { Array($0.utf8) } }
+            Issue.record("accepted \(content ?? "an unreadable file")")
+        } catch {
+            #expect(error.name == "DXCP_SERVICE_REGISTRY_PATH")
+        }
+    }
+
     /// `serve` on an empty directory with nothing but variables; a second start keeps what the
     /// first one stored; a bad value stops the start with exit 2 and writes nothing.
     @Test func serveAppliesTheVariablesAtFirstStartOnly() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("dxcp-refvars-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
 
+        let registry = dir + "-services.json"
+        defer { try? FileManager.default.removeItem(atPath: registry) }
+        try Data(#"[{"service_name":"payments","allowed_recipes":["default"]}]"#.utf8).write(to: URL(fileURLWithPath: registry))
         let first = try await Self.serve(dir: dir, variables: [
             "DXCP_READ_RPM": "77", "DXCP_DAILY_QUOTA_DEPLOY": "4", "DXCP_MUTATIONS_DISABLED": "true", "DXCP_CI_PUBLISHERS": #"["ci-bot"]"#,
+            "DXCP_SERVICE_REGISTRY_PATH": registry,
         ])
         #expect(first.served)
         #expect(first.status == 0)
@@ -74,6 +114,7 @@ import Testing
         #expect(settings.dailyQuotaDeploy == 4)
         #expect(settings.mutationsDisabled)
         #expect(settings.ciPublishers.map(\.name) == ["ci-bot"])
+        #expect(try GovernanceStore(directory: dir).policy().services.keys.sorted() == ["payments"])
 
         let second = try await Self.serve(dir: dir, variables: ["DXCP_READ_RPM": "9", "DXCP_MUTATIONS_DISABLED": "false"])
         #expect(second.served)
