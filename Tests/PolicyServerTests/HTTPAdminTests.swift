@@ -63,4 +63,52 @@ import Testing
         #expect(recipeUpdate.summary.contains(#""old_value":{"#) && recipeUpdate.summary.contains(#""recipe_revision":2"#))
         #expect(recipeUpdate.actorId == "admin-1")
     }
+
+    /// Environments: create 201, patch 200, delete 204, with the reference's codes; an environment
+    /// a group binds or a service routes keeps its type and cannot be deleted.
+    @Test func environments() async throws {
+        let server = try await RunningServer()
+        let admin = try await server.admin
+
+        let forbidden = try await server.send("POST", "/v1/environments", token: try await server.owner, json: #"{"id":"qa-2"}"#)
+        #expect(forbidden.code == "ROLE_FORBIDDEN")
+        let created = try await server.send("POST", "/v1/environments", token: admin, json: #"{"id":"qa-2","display_name":"QA 2","type":"non_prod"}"#)
+        #expect(created.status == 201)
+        #expect(created.json["id"] as? String == "qa-2")
+        #expect(created.json["display_name"] as? String == "QA 2")
+        #expect(created.json["lifecycle_state"] as? String == "active")
+        #expect(try await server.send("POST", "/v1/environments", token: admin, json: #"{"id":"qa-2"}"#).code == "ENVIRONMENT_EXISTS")
+        for (body, code) in [
+            (#"{"display_name":"x"}"#, "MISSING_ID"), (#"{"id":"QA_3"}"#, "INVALID_ENVIRONMENT_ID"),
+            (#"{"id":"qa-3","type":"staging"}"#, "INVALID_ENVIRONMENT_TYPE"), (#"{"id":"qa-3","lifecycle_state":"gone"}"#, "INVALID_ENVIRONMENT_LIFECYCLE_STATE"),
+            (#"{"id":"qa-3","type":7}"#, "INVALID_REQUEST"),
+        ] {
+            let refused = try await server.send("POST", "/v1/environments", token: admin, json: body)
+            #expect(refused.status == 400, "\(body)")
+            #expect(refused.code == code, "\(body)")
+        }
+        #expect(try await server.send("GET", "/v1/environments/qa-3", token: admin).status == 404, "nothing half-created")
+
+        let patched = try await server.send("PATCH", "/v1/environments/qa-2", token: admin, json: #"{"type":"prod","lifecycle_state":"disabled"}"#)
+        #expect(patched.status == 200)
+        #expect(patched.json["type"] as? String == "prod")
+        #expect(patched.json["display_name"] as? String == "QA 2", "absent fields are kept")
+        #expect(try await server.send("PATCH", "/v1/environments/qa-2", token: admin, json: #"{"id":"other"}"#).code == "ID_MISMATCH")
+        #expect(try await server.send("PATCH", "/v1/environments/nowhere", token: admin, json: #"{"type":"prod"}"#).status == 404)
+
+        // sandbox is bound to the demo group and routed: its type is locked, it cannot be deleted.
+        let locked = try await server.send("PATCH", "/v1/environments/sandbox", token: admin, json: #"{"type":"prod"}"#)
+        #expect(locked.status == 409)
+        #expect(locked.code == "ENVIRONMENT_TYPE_LOCKED")
+        #expect(try await server.send("PATCH", "/v1/environments/sandbox", token: admin, json: #"{"display_name":"Sandbox"}"#).status == 200)
+        let blocked = try await server.send("DELETE", "/v1/environments/sandbox", token: admin)
+        #expect(blocked.status == 409)
+        #expect(blocked.code == "ENVIRONMENT_DELETE_BLOCKED_REFERENCED")
+
+        let deleted = try await server.send("DELETE", "/v1/environments/qa-2", token: admin)
+        #expect(deleted.status == 204)
+        #expect(try await server.send("GET", "/v1/environments/qa-2", token: admin).status == 404)
+        let changes = try server.store.auditEntries().filter { $0.targetType == "Environment" }.map(\.eventType)
+        #expect(changes == ["ADMIN_CREATE", "ADMIN_UPDATE", "ADMIN_UPDATE", "ADMIN_DELETE"])
+    }
 }

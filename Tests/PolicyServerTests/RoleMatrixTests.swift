@@ -53,6 +53,7 @@ import Testing
         Endpoint(method: "PUT", path: "/v1/delivery-groups/mg", body: #"{"name":"MG"}"#, allowed: [.admin], refusal: "ROLE_FORBIDDEN"),
         Endpoint(method: "PUT", path: "/v1/admin/services/demo-service/environments/sandbox", body: #"{"recipe_id":"default"}"#, allowed: [.admin], refusal: "ROLE_FORBIDDEN"),
         Endpoint(method: "PUT", path: "/v1/admin/delivery-groups/default/environments/sandbox", body: #"{"is_enabled":true,"order_index":0}"#, allowed: [.admin], refusal: "ROLE_FORBIDDEN"),
+        Endpoint(method: "PATCH", path: "/v1/environments/sandbox", body: #"{"display_name":"Sandbox"}"#, allowed: [.admin], refusal: "ROLE_FORBIDDEN"),
     ]
 
     static let roleRefusals: Set<String> = ["ROLE_FORBIDDEN", "CI_ONLY", "AUTHZ_ROLE_REQUIRED"]

@@ -58,6 +58,14 @@ struct CodeCoverageTests {
         .init(code: .invalidStatus, request: recipe(RecipeChange(id: "r9", name: "N", deployPipeline: "p", effectiveBehaviorSummary: "b", status: "retired")), principal: Fixtures.admin),
         .init(code: .recipeExists, request: recipe(RecipeChange(id: "default", name: "N", deployPipeline: "p", effectiveBehaviorSummary: "b")), principal: Fixtures.admin),
         .init(code: .recipeInUse, request: .changePolicy(.deleteRecipe(id: "default")), principal: Fixtures.admin),
+        .init(code: .invalidEnvironmentId, request: .changePolicy(.createEnvironment(EnvironmentChange(id: "QA_1"))), principal: Fixtures.admin),
+        .init(code: .invalidEnvironmentType, request: .changePolicy(.createEnvironment(EnvironmentChange(id: "qa", type: "staging"))), principal: Fixtures.admin),
+        .init(
+            code: .invalidEnvironmentLifecycleState, request: .changePolicy(.createEnvironment(EnvironmentChange(id: "qa", lifecycleState: "gone"))),
+            principal: Fixtures.admin),
+        .init(code: .environmentExists, request: .changePolicy(.createEnvironment(EnvironmentChange(id: "sandbox"))), principal: Fixtures.admin),
+        .init(code: .environmentTypeLocked, request: .changePolicy(.updateEnvironment(id: "sandbox", EnvironmentChange(type: "prod"))), principal: Fixtures.admin),
+        .init(code: .environmentDeleteBlockedReferenced, request: .changePolicy(.deleteEnvironment(id: "sandbox")), principal: Fixtures.admin),
         .init(code: .invalidRequest, request: .deploy(Fixtures.intent(changeSummary: String(repeating: "x", count: 241)))),
         .init(
             code: .invalidBuildRegistration, request: .registerExistingBuild(Fixtures.registration(builtAt: "yesterday")),
@@ -160,12 +168,15 @@ struct CodeCoverageTests {
         .invalidGuardrail: 400, .invalidOwner: 400, .deliveryGroupExists: 409, .serviceAlreadyAssigned: 409, .idMismatch: 400,
         .recipeNameRequired: 400, .recipeDeployPipelineRequired: 400, .recipeBehaviorRequired: 400, .invalidStatus: 400,
         .recipeExists: 409, .recipeInUse: 409, .routeNotFound: 404, .methodNotAllowed: 405,
+        .invalidEnvironmentId: 400, .invalidEnvironmentType: 400, .invalidEnvironmentLifecycleState: 400,
+        .environmentExists: 409, .environmentTypeLocked: 409, .environmentDeleteBlockedReferenced: 409,
     ]
 
     static let userErrors: Set<ContractCode> = [
         .invalidRequest, .recipeIdRequired, .recipeIdMismatch, .invalidEnvironment, .environmentRequired, .invalidVersion,
         .invalidArtifact, .invalidBuildRegistration, .buildRegistrationConflict, .idempotencyKeyRequired, .versionNotFound,
         .recipeNotFound, .recipeNameRequired, .recipeBehaviorRequired, .idMismatch, .invalidStatus,
+        .environmentTypeLocked, .environmentDeleteBlockedReferenced,
     ]
 
     static let policyChanges: Set<ContractCode> = [

@@ -67,6 +67,12 @@ public enum WireRequest {
         case ("GET", 1, "whoami"): return .read(.whoami)
         case ("GET", 1, "environments"): return .read(.environments)
         case ("GET", 2, "environments"): return .read(.environment(id: try pathId(route[1])))
+        case ("POST", 1, "environments"):
+            return .changePolicy(.createEnvironment(try environmentChange(body)))
+        case ("PATCH", 2, "environments"):
+            return .changePolicy(.updateEnvironment(id: try pathId(route[1]), try environmentChange(body)))
+        case ("DELETE", 2, "environments"):
+            return .changePolicy(.deleteEnvironment(id: try pathId(route[1])))
         case ("GET", 2, "audit") where route[1] == "events":
             func integer(_ name: String) throws(WireError) -> Int64? {
                 guard let text = query[name] else { return nil }
@@ -213,6 +219,19 @@ public enum WireRequest {
             spinnakerApplication: r.optionalString("spinnaker_application"), deployPipeline: r.optionalString("deploy_pipeline"),
             rollbackPipeline: r.optionalString("rollback_pipeline"), effectiveBehaviorSummary: r.optionalString("effective_behavior_summary"),
             status: r.optionalString("status"), changeReason: r.optionalString("change_reason"))
+        try r.check()
+        return change
+    }
+
+    /// An environment create or update: `id`, `display_name` (or `name`), `type`,
+    /// `lifecycle_state`, `change_reason`.
+    static func environmentChange(_ body: Body) throws(WireError) -> EnvironmentChange {
+        var r = try reader(body)
+        let displayName = r.optionalString("display_name", maxLength: 1000)
+        let name = r.optionalString("name", maxLength: 1000)
+        let change = EnvironmentChange(
+            id: r.optionalString("id"), displayName: displayName ?? name, type: r.optionalString("type"),
+            lifecycleState: r.optionalString("lifecycle_state"), changeReason: r.optionalString("change_reason", maxLength: 1000))
         try r.check()
         return change
     }

@@ -82,4 +82,43 @@ extension Checks {
         guard let environment = policy.environments[id] else { throw Denial(.notFound, "Environment not found") }
         guard environment.lifecycle != .retired else { throw Denial(.environmentRetired, "Environment is retired", status: 409) }
     }
+
+    /// REFERENCE §2.8: an environment change names a valid id (400 `MISSING_ID` /
+    /// `INVALID_ENVIRONMENT_ID`; on update the body's id equals the path's, 400 `ID_MISMATCH`), a
+    /// type `non_prod` or `prod` (400 `INVALID_ENVIRONMENT_TYPE`) and a lifecycle state `active`,
+    /// `disabled` or `retired` (400 `INVALID_ENVIRONMENT_LIFECYCLE_STATE`). Absent fields keep
+    /// `current`'s values (or the defaults on create).
+    static func environmentChangeValid(_ change: EnvironmentChange, pathId: String?, current: Environment?) throws(Denial) -> Environment {
+        let id = trimmed(change.id ?? pathId ?? "")
+        guard !id.isEmpty else { throw Denial(.missingId, "Environment id is required") }
+        if let pathId, let bodyId = change.id, trimmed(bodyId) != pathId { throw Denial(.idMismatch, "Body id does not match the path") }
+        guard Environment.isValidId(id), id.utf8.count <= 64 else {
+            throw Denial(.invalidEnvironmentId, "Environment id must be lower-case letters and digits in dash-separated runs (at most 64)")
+        }
+        var environment = current ?? Environment(id: id)
+        if let type = change.type {
+            guard let kind = Environment.Kind(rawValue: type) else { throw Denial(.invalidEnvironmentType, "type must be non_prod or prod") }
+            environment.kind = kind
+        }
+        if let state = change.lifecycleState {
+            guard let lifecycle = Environment.Lifecycle(rawValue: state) else {
+                throw Denial(.invalidEnvironmentLifecycleState, "lifecycle_state must be active, disabled or retired")
+            }
+            environment.lifecycle = lifecycle
+        }
+        if let name = change.displayName.map(trimmed) {
+            guard !name.isEmpty, name.count <= 128 else { throw Denial(.missingName, "display_name must be 1 to 128 characters") }
+            environment.displayName = name
+        }
+        return environment
+    }
+
+    /// REFERENCE §2.8: an environment a delivery group binds or a service routes is referenced:
+    /// its type is locked (409 `ENVIRONMENT_TYPE_LOCKED`) and it cannot be deleted (409
+    /// `ENVIRONMENT_DELETE_BLOCKED_REFERENCED`).
+    static func environmentUnreferenced(_ id: String, _ policy: PolicySnapshot, _ code: ContractCode, _ message: String) throws(Denial) {
+        let bound = policy.bindings.values.contains { $0[id] != nil }
+        let routed = policy.routes.values.contains { $0[id] != nil }
+        if bound || routed { throw Denial(code, message) }
+    }
 }

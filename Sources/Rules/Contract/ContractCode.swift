@@ -69,6 +69,12 @@ public enum ContractCode: String, Sendable, Codable, CaseIterable {
     case invalidStatus = "INVALID_STATUS"
     case recipeExists = "RECIPE_EXISTS"
     case recipeInUse = "RECIPE_IN_USE"
+    case invalidEnvironmentId = "INVALID_ENVIRONMENT_ID"
+    case invalidEnvironmentType = "INVALID_ENVIRONMENT_TYPE"
+    case invalidEnvironmentLifecycleState = "INVALID_ENVIRONMENT_LIFECYCLE_STATE"
+    case environmentExists = "ENVIRONMENT_EXISTS"
+    case environmentTypeLocked = "ENVIRONMENT_TYPE_LOCKED"
+    case environmentDeleteBlockedReferenced = "ENVIRONMENT_DELETE_BLOCKED_REFERENCED"
 
     /// The HTTP status the contract gives this code.
     public var httpStatus: Int {
@@ -79,7 +85,7 @@ public enum ContractCode: String, Sendable, Codable, CaseIterable {
             .rollbackOfRollback, .noPriorSuccessfulVersion, .missingSpinnakerTarget, .invalidArtifact,
             .invalidURL, .missingId, .missingName, .invalidServices, .invalidEnvironments, .invalidRecipes, .invalidGuardrail,
             .invalidOwner, .idMismatch, .recipeNameRequired, .recipeDeployPipelineRequired, .recipeBehaviorRequired,
-            .invalidStatus:
+            .invalidStatus, .invalidEnvironmentId, .invalidEnvironmentType, .invalidEnvironmentLifecycleState:
             400
         case .unauthorized: 401
         case .authzRoleRequired, .roleForbidden, .ciOnly, .deliveryGroupScopeRequired,
@@ -89,7 +95,8 @@ public enum ContractCode: String, Sendable, Codable, CaseIterable {
         case .recipeNotFound, .notFound, .routeNotFound: 404
         case .methodNotAllowed: 405
         case .idempotencyConflict, .buildRegistrationConflict, .concurrencyLimitReached, .deliveryGroupExists,
-            .serviceAlreadyAssigned, .recipeExists, .recipeInUse:
+            .serviceAlreadyAssigned, .recipeExists, .recipeInUse, .environmentExists, .environmentTypeLocked,
+            .environmentDeleteBlockedReferenced:
             409
         case .quotaExceeded, .rateLimited: 429
         case .internalError: 500
@@ -105,7 +112,7 @@ public enum ContractCode: String, Sendable, Codable, CaseIterable {
         case .invalidRequest, .recipeIdRequired, .recipeIdMismatch, .invalidEnvironment, .environmentRequired,
             .invalidVersion, .invalidArtifact, .invalidBuildRegistration, .buildRegistrationConflict,
             .idempotencyKeyRequired, .versionNotFound, .recipeNotFound, .recipeNameRequired, .recipeBehaviorRequired,
-            .idMismatch, .invalidStatus:
+            .idMismatch, .invalidStatus, .environmentTypeLocked, .environmentDeleteBlockedReferenced:
             .userError
         case .serviceNotAllowlisted, .serviceNotInDeliveryGroup, .environmentNotAllowed, .environmentDisabled,
             .environmentRetired, .recipeNotAllowed, .recipeIncompatible, .recipeDeprecated,

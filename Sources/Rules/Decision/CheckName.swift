@@ -52,6 +52,7 @@ public enum CheckName: String, Sendable, Hashable, Codable, CaseIterable {
     case objectAbsent = "object_absent"
     case recipeNotInUse = "recipe_not_in_use"
     case environmentWritable = "environment_writable"
+    case environmentUnreferenced = "environment_unreferenced"
 
     /// The contract section the check enforces.
     public var contractSection: String {
@@ -72,7 +73,7 @@ public enum CheckName: String, Sendable, Hashable, Codable, CaseIterable {
         case .artifactValid, .builtAtValid, .artifactSourceAllowed, .linksValid, .existingBuildConsistent,
             .uploadCapabilityMatched:
             "§3.1"
-        case .settingsValid, .policyChangeValid, .objectAbsent, .recipeNotInUse, .environmentWritable: "§1.1"
+        case .settingsValid, .policyChangeValid, .objectAbsent, .recipeNotInUse, .environmentWritable, .environmentUnreferenced: "§1.1"
         }
     }
 }

@@ -83,3 +83,13 @@ extension DeliveryGroup {
         ])
     }
 }
+
+extension Environment {
+    /// The environment as the admin API shows it, for audit old and new values.
+    public var jsonValue: JSONValue {
+        .object([
+            "id": .string(id), "display_name": .string(displayName), "type": .string(kind.rawValue),
+            "lifecycle_state": .string(lifecycle.rawValue),
+        ])
+    }
+}

@@ -82,6 +82,34 @@ extension Evaluator {
                 b.map { .object(["is_enabled": .bool($0.isEnabled), "order_index": .int(Int64($0.orderIndex))]) } ?? .null
             }
             note = ("ADMIN_UPDATE", "EnvironmentBinding", "\(groupId)/\(environment)", value(old), value(binding), nil)
+        case .createEnvironment(let c):
+            let environment = try t.check(.policyChangeValid) { () throws(Denial) in try Checks.environmentChangeValid(c, pathId: nil, current: nil) }
+            try t.check(.objectAbsent) { () throws(Denial) in
+                if before.environments[environment.id] != nil { throw Denial(.environmentExists, "Environment already exists") }
+            }
+            policy.environments[environment.id] = environment
+            allowed = Allowed(status: 201, result: .environment(EnvironmentView(environment: environment, bindings: [])))
+            note = ("ADMIN_CREATE", "Environment", environment.id, .null, environment.jsonValue, c.changeReason)
+        case .updateEnvironment(let id, let c):
+            let existing = try t.check(.objectExists) { () throws(Denial) in try Checks.objectExists(before.environments[id], "Environment") }
+            let environment = try t.check(.policyChangeValid) { () throws(Denial) in try Checks.environmentChangeValid(c, pathId: id, current: existing) }
+            if environment.kind != existing.kind {
+                try t.check(.environmentUnreferenced) { () throws(Denial) in
+                    try Checks.environmentUnreferenced(id, before, .environmentTypeLocked, "The type of an environment in use cannot change")
+                }
+            }
+            policy.environments[id] = environment
+            let bindings = policy.deliveryGroups.keys.sorted().compactMap { policy.binding(group: $0, environment: id) }
+            allowed = Allowed(status: 200, result: .environment(EnvironmentView(environment: environment, bindings: bindings)))
+            note = ("ADMIN_UPDATE", "Environment", id, existing.jsonValue, environment.jsonValue, c.changeReason)
+        case .deleteEnvironment(let id):
+            let existing = try t.check(.objectExists) { () throws(Denial) in try Checks.objectExists(before.environments[id], "Environment") }
+            try t.check(.environmentUnreferenced) { () throws(Denial) in
+                try Checks.environmentUnreferenced(id, before, .environmentDeleteBlockedReferenced, "An environment in use cannot be deleted")
+            }
+            policy.environments[id] = nil
+            allowed = Allowed(status: 204, result: .deleted)
+            note = ("ADMIN_DELETE", "Environment", id, existing.jsonValue, .null, nil)
         }
         t.effects.append(.putPolicy(policy))
         t.effects.append(.audit(AuditNote(

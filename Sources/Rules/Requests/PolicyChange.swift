@@ -15,6 +15,12 @@ public enum PolicyChange: Sendable, Hashable, Codable {
     case setRoute(service: String, environment: String, recipeId: String?)
     /// `PUT`/`PATCH /v1/admin/delivery-groups/{group}/environments/{environment}`.
     case setBinding(group: String, environment: String, isEnabled: Bool, orderIndex: Int)
+    /// `POST /v1/environments` (answers 201).
+    case createEnvironment(EnvironmentChange)
+    /// `PATCH /v1/environments/{id}`: fields sent replace the current ones.
+    case updateEnvironment(id: String, EnvironmentChange)
+    /// `DELETE /v1/environments/{id}` (answers 204).
+    case deleteEnvironment(id: String)
 
     /// Method and path.
     public var endpoint: String {
@@ -26,6 +32,9 @@ public enum PolicyChange: Sendable, Hashable, Codable {
         case .updateDeliveryGroup(let id, _): "PUT /v1/delivery-groups/\(id)"
         case .setRoute(let service, let environment, _): "PUT /v1/admin/services/\(service)/environments/\(environment)"
         case .setBinding(let group, let environment, _, _): "PUT /v1/admin/delivery-groups/\(group)/environments/\(environment)"
+        case .createEnvironment: "POST /v1/environments"
+        case .updateEnvironment(let id, _): "PATCH /v1/environments/\(id)"
+        case .deleteEnvironment(let id): "DELETE /v1/environments/\(id)"
         }
     }
 }
@@ -93,6 +102,27 @@ public struct DeliveryGroupChange: Sendable, Hashable, Codable {
         self.maxConcurrentDeployments = maxConcurrentDeployments
         self.dailyDeployQuota = dailyDeployQuota
         self.dailyRollbackQuota = dailyRollbackQuota
+        self.changeReason = changeReason
+    }
+}
+
+/// The body of an environment create or update; absent fields keep their current value on update
+/// (on create: `non_prod`, `active`, display name = id).
+public struct EnvironmentChange: Sendable, Hashable, Codable {
+    public var id: String?
+    public var displayName: String?
+    /// `non_prod` or `prod`, as sent.
+    public var type: String?
+    /// `active`, `disabled` or `retired`, as sent.
+    public var lifecycleState: String?
+    public var changeReason: String?
+
+    /// A change from its parts.
+    public init(id: String? = nil, displayName: String? = nil, type: String? = nil, lifecycleState: String? = nil, changeReason: String? = nil) {
+        self.id = id
+        self.displayName = displayName
+        self.type = type
+        self.lifecycleState = lifecycleState
         self.changeReason = changeReason
     }
 }
