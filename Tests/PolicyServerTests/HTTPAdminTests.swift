@@ -57,6 +57,18 @@ import Testing
             json: #"{"name":"Team A","owner":"lead@example.com","services":[],"allowed_recipes":[]}"#)
         #expect(unrouted.status == 200)
         #expect(try await server.send("PUT", "/v1/admin/services/demo-service/environments/staging", token: admin, json: #"{"recipe_id":"default"}"#).status == 200)
+        let routes = try await server.send("GET", "/v1/admin/services/demo-service/environments", token: admin)
+        #expect(routes.status == 200)
+        let routeList = try #require(routes.array)
+        #expect(routeList.contains { $0["environment_id"] as? String == "staging" && $0["recipe_id"] as? String == "default" })
+        #expect(try await server.send("GET", "/v1/admin/services/nobody/environments", token: admin).status == 404)
+        let bindings = try await server.send("GET", "/v1/admin/delivery-groups/default/environments", token: admin)
+        let bindingList = try #require(bindings.array)
+        #expect(bindingList.map { $0["order_index"] as? Int ?? -1 } == bindingList.map { $0["order_index"] as? Int ?? -1 }.sorted())
+        #expect(bindingList.contains { $0["environment_id"] as? String == "staging" && $0["is_enabled"] as? Bool == false })
+        #expect(try await server.send("GET", "/v1/admin/delivery-groups/team-a/environments", token: admin).array?.isEmpty == false)
+        #expect(try await server.send("GET", "/v1/admin/delivery-groups/nobody/environments", token: admin).status == 404)
+
         let entries = try server.store.auditEntries().filter { ["ADMIN_CREATE", "ADMIN_UPDATE", "ADMIN_DELETE"].contains($0.eventType) }
         #expect(entries.count == 8)
         let recipeUpdate = try #require(entries.first { $0.eventType == "ADMIN_UPDATE" && $0.targetType == "Recipe" })

@@ -20,6 +20,7 @@ import Yams
         "PUT /v1/admin/delivery-groups/{group}/environments/{environment}",
         "PATCH /v1/admin/delivery-groups/{group}/environments/{environment}", "GET /v1/environments", "GET /v1/environments/{id}",
         "POST /v1/environments", "PATCH /v1/environments/{id}", "DELETE /v1/environments/{id}",
+        "GET /v1/admin/services/{service}/environments", "GET /v1/admin/delivery-groups/{group}/environments",
         "GET /v1/settings/public", "GET /v1/settings/admin", "GET /v1/admin/system/rate-limits", "PUT /v1/admin/system/rate-limits",
         "GET /v1/admin/system/ci-publishers", "PUT /v1/admin/system/ci-publishers", "GET /v1/admin/system/mutations-disabled",
         "PUT /v1/admin/system/mutations-disabled", "PATCH /v1/admin/system/mutations-disabled", "GET /v1/audit/events",

@@ -40,6 +40,8 @@ import Testing
         Endpoint(method: "GET", path: "/v1/settings/public", body: nil, allowed: everyone, refusal: ""),
         Endpoint(method: "GET", path: "/v1/settings/admin", body: nil, allowed: [.admin], refusal: "ROLE_FORBIDDEN"),
         Endpoint(method: "GET", path: "/v1/admin/system/rate-limits", body: nil, allowed: [.admin], refusal: "ROLE_FORBIDDEN"),
+        Endpoint(method: "GET", path: "/v1/admin/services/demo-service/environments", body: nil, allowed: [.admin], refusal: "ROLE_FORBIDDEN"),
+        Endpoint(method: "GET", path: "/v1/admin/delivery-groups/default/environments", body: nil, allowed: [.admin], refusal: "ROLE_FORBIDDEN"),
         Endpoint(method: "GET", path: "/v1/admin/system/ci-publishers", body: nil, allowed: [.admin], refusal: "ROLE_FORBIDDEN"),
         Endpoint(method: "GET", path: "/v1/admin/system/mutations-disabled", body: nil, allowed: [.admin], refusal: "ROLE_FORBIDDEN"),
         Endpoint(method: "GET", path: "/v1/audit/events", body: nil, allowed: [.admin], refusal: "ROLE_FORBIDDEN"),

@@ -79,6 +79,7 @@ final class RunningServer {
         var headers: [String: String]
         var body: Data
         var json: [String: Any] { (try? JSONSerialization.jsonObject(with: body) as? [String: Any]) ?? [:] }
+        var array: [[String: Any]]? { (try? JSONSerialization.jsonObject(with: body)) as? [[String: Any]] }
         var code: String? { json["code"] as? String }
     }
 

@@ -137,22 +137,13 @@ enum Views {
                 w.close()
             }
         case .route(let route):
-            body { w in
-                w.open()
-                w.field("environment_id", route.environment)
-                w.field("recipe_id", route.recipeId)
-                w.field("service", route.service)
-                w.close()
-            }
+            body { self.route(route, into: &$0) }
+        case .routes(let routes):
+            array(routes) { w, r in route(r, into: &w) }
         case .binding(let b):
-            body { w in
-                w.open()
-                w.field("delivery_group_id", b.deliveryGroupId)
-                w.field("environment_id", b.environmentId)
-                w.field("is_enabled", b.isEnabled)
-                w.field("order_index", Int64(b.orderIndex))
-                w.close()
-            }
+            body { binding(b, into: &$0) }
+        case .bindings(let bindings):
+            array(bindings) { w, b in binding(b, into: &w) }
         case .deleted:
             []
         case .environments(let views):
@@ -199,6 +190,23 @@ enum Views {
         w.field("name", g.name)
         w.field("owner", g.owners.joined(separator: ", "))
         w.field("services", JSONValue.strings(g.services))
+        w.close()
+    }
+
+    static func route(_ route: Route, into w: inout CompactJSONWriter) {
+        w.open()
+        w.field("environment_id", route.environment)
+        w.field("recipe_id", route.recipeId)
+        w.field("service", route.service)
+        w.close()
+    }
+
+    static func binding(_ b: EnvironmentBinding, into w: inout CompactJSONWriter) {
+        w.open()
+        w.field("delivery_group_id", b.deliveryGroupId)
+        w.field("environment_id", b.environmentId)
+        w.field("is_enabled", b.isEnabled)
+        w.field("order_index", Int64(b.orderIndex))
         w.close()
     }
 

@@ -113,6 +113,10 @@ public enum WireRequest {
             return .changePolicy(.createDeliveryGroup(try groupChange(body)))
         case ("PUT", 2, "delivery-groups"):
             return .changePolicy(.updateDeliveryGroup(id: try pathId(route[1]), try groupChange(body)))
+        case ("GET", 4, "admin") where route[1] == "services" && route[3] == "environments":
+            return .read(.serviceRoutes(service: try pathId(route[2])))
+        case ("GET", 4, "admin") where route[1] == "delivery-groups" && route[3] == "environments":
+            return .read(.groupBindings(group: try pathId(route[2])))
         case ("PUT", 5, "admin") where route[1] == "services" && route[3] == "environments",
             ("PATCH", 5, "admin") where route[1] == "services" && route[3] == "environments":
             var r = try reader(body)

@@ -120,6 +120,10 @@ public indirect enum DecisionResult: Sendable, Hashable, Codable {
     case settings(Settings, admin: Bool)
     /// A service's routing row for an environment.
     case route(Route)
+    /// A service's routing, by environment id.
+    case routes([Route])
+    /// A delivery group's bindings, in order.
+    case bindings([EnvironmentBinding])
     /// A group's binding to an environment.
     case binding(EnvironmentBinding)
     /// Something was deleted (204, no body).

@@ -48,6 +48,12 @@ extension Evaluator {
         case .environment(let id):
             let views = environmentViews(principal, role, policy).filter { $0.environment.id == id }
             result = .environment(try t.check(.objectExists) { () throws(Denial) in try Checks.objectExists(views.first, "Environment") })
+        case .serviceRoutes(let service):
+            _ = try t.check(.objectExists) { () throws(Denial) in try Checks.objectExists(policy.services[service], "Service") }
+            result = .routes((policy.routes[service] ?? [:]).values.sorted { $0.environment < $1.environment })
+        case .groupBindings(let group):
+            _ = try t.check(.objectExists) { () throws(Denial) in try Checks.objectExists(policy.deliveryGroups[group], "Delivery group") }
+            result = .bindings((policy.bindings[group] ?? [:]).values.sorted { ($0.orderIndex, $0.environmentId) < ($1.orderIndex, $1.environmentId) })
         case .auditEvents(let query):
             try t.check(.settingsValid) { () throws(Denial) in
                 guard (1...500).contains(query.limit) else {

@@ -311,6 +311,10 @@ public enum CatalogRead: Sendable, Hashable, Codable {
     case environment(id: String)
     /// `GET /v1/audit/events` (admins).
     case auditEvents(AuditQuery)
+    /// `GET /v1/admin/services/{service}/environments` (admins): the service's routing.
+    case serviceRoutes(service: String)
+    /// `GET /v1/admin/delivery-groups/{group}/environments` (admins): the group's bindings.
+    case groupBindings(group: String)
 
     /// The path read.
     public var path: String {
@@ -331,13 +335,15 @@ public enum CatalogRead: Sendable, Hashable, Codable {
         case .environments: "/v1/environments"
         case .environment(let id): "/v1/environments/\(id)"
         case .auditEvents: "/v1/audit/events"
+        case .serviceRoutes(let service): "/v1/admin/services/\(service)/environments"
+        case .groupBindings(let group): "/v1/admin/delivery-groups/\(group)/environments"
         }
     }
 
     /// Whether only platform admins may read it (REFERENCE §4.5: role checked after the read window).
     public var adminOnly: Bool {
         switch self {
-        case .adminSettings, .rateLimits, .ciPublishers, .mutationsDisabled, .auditEvents: true
+        case .adminSettings, .rateLimits, .ciPublishers, .mutationsDisabled, .auditEvents, .serviceRoutes, .groupBindings: true
         default: false
         }
     }
