@@ -103,7 +103,7 @@ struct PolicyDecoder {
     }
 
     /// A Yams error as a policy file error at the line it reports.
-    private func yamlError(_ error: any Error) -> PolicyFileError {
+    func yamlError(_ error: any Error) -> PolicyFileError {
         func failure(_ line: Int?, _ message: String) -> PolicyFileError {
             PolicyFileError(file: file, line: line, field: "", message: message)
         }

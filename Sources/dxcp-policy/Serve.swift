@@ -13,23 +13,27 @@ struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Serve the DXCP governance API.",
         discussion: """
-            Token verification: DXCP_OIDC_JWKS_FILE (a JWKS document: RS256/ES256 keys), DXCP_OIDC_ISSUER, \
+            Settings come from options, then the environment, then --config FILE (docs/CONFIGURATION.md). \
+            Token verification: DXCP_OIDC_JWKS_URL or DXCP_OIDC_JWKS_FILE (a JWKS document: RS256/ES256 keys), DXCP_OIDC_ISSUER, \
             DXCP_OIDC_AUDIENCE, DXCP_OIDC_ROLES_CLAIM; DXCP_DEV_JWT_SECRET adds an HS256 key for development. \
             Engine: DXCP_SPINNAKER_GATE_URL with DXCP_SPINNAKER_MTLS_CERT_PATH/_KEY_PATH/_CA_PATH, or \
             DXCP_SPINNAKER_GATE_HEADER_NAME/_VALUE, or DXCP_SPINNAKER_GATE_TOKEN. With --demo: the demo policy, a \
             fresh development key, and a token per role printed.
             """)
 
-    @Option(help: "Address to listen on.")
-    var host = "127.0.0.1"
+    @Option(help: "Configuration file (YAML, docs/CONFIGURATION.md); the environment overrides it, options override both.")
+    var config: String?
 
-    @Option(help: "Port to listen on.")
-    var port = 8080
+    @Option(help: "Address to listen on (DXCP_HOST; default 127.0.0.1).")
+    var host: String?
 
-    @Option(name: .long, help: "Data directory (created when missing).")
-    var dataDir = "./data"
+    @Option(help: "Port to listen on (DXCP_PORT; default 8080).")
+    var port: Int?
 
-    @Option(name: .long, help: "Policy file to load when the data directory holds no policy yet.")
+    @Option(name: .long, help: "Data directory, created when missing (DXCP_DATA_DIR; default ./data).")
+    var dataDir: String?
+
+    @Option(name: .long, help: "Policy file to load when the data directory holds no policy yet (DXCP_POLICY_FILE).")
     var policy: String?
 
     @Option(name: .long, help: "Gate base URL (overrides DXCP_SPINNAKER_GATE_URL).")
@@ -39,7 +43,25 @@ struct Serve: AsyncParsableCommand {
     var demo = false
 
     func run() async throws {
-        let env = ProcessInfo.processInfo.environment
+        let fileSettings: [String: String]
+        do {
+            fileSettings = try config.map { try ServerConfigFile.load(path: $0) } ?? [:]
+        } catch {
+            printError("error: \(error)")
+            throw ExitCode(2)
+        }
+        let env = fileSettings.merging(ProcessInfo.processInfo.environment) { _, fromEnvironment in fromEnvironment }
+        let host = host ?? env["DXCP_HOST"] ?? "127.0.0.1"
+        let dataDir = dataDir ?? env["DXCP_DATA_DIR"] ?? "./data"
+        let policy = policy ?? env["DXCP_POLICY_FILE"]
+        guard let port = port ?? (env["DXCP_PORT"].map { Int($0) } ?? 8080), (1...65535).contains(port) else {
+            printError("error: DXCP_PORT must be a port number, got '\(env["DXCP_PORT"] ?? "")'")
+            throw ExitCode(2)
+        }
+        guard let bodyLimit = env["DXCP_BODY_LIMIT_BYTES"].map({ Int($0) }) ?? WireRequest.defaultBodyLimit, bodyLimit >= 1024 else {
+            printError("error: DXCP_BODY_LIMIT_BYTES must be a number of bytes (at least 1024), got '\(env["DXCP_BODY_LIMIT_BYTES"] ?? "")'")
+            throw ExitCode(2)
+        }
         let logger = {
             var logger = Logger(label: "dxcp")
             logger.logLevel = .info
@@ -113,14 +135,14 @@ struct Serve: AsyncParsableCommand {
         let server = GovernanceServer(
             store: store, authenticator: authenticator, gate: gate,
             configuration: .init(
-                exposeOperatorHints: demo,
+                bodyLimit: bodyLimit, exposeOperatorHints: demo,
                 corsOrigins: env["DXCP_CORS_ORIGINS"].map { Set($0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }) }
                     ?? GovernanceServer.Configuration.defaultCORSOrigins),
             clock: currentTime, makeId: newId, metrics: metrics, logger: logger)
         let app = Application(
             responder: server.responder(), configuration: .init(address: .hostname(host, port: port), serverName: "dxcp-policy"),
             logger: logger)
-        if demo { try await printDemoTokens(authenticator, issuer: issuer, audience: audience, rolesClaim: rolesClaim) }
+        if demo { try await printDemoTokens(authenticator, base: "http://\(host):\(port)", issuer: issuer, audience: audience, rolesClaim: rolesClaim) }
         let poller = gate.map { gate in
             Task {
                 await ExecutionPoller(store: store, gate: gate, logger: logger).run(every: .seconds(2), now: currentTime, requestId: newId)
@@ -144,9 +166,9 @@ struct Serve: AsyncParsableCommand {
         return .none
     }
 
-    func printDemoTokens(_ authenticator: Authenticator, issuer: String?, audience: String?, rolesClaim: String) async throws {
+    func printDemoTokens(_ authenticator: Authenticator, base: String, issuer: String?, audience: String?, rolesClaim: String) async throws {
         let expires = currentTime().adding(seconds: 12 * 3600).seconds
-        var lines = ["", "dxcp-policy demo on http://\(host):\(port) — development tokens (valid 12 h):"]
+        var lines = ["", "dxcp-policy demo on \(base) — development tokens (valid 12 h):"]
         var tokens: [String: String] = [:]
         for (name, subject, email, role) in [
             ("admin", "demo-admin", "admin@example.com", "dxcp-platform-admins"),
@@ -163,7 +185,6 @@ struct Serve: AsyncParsableCommand {
             tokens[name] = token
             lines.append("  \(name.padding(toLength: 9, withPad: " ", startingAt: 0)) export DXCP_\(name.uppercased())_TOKEN=\(token)")
         }
-        let base = "http://\(host):\(port)"
         let intent = #"'{"service":"demo-service","environment":"sandbox","version":"1.0.0","changeSummary":"first deploy"}'"#
         lines += [
             "", "Try, in another shell (paste the exports above first):",

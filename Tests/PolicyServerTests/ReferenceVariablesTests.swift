@@ -94,6 +94,33 @@ import Testing
         }
     }
 
+    /// `serve --config`: the file's settings apply; the environment wins over the file.
+    @Test func serveReadsItsConfigurationFile() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("dxcp-config-\(UUID().uuidString)").path
+        let config = dir + ".yaml"
+        defer {
+            try? FileManager.default.removeItem(atPath: dir)
+            try? FileManager.default.removeItem(atPath: config)
+        }
+        let port = try GracefulShutdownTests.freePort()
+        try Data("""
+            listen: {host: 127.0.0.1, port: \(port)}
+            data_dir: \(dir)
+            limits: {read_rpm: 300, mutate_rpm: 30}
+            """.utf8).write(to: URL(fileURLWithPath: config))
+        let run = try await Self.serve(dir: nil, variables: ["DXCP_MUTATE_RPM": "45"], arguments: ["--config", config], port: port)
+        #expect(run.served, "listening on the file's port: \(run.stderr)")
+        let settings = try GovernanceStore(directory: dir).policy().settings
+        #expect(settings.readRPM == 300)
+        #expect(settings.mutateRPM == 45, "the environment wins over the file")
+
+        try Data("listen: {prot: 1}\n".utf8).write(to: URL(fileURLWithPath: config))
+        let bad = try await Self.serve(dir: nil, variables: [:], arguments: ["--config", config], port: port)
+        #expect(!bad.served)
+        #expect(bad.status == 2)
+        #expect(bad.stderr.contains("listen.prot"))
+    }
+
     /// `serve` on an empty directory with nothing but variables; a second start keeps what the
     /// first one stored; a bad value stops the start with exit 2 and writes nothing.
     @Test func serveAppliesTheVariablesAtFirstStartOnly() async throws {
@@ -135,12 +162,14 @@ import Testing
 
     /// Runs `serve` with `variables` until it answers `/livez` (then stops it with SIGTERM), or
     /// until it exits on its own.
-    static func serve(dir: String, variables: [String: String]) async throws -> (served: Bool, status: Int32, stderr: String) {
-        let port = try GracefulShutdownTests.freePort()
+    static func serve(
+        dir: String?, variables: [String: String], arguments: [String] = [], port: Int? = nil
+    ) async throws -> (served: Bool, status: Int32, stderr: String) {
+        let port = try port ?? GracefulShutdownTests.freePort()
         let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         let process = Process()
         process.executableURL = URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent("dxcp-policy")
-        process.arguments = ["serve", "--port", String(port), "--data-dir", dir]
+        process.arguments = ["serve"] + (dir.map { ["--port", String(port), "--data-dir", $0] } ?? []) + arguments
         var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("DXCP_") }
         environment["DXCP_DEV_JWT_SECRET"] = RunningServer.secret
         environment.merge(variables) { _, new in new }
