@@ -123,4 +123,32 @@ import Testing
         let changes = try server.store.auditEntries().filter { $0.targetType == "Environment" }.map(\.eventType)
         #expect(changes == ["ADMIN_CREATE", "ADMIN_UPDATE", "ADMIN_UPDATE", "ADMIN_DELETE"])
     }
+
+    /// An Idempotency-Key on an admin change is honoured (DECISIONS D5): the retry replays the
+    /// answer without changing or auditing anything again; the key with another body is a conflict.
+    @Test func adminChangesHonourAnIdempotencyKey() async throws {
+        let server = try await RunningServer()
+        let admin = try await server.admin
+        let body = #"{"id":"qa-7","display_name":"QA 7"}"#
+        let first = try await server.send("POST", "/v1/environments", token: admin, json: body, headers: ["Idempotency-Key": "env-qa-7"])
+        #expect(first.status == 201)
+        #expect(first.headers["idempotency-replayed"] == nil || first.headers["idempotency-replayed"] == "false")
+        let audited = try server.store.auditEntries().count
+        let retry = try await server.send("POST", "/v1/environments", token: admin, json: body, headers: ["Idempotency-Key": "env-qa-7"])
+        #expect(retry.status == 201, "a replay, not ENVIRONMENT_EXISTS")
+        #expect(retry.headers["idempotency-replayed"] == "true")
+        #expect(retry.json["id"] as? String == "qa-7")
+        #expect(try server.store.auditEntries().count == audited, "nothing changed or audited again")
+        let other = try await server.send("POST", "/v1/environments", token: admin, json: #"{"id":"qa-8"}"#, headers: ["Idempotency-Key": "env-qa-7"])
+        #expect(other.status == 409)
+        #expect(other.code == "IDEMPOTENCY_CONFLICT")
+        #expect(try await server.send("GET", "/v1/environments/qa-8", token: admin).status == 404)
+        // Without a key the same body is a new request, refused by the rules.
+        #expect(try await server.send("POST", "/v1/environments", token: admin, json: body).code == "ENVIRONMENT_EXISTS")
+        let deleted = try await server.send("DELETE", "/v1/environments/qa-7", token: admin, headers: ["Idempotency-Key": "del-qa-7"])
+        #expect(deleted.status == 204)
+        let again = try await server.send("DELETE", "/v1/environments/qa-7", token: admin, headers: ["Idempotency-Key": "del-qa-7"])
+        #expect(again.status == 204)
+        #expect(again.headers["idempotency-replayed"] == "true")
+    }
 }

@@ -219,7 +219,7 @@ public final class GovernanceServer: Sendable {
             answer.headers += headers
             return answer
         }
-        if Self.reportsReplay(contractRequest) { headers.append(("Idempotency-Replayed", decision.replayed ? "true" : "false")) }
+        if Self.reportsReplay(contractRequest) || decision.replayed { headers.append(("Idempotency-Replayed", decision.replayed ? "true" : "false")) }
         switch result {
         case .auditQuery(let query):
             do {

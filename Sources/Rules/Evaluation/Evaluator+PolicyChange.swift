@@ -11,6 +11,10 @@ extension Evaluator {
             try Checks.rateLimit(state, actor: principal.actorId, bucket: .mutate, limit: settings.mutateRPM, now: now)
         }
         t.effects.append(.countRate(window))
+        // An Idempotency-Key is honoured when sent (DECISIONS D5): a retry replays the answer.
+        let fingerprint = canonical(change.fingerprintValue)
+        let idem = try adminIdempotency(required: false, fingerprint: fingerprint, i, state, &t)
+        if let replay = idem.replay { return Allowed(status: replay.status, result: replay.result, replayed: true) }
         var policy = i.policy
         let before = i.policy
         let allowed: Allowed
@@ -118,6 +122,7 @@ extension Evaluator {
             change: SettingChange(
                 key: "\(note.target):\(note.id)", oldValue: note.old, newValue: note.new, reason: note.reason,
                 actorSubject: principal.claims.subject, actorEmail: principal.email, actorAuthorizedParty: principal.claims.authorizedParty))))
+        if let scope = idem.scope { complete(scope, fingerprint, allowed.status, allowed.result, i, &t) }
         return allowed
     }
 
@@ -134,5 +139,41 @@ extension Evaluator {
             bindings[id] = EnvironmentBinding(deliveryGroupId: group.id, environmentId: id, isEnabled: enabled, orderIndex: index)
         }
         policy.bindings[group.id] = bindings
+    }
+}
+
+extension PolicyChange {
+    /// What was sent, for the idempotency fingerprint (the path is part of the key's scope).
+    var fingerprintValue: JSONValue {
+        switch self {
+        case .createRecipe(let c), .updateRecipe(_, let c):
+            .object([
+                "id": .optional(c.id), "name": .optional(c.name), "description": .optional(c.description),
+                "spinnaker_application": .optional(c.spinnakerApplication), "deploy_pipeline": .optional(c.deployPipeline),
+                "rollback_pipeline": .optional(c.rollbackPipeline), "effective_behavior_summary": .optional(c.effectiveBehaviorSummary),
+                "status": .optional(c.status), "change_reason": .optional(c.changeReason),
+            ])
+        case .createDeliveryGroup(let c), .updateDeliveryGroup(_, let c):
+            .object([
+                "id": .optional(c.id), "name": .optional(c.name), "description": .optional(c.description), "owner": .strings(c.owners),
+                "services": .strings(c.services), "allowed_environments": c.allowedEnvironments.map { .strings($0) } ?? .null,
+                "allowed_recipes": .strings(c.allowedRecipes),
+                "max_concurrent_deployments": c.maxConcurrentDeployments.map { .int(Int64($0)) } ?? .null,
+                "daily_deploy_quota": c.dailyDeployQuota.map { .int(Int64($0)) } ?? .null,
+                "daily_rollback_quota": c.dailyRollbackQuota.map { .int(Int64($0)) } ?? .null,
+                "change_reason": .optional(c.changeReason),
+            ])
+        case .setRoute(_, _, let recipeId):
+            .object(["recipe_id": .optional(recipeId)])
+        case .setBinding(_, _, let isEnabled, let orderIndex):
+            .object(["is_enabled": .bool(isEnabled), "order_index": .int(Int64(orderIndex))])
+        case .createEnvironment(let c), .updateEnvironment(_, let c):
+            .object([
+                "id": .optional(c.id), "display_name": .optional(c.displayName), "type": .optional(c.type),
+                "lifecycle_state": .optional(c.lifecycleState), "change_reason": .optional(c.changeReason),
+            ])
+        case .deleteRecipe, .deleteEnvironment:
+            .null
+        }
     }
 }
