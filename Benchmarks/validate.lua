@@ -1,10 +1,14 @@
 -- POST /v1/deployments/validate, rotating over many actors' tokens (per-actor rate windows).
-local tokens = {}
-for line in io.lines(os.getenv("TOKENS_FILE")) do tokens[#tokens + 1] = line end
+-- The requests are formatted once, up front, so the load generator spends its share of the two
+-- cores sending bytes rather than building strings, as it does for /livez.
 local body = '{"service":"demo-service","environment":"sandbox","version":"1.0.0","changeSummary":"load"}'
+local requests = {}
+for line in io.lines(os.getenv("TOKENS_FILE")) do
+  local headers = { ["Authorization"] = "Bearer " .. line, ["Content-Type"] = "application/json" }
+  requests[#requests + 1] = wrk.format("POST", "/v1/deployments/validate", headers, body)
+end
 local n = 0
 request = function()
   n = n + 1
-  local headers = { ["Authorization"] = "Bearer " .. tokens[(n % #tokens) + 1], ["Content-Type"] = "application/json" }
-  return wrk.format("POST", "/v1/deployments/validate", headers, body)
+  return requests[(n % #requests) + 1]
 end

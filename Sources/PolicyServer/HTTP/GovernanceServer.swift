@@ -171,7 +171,9 @@ public final class GovernanceServer: Sendable {
             return denial(.invalidRequest, status: 413, message: "Request body larger than \(configuration.bodyLimit) bytes", requestId: requestId, hint: nil)
         }
         var query: [String: String] = [:]
-        for (key, value) in request.uri.queryParameters { query[String(key)] = String(value).removingPercentEncoding ?? String(value) }
+        if request.uri.query != nil {
+            for (key, value) in request.uri.queryParameters { query[String(key)] = String(value).removingPercentEncoding ?? String(value) }
+        }
         let contractRequest: Rules.Request
         do {
             contractRequest = try WireRequest.decode(method: method, path: path, query: query, body: body)
@@ -184,7 +186,9 @@ public final class GovernanceServer: Sendable {
                 details: error.details))
         }
         let key = request.headers[HTTPField.Name("Idempotency-Key")!]
-        var context = DecisionContext(now: now, decisionId: makeId(), newId: makeId(), idempotencyKey: key)
+        // A read-only decision creates no record: it needs no second id.
+        let decisionId = makeId()
+        var context = DecisionContext(now: now, decisionId: decisionId, newId: contractRequest.isMutating ? makeId() : decisionId, idempotencyKey: key)
         if case .validate = contractRequest, let readiness {
             context.engineReadiness = await readiness.readiness(requestId: requestId)
         }
