@@ -57,14 +57,13 @@ public enum ReferenceVariables {
         if let v = try integer("DXCP_DAILY_QUOTA_DEPLOY", 0...5000) { settings.dailyQuotaDeploy = v }
         if let v = try integer("DXCP_DAILY_QUOTA_ROLLBACK", 0...5000) { settings.dailyQuotaRollback = v }
         // The reference reads DXCP_MUTATIONS_DISABLED, falling back to the legacy DXCP_KILL_SWITCH.
-        for name in ["DXCP_MUTATIONS_DISABLED", "DXCP_KILL_SWITCH"] {
-            guard let raw = environment[name] else { continue }
+        let killSwitch = ["DXCP_MUTATIONS_DISABLED", "DXCP_KILL_SWITCH"].first { environment[$0] != nil }
+        if let name = killSwitch, let raw = environment[name] {
             switch raw.trimmingCharacters(in: .whitespaces).lowercased() {
             case "1", "true", "yes", "on": settings.mutationsDisabled = true
             case "0", "false", "no", "off", "": settings.mutationsDisabled = false
             default: throw Invalid(name: name, reason: "expected true or false, got '\(raw)'")
             }
-            break
         }
         if let raw = environment["DXCP_CI_PUBLISHERS"] { settings.ciPublishers = try publishers(raw) }
         return settings

@@ -28,7 +28,7 @@ import Testing
         ("listen:\n  hots: x\n", 2, "listen.hots"),
         ("spinnaker:\n  token: s3cret\n", 2, "spinnaker.token"),
         ("dev_jwt_secret: x\n", 1, "dev_jwt_secret"),
-        ("listen:\n  port: 70000\n", 2, "listen.port"),
+        ("listen:\n  port: 80.5\n", 2, "listen.port"),
         ("limits:\n  read_rpm: \"60\"\n", 2, "limits.read_rpm"),
         ("mutations_disabled: yes\n", 1, "mutations_disabled"),
         ("cors_origins: http://a\n", 1, "cors_origins"),
