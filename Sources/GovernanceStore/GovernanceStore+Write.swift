@@ -36,7 +36,7 @@ extension GovernanceStore {
                     try apply(decision.effects, origin: origin, txn, codec, &state)
                     outcomes.append(.decision(decision))
                 case .mutation(let mutation):
-                    outcomes.append(.mutation(try apply(mutation, txn, codec, &state)))
+                    outcomes.append(try apply(mutation, txn, codec, &state))
                 }
             }
             if state.policyChanged {
@@ -112,6 +112,7 @@ extension GovernanceStore {
     }
 
     func appendAudit(_ note: AuditNote, origin: AuditOrigin, index: Int, _ txn: Transaction, _ codec: RecordCodec, _ state: inout BatchState) throws {
+        guard writesAudit else { return }
         let entry = state.chain.append(note, origin: origin, index: index)
         try txn.put(schema.audit, Schema.sequenceKey(entry.sequence), entry.canonicalBytes(hash: entry.hash))
         state.chainChanged = true

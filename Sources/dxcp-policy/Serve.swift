@@ -62,6 +62,10 @@ struct Serve: AsyncParsableCommand {
             printError("error: DXCP_BODY_LIMIT_BYTES must be a number of bytes (at least 1024), got '\(env["DXCP_BODY_LIMIT_BYTES"] ?? "")'")
             throw ExitCode(2)
         }
+        guard let retentionDays = env["DXCP_AUDIT_RETENTION_DAYS"].map({ Int($0) }) ?? 0, retentionDays >= 0 else {
+            printError("error: DXCP_AUDIT_RETENTION_DAYS must be a number of days (0 keeps everything), got '\(env["DXCP_AUDIT_RETENTION_DAYS"] ?? "")'")
+            throw ExitCode(2)
+        }
         let logger = {
             var logger = Logger(label: "dxcp")
             logger.logLevel = .info
@@ -148,8 +152,10 @@ struct Serve: AsyncParsableCommand {
                 await ExecutionPoller(store: store, gate: gate, logger: logger).run(every: .seconds(2), now: currentTime, requestId: newId)
             }
         }
+        let retention = retentionDays > 0 ? Task { await AuditRetentionTask(store: store, days: retentionDays, logger: logger).run() } : nil
         try await app.runService()
         poller?.cancel()
+        retention?.cancel()
         await store.close()
     }
 
