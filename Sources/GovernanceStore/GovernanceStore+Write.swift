@@ -72,7 +72,7 @@ extension GovernanceStore {
         for effect in effects {
             switch effect {
             case .countRate(let window):
-                if window.bucket == .read {
+                if window.bucket.keptInMemory {
                     state.readHits.append(window)
                 } else {
                     try increment(Schema.rateKey(window), by: 1, txn)
@@ -88,6 +88,12 @@ extension GovernanceStore {
                 try putDeployment(record, txn, codec)
                 try txn.put(schema.deploymentsByTime, Schema.byTimeKey(record), [])
                 try txn.put(schema.outbox, Array(record.id.utf8), CompactValues.encode(DispatchOrder(deploymentId: record.id, idempotency: scope)))
+            case .admitExecution(let record):
+                guard try txn.get(schema.deployments, Array(record.id.utf8)) == nil else {
+                    throw StoreError(.storage, path: path, "deployment id \(record.id) already exists")
+                }
+                try putDeployment(record, txn, codec)
+                try txn.put(schema.deploymentsByTime, Schema.byTimeKey(record), [])
             case .expireDeployment(let id, let failure):
                 try expire(id, failure, origin: origin, auditIndex: &auditIndex, txn, codec, &state)
             case .putIdempotency(let scope, let record):

@@ -141,7 +141,7 @@ public final class GovernanceStore: Sendable {
         let decision = try read { view, policy in
             Evaluator.evaluate(request, by: principal, policy: policy, state: view, context: context)
         }
-        for case .countRate(let window) in decision.effects where window.bucket == .read {
+        for case .countRate(let window) in decision.effects where window.bucket.keptInMemory {
             readWindows.hit(window)
         }
         return decision

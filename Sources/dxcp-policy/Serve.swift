@@ -17,7 +17,8 @@ struct Serve: AsyncParsableCommand {
             Token verification: DXCP_OIDC_JWKS_URL or DXCP_OIDC_JWKS_FILE (a JWKS document: RS256/ES256 keys), DXCP_OIDC_ISSUER, \
             DXCP_OIDC_AUDIENCE, DXCP_OIDC_ROLES_CLAIM; DXCP_DEV_JWT_SECRET adds an HS256 key for development. \
             Engine: DXCP_SPINNAKER_GATE_URL with DXCP_SPINNAKER_MTLS_CERT_PATH/_KEY_PATH/_CA_PATH, or \
-            DXCP_SPINNAKER_GATE_HEADER_NAME/_VALUE, or DXCP_SPINNAKER_GATE_TOKEN. With --demo: the demo policy, a \
+            DXCP_SPINNAKER_GATE_HEADER_NAME/_VALUE, or DXCP_SPINNAKER_GATE_TOKEN. Spinnaker Webhook stages present \
+            DXCP_SPINNAKER_WEBHOOK_TOKEN. Audit retention: DXCP_AUDIT_RETENTION_DAYS. With --demo: the demo policy, a \
             fresh development key, and a token per role printed.
             """)
 
@@ -136,17 +137,22 @@ struct Serve: AsyncParsableCommand {
             logger.warning("no engine configured (DXCP_SPINNAKER_GATE_URL): deployments will be refused with ENGINE_UNAVAILABLE")
         }
 
+        let webhookToken = env["DXCP_SPINNAKER_WEBHOOK_TOKEN"] ?? (demo ? "demo-webhook-" + newId() : nil)
         let server = GovernanceServer(
             store: store, authenticator: authenticator, gate: gate,
             configuration: .init(
                 bodyLimit: bodyLimit, exposeOperatorHints: demo,
                 corsOrigins: env["DXCP_CORS_ORIGINS"].map { Set($0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }) }
-                    ?? GovernanceServer.Configuration.defaultCORSOrigins),
+                    ?? GovernanceServer.Configuration.defaultCORSOrigins,
+                spinnakerWebhookToken: webhookToken),
             clock: currentTime, makeId: newId, metrics: metrics, logger: logger)
         let app = Application(
             responder: server.responder(), configuration: .init(address: .hostname(host, port: port), serverName: "dxcp-policy"),
             logger: logger)
-        if demo { try await printDemoTokens(authenticator, base: "http://\(host):\(port)", issuer: issuer, audience: audience, rolesClaim: rolesClaim) }
+        if demo {
+            try await printDemoTokens(
+                authenticator, base: "http://\(host):\(port)", issuer: issuer, audience: audience, rolesClaim: rolesClaim, webhookToken: webhookToken)
+        }
         let poller = gate.map { gate in
             Task {
                 await ExecutionPoller(store: store, gate: gate, logger: logger).run(every: .seconds(2), now: currentTime, requestId: newId)
@@ -172,7 +178,9 @@ struct Serve: AsyncParsableCommand {
         return .none
     }
 
-    func printDemoTokens(_ authenticator: Authenticator, base: String, issuer: String?, audience: String?, rolesClaim: String) async throws {
+    func printDemoTokens(
+        _ authenticator: Authenticator, base: String, issuer: String?, audience: String?, rolesClaim: String, webhookToken: String?
+    ) async throws {
         let expires = currentTime().adding(seconds: 12 * 3600).seconds
         var lines = ["", "dxcp-policy demo on \(base) — development tokens (valid 12 h):"]
         var tokens: [String: String] = [:]
@@ -191,6 +199,7 @@ struct Serve: AsyncParsableCommand {
             tokens[name] = token
             lines.append("  \(name.padding(toLength: 9, withPad: " ", startingAt: 0)) export DXCP_\(name.uppercased())_TOKEN=\(token)")
         }
+        if let webhookToken { lines.append("  webhook   export DXCP_WEBHOOK_TOKEN=\(webhookToken)   (Spinnaker Webhook stages: /v1/spinnaker/webhook/check|admit)") }
         let intent = #"'{"service":"demo-service","environment":"sandbox","version":"1.0.0","changeSummary":"first deploy"}'"#
         lines += [
             "", "Try, in another shell (paste the exports above first):",
