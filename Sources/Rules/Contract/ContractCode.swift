@@ -119,7 +119,7 @@ public enum ContractCode: String, Sendable, Codable, CaseIterable {
         case .serviceNotAllowlisted, .serviceNotInDeliveryGroup, .environmentNotAllowed, .environmentDisabled,
             .environmentRetired, .recipeNotAllowed, .recipeIncompatible, .recipeDeprecated,
             .concurrencyLimitReached, .quotaExceeded, .rateLimited, .mutationsDisabled, .roleForbidden,
-            .authzRoleRequired, .unauthorized, .engineMisconfigured, .recipeInUse:
+            .authzRoleRequired, .unauthorized, .engineMisconfigured, .recipeInUse, .pipelineNotRouted:
             .policyChange
         default:
             .unknown
