@@ -1,0 +1,157 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Testing
+
+/// Real NGINX (Debian's nginx-light) with the documented auth_request configuration
+/// (examples/gateways/nginx.conf) in front of a small upstream, asking a real dxcp-policy:
+/// allowed requests reach the upstream with the decision's headers; denied ones end at NGINX
+/// with 401 or 403 and the reason; the kill switch stops mutations end to end.
+@Suite(.serialized) struct NginxGatewayTests {
+    static let nginx = "/usr/sbin/nginx"
+    static let template = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("examples/gateways/nginx.conf")
+
+    /// NGINX running in the foreground from a temporary prefix; stopped when released.
+    final class RunningNginx {
+        let process = Process()
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("dxcp-nginx-\(UUID().uuidString)").path
+        let port: Int
+        let upstreamPort: Int
+
+        init(decisions: Int) throws {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            (port, upstreamPort) = (try freePort(), try freePort())
+            let gateway = try String(contentsOf: NginxGatewayTests.template, encoding: .utf8)
+                .replacingOccurrences(of: "{{DXCP_POLICY}}", with: "127.0.0.1:\(decisions)")
+                .replacingOccurrences(of: "{{DXCP_API}}", with: "127.0.0.1:\(upstreamPort)")
+                .replacingOccurrences(of: "{{LISTEN}}", with: "127.0.0.1:\(port)")
+            try gateway.write(toFile: directory + "/gateway.conf", atomically: true, encoding: .utf8)
+            // The small upstream: echoes what reached it and the decision headers it was given.
+            let main = """
+                daemon off;
+                master_process off;
+                pid \(directory)/nginx.pid;
+                error_log \(directory)/error.log warn;
+                events { worker_connections 64; }
+                http {
+                    access_log off;
+                    client_body_temp_path \(directory)/body;
+                    proxy_temp_path \(directory)/proxy;
+                    fastcgi_temp_path \(directory)/fastcgi;
+                    uwsgi_temp_path \(directory)/uwsgi;
+                    scgi_temp_path \(directory)/scgi;
+                    include \(directory)/gateway.conf;
+                    server {
+                        listen 127.0.0.1:\(upstreamPort);
+                        location / {
+                            default_type text/plain;
+                            return 200 "upstream $request_method $request_uri role=$http_x_dxcp_role actor=$http_x_dxcp_actor decision=$http_x_decision_id";
+                        }
+                    }
+                }
+                """
+            try main.write(toFile: directory + "/nginx.conf", atomically: true, encoding: .utf8)
+            process.executableURL = URL(fileURLWithPath: NginxGatewayTests.nginx)
+            process.arguments = ["-p", directory, "-c", directory + "/nginx.conf"]
+            process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+            try process.run()
+        }
+
+        deinit {
+            // SIGKILL: a process started from the test runner inherits signal masks under which
+            // nginx's single-process mode never sees SIGTERM.
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            try? FileManager.default.removeItem(atPath: directory)
+        }
+
+        /// Waits until NGINX answers (without blocking a thread the in-process server needs).
+        func ready() async throws {
+            for _ in 0..<100 {
+                if (try? await send("GET", "/v1/health", token: nil)) != nil { return }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            throw NginxError(message: "nginx did not start: \((try? String(contentsOfFile: directory + "/error.log", encoding: .utf8)) ?? "")")
+        }
+
+        /// One request through NGINX.
+        func send(_ method: String, _ path: String, token: String?, headers: [String: String] = [:]) async throws -> (status: Int, headers: [String: String], body: String) {
+            var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
+            request.httpMethod = method
+            request.timeoutInterval = 5
+            if method == "POST" || method == "PUT" {
+                request.httpBody = Data("{}".utf8)
+                request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+            }
+            if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
+            for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
+            let (data, response) = try await URLSession.shared.data(for: request)
+            let http = response as! HTTPURLResponse
+            var fields: [String: String] = [:]
+            for (name, value) in http.allHeaderFields { fields[String(describing: name).lowercased()] = String(describing: value) }
+            return (http.statusCode, fields, String(decoding: data, as: UTF8.self))
+        }
+    }
+
+    struct NginxError: Error { let message: String }
+
+    @Test func allowedDeniedAndKillSwitchThroughNginx() async throws {
+        #expect(FileManager.default.isExecutableFile(atPath: Self.nginx), "nginx-light is installed by scripts/test.sh")
+        let server = try await RunningServer()
+        let gateway = try RunningNginx(decisions: server.port)
+        try await gateway.ready()
+        let (owner, observer, admin) = (try await server.owner, try await server.observer, try await server.admin)
+
+        // Allowed: the upstream answers, and was told the role, the actor and the decision.
+        let list = try await gateway.send("GET", "/v1/deployments?service=demo-service", token: owner)
+        #expect(list.status == 200)
+        #expect(list.body.hasPrefix("upstream GET /v1/deployments?service=demo-service role=DELIVERY_OWNER actor=owner-1 decision="))
+        #expect(list.headers["x-decision-id"].map { list.body.hasSuffix($0) } == true)
+        // A client cannot claim a role: the gateway sets those headers itself.
+        let spoofed = try await gateway.send("GET", "/v1/services", token: observer, headers: ["X-Dxcp-Role": "PLATFORM_ADMIN"])
+        #expect(spoofed.body.contains("role=OBSERVER"))
+
+        // Denied: NGINX answers 401 or 403 itself, with the reason; the upstream is not reached.
+        let anonymous = try await gateway.send("GET", "/v1/deployments", token: nil)
+        #expect(anonymous.status == 401)
+        #expect(anonymous.headers["x-decision-reason"] == "UNAUTHORIZED")
+        #expect(!anonymous.body.contains("upstream"))
+        let forbidden = try await gateway.send("POST", "/v1/deployments", token: observer, headers: ["Idempotency-Key": "d1"])
+        #expect(forbidden.status == 403)
+        #expect(forbidden.headers["x-decision-reason"] == "ROLE_FORBIDDEN")
+        #expect(!forbidden.body.contains("upstream"))
+        let noKey = try await gateway.send("POST", "/v1/deployments", token: owner)
+        #expect(noKey.status == 403 && noKey.headers["x-decision-reason"] == "IDMP_KEY_REQUIRED")
+        #expect(try await gateway.send("POST", "/v1/deployments", token: owner, headers: ["Idempotency-Key": "d1"]).status == 200)
+
+        // The kill switch, set on dxcp-policy, stops mutations at the gateway; reads and the
+        // toggle itself go on.
+        #expect(try await server.send("PUT", "/v1/admin/system/mutations-disabled", token: admin, json: #"{"mutations_disabled": true}"#).status == 200)
+        let stopped = try await gateway.send("POST", "/v1/deployments", token: owner, headers: ["Idempotency-Key": "d2"])
+        #expect(stopped.status == 403 && stopped.headers["x-decision-reason"] == "MUTATIONS_DISABLED")
+        #expect(try await gateway.send("PUT", "/v1/admin/system/rate-limits", token: admin).headers["x-decision-reason"] == "MUTATIONS_DISABLED")
+        #expect(try await gateway.send("GET", "/v1/deployments", token: owner).status == 200)
+        let toggle = try await gateway.send("PUT", "/v1/admin/system/mutations-disabled", token: admin)
+        #expect(toggle.status == 200 && toggle.body.hasPrefix("upstream PUT /v1/admin/system/mutations-disabled"))
+        #expect(try await server.send("PUT", "/v1/admin/system/mutations-disabled", token: admin, json: #"{"mutations_disabled": false}"#).status == 200)
+        #expect(try await gateway.send("POST", "/v1/deployments", token: owner, headers: ["Idempotency-Key": "d3"]).status == 200)
+    }
+}
+
+/// A TCP port free on loopback right now.
+func freePort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+    }
+    guard bound else { throw NginxGatewayTests.NginxError(message: "no free port") }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
