@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "Rules", targets: ["Rules"]),
         .library(name: "GovernanceStore", targets: ["GovernanceStore"]),
         .library(name: "PolicyServer", targets: ["PolicyServer"]),
+        .executable(name: "governance-tests", targets: ["governance-tests"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -118,6 +119,19 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
+            swiftSettings: strict
+        ),
+
+        // The conformance suite: a pure HTTP client of any DXCP-compatible API. It imports none of
+        // our server modules, so it proves the contract, not our implementation of it.
+        .executableTarget(
+            name: "governance-tests",
+            dependencies: [
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+            ],
+            path: "governance-tests",
+            exclude: ["README.md"],
             swiftSettings: strict
         ),
 

@@ -1,0 +1,26 @@
+/// A check found the API wrong: the check fails with this message.
+struct CheckFailure: Error, CustomStringConvertible {
+    /// What was wrong, with the request that showed it.
+    let message: String
+
+    /// A failure saying `message`.
+    init(_ message: String) { self.message = message }
+
+    var description: String { message }
+}
+
+/// A check could not run (a prerequisite is missing): a failure in `strict`, a skip in `diagnostic`.
+struct CannotRun: Error, CustomStringConvertible {
+    /// Why it could not run.
+    let reason: String
+
+    /// A check that cannot run because of `reason`.
+    init(_ reason: String) { self.reason = reason }
+
+    var description: String { reason }
+}
+
+/// Fails with `message` unless `condition` holds.
+func require(_ condition: Bool, _ message: @autoclosure () -> String) throws(CheckFailure) {
+    if !condition { throw CheckFailure(message()) }
+}

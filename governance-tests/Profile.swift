@@ -1,0 +1,17 @@
+import ArgumentParser
+
+/// How strictly a run is judged (REFERENCE §12.4).
+enum Profile: String, Sendable, ExpressibleByArgument, CaseIterable {
+    /// Every check must run and pass; a check that cannot run fails.
+    case strict
+    /// Missing prerequisites and engine outages skip with a reason; only CONTRACT failures fail the run.
+    case diagnostic
+}
+
+/// Whether the suite pushes limits (REFERENCE §12.4).
+enum Guardrails: String, Sendable, ExpressibleByArgument, CaseIterable {
+    /// Shape checks only: nothing is pushed to its limit.
+    case safe
+    /// Also the bounded quota, concurrency and rate probes, with temporary limits restored after.
+    case active
+}
