@@ -147,6 +147,12 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Rules", "GovernanceStore", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "PolicyFileTests", dependencies: ["PolicyFile", "Rules"], swiftSettings: strict),
+        // The conformance suite against real processes (dxcp-policy, gate-emulator, governance-tests).
+        .testTarget(
+            name: "GovernanceTestsTests",
+            dependencies: ["TestSupport", .product(name: "JWTKit", package: "jwt-kit")],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "PolicyServerTests",
             dependencies: [

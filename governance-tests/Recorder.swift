@@ -62,11 +62,11 @@ final class Recorder {
     func result(_ id: String) -> CheckResult? { results.first { $0.id == id } }
 
     /// Counts for the summary and the snapshot.
-    var counts: (total: Int, passed: Int, failed: Int, skipped: Int, requiredFailed: Int) {
-        (
-            results.count, results.count { $0.status == .passed }, results.count { $0.status == .failed },
-            results.count { $0.status == .skipped }, results.count { $0.required && $0.status != .passed }
-        )
+    var counts: Counts {
+        Counts(
+            total: results.count, passed: results.count { $0.status == .passed }, failed: results.count { $0.status == .failed },
+            skipped: results.count { $0.status == .skipped }, requiredFailed: results.count { $0.required && $0.status == .failed },
+            requiredSkipped: results.count { $0.required && $0.status == .skipped })
     }
 
     /// True when the run is conformant: in `strict`, every check passed; in `diagnostic`, no
@@ -77,4 +77,16 @@ final class Recorder {
         case .diagnostic: !results.isEmpty && !results.contains { $0.required && $0.status == .failed }
         }
     }
+}
+
+/// How many checks ended how.
+struct Counts: Sendable {
+    var total: Int
+    var passed: Int
+    var failed: Int
+    var skipped: Int
+    /// CONTRACT checks that failed.
+    var requiredFailed: Int
+    /// CONTRACT checks skipped (diagnostic profile only).
+    var requiredSkipped: Int
 }

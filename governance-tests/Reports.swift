@@ -9,7 +9,7 @@ struct Reports {
     let profile: Profile
     let guardrails: Guardrails
     let conformant: Bool
-    let counts: (total: Int, passed: Int, failed: Int, skipped: Int, requiredFailed: Int)
+    let counts: Counts
     /// What the run used and made (`runVersion=…` and the like), in print order.
     let context: [(String, String)]
     let baseURL: String
@@ -23,6 +23,7 @@ struct Reports {
         lines += [
             "profile=\(profile.rawValue)", "guardrails=\(guardrails.rawValue)", "total=\(counts.total)", "passed=\(counts.passed)",
             "failed=\(counts.failed)", "skipped=\(counts.skipped)", "required_failed=\(counts.requiredFailed)",
+            "required_skipped=\(counts.requiredSkipped)",
         ]
         for result in results where result.status != .passed {
             lines.append("\(result.status.rawValue) \(result.id) [\(result.classification.rawValue) \(result.section)]: \(result.detail)")
@@ -74,6 +75,7 @@ struct Reports {
             "summary": [
                 "total": .int(Int64(counts.total)), "passed": .int(Int64(counts.passed)), "failed": .int(Int64(counts.failed)),
                 "skipped": .int(Int64(counts.skipped)), "required_failed": .int(Int64(counts.requiredFailed)),
+                "required_skipped": .int(Int64(counts.requiredSkipped)),
             ],
             "checks": .array(results.map { result in
                 [

@@ -6,8 +6,10 @@ final class RestoreStack {
     /// How many changes are waiting to be undone.
     var depth: Int { entries.count }
 
-    /// Remembers how to undo a change just made.
+    /// Remembers how to undo a change just made. A name already waiting is not pushed again:
+    /// its undo already puts that thing back as it was before the first change.
     func push(_ name: String, _ action: @escaping () async throws -> Void) {
+        guard !entries.contains(where: { $0.name == name }) else { return }
         entries.append((name, action))
     }
 

@@ -132,12 +132,22 @@ struct Serve: AsyncParsableCommand {
             logger.warning("no engine configured (DXCP_SPINNAKER_GATE_URL): deployments will be refused with ENGINE_UNAVAILABLE")
         }
 
+        var configuration = GovernanceServer.Configuration(
+            bodyLimit: bodyLimit, exposeOperatorHints: demo,
+            corsOrigins: env["DXCP_CORS_ORIGINS"].map { Set($0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }) }
+                ?? GovernanceServer.Configuration.defaultCORSOrigins)
+        // Test-only (docs/DECISIONS.md 38): a deliberately broken server for the conformance suite's own tests.
+        if let names = env["DXCP_TEST_FAULTS"], !names.isEmpty {
+            guard let faults = TestFaults(names: names) else {
+                printError("error: DXCP_TEST_FAULTS must name faults among \(TestFaults.names.keys.sorted().joined(separator: ", ")), got '\(names)'")
+                throw ExitCode(2)
+            }
+            configuration.testFaults = faults
+            logger.critical("DXCP_TEST_FAULTS is set: this server breaks the contract on purpose (test use only)", metadata: ["faults": "\(names)"])
+        }
         let server = GovernanceServer(
             store: store, authenticator: authenticator, gate: gate,
-            configuration: .init(
-                bodyLimit: bodyLimit, exposeOperatorHints: demo,
-                corsOrigins: env["DXCP_CORS_ORIGINS"].map { Set($0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }) }
-                    ?? GovernanceServer.Configuration.defaultCORSOrigins),
+            configuration: configuration,
             clock: currentTime, makeId: newId, metrics: metrics, logger: logger)
         let app = Application(
             responder: server.responder(), configuration: .init(address: .hostname(host, port: port), serverName: "dxcp-policy"),

@@ -19,6 +19,8 @@ public final class GovernanceServer: Sendable {
         public var exposeOperatorHints: Bool
         /// Browser origins allowed by CORS (REFERENCE §13.5: credentials, any method and header).
         public var corsOrigins: Set<String>
+        /// Deliberate faults for the conformance suite's own tests (`DXCP_TEST_FAULTS`); none by default.
+        public var testFaults: TestFaults = []
 
         /// The reference's CORS origins, as `DXCP_CORS_ORIGINS` gives them by default.
         public static let defaultCORSOrigins: Set<String> = ["http://127.0.0.1:5173", "http://localhost:5173"]
@@ -189,6 +191,7 @@ public final class GovernanceServer: Sendable {
         // A read-only decision creates no record: it needs no second id.
         let decisionId = makeId()
         var context = DecisionContext(now: now, decisionId: decisionId, newId: contractRequest.isMutating ? makeId() : decisionId, idempotencyKey: key)
+        if !configuration.testFaults.isEmpty { context.testFaults = configuration.testFaults }
         if case .validate = contractRequest, let readiness {
             context.engineReadiness = await readiness.readiness(requestId: requestId)
         }
