@@ -9,7 +9,8 @@ extension Suite {
             let version = try runVersions().run
             try await api.post("/v1/deployments/validate", as: .ci, intent(version)).expect(403, "ROLE_FORBIDDEN", "CI validate")
             try await api.post("/v1/deployments", as: .ci, intent(version), key: key("i-deploy")).expect(403, "ROLE_FORBIDDEN", "CI deploy")
-            guard let id = deployment?["id"]?.string else { throw CannotRun("deploy.created did not pass: no deployment to roll back") }
+            // The role is decided before the target is looked up (REFERENCE §4.3), so any id will do when step F made none.
+            let id = deployment?["id"]?.string ?? Self.unknownDeployment
             try await api.post("/v1/deployments/\(id.urlEncoded)/rollback", as: .ci, nil, key: key("i-rollback")).expect(403, "ROLE_FORBIDDEN", "CI rollback")
             try await api.put("/v1/admin/system/ci-publishers", as: .ci, ["publishers": []], key: key("i-publishers"))
                 .expect(403, "ROLE_FORBIDDEN", "CI PUT ci-publishers")
@@ -33,7 +34,8 @@ extension Suite {
             return "\(reply.outcome); validate of \(restore) 200"
         }
         await recorder.check("rollback.key_required", .contract, "§6", "rollback without or with an empty Idempotency-Key → 400 IDMP_KEY_REQUIRED") {
-            guard let id = deployment?["id"]?.string else { throw CannotRun("deploy.created did not pass") }
+            // The key is checked before the target is looked up (REFERENCE §4.3).
+            let id = deployment?["id"]?.string ?? Self.unknownDeployment
             let path = "/v1/deployments/\(id.urlEncoded)/rollback"
             try await api.post(path, as: .owner, nil).expect(400, "IDMP_KEY_REQUIRED", "rollback without a key")
             try await api.post(path, as: .owner, nil, key: "").expect(400, "IDMP_KEY_REQUIRED", "rollback with an empty key")
@@ -76,11 +78,14 @@ extension Suite {
             return "400 ROLLBACK_OF_ROLLBACK"
         }
         await recorder.check("rollback.unknown_target", .contract, "§4.3", "rolling back an unknown deployment → 404 NOT_FOUND") {
-            try await api.post("/v1/deployments/00000000-0000-4000-8000-000000000000/rollback", as: .owner, nil, key: key("g-rollback-unknown"))
+            try await api.post("/v1/deployments/\(Self.unknownDeployment)/rollback", as: .owner, nil, key: key("g-rollback-unknown"))
                 .expect(404, "NOT_FOUND", "rollback of an unknown deployment")
             return "404 NOT_FOUND"
         }
     }
+
+    /// A deployment id no deployment has.
+    static let unknownDeployment = "00000000-0000-4000-8000-000000000000"
 
     /// The version a rollback of `id` must restore: the newest SUCCEEDED deployment of the
     /// service and environment created before it (REFERENCE §9).
