@@ -107,7 +107,9 @@ struct GovernanceTestsCommand: AsyncParsableCommand {
             if let token = environmentTokens[identity.environmentVariable], !token.isEmpty { tokens[identity] = token }
         }
         let log: ((String) -> Void)? = quiet ? nil : { line in print(line) }
-        let recorder = Recorder(profile: profile, log: log)
+        let interruption = Interruption()
+        interruption.install()
+        let recorder = Recorder(profile: profile, log: log, interruption: interruption)
         let api = APIClient(baseURL: baseUrl, tokens: tokens, timeout: httpTimeout, runId: runId)
         let settings = SuiteSettings(
             service: service, environment: environment, deliveryGroup: deliveryGroup, artifactRefTemplate: artifactRef, rolesClaim: rolesClaim,

@@ -1,5 +1,5 @@
 /// The five identities the suite acts as (REFERENCE §1.2, §12.2).
-enum Identity: String, CaseIterable, Sendable, Hashable, Comparable {
+enum Identity: String, CaseIterable, Sendable, Hashable {
     case admin
     case owner
     case nonMemberOwner = "non_member_owner"
@@ -36,9 +36,5 @@ enum Identity: String, CaseIterable, Sendable, Hashable, Comparable {
     /// The email a minted token carries (the CI token carries none).
     var mintedEmail: String? {
         self == .ci ? nil : "governance-tests-\(rawValue.replacingOccurrences(of: "_", with: "-"))@example.com"
-    }
-
-    static func < (lhs: Identity, rhs: Identity) -> Bool {
-        allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
     }
 }

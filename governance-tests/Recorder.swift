@@ -10,25 +10,30 @@ final class Recorder {
     var step = "setup"
     /// Where progress lines go (nil: nowhere).
     let log: ((String) -> Void)?
+    /// Set when the run was interrupted: checks no longer run, restores still do.
+    let interruption: Interruption?
 
     /// A recorder judging by `profile`.
-    init(profile: Profile, log: ((String) -> Void)?) {
+    init(profile: Profile, log: ((String) -> Void)?, interruption: Interruption? = nil) {
         self.profile = profile
         self.log = log
+        self.interruption = interruption
     }
 
     /// Runs `body` as the check `id`. `body` returns evidence for the record; it throws
     /// ``CheckFailure`` when the API is wrong and ``CannotRun`` when a prerequisite is missing.
     /// Returns true when the check passed.
+    /// A `restoring` check runs even after an interruption.
     @discardableResult
     func check(
-        _ id: String, _ classification: Classification, _ section: String, _ title: String,
+        _ id: String, _ classification: Classification, _ section: String, _ title: String, restoring: Bool = false,
         _ body: () async throws -> String
     ) async -> Bool {
         let started = Date()
         var status = CheckStatus.passed
         var detail: String
         do {
+            if interruption?.requested == true, !restoring { throw CannotRun("the run was interrupted") }
             detail = try await body()
         } catch let error as CannotRun {
             status = profile == .strict ? .failed : .skipped

@@ -20,7 +20,8 @@ final class RestoreStack {
         recorder.step = "cleanup"
         while entries.count > depth {
             let entry = entries.removeLast()
-            await recorder.check("cleanup.\(entry.name)", .contract, "§12.4", "the suite restored what it changed: \(entry.name)") {
+            await recorder.check("cleanup.\(entry.name)", .contract, "§12.4", "the suite restored what it changed: \(entry.name)",
+                restoring: true) {
                 try await entry.action()
                 return "restored"
             }

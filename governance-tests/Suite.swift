@@ -129,6 +129,7 @@ final class Suite {
             let record = try await readDeployment(id)
             let state = record["state"]?.string ?? ""
             if Self.terminalStates.contains(state) { return record }
+            if recorder.interruption?.requested == true { throw CannotRun("the run was interrupted") }
             if Date() > deadline {
                 throw CheckFailure("deployment \(id) still \(state) after \(Int(settings.deployTimeout)) s (--deploy-timeout)")
             }
