@@ -8,6 +8,7 @@ extension Suite {
             await recorder.check("killswitch.toggle", .contract, "§2.7 §13.8", "the admin turns the kill switch off and on (200, value echoed)") {
                 let original = try await api.get(path, as: .admin).expect(200, nil, "read the kill switch").object("kill switch")
                 guard let was = original["mutations_disabled"]?.bool else { throw CheckFailure("no boolean mutations_disabled in \(original.text)") }
+                originalKillSwitch = was
                 let off = try await toggle(false, reason: "governance-tests \(settings.runId): off before the probe")
                 try require(off == false, "PUT false answered mutations_disabled \(off.map(String.init) ?? "absent")")
                 restores.push("kill_switch") { [self] in

@@ -22,6 +22,8 @@ final class Suite {
     /// The delivery group as it was before the run, and as the run set it up (owner a member).
     var originalGroup: JSON?
     var runGroup: JSON?
+    /// The kill switch as it was before step J.
+    var originalKillSwitch: Bool?
     /// The CI publisher allowlist as it was before the run.
     var originalPublishers: JSON?
     /// The routed recipe of the service and environment.
