@@ -13,6 +13,9 @@ final class Recorder {
     /// Set when the run was interrupted: checks no longer run, restores still do.
     let interruption: Interruption?
 
+    /// Set when the rest of the run cannot run (the API does not answer): later checks report it at once.
+    var abandoned: String?
+
     /// A recorder judging by `profile`.
     init(profile: Profile, log: ((String) -> Void)?, interruption: Interruption? = nil) {
         self.profile = profile
@@ -34,6 +37,7 @@ final class Recorder {
         var detail: String
         do {
             if interruption?.requested == true, !restoring { throw CannotRun("the run was interrupted") }
+            if let abandoned, !restoring { throw CannotRun(abandoned) }
             detail = try await body()
         } catch let error as CannotRun {
             status = profile == .strict ? .failed : .skipped

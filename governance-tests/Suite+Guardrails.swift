@@ -37,7 +37,7 @@ extension Suite {
             ("concurrency.safe.policy_shape", ["max_concurrent_deployments", "current_concurrent_deployments"], "§7"),
         ]
         for (id, names, section) in shapes {
-            await recorder.check(id, .contract, section, "the policy summary reports \(names.joined(separator: ", ")) as numbers") {
+            await recorder.check(id, .contract, section, "the policy summary reports \(names.joined(separator: ", ")) as \(names.count == 1 ? "a number" : "numbers")") {
                 guard let summary else { throw CannotRun("the policy summary is not available") }
                 let missing = Self.nonNumeric(summary, names)
                 try require(missing.isEmpty, "not numeric: \(missing) in \(summary.text.prefix(300))")
