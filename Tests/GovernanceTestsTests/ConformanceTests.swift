@@ -140,6 +140,24 @@ import TestSupport
         #expect(run.ids("PASSED").contains("cleanup.rate_limits"), "the temporary limit is restored even though the check failed")
     }
 
+    /// The fault hook is off unless named, and an unknown name stops the start (exit 2).
+    @Test func unknownFaultNamesStopTheStart() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("gt-faults-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let process = Process()
+        process.executableURL = ServerProcess.binaries.appendingPathComponent("dxcp-policy")
+        process.arguments = ["serve", "--port", String(try ServerProcess.freePort()), "--data-dir", dir, "--policy", ServerProcess.demoPolicy]
+        process.environment = ["DXCP_DEV_JWT_SECRET": "test-secret-0123456789abcdef0123456789", "DXCP_TEST_FAULTS": "kill-switch-ignored,everything-ignored"]
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 2)
+        #expect(text.contains("DXCP_TEST_FAULTS"))
+    }
+
     /// Starts a server with `DXCP_TEST_FAULTS=faults` and runs the suite in strict.
     static func runBroken(faults: String, guardrails: String) async throws -> SuiteRun {
         let key = try SigningKey()
