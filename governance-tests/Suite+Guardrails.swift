@@ -85,12 +85,22 @@ extension Suite {
         restores.push("group_guardrails") { [self] in
             try await adminChange("PUT", path, group, target: settings.deliveryGroup).expect(200, nil, "restore the group's guardrails")
         }
+        // An environment guardrail outranks the group's (REFERENCE §5.1): then the probe cannot set its limits.
+        let summary = try await policySummary()
+        for (name, value) in guardrails.sorted(by: { $0.key < $1.key }) where Self.figure(summary, name)?.int != value.int {
+            throw CannotRun("the group guardrail \(name) = \(value.text) does not apply in \(settings.environment) (it reports \(Self.figure(summary, name)?.text ?? "nothing")); an environment guardrail outranks it")
+        }
+    }
+
+    /// The policy summary of the run's service and environment.
+    func policySummary() async throws -> JSON {
+        try await api.post("/v1/policy/summary", as: .owner, ["service": .string(settings.service), "environment": .string(settings.environment)])
+            .expect(200, nil, "policy summary").object("policy summary")
     }
 
     /// The deploy quota already used today in the service's group and environment.
     func deploymentsUsed() async throws -> Int64 {
-        let summary = try await api.post("/v1/policy/summary", as: .owner, ["service": .string(settings.service), "environment": .string(settings.environment)])
-            .expect(200, nil, "policy summary").object("policy summary")
+        let summary = try await policySummary()
         guard let used = Self.figure(summary, "deployments_used")?.int else { throw CannotRun("the policy summary has no deployments_used") }
         return used
     }
@@ -150,8 +160,7 @@ extension Suite {
             "with the quota spent, validate → 429 QUOTA_EXCEEDED and the summary shows 0 remaining") {
             guard recorder.result("quota.active.n_plus_one")?.status == .passed else { throw CannotRun("quota.active.n_plus_one did not pass") }
             try await api.post("/v1/deployments/validate", as: .owner, intent(try runVersions().run)).expect(429, "QUOTA_EXCEEDED", "validate with no quota left")
-            let summary = try await api.post("/v1/policy/summary", as: .owner, ["service": .string(settings.service), "environment": .string(settings.environment)])
-                .expect(200, nil, "policy summary").object("policy summary")
+            let summary = try await policySummary()
             try require(Self.figure(summary, "deployments_remaining")?.int == 0, "deployments_remaining is \(Self.figure(summary, "deployments_remaining")?.text ?? "-")")
             return "429 QUOTA_EXCEEDED; 0 remaining"
         }
