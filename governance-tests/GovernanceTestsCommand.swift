@@ -106,7 +106,8 @@ struct GovernanceTestsCommand: AsyncParsableCommand {
         for identity in Identity.allCases {
             if let token = environmentTokens[identity.environmentVariable], !token.isEmpty { tokens[identity] = token }
         }
-        let log: ((String) -> Void)? = quiet ? nil : { line in print(line) }
+        // Unbuffered, so CI logs (and whoever watches) see each check as it ends.
+        let log: ((String) -> Void)? = quiet ? nil : { line in FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
         let interruption = Interruption()
         interruption.install()
         let recorder = Recorder(profile: profile, log: log, interruption: interruption)
@@ -121,7 +122,7 @@ struct GovernanceTestsCommand: AsyncParsableCommand {
         let reports = Reports(
             results: recorder.results, profile: profile, guardrails: guardrails, conformant: recorder.conformant, counts: recorder.counts,
             context: suite.context, baseURL: baseUrl, runId: runId, timestamp: Date())
-        print(reports.summary)
+        FileHandle.standardOutput.write(Data((reports.summary + "\n").utf8))
         if let junit { try Data(reports.junit.utf8).write(to: URL(fileURLWithPath: junit)) }
         if let snapshot { try Data((reports.snapshot.prettyText + "\n").utf8).write(to: URL(fileURLWithPath: snapshot)) }
         if !recorder.conformant { throw ExitCode(1) }

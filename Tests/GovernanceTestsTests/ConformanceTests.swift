@@ -112,6 +112,60 @@ import TestSupport
         #expect(diagnostic.summary("required_skipped") ?? 0 > 0)
     }
 
+    /// Gate running every execution into TERMINAL: the deployment checks fail naming the final
+    /// state, and rollback, which needs a success to restore, cannot run.
+    @Test func failingExecutionsFailTheDeploymentChecks() async throws {
+        let key = try SigningKey()
+        let gate = try EmulatorProcess(["--outcome", "TERMINAL", "--run-seconds", "1"])
+        let server = try await ServerProcess(key: key, gate: gate.baseURL)
+        let run = try await SuiteRun.run(server, key: key, profile: "strict", guardrails: "safe")
+        #expect(run.status == 1)
+        let failed = run.ids("FAILED")
+        #expect(failed.isSuperset(of: ["prep.restore_point", "deploy.succeeded", "rollback.created"]), "\(run.output)")
+        #expect(failed.allSatisfy { ["prep.", "deploy.succeeded", "rollback.", "idempotency.rollback_replay", "records.protected_fields"].contains(where: $0.hasPrefix) },
+            "\(failed.sorted())")
+        #expect(run.detail("deploy.succeeded").contains("ended FAILED"))
+        #expect(run.ids("PASSED").isSuperset(of: ["deploy.created", "idempotency.deploy_replay", "reads.non_member_scope", "cleanup.state_restored"]))
+    }
+
+    /// SIGINT mid-run: the remaining checks report the interruption, and what the run changed is
+    /// still restored before it exits.
+    @Test func anInterruptedRunStillRestores() async throws {
+        let key = try SigningKey()
+        let gate = try EmulatorProcess(["--run-seconds", "3"])
+        let server = try await ServerProcess(key: key, gate: gate.baseURL)
+        let run = try await SuiteRun.run(server, key: key, profile: "strict", guardrails: "safe", interruptAfter: "PASS  allowlist.ci_publisher_added")
+        #expect(run.status == 1)
+        // Where exactly the signal lands depends on timing; from there on, every check that is not a restore says so.
+        let order = ((run.snapshot["checks"] as? [[String: Any]]) ?? []).compactMap { $0["id"] as? String }
+        let interrupted = "cannot run (strict): the run was interrupted"
+        let first = try #require(order.firstIndex { run.detail($0) == interrupted })
+        #expect(order[..<first].contains("allowlist.ci_publisher_added"))
+        for id in order[first...] where !id.hasPrefix("cleanup.") {
+            #expect(run.detail(id) == interrupted, "\(id)")
+        }
+        #expect(run.ids("PASSED").isSuperset(of: ["allowlist.ci_publisher_added", "cleanup.ci_publishers", "cleanup.delivery_group_membership", "cleanup.state_restored"]))
+        let admin = try await TestTokens.mint(key, subject: "test-admin", email: "test-admin@example.com", role: "dxcp-platform-admins")
+        let publishers = try await server.get("/v1/admin/system/ci-publishers", token: admin) as? [String: Any]
+        #expect(((publishers?["publishers"] as? [[String: Any]]) ?? []).compactMap { $0["name"] as? String } == ["demo-ci"])
+    }
+
+    /// The suite is a client of the API only: it imports none of dxcp-policy's modules.
+    @Test func theSuiteImportsNoServerModule() throws {
+        let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("governance-tests")
+        let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".swift") }
+        #expect(files.count > 10)
+        let allowed: Set<String> = ["ArgumentParser", "Foundation", "FoundationNetworking", "JWTKit", "Synchronization"]
+        for file in files {
+            let text = try String(contentsOf: folder.appendingPathComponent(file), encoding: .utf8)
+            for line in text.split(separator: "\n") where line.hasPrefix("import ") || line.hasPrefix("public import ") {
+                let module = String(line.split(separator: " ").last ?? "")
+                #expect(allowed.contains(module), "\(file) imports \(module)")
+            }
+        }
+    }
+
     /// A server that ignores its kill switch fails exactly the kill-switch checks.
     @Test func anIgnoredKillSwitchFailsTheKillSwitchChecks() async throws {
         let run = try await Self.runBroken(faults: "kill-switch-ignored", guardrails: "safe")

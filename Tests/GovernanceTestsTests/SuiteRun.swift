@@ -30,7 +30,8 @@ struct SuiteRun {
     /// Runs the suite against `server`. With `mint`, tokens are minted from the server's key;
     /// `environment` adds variables (tokens given that way).
     static func run(
-        _ server: ServerProcess, key: SigningKey, profile: String, guardrails: String, mint: Bool = true, environment extra: [String: String] = [:]
+        _ server: ServerProcess, key: SigningKey, profile: String, guardrails: String, mint: Bool = true, environment extra: [String: String] = [:],
+        interruptAfter line: String? = nil
     ) async throws -> SuiteRun {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("gt-run-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -53,15 +54,18 @@ struct SuiteRun {
         let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
         process.standardOutput = output
         process.standardError = output
-        let status: Int32 = try await withCheckedThrowingContinuation { continuation in
-            process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
-            do {
-                try process.run()
-            } catch {
-                process.terminationHandler = nil
-                continuation.resume(throwing: error)
+        let exited = AsyncStream<Int32>.makeStream()
+        process.terminationHandler = { exited.continuation.yield($0.terminationStatus) }
+        try process.run()
+        if let line {
+            // Interrupt once the line is printed (it is printed before the next check starts).
+            while process.isRunning, !((try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "").contains(line) {
+                try await Task.sleep(for: .milliseconds(20))
             }
+            if process.isRunning { kill(process.processIdentifier, SIGINT) }
         }
+        var iterator = exited.stream.makeAsyncIterator()
+        let status = await iterator.next() ?? -1
         try output.close()
         let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
         let junit = (try? String(contentsOfFile: dir + "/junit.xml", encoding: .utf8)) ?? ""
