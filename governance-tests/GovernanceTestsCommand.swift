@@ -11,7 +11,7 @@ struct GovernanceTestsCommand: AsyncParsableCommand {
             Identities: tokens in GOV_ADMIN_TOKEN, GOV_OWNER_TOKEN, GOV_NON_MEMBER_OWNER_TOKEN, GOV_OBSERVER_TOKEN and \
             GOV_CI_TOKEN, or minted with --mint-key (a token given in the environment wins). The run changes settings \
             (CI allowlist, kill switch, group, routing, a temporary recipe; with --guardrails active also limits) and \
-            restores them. Exit status 0 only for a conformant run; 1 otherwise; 2 for bad options. \
+            restores them. Exit status 0 only for a conformant run; 1 otherwise; 64 for bad options. \
             See governance-tests/README.md.
             """)
 
