@@ -62,7 +62,7 @@ struct Reports {
     var snapshot: JSON {
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        var run: [String: JSON] = ["base_url": .string(baseURL), "run_id": .string(runId), "guardrails_mode": .string(guardrails.rawValue)]
+        var run: [String: JSON] = ["baseURL": .string(baseURL), "runId": .string(runId)]
         for (name, value) in context { run[name] = .string(value) }
         return [
             "contract_version": .string(Self.contractVersion),
