@@ -100,12 +100,13 @@ final class Suite {
         return body
     }
 
-    /// A build registration body of `version` with commit `sha`.
+    /// A build registration body of `version` with commit `sha`; `built_at` is the run's start,
+    /// so a retried body is byte for byte the same.
     func registration(_ version: String, sha: String) -> JSON {
         [
             "service": .string(settings.service), "version": .string(version), "artifactRef": .string(settings.artifactRef(version)),
             "git_sha": .string(sha), "git_branch": "main", "ci_provider": "governance-tests", "ci_run_id": .string(settings.runId),
-            "built_at": .string(Self.iso8601(Date())),
+            "built_at": .string(Self.iso8601(started)),
         ]
     }
 
