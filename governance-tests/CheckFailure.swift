@@ -9,17 +9,6 @@ struct CheckFailure: Error, CustomStringConvertible {
     var description: String { message }
 }
 
-/// A check could not run (a prerequisite is missing): a failure in `strict`, a skip in `diagnostic`.
-struct CannotRun: Error, CustomStringConvertible {
-    /// Why it could not run.
-    let reason: String
-
-    /// A check that cannot run because of `reason`.
-    init(_ reason: String) { self.reason = reason }
-
-    var description: String { reason }
-}
-
 /// Fails with `message` unless `condition` holds.
 func require(_ condition: Bool, _ message: @autoclosure () -> String) throws(CheckFailure) {
     if !condition { throw CheckFailure(message()) }

@@ -7,11 +7,3 @@ enum Profile: String, Sendable, ExpressibleByArgument, CaseIterable {
     /// Missing prerequisites and engine outages skip with a reason; only CONTRACT failures fail the run.
     case diagnostic
 }
-
-/// Whether the suite pushes limits (REFERENCE §12.4).
-enum Guardrails: String, Sendable, ExpressibleByArgument, CaseIterable {
-    /// Shape checks only: nothing is pushed to its limit.
-    case safe
-    /// Also the bounded quota, concurrency and rate probes, with temporary limits restored after.
-    case active
-}
