@@ -3,7 +3,7 @@ import Foundation
 import FoundationNetworking
 #endif
 
-/// The API under test, reached over HTTP with Foundation's `URLSession` (DECISIONS 39): every
+/// The API under test, reached over HTTP with Foundation's `URLSession` (docs/DECISIONS.md 44): every
 /// call carries a run-scoped `X-Request-Id` and has a timeout.
 final class APIClient {
     /// Base URL without a trailing slash, e.g. `http://127.0.0.1:8080`.

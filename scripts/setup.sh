@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system packages dxcp-policy builds and tests against, when they are missing.
-# Sourced by scripts/run.sh and scripts/test.sh; safe to run again.
+# Run by scripts/run.sh and scripts/test.sh (`setup.sh test` also installs what only the tests
+# need: nginx, for the gateway tests); safe to run again.
 set -euo pipefail
 
 need=()
@@ -9,12 +10,20 @@ dpkg -s pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 dpkg -s libcurl4-openssl-dev >/dev/null 2>&1 || need+=(libcurl4-openssl-dev)
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+if [ "${1:-}" = "test" ] && [ ! -x /usr/sbin/nginx ]; then need+=(nginx-light); fi
 
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then
     echo "installing: ${need[*]}"
     apt-get update -qq
+    # Packages install without starting services (nginx's package would start one on port 80).
+    blocker=""
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+      blocker=/usr/sbin/policy-rc.d
+      printf '#!/bin/sh\nexit 101\n' > "$blocker" && chmod +x "$blocker"
+    fi
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+    if [ -n "$blocker" ]; then rm -f "$blocker"; fi
   else
     echo "missing system packages: ${need[*]}" >&2
     echo "install them with: sudo apt-get install -y ${need[*]}" >&2

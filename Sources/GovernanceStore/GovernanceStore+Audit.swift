@@ -2,6 +2,33 @@ public import Audit
 public import Rules
 import LMDB
 
+/// One pass of audit retention: remove entries older than `cutoff` and numbered at most `upTo`,
+/// at most `limit` of them in one transaction.
+struct AuditRetention: Sendable {
+    var cutoff: Timestamp
+    var upTo: UInt64
+    var actorId: String
+    var now: Timestamp
+    var limit: Int
+}
+
+/// What one retention pass removed, and the checkpoint it left.
+public struct AuditPruning: Sendable, Hashable {
+    /// Sequence numbers removed.
+    public var removed: ClosedRange<UInt64>
+    /// The checkpoint the log now starts after.
+    public var checkpoint: AuditCheckpoint
+}
+
+/// A page of the log exactly as stored: one canonical JSON entry per element, each verifiable on
+/// its own (its `hash` covers it) and against its neighbour (`previous_hash`).
+public struct AuditExportPage: Sendable {
+    /// Entries, oldest first, as stored.
+    public var lines: [[UInt8]]
+    /// Sequence number of the last entry of the page; nil when the page is empty.
+    public var lastSequence: UInt64?
+}
+
 extension GovernanceStore {
     /// Audit entries with sequence numbers above `sequence`, oldest first, at most `limit`.
     public func auditEntries(after sequence: UInt64 = 0, limit: Int = .max) throws(StoreError) -> [AuditEntry] {
@@ -14,6 +41,28 @@ extension GovernanceStore {
                 entry = try cursor.next()
             }
             return out
+        }
+    }
+
+    /// The stored entries after `sequence`, at most `limit`, byte for byte (for `audit export`).
+    ///
+    /// - Throws: ``StoreError`` of kind `.pruned` when retention already removed entries after
+    ///   `sequence`: a shipper resuming there would otherwise skip them without knowing.
+    public func auditExport(after sequence: UInt64, limit: Int) throws(StoreError) -> AuditExportPage {
+        try read { view, _ in
+            if let checkpoint = try auditCheckpoint(view.txn, view.codec), sequence < checkpoint.sequence {
+                throw StoreError(.pruned, path: path,
+                    "audit entries \(sequence + 1)...\(checkpoint.sequence) were removed by retention; the log now starts after \(checkpoint.sequence)")
+            }
+            var page = AuditExportPage(lines: [], lastSequence: nil)
+            let cursor = try view.txn.cursor(schema.audit)
+            var entry = try cursor.seek(atLeast: Schema.sequenceKey(sequence + 1))
+            while let current = entry, page.lines.count < limit {
+                page.lines.append(current.value)
+                page.lastSequence = StoreKey.integer(in: current.key, at: 0).map { UInt64(bitPattern: $0) }
+                entry = try cursor.next()
+            }
+            return page
         }
     }
 
@@ -40,10 +89,17 @@ extension GovernanceStore {
         }
     }
 
-    /// Verifies the whole audit chain against the head the store recorded.
+    /// The checkpoint retention left, if it ever removed anything.
+    public func auditCheckpoint() throws(StoreError) -> AuditCheckpoint? {
+        try read { view, _ in try auditCheckpoint(view.txn, view.codec) }
+    }
+
+    /// Verifies the whole stored chain: from the retention checkpoint (or the first entry) to the
+    /// head the store recorded.
     public func verifyAudit() throws(StoreError) -> AuditVerifier.Verdict {
         try read { view, _ in
-            var verifier = AuditVerifier()
+            let checkpoint = try auditCheckpoint(view.txn, view.codec)
+            var verifier = AuditVerifier(after: checkpoint?.sequence ?? 0, headHash: checkpoint?.hash ?? AuditChain.genesisHash)
             let cursor = try view.txn.cursor(schema.audit)
             var entry = try cursor.first()
             while let current = entry {
@@ -58,5 +114,56 @@ extension GovernanceStore {
             let head = try auditHead(view.txn, view.codec)
             return verifier.verdict(expectedHead: (head.sequence, head.headHash))
         }
+    }
+
+    /// Removes entries older than `cutoff` (and, when given, numbered at most `upTo`: what a log
+    /// shipper has confirmed), oldest first, leaving a checkpoint so that the rest still verifies.
+    /// Every removed entry is verified first: a log that does not verify loses nothing. Each pass
+    /// (at most `batch` entries, one transaction) is itself audited as `AUDIT_RETENTION`.
+    ///
+    /// - Returns: one ``AuditPruning`` per pass; empty when nothing was old enough.
+    public func pruneAudit(olderThan cutoff: Timestamp, upTo: UInt64 = .max, actorId: String, now: Timestamp, batch: Int = 10_000) async throws -> [AuditPruning] {
+        var passes: [AuditPruning] = []
+        while true {
+            let retention = AuditRetention(cutoff: cutoff, upTo: upTo, actorId: actorId, now: now, limit: max(1, batch))
+            guard case .pruned(let pass?) = try await writer.submit(.mutation(.pruneAudit(retention))) else { return passes }
+            passes.append(pass)
+            if pass.removed.count < batch { return passes }
+        }
+    }
+
+    func auditCheckpoint(_ txn: Transaction, _ codec: RecordCodec) throws -> AuditCheckpoint? {
+        try txn.get(schema.meta, Schema.auditCheckpointKey).map { try codec.decode(AuditCheckpoint.self, $0) }
+    }
+
+    /// One retention pass inside the write transaction.
+    func pruneAudit(_ retention: AuditRetention, _ txn: Transaction, _ codec: RecordCodec, _ state: inout BatchState) throws -> AuditPruning? {
+        let previous = try auditCheckpoint(txn, codec)
+        var verifier = AuditVerifier(after: previous?.sequence ?? 0, headHash: previous?.hash ?? AuditChain.genesisHash)
+        let cursor = try txn.cursor(schema.audit)
+        var removed: [AuditEntry] = []
+        while removed.count < retention.limit, let current = try cursor.first() {
+            guard let entry = try? codec.decode(AuditEntry.self, current.value) else {
+                let seq = StoreKey.integer(in: current.key, at: 0) ?? 0
+                throw StoreError(.corrupt, path: path, "audit entry \(seq) cannot be decoded; retention removes nothing from a log that does not verify (run `dxcp-policy audit verify`)")
+            }
+            guard entry.timestamp < retention.cutoff, entry.sequence <= retention.upTo else { break }
+            verifier.feed(entry)
+            if case .broken(let seq, let reason) = verifier.verdict() {
+                throw StoreError(.corrupt, path: path, "audit entry \(seq) does not verify (\(reason)); retention removes nothing from a log that does not verify (run `dxcp-policy audit verify`)")
+            }
+            try cursor.deleteCurrent()
+            removed.append(entry)
+        }
+        guard let first = removed.first, let last = removed.last else { return nil }
+        let checkpoint = AuditCheckpoint(sequence: last.sequence, hash: last.hash, timestamp: last.timestamp)
+        try txn.put(schema.meta, Schema.auditCheckpointKey, codec.encode(checkpoint))
+        let note = AuditNote(
+            eventType: "AUDIT_RETENTION", targetType: "AuditLog", targetId: "\(first.sequence)...\(last.sequence)", outcome: .success,
+            summary: "Retention removed entries \(first.sequence)...\(last.sequence) older than \(retention.cutoff.iso8601); "
+                + "checkpoint \(last.sequence) hash \(last.hash)",
+            actorId: retention.actorId, actorRole: nil)
+        try appendAudit(note, origin: AuditOrigin(decisionId: nil, requestId: nil, timestamp: retention.now), index: 0, txn, codec, &state)
+        return AuditPruning(removed: first.sequence...last.sequence, checkpoint: checkpoint)
     }
 }

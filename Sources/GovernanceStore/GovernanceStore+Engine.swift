@@ -3,9 +3,13 @@ import Audit
 import LMDB
 
 extension GovernanceStore {
-    /// Applies a state change that does not come from the rules; returns the affected record.
-    func apply(_ mutation: StoreMutation, _ txn: Transaction, _ codec: RecordCodec, _ state: inout BatchState) throws -> DeploymentRecord? {
+    /// Applies a state change that does not come from the rules; returns the affected record (or
+    /// what retention removed).
+    func apply(_ mutation: StoreMutation, _ txn: Transaction, _ codec: RecordCodec, _ state: inout BatchState) throws -> WriteOutcome {
         switch mutation {
+        case .pruneAudit(let retention):
+            return .pruned(try pruneAudit(retention, txn, codec, &state))
+
         case .replacePolicy(let snapshot, let actorId, let now):
             state.policy = snapshot
             state.policyChanged = true
@@ -15,10 +19,10 @@ extension GovernanceStore {
                     + "\(snapshot.services.count) services, \(snapshot.environments.count) environments",
                 actorId: actorId, actorRole: .platformAdmin)
             try appendAudit(note, origin: AuditOrigin(decisionId: nil, requestId: nil, timestamp: now), index: 0, txn, codec, &state)
-            return nil
+            return .mutation(nil)
 
         case .recordDispatch(let id, let executionId, let executionURL, let now):
-            guard var record = try loadDeployment(id, txn, codec) else { return nil }
+            guard var record = try loadDeployment(id, txn, codec) else { return .mutation(nil) }
             record.engineExecutionId = executionId
             record.engineExecutionURL = executionURL
             record.updatedAt = now
@@ -34,10 +38,10 @@ extension GovernanceStore {
             }
             try appendAudit(engineNote(record, "ENGINE_TRIGGERED", .success, "Engine accepted \(record.id) as execution \(executionId)"),
                 origin: AuditOrigin(decisionId: nil, requestId: nil, timestamp: now), index: 0, txn, codec, &state)
-            return record
+            return .mutation(record)
 
         case .releaseReservation(let id, let reason, let now):
-            guard let record = try loadDeployment(id, txn, codec) else { return nil }
+            guard let record = try loadDeployment(id, txn, codec) else { return .mutation(nil) }
             try deleteDeployment(record, txn)
             if let order = try takeDispatchOrder(id, txn, codec) {
                 try deleteIdempotency(order.idempotency, txn, codec)
@@ -46,12 +50,12 @@ extension GovernanceStore {
             try increment(Schema.quotaKey(QuotaScope(kind: kind, key: "\(record.deliveryGroupId):\(record.environment)"), day: record.createdAt.day), by: -1, txn)
             try appendAudit(engineNote(record, "ENGINE_TRIGGER_FAILED", .failed, "Engine did not accept \(record.id): \(reason)"),
                 origin: AuditOrigin(decisionId: nil, requestId: nil, timestamp: now), index: 0, txn, codec, &state)
-            return record
+            return .mutation(record)
 
         case .recordEngineState(let id, let newState, let failures, let now):
-            guard var record = try loadDeployment(id, txn, codec) else { return nil }
+            guard var record = try loadDeployment(id, txn, codec) else { return .mutation(nil) }
             // INVARIANT: a terminal record never changes state, outcome or failures again.
-            guard !record.state.isTerminal else { return record }
+            guard !record.state.isTerminal else { return .mutation(record) }
             record.state = newState
             record.failures = failures.isEmpty ? record.failures : failures
             record.updatedAt = now
@@ -62,7 +66,7 @@ extension GovernanceStore {
                 try appendAudit(engineNote(record, "DEPLOYMENT_\(newState.rawValue)", outcome, "Deployment \(record.id) ended \(newState.rawValue)"),
                     origin: AuditOrigin(decisionId: nil, requestId: nil, timestamp: now), index: 0, txn, codec, &state)
             }
-            return record
+            return .mutation(record)
         }
     }
 

@@ -36,7 +36,7 @@ extension GovernanceStore {
                     try apply(decision.effects, origin: origin, txn, codec, &state)
                     outcomes.append(.decision(decision))
                 case .mutation(let mutation):
-                    outcomes.append(.mutation(try apply(mutation, txn, codec, &state)))
+                    outcomes.append(try apply(mutation, txn, codec, &state))
                 }
             }
             if state.policyChanged {
@@ -72,7 +72,7 @@ extension GovernanceStore {
         for effect in effects {
             switch effect {
             case .countRate(let window):
-                if window.bucket == .read {
+                if window.bucket.keptInMemory {
                     state.readHits.append(window)
                 } else {
                     try increment(Schema.rateKey(window), by: 1, txn)
@@ -88,6 +88,12 @@ extension GovernanceStore {
                 try putDeployment(record, txn, codec)
                 try txn.put(schema.deploymentsByTime, Schema.byTimeKey(record), [])
                 try txn.put(schema.outbox, Array(record.id.utf8), CompactValues.encode(DispatchOrder(deploymentId: record.id, idempotency: scope)))
+            case .admitExecution(let record):
+                guard try txn.get(schema.deployments, Array(record.id.utf8)) == nil else {
+                    throw StoreError(.storage, path: path, "deployment id \(record.id) already exists")
+                }
+                try putDeployment(record, txn, codec)
+                try txn.put(schema.deploymentsByTime, Schema.byTimeKey(record), [])
             case .expireDeployment(let id, let failure):
                 try expire(id, failure, origin: origin, auditIndex: &auditIndex, txn, codec, &state)
             case .putIdempotency(let scope, let record):
@@ -112,6 +118,7 @@ extension GovernanceStore {
     }
 
     func appendAudit(_ note: AuditNote, origin: AuditOrigin, index: Int, _ txn: Transaction, _ codec: RecordCodec, _ state: inout BatchState) throws {
+        guard writesAudit else { return }
         let entry = state.chain.append(note, origin: origin, index: index)
         try txn.put(schema.audit, Schema.sequenceKey(entry.sequence), entry.canonicalBytes(hash: entry.hash))
         state.chainChanged = true

@@ -1,7 +1,7 @@
 import Rules
 import Synchronization
 
-/// Per-actor read windows (`read_rpm`), kept in process memory.
+/// Per-actor read windows (`read_rpm`) and gateway windows, kept in process memory.
 ///
 /// Reads never take the writer, so their rate windows are not written to LMDB: a lost count costs
 /// at most one minute of one actor's read allowance. Mutate windows are in LMDB, exact across

@@ -8,7 +8,7 @@ struct Schema: @unchecked Sendable {
     /// Bumped when the layout changes; a store refuses a data directory of another version.
     static let version = 1
 
-    /// `schema_version`, `policy_generation`, `audit_head`, `commits`.
+    /// `schema_version`, `policy_generation`, `audit_head`, `audit_checkpoint`, `commits`.
     let meta: Database
     /// `snapshot` → the policy snapshot (groups, recipes, services, environments, routing, settings).
     let policy: Database
@@ -54,6 +54,7 @@ struct Schema: @unchecked Sendable {
     static let schemaVersionKey = Array("schema_version".utf8)
     static let generationKey = Array("policy_generation".utf8)
     static let auditHeadKey = Array("audit_head".utf8)
+    static let auditCheckpointKey = Array("audit_checkpoint".utf8)
     static let snapshotKey = Array("snapshot".utf8)
     static let commitsKey = Array("commits".utf8)
 

@@ -35,7 +35,7 @@ final class StoreView: StateView {
     }
 
     func rateCount(_ window: RateWindow) -> Int {
-        if window.bucket == .read, let readWindows { return readWindows.count(window) }
+        if window.bucket.keptInMemory, let readWindows { return readWindows.count(window) }
         return attempt(0) { StoreKey.counter(try txn.get(schema.scopes, Schema.rateKey(window))) }
     }
 

@@ -10,12 +10,13 @@ enum WriteWork: Sendable {
     case mutation(StoreMutation)
 }
 
-/// State changes made outside the rules: engine outcomes and policy loads.
+/// State changes made outside the rules: engine outcomes, policy loads and audit retention.
 enum StoreMutation: Sendable {
     case replacePolicy(PolicySnapshot, actorId: String, now: Timestamp)
     case recordDispatch(String, executionId: String, executionURL: String?, now: Timestamp)
     case releaseReservation(String, reason: String, now: Timestamp)
     case recordEngineState(String, state: DeploymentRecord.State, failures: [Failure], now: Timestamp)
+    case pruneAudit(AuditRetention)
 }
 
 /// What one piece of work produced.
@@ -24,6 +25,8 @@ enum WriteOutcome: Sendable {
     case decision(Decision)
     /// The record a mutation touched, if it existed.
     case mutation(DeploymentRecord?)
+    /// What one retention pass removed (nil when nothing was old enough).
+    case pruned(AuditPruning?)
 
     /// The record of a mutation (nil for decisions).
     var record: DeploymentRecord? {

@@ -34,6 +34,7 @@ public enum ServerConfigFile {
             ("mtls_key_path", "DXCP_SPINNAKER_MTLS_KEY_PATH", .text), ("mtls_ca_path", "DXCP_SPINNAKER_MTLS_CA_PATH", .text),
             ("header_name", "DXCP_SPINNAKER_GATE_HEADER_NAME", .text),
         ]),
+        ("audit", [("retention_days", "DXCP_AUDIT_RETENTION_DAYS", .integer)]),
     ]
 
     /// How a value is read.

@@ -17,7 +17,8 @@ struct Serve: AsyncParsableCommand {
             Token verification: DXCP_OIDC_JWKS_URL or DXCP_OIDC_JWKS_FILE (a JWKS document: RS256/ES256 keys), DXCP_OIDC_ISSUER, \
             DXCP_OIDC_AUDIENCE, DXCP_OIDC_ROLES_CLAIM; DXCP_DEV_JWT_SECRET adds an HS256 key for development. \
             Engine: DXCP_SPINNAKER_GATE_URL with DXCP_SPINNAKER_MTLS_CERT_PATH/_KEY_PATH/_CA_PATH, or \
-            DXCP_SPINNAKER_GATE_HEADER_NAME/_VALUE, or DXCP_SPINNAKER_GATE_TOKEN. With --demo: the demo policy, a \
+            DXCP_SPINNAKER_GATE_HEADER_NAME/_VALUE, or DXCP_SPINNAKER_GATE_TOKEN. Spinnaker Webhook stages present \
+            DXCP_SPINNAKER_WEBHOOK_TOKEN. Audit retention: DXCP_AUDIT_RETENTION_DAYS. With --demo: the demo policy, a \
             fresh development key, and a token per role printed.
             """)
 
@@ -60,6 +61,10 @@ struct Serve: AsyncParsableCommand {
         }
         guard let bodyLimit = env["DXCP_BODY_LIMIT_BYTES"].map({ Int($0) }) ?? WireRequest.defaultBodyLimit, bodyLimit >= 1024 else {
             printError("error: DXCP_BODY_LIMIT_BYTES must be a number of bytes (at least 1024), got '\(env["DXCP_BODY_LIMIT_BYTES"] ?? "")'")
+            throw ExitCode(2)
+        }
+        guard let retentionDays = env["DXCP_AUDIT_RETENTION_DAYS"].map({ Int($0) }) ?? 0, retentionDays >= 0 else {
+            printError("error: DXCP_AUDIT_RETENTION_DAYS must be a number of days (0 keeps everything), got '\(env["DXCP_AUDIT_RETENTION_DAYS"] ?? "")'")
             throw ExitCode(2)
         }
         let logger = {
@@ -132,11 +137,13 @@ struct Serve: AsyncParsableCommand {
             logger.warning("no engine configured (DXCP_SPINNAKER_GATE_URL): deployments will be refused with ENGINE_UNAVAILABLE")
         }
 
+        let webhookToken = env["DXCP_SPINNAKER_WEBHOOK_TOKEN"] ?? (demo ? "demo-webhook-" + newId() : nil)
         var configuration = GovernanceServer.Configuration(
             bodyLimit: bodyLimit, exposeOperatorHints: demo,
             corsOrigins: env["DXCP_CORS_ORIGINS"].map { Set($0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }) }
-                ?? GovernanceServer.Configuration.defaultCORSOrigins)
-        // Test-only (docs/DECISIONS.md 38): a deliberately broken server for the conformance suite's own tests.
+                ?? GovernanceServer.Configuration.defaultCORSOrigins,
+            spinnakerWebhookToken: webhookToken)
+        // Test-only (docs/DECISIONS.md 43): a deliberately broken server for the conformance suite's own tests.
         if let names = env["DXCP_TEST_FAULTS"], !names.isEmpty {
             guard let faults = TestFaults(names: names) else {
                 printError("error: DXCP_TEST_FAULTS must name faults among \(TestFaults.names.keys.sorted().joined(separator: ", ")), got '\(names)'")
@@ -152,14 +159,19 @@ struct Serve: AsyncParsableCommand {
         let app = Application(
             responder: server.responder(), configuration: .init(address: .hostname(host, port: port), serverName: "dxcp-policy"),
             logger: logger)
-        if demo { try await printDemoTokens(authenticator, base: "http://\(host):\(port)", issuer: issuer, audience: audience, rolesClaim: rolesClaim) }
+        if demo {
+            try await printDemoTokens(
+                authenticator, base: "http://\(host):\(port)", issuer: issuer, audience: audience, rolesClaim: rolesClaim, webhookToken: webhookToken)
+        }
         let poller = gate.map { gate in
             Task {
                 await ExecutionPoller(store: store, gate: gate, logger: logger).run(every: .seconds(2), now: currentTime, requestId: newId)
             }
         }
+        let retention = retentionDays > 0 ? Task { await AuditRetentionTask(store: store, days: retentionDays, logger: logger).run() } : nil
         try await app.runService()
         poller?.cancel()
+        retention?.cancel()
         await store.close()
     }
 
@@ -176,7 +188,9 @@ struct Serve: AsyncParsableCommand {
         return .none
     }
 
-    func printDemoTokens(_ authenticator: Authenticator, base: String, issuer: String?, audience: String?, rolesClaim: String) async throws {
+    func printDemoTokens(
+        _ authenticator: Authenticator, base: String, issuer: String?, audience: String?, rolesClaim: String, webhookToken: String?
+    ) async throws {
         let expires = currentTime().adding(seconds: 12 * 3600).seconds
         var lines = ["", "dxcp-policy demo on \(base) — development tokens (valid 12 h):"]
         var tokens: [String: String] = [:]
@@ -195,6 +209,7 @@ struct Serve: AsyncParsableCommand {
             tokens[name] = token
             lines.append("  \(name.padding(toLength: 9, withPad: " ", startingAt: 0)) export DXCP_\(name.uppercased())_TOKEN=\(token)")
         }
+        if let webhookToken { lines.append("  webhook   export DXCP_WEBHOOK_TOKEN=\(webhookToken)   (Spinnaker Webhook stages: /v1/spinnaker/webhook/check|admit)") }
         let intent = #"'{"service":"demo-service","environment":"sandbox","version":"1.0.0","changeSummary":"first deploy"}'"#
         lines += [
             "", "Try, in another shell (paste the exports above first):",

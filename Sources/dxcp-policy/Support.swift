@@ -27,12 +27,19 @@ func printError(_ text: String) {
 func writeLine(_ text: String, to fd: Int32) {
     var bytes = Array(text.utf8)
     if bytes.last != UInt8(ascii: "\n") { bytes.append(UInt8(ascii: "\n")) }
+    _ = writeAll(bytes, to: fd)
+}
+
+/// Writes all of `bytes` to file descriptor `fd`; false when the descriptor stops taking them.
+func writeAll(_ bytes: [UInt8], to fd: Int32) -> Bool {
     var offset = 0
     while offset < bytes.count {
         let n = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        if n <= 0 { return }
+        if n < 0, errno == EINTR { continue }
+        if n <= 0 { return false }
         offset += n
     }
+    return true
 }
 
 /// Reads a whole file as bytes, or nil.

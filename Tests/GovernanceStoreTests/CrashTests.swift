@@ -60,9 +60,14 @@ import Testing
         let pending = Set(try store.pendingDispatches().map(\.deploymentId))
         let undispatched = Set(records.filter { $0.engineExecutionId == nil && !$0.state.isTerminal }.map(\.id))
         #expect(pending.symmetricDifference(undispatched).isEmpty, "outbox differs from undispatched records")
-        // Every accepted deployment has its audit entry, and the chain verifies.
-        let audited = Set(try store.auditEntries().filter { $0.eventType == "DEPLOY_SUBMIT" }.map(\.targetId))
+        // Every accepted deployment has its audit entry and every entry's deployment exists
+        // (engine outcomes included), and the chain verifies.
+        let entries = try store.auditEntries()
+        let audited = Set(entries.filter { $0.eventType == "DEPLOY_SUBMIT" }.map(\.targetId))
         #expect(audited.symmetricDifference(ids).isEmpty, "audit entries differ from records")
+        let engineTargets = Set(entries.filter { $0.eventType == "ENGINE_TRIGGERED" || $0.eventType.hasPrefix("DEPLOYMENT_") }.map(\.targetId))
+        #expect(engineTargets.isSubset(of: ids), "engine outcome audited for a deployment that is not stored")
+        #expect(!completing || !engineTargets.isEmpty, "the completing driver's outcomes are audited")
         guard case .intact = try store.verifyAudit() else {
             Issue.record("audit chain does not verify after the crash")
             return

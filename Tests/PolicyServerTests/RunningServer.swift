@@ -14,6 +14,7 @@ import Testing
 /// policy; stopped and removed when released.
 final class RunningServer {
     static let secret = "test-secret-0123456789abcdef0123456789"
+    static let webhookToken = "test-webhook-token-0123456789"
     static let issuer = "test-issuer"
     static let audience = "dxcp-api"
     static let demoPolicy = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -27,7 +28,7 @@ final class RunningServer {
 
     init(
         gate: String? = nil, bodyLimit: Int = 64 * 1024, jwks: String? = nil, developmentSecret: String? = RunningServer.secret,
-        jwksURL: String? = nil
+        jwksURL: String? = nil, webhookToken: String? = RunningServer.webhookToken
     ) async throws {
         let metrics = ServerMetrics()
         store = try GovernanceStore(directory: dir, options: .init(mapSize: 64 << 20, create: true, commitObserver: { size, applying, committing in
@@ -41,7 +42,7 @@ final class RunningServer {
         if jwksURL != nil { try await authenticator.refreshKeys(now: currentTime()) }
         let server = GovernanceServer(
             store: store, authenticator: authenticator, gate: gate.map { GateClient(configuration: GateConfiguration(baseURL: $0)) },
-            configuration: .init(bodyLimit: bodyLimit), clock: currentTime, makeId: { RecordID.make(at: currentTime()) }, metrics: metrics)
+            configuration: .init(bodyLimit: bodyLimit, spinnakerWebhookToken: webhookToken), clock: currentTime, makeId: { RecordID.make(at: currentTime()) }, metrics: metrics)
         let (stream, continuation) = AsyncStream<Int>.makeStream()
         let app = Application(
             responder: server.responder(), configuration: .init(address: .hostname("127.0.0.1", port: 0)),

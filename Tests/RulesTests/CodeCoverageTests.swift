@@ -75,6 +75,9 @@ struct CodeCoverageTests {
         .init(code: .roleForbidden, request: .deploy(Fixtures.intent()), principal: Fixtures.observer),
         .init(code: .ciOnly, request: .registerExistingBuild(Fixtures.registration())),
         .init(code: .deliveryGroupScopeRequired, request: .validate(Fixtures.intent()), principal: Fixtures.nonMemberOwner),
+        .init(code: .pipelineNotRouted, request: .spinnakerCheck(SpinnakerExecution(
+            application: "demo-app", pipeline: "other-pipeline", executionId: "e1", user: "owner@example.com",
+            service: "demo-service", environment: "sandbox", version: "1.0.0"))),
         .init(code: .mutationsDisabled, request: .deploy(Fixtures.intent()), policy: Fixtures.killSwitchOn),
         .init(code: .idempotencyKeyRequired, request: .deploy(Fixtures.intent()), key: nil),
         .init(
@@ -154,7 +157,7 @@ struct CodeCoverageTests {
 
     static let statuses: [ContractCode: Int] = [
         .invalidRequest: 400, .invalidBuildRegistration: 400, .unauthorized: 401, .authzRoleRequired: 403,
-        .roleForbidden: 403, .ciOnly: 403, .deliveryGroupScopeRequired: 403, .mutationsDisabled: 503,
+        .roleForbidden: 403, .ciOnly: 403, .deliveryGroupScopeRequired: 403, .mutationsDisabled: 503, .pipelineNotRouted: 403,
         .idempotencyKeyRequired: 400, .idempotencyConflict: 409, .buildRegistrationConflict: 409,
         .serviceNotInDeliveryGroup: 403, .environmentRequired: 400, .environmentNotAllowed: 403, .environmentRetired: 403,
         .environmentDisabled: 403, .serviceEnvironmentNotRouted: 400, .recipeIdRequired: 400, .recipeNotFound: 404,
@@ -183,7 +186,7 @@ struct CodeCoverageTests {
         .engineMisconfigured, .serviceNotAllowlisted, .serviceNotInDeliveryGroup, .environmentNotAllowed,
         .environmentDisabled, .environmentRetired, .recipeNotAllowed, .recipeIncompatible, .recipeDeprecated,
         .concurrencyLimitReached, .quotaExceeded, .rateLimited, .mutationsDisabled, .roleForbidden, .authzRoleRequired,
-        .unauthorized, .recipeInUse,
+        .unauthorized, .recipeInUse, .pipelineNotRouted,
     ]
 
     @Test("every code has the HTTP status and failure cause of REFERENCE §3", arguments: ContractCode.allCases)

@@ -96,7 +96,7 @@ struct DeterminismTests {
     }
 
     static func request(_ g: inout SplitMix64) -> Request {
-        switch g.below(14) {
+        switch g.below(17) {
         case 0: .validate(intent(&g))
         case 1: .deploy(intent(&g))
         case 2: .rollback(deploymentId: g.pick(recordIds))
@@ -136,6 +136,16 @@ struct DeterminismTests {
                 .recipes, .recipe(id: g.pick(recipeIds.compactMap { $0 })), .build(service: "demo-service", version: g.pick(versions)),
                 .publicSettings, .adminSettings, .rateLimits, .ciPublishers, .mutationsDisabled,
             ] as [CatalogRead]))
+        case 14, 15:
+            { (e: SpinnakerExecution) -> Request in g.chance(50) ? .spinnakerCheck(e) : .spinnakerAdmit(e) }(SpinnakerExecution(
+                application: "demo-app", pipeline: g.pick(["demo-deploy", "demo-deploy-canary"]), executionId: "exec-\(g.below(3))",
+                user: g.pick(["owner@example.com", "stranger@example.com"]), service: g.chance(70) ? "demo-service" : g.pick(services),
+                environment: g.chance(70) ? "sandbox" : g.pick(environments), version: g.pick(versions),
+                dxcpDeploymentId: g.chance(20) ? g.pick(recordIds) : nil))
+        case 16:
+            .gateway(GatewayCheck(
+                method: g.pick(["GET", "POST", "PUT"]), path: g.pick(["/v1/deployments", "/v1/admin/system/mutations-disabled", "/v1/builds"]),
+                access: g.pick([.anyRole, .deployers, .ciPublishers, .platformAdmins]), mutating: g.chance(50), idempotencyKeyRequired: g.chance(50)))
         default:
             .listDeployments(DeploymentQuery(
                 service: g.chance(50) ? g.pick(services) : nil, environment: g.chance(50) ? "sandbox" : nil,
@@ -157,6 +167,7 @@ struct DeterminismTests {
     static func fingerprint(_ request: Request) -> String {
         switch request {
         case .deploy(let intent): intent.fingerprint
+        case .spinnakerAdmit(let execution): execution.fingerprint
         case .rollback(let id): id
         case .uploadCapability(let body): body.fingerprint
         case .registerBuild(let body), .registerExistingBuild(let body): body.fingerprint
@@ -276,9 +287,9 @@ struct DeterminismTests {
 
     // MARK: The property
 
-    @Test("2,400 random inputs: decided twice, and against a rebuilt equal state, byte-identical")
+    @Test("3,000 random inputs: decided twice, and against a rebuilt equal state, byte-identical")
     func byteIdenticalDecisions() throws {
-        let count = 2_400
+        let count = 3_000
         var mismatches: [Int] = []
         var codes = Set<ContractCode>()
         var allowedActions = Set<Action>()

@@ -1,7 +1,7 @@
 import Testing
 @testable import Rules
 
-/// The test-only faults (docs/DECISIONS.md 38): each breaks exactly its guarantee for the
+/// The test-only faults (docs/DECISIONS.md 43): each breaks exactly its guarantee for the
 /// decision, and never changes what is stored.
 @Suite("Test-only faults")
 struct TestFaultsTests {

@@ -1,6 +1,6 @@
 import Foundation
 import Rules
-import GovernanceStore
+@_spi(Benchmark) import GovernanceStore
 import PolicyServer
 
 // dxcp-bench: measures the rules and the durable write path. Prints one table per measurement;
@@ -99,12 +99,14 @@ func benchRules() {
 }
 
 @discardableResult
-func benchWrites(callers: Int, decisions: Int) async throws -> Double {
+func benchWrites(callers: Int, decisions: Int, audited: Bool = true) async throws -> Double {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("dxcp-bench-\(UUID().uuidString)").path
     let keep = ProcessInfo.processInfo.environment["DXCP_BENCH_KEEP"] == "1"
     defer { if keep { print("kept \(dir)") } else { try? FileManager.default.removeItem(atPath: dir) } }
     let groups = 1000
-    let store = try GovernanceStore(directory: dir, options: .init(create: true))
+    var options = GovernanceStore.Options(create: true)
+    options.writesAudit = audited
+    let store = try GovernanceStore(directory: dir, options: options)
     let base = Timestamp(seconds: 1_795_608_000)
     try await store.replacePolicy(bigPolicy(groups: groups, maxConcurrent: 1_000, dailyDeploy: 1_000), actorId: "bench", now: base)
     let ci = Principal(claims: Claims(subject: "ci-bot", roles: .values(["dxcp-ci-publishers"])))
@@ -139,8 +141,8 @@ func benchWrites(callers: Int, decisions: Int) async throws -> Double {
     let done = stats.committed - before.committed
     func ms(_ d: Duration) -> Double { Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15 }
     let applying = ms(stats.applying - before.applying), committing = ms(stats.committing - before.committing)
-    print(String(format: "write  %3d caller(s)  %6d durable deploy decisions in %6.2f s  = %8.0f decisions/s  (%d allowed; %d transactions, mean batch %.1f, largest %d; per transaction: apply %.2f ms, commit %.2f ms)",
-        callers, done, elapsed, Double(done) / elapsed, allowed, txns, Double(done) / Double(max(1, txns)), stats.largestBatch,
+    print(String(format: "write  %3d caller(s)%@  %6d durable deploy decisions in %6.2f s  = %8.0f decisions/s  (%d allowed; %d transactions, mean batch %.1f, largest %d; per transaction: apply %.2f ms, commit %.2f ms)",
+        callers, (audited ? "" : " no audit") as NSString, done, elapsed, Double(done) / elapsed, allowed, txns, Double(done) / Double(max(1, txns)), stats.largestBatch,
         applying / Double(max(1, txns)), committing / Double(max(1, txns))))
     await store.close()
     return Double(done) / elapsed
@@ -177,6 +179,21 @@ if args.first == "tokens" {
 }
 let what = args.first ?? "all"
 if what == "rules" || what == "all" { benchRules() }
+if what == "audit" || what == "all" {
+    // The cost of the audit write on the durable decision rate: the same load with and without
+    // it, alternating on fresh stores, in one run.
+    let rounds = Int(ProcessInfo.processInfo.environment["DXCP_BENCH_ROUNDS"] ?? "") ?? 5
+    let batched = Int(ProcessInfo.processInfo.environment["DXCP_BENCH_BATCHED"] ?? "") ?? 12_800
+    var ratios: [Double] = []
+    for _ in 0..<rounds {
+        let with = try await benchWrites(callers: 64, decisions: batched)
+        let without = try await benchWrites(callers: 64, decisions: batched, audited: false)
+        ratios.append(with / without)
+        print(String(format: "audit  audited rate / unaudited rate: %.3f", with / without))
+    }
+    ratios.sort()
+    print(String(format: "audit  median over %d rounds: %.3f  (min %.3f, max %.3f)", rounds, ratios[rounds / 2], ratios.first ?? 0, ratios.last ?? 0))
+}
 if what == "write" || what == "all" {
     // Rounds on fresh stores; the machine is noisy, so the ratio is reported per round and as
     // the median.

@@ -19,6 +19,9 @@ public final class GovernanceServer: Sendable {
         public var exposeOperatorHints: Bool
         /// Browser origins allowed by CORS (REFERENCE §13.5: credentials, any method and header).
         public var corsOrigins: Set<String>
+        /// The bearer token Spinnaker's Webhook stages present (`DXCP_SPINNAKER_WEBHOOK_TOKEN`);
+        /// without one the webhook decisions refuse every call.
+        public var spinnakerWebhookToken: String?
         /// Deliberate faults for the conformance suite's own tests (`DXCP_TEST_FAULTS`); none by default.
         public var testFaults: TestFaults = []
 
@@ -26,10 +29,14 @@ public final class GovernanceServer: Sendable {
         public static let defaultCORSOrigins: Set<String> = ["http://127.0.0.1:5173", "http://localhost:5173"]
 
         /// 64 KiB bodies; hints for admins only; the reference's default CORS origins.
-        public init(bodyLimit: Int = WireRequest.defaultBodyLimit, exposeOperatorHints: Bool = false, corsOrigins: Set<String> = Configuration.defaultCORSOrigins) {
+        public init(
+            bodyLimit: Int = WireRequest.defaultBodyLimit, exposeOperatorHints: Bool = false,
+            corsOrigins: Set<String> = Configuration.defaultCORSOrigins, spinnakerWebhookToken: String? = nil
+        ) {
             self.bodyLimit = bodyLimit
             self.exposeOperatorHints = exposeOperatorHints
             self.corsOrigins = corsOrigins
+            self.spinnakerWebhookToken = spinnakerWebhookToken
         }
     }
 
@@ -85,7 +92,8 @@ public final class GovernanceServer: Sendable {
         let started = ContinuousClock.now
         let requestId = Self.requestId(request.headers[.init("X-Request-Id")!]) ?? makeId()
         var answer = await answer(&request, requestId: requestId)
-        if let origin = request.headers[HTTPField.Name("Origin")!] {
+        // A gateway's question carries the client's headers; CORS is the upstream API's business.
+        if let origin = request.headers[HTTPField.Name("Origin")!], !answer.route.hasPrefix("gateway") {
             answer = cors(answer, origin: origin, request: request, requestId: requestId)
         }
         metrics.request(route: answer.route, status: answer.status, duration: ContinuousClock.now - started)
@@ -149,6 +157,12 @@ public final class GovernanceServer: Sendable {
             return Answer(status: ready ? 200 : 503, body: Array((ready ? #"{"status":"ready"}"# : #"{"status":"not ready: no policy data"}"#).utf8), route: "readyz")
         default:
             break
+        }
+        if path.hasPrefix(Self.gatewayPrefix) {
+            return await gatewayAnswer(request, path: path, requestId: requestId)
+        }
+        if path.hasPrefix(Self.webhookPrefix) {
+            return await webhookAnswer(&request, path: path, requestId: requestId)
         }
         if request.method == .options {
             // Preflights carry no credentials; the CORS layer answers them (403 without an origin).
@@ -284,7 +298,7 @@ public final class GovernanceServer: Sendable {
             hint: admin ? error.detail : nil, details: error.details(requestId: requestId, engineHost: admin ? gate?.configuration.baseURL : nil))
     }
 
-    private func denial(_ code: ContractCode, status: Int, message: String, requestId: String, hint: String?, details: [String: JSONValue]? = nil) -> Answer {
+    func denial(_ code: ContractCode, status: Int, message: String, requestId: String, hint: String?, details: [String: JSONValue]? = nil) -> Answer {
         Answer(status: status, body: Views.envelope(code: code.rawValue, message: message, cause: code.failureCause, requestId: requestId, hint: hint, details: details))
     }
 

@@ -48,6 +48,10 @@ public enum WireRequest {
             return .readDeployment(id: try pathId(route[1]))
         case (_, 2, "deployments") where route[1] != "validate":
             throw WireError(code: .methodNotAllowed, status: 405, message: "Method Not Allowed", field: nil, details: nil)
+        case ("POST", 3, "spinnaker") where route[1] == "webhook" && route[2] == "check":
+            return .spinnakerCheck(try spinnakerExecution(body))
+        case ("POST", 3, "spinnaker") where route[1] == "webhook" && route[2] == "admit":
+            return .spinnakerAdmit(try spinnakerExecution(body))
         case ("POST", 2, "policy") where route[1] == "summary":
             var r = try reader(body)
             let query = PolicySummaryQuery(service: r.string("service"), environment: r.string("environment"), recipeId: r.optionalString("recipeId"))
@@ -187,6 +191,19 @@ public enum WireRequest {
             changeSummary: r.string("changeSummary", maxLength: 240), recipeId: r.optionalString("recipeId"))
         try r.check()
         return intent
+    }
+
+    /// The body a Spinnaker Webhook stage sends (docs/integrations/spinnaker.md).
+    static func spinnakerExecution(_ body: Body) throws(WireError) -> SpinnakerExecution {
+        var r = try reader(body)
+        let execution = SpinnakerExecution(
+            application: r.string("application", maxLength: 256), pipeline: r.string("pipeline", maxLength: 256),
+            executionId: r.string("executionId", maxLength: 128), user: r.string("user", maxLength: 320),
+            service: r.string("service", maxLength: 256), environment: r.string("environment", maxLength: 256),
+            version: r.string("version", maxLength: 128), changeSummary: r.optionalString("changeSummary", maxLength: 240) ?? "",
+            dxcpDeploymentId: r.optionalString("dxcpDeploymentId", maxLength: 128).flatMap { $0.isEmpty ? nil : $0 })
+        try r.check()
+        return execution
     }
 
     static func buildRegistration(_ body: Body, artifactRequired: Bool) throws(WireError) -> BuildRegistration {

@@ -47,6 +47,8 @@ public enum ContractCode: String, Sendable, Codable, CaseIterable {
     case engineMisconfigured = "ENGINE_MISCONFIGURED"
     case engineUnauthorized = "ENGINE_UNAUTHORIZED"
     case engineCallFailed = "ENGINE_CALL_FAILED"
+    /// A Spinnaker execution that is not the pipeline routed for its service and environment.
+    case pipelineNotRouted = "PIPELINE_NOT_ROUTED"
     case internalError = "INTERNAL_ERROR"
     /// No endpoint at this path (answered by routing, before any rule).
     case routeNotFound = "ROUTE_NOT_FOUND"
@@ -88,7 +90,7 @@ public enum ContractCode: String, Sendable, Codable, CaseIterable {
             .invalidStatus, .invalidEnvironmentId, .invalidEnvironmentType, .invalidEnvironmentLifecycleState:
             400
         case .unauthorized: 401
-        case .authzRoleRequired, .roleForbidden, .ciOnly, .deliveryGroupScopeRequired,
+        case .authzRoleRequired, .roleForbidden, .ciOnly, .deliveryGroupScopeRequired, .pipelineNotRouted,
             .serviceNotInDeliveryGroup, .environmentNotAllowed, .environmentRetired, .environmentDisabled,
             .recipeDeprecated, .recipeNotAllowed:
             403
@@ -117,7 +119,7 @@ public enum ContractCode: String, Sendable, Codable, CaseIterable {
         case .serviceNotAllowlisted, .serviceNotInDeliveryGroup, .environmentNotAllowed, .environmentDisabled,
             .environmentRetired, .recipeNotAllowed, .recipeIncompatible, .recipeDeprecated,
             .concurrencyLimitReached, .quotaExceeded, .rateLimited, .mutationsDisabled, .roleForbidden,
-            .authzRoleRequired, .unauthorized, .engineMisconfigured, .recipeInUse:
+            .authzRoleRequired, .unauthorized, .engineMisconfigured, .recipeInUse, .pipelineNotRouted:
             .policyChange
         default:
             .unknown

@@ -53,6 +53,9 @@ public enum CheckName: String, Sendable, Hashable, Codable, CaseIterable {
     case recipeNotInUse = "recipe_not_in_use"
     case environmentWritable = "environment_writable"
     case environmentUnreferenced = "environment_unreferenced"
+    // Spinnaker webhook decisions
+    case pipelineRouted = "pipeline_routed"
+    case deploymentAdmitted = "deployment_admitted"
 
     /// The contract section the check enforces.
     public var contractSection: String {
@@ -68,7 +71,7 @@ public enum CheckName: String, Sendable, Hashable, Codable, CaseIterable {
         case .serviceAllowlisted, .environmentConfigured, .versionFormat, .recipeCompatible, .versionRegistered:
             "§4.1"
         case .concurrencyAvailable: "§4.2"
-        case .engineReady, .engineTargetResolved: "§2.6"
+        case .engineReady, .engineTargetResolved, .pipelineRouted, .deploymentAdmitted: "§2.6"
         case .rollbackTargetExists, .rollbackTargetNotRollback, .rollbackRecipeResolved, .priorSuccessfulVersion: "§6"
         case .artifactValid, .builtAtValid, .artifactSourceAllowed, .linksValid, .existingBuildConsistent,
             .uploadCapabilityMatched:

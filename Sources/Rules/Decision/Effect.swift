@@ -8,6 +8,9 @@ public enum Effect: Sendable, Hashable, Codable {
     /// Record a new deployment: it takes a concurrency slot and waits in the engine outbox until
     /// dispatched. `idempotency` is the key it completes once the engine has answered.
     case insertDeployment(DeploymentRecord, idempotency: IdempotencyScope)
+    /// Record a deployment a Spinnaker execution carries out: it takes a concurrency slot and is
+    /// already running (the engine needs no dispatch; the poller follows the execution).
+    case admitExecution(DeploymentRecord)
     /// Release a stale lock: the deployment is marked FAILED with this failure (DECISIONS D11).
     case expireDeployment(id: String, failure: Failure)
     /// Store an idempotency record (in flight, or with its final response).
@@ -31,6 +34,12 @@ public struct RateWindow: Sendable, Hashable, Codable {
     /// Which limit.
     public enum Bucket: String, Sendable, Codable {
         case read, mutate
+        /// A gateway's windows (`/v1/gateway/...`), apart from the API's own.
+        case gatewayRead = "gateway_read", gatewayMutate = "gateway_mutate"
+
+        /// Whether the window is counted in process memory rather than in LMDB: every window
+        /// but the API's mutate window (docs/DECISIONS.md 12, 42).
+        public var keptInMemory: Bool { self != .mutate }
     }
 
     /// The actor.

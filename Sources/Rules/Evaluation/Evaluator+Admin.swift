@@ -121,11 +121,14 @@ extension Evaluator {
             (eventType, targetType, target) = ("ADMIN_CONFIG_DENIED", "AdminSetting", subject.targetId ?? "")
         case .changePolicy(let change):
             (eventType, targetType, target) = ("ADMIN_CHANGE_DENIED", "Policy", change.endpoint)
-        case .validate, .policySummary, .readDeployment, .listDeployments, .read:
+        case .spinnakerAdmit(let execution):
+            (eventType, targetType, target) = ("SPINNAKER_ADMIT_DENIED", "Deployment", execution.executionId)
+        case .validate, .policySummary, .readDeployment, .listDeployments, .read, .spinnakerCheck, .gateway:
             return nil
         }
         let verb = switch request.action {
         case .deploy: "Deploy"
+        case .spinnakerAdmit: "Spinnaker admission"
         case .rollback: "Rollback"
         case .setRateLimits, .setCIPublishers, .setMutationsDisabled, .changePolicy: "Setting change"
         default: "Build publish"

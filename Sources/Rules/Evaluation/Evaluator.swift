@@ -36,6 +36,9 @@ public enum Evaluator {
             case .setRateLimits(let change): try setRateLimits(change, inputs, state, &trail)
             case .setCIPublishers(let publishers): try setCIPublishers(publishers, inputs, state, &trail)
             case .setMutationsDisabled(let change): try setMutationsDisabled(change, inputs, state, &trail)
+            case .spinnakerCheck(let execution): try spinnaker(execution, admit: false, inputs, state, &trail)
+            case .spinnakerAdmit(let execution): try spinnaker(execution, admit: true, inputs, state, &trail)
+            case .gateway(let check): try gateway(check, inputs, state, &trail)
             }
             return Decision(
                 decisionId: context.decisionId, contractVersion: governanceContractVersion, action: request.action,

@@ -1,5 +1,5 @@
 /// Guarantees a server can be told to break on purpose, so the conformance suite's own tests can
-/// show that the suite notices (docs/DECISIONS.md 38). Off unless `serve` is started with
+/// show that the suite notices (docs/DECISIONS.md 43). Off unless `serve` is started with
 /// `DXCP_TEST_FAULTS`; never for production use.
 public struct TestFaults: OptionSet, Sendable, Hashable, Codable {
     public let rawValue: Int

@@ -28,6 +28,13 @@ public enum Request: Sendable, Hashable, Codable {
     case read(CatalogRead)
     /// A change to policy data: recipes, delivery groups, routing, bindings (REFERENCE §2.8).
     case changePolicy(PolicyChange)
+    /// `POST /v1/spinnaker/webhook/check`: may this Spinnaker execution deploy? Changes nothing.
+    case spinnakerCheck(SpinnakerExecution)
+    /// `POST /v1/spinnaker/webhook/admit`: admit this Spinnaker execution: spend its quota, take
+    /// its slot and record it, keyed by the execution id.
+    case spinnakerAdmit(SpinnakerExecution)
+    /// An API gateway's question about a request it is about to forward (`/v1/gateway/...`).
+    case gateway(GatewayCheck)
 
     /// The action name used in decisions, metrics and audit.
     public var action: Action {
@@ -46,6 +53,9 @@ public enum Request: Sendable, Hashable, Codable {
         case .listDeployments: .listDeployments
         case .read: .read
         case .changePolicy: .changePolicy
+        case .spinnakerCheck: .spinnakerCheck
+        case .spinnakerAdmit: .spinnakerAdmit
+        case .gateway: .gatewayCheck
         }
     }
 
@@ -66,6 +76,9 @@ public enum Request: Sendable, Hashable, Codable {
         case .listDeployments: "GET /v1/deployments"
         case .read(let read): "GET \(read.path)"
         case .changePolicy(let change): change.endpoint
+        case .spinnakerCheck: "POST /v1/spinnaker/webhook/check"
+        case .spinnakerAdmit: "POST /v1/spinnaker/webhook/admit"
+        case .gateway(let check): "\(check.method) \(check.path)"
         }
     }
 
@@ -87,11 +100,14 @@ public enum Action: String, Sendable, Hashable, Codable, CaseIterable {
     case listDeployments = "list_deployments"
     case read
     case changePolicy = "change_policy"
+    case spinnakerCheck = "spinnaker_check"
+    case spinnakerAdmit = "spinnaker_admit"
+    case gatewayCheck = "gateway_check"
 
     /// Whether the action may change state.
     public var isMutating: Bool {
         switch self {
-        case .validate, .policySummary, .readDeployment, .listDeployments, .read: false
+        case .validate, .policySummary, .readDeployment, .listDeployments, .read, .spinnakerCheck, .gatewayCheck: false
         default: true
         }
     }

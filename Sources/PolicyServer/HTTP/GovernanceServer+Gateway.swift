@@ -1,0 +1,114 @@
+import Rules
+import GovernanceStore
+import Hummingbird
+import HTTPTypes
+
+/// Decisions for API gateways in front of a DXCP API (docs/integrations/envoy.md, nginx.md,
+/// traefik.md). A gateway asks before forwarding a request; the answer is 200 (forward it, with
+/// `X-Decision-Id`, `X-Dxcp-Role`, `X-Dxcp-Actor`) or 401/403 with `X-Decision-Reason` and the
+/// contract envelope — never another status, since NGINX turns any other into a 500 and Envoy
+/// passes it to the client as is.
+extension GovernanceServer {
+    /// How each gateway tells the original request.
+    enum GatewayFlavour: String {
+        /// Envoy ext_authz, HTTP mode: the original method, and the original path under
+        /// `/v1/gateway/envoy` (its `path_prefix`).
+        case envoy
+        /// NGINX auth_request: `X-Original-Method` and `X-Original-URI`.
+        case nginx
+        /// Traefik ForwardAuth: `X-Forwarded-Method` and `X-Forwarded-Uri`.
+        case traefik
+    }
+
+    static let gatewayPrefix = "/v1/gateway/"
+
+    func gatewayAnswer(_ request: Request, path: String, requestId: String) async -> Answer {
+        let rest = path.dropFirst(Self.gatewayPrefix.count)
+        let flavourName = rest.split(separator: "/", maxSplits: 1).first.map(String.init) ?? ""
+        guard let flavour = GatewayFlavour(rawValue: flavourName) else {
+            return Answer(status: 404, body: Views.routingError(code: .routeNotFound, status: 404, requestId: requestId), route: "gateway")
+        }
+        var answer = await gatewayDecision(request, flavour: flavour, rest: rest.dropFirst(flavourName.count), requestId: requestId)
+        answer.route = "gateway_\(flavour.rawValue)"
+        return answer
+    }
+
+    private func gatewayDecision(_ request: Request, flavour: GatewayFlavour, rest: Substring, requestId: String) async -> Answer {
+        let headers = request.headers
+        let method: String?, uri: String?
+        switch flavour {
+        case .envoy:
+            method = request.method.rawValue
+            uri = String(rest) + (request.uri.query.map { "?\($0)" } ?? "")
+        case .nginx:
+            method = headers[HTTPField.Name("X-Original-Method")!]
+            uri = headers[HTTPField.Name("X-Original-URI")!]
+        case .traefik:
+            method = headers[HTTPField.Name("X-Forwarded-Method")!]
+            uri = headers[HTTPField.Name("X-Forwarded-Uri")!]
+        }
+        guard let method, !method.isEmpty, let uri, uri.hasPrefix("/") else {
+            let names = flavour == .nginx ? "X-Original-Method and X-Original-URI" : "X-Forwarded-Method and X-Forwarded-Uri"
+            return gatewayDenial(.invalidRequest, status: 403, message: "The gateway must send \(names)", requestId: requestId)
+        }
+        let path = String(uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? "")
+        // Paths a proxy might normalise differently from us are refused, not guessed at.
+        let segments = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
+        if segments.contains(where: { $0 == "." || $0 == ".." || $0.isEmpty }) || path.contains("%2") || path.contains("%5C") || path.contains("\\") {
+            return gatewayDenial(.invalidRequest, status: 403, message: "The request path is not in canonical form", requestId: requestId)
+        }
+        if method == "OPTIONS" || GatewayRoute.isOpen(path) {
+            return Answer(status: 200, body: Array(#"{"decision":"ALLOW"}"#.utf8))
+        }
+        let now = clock()
+        let principal: Principal
+        do {
+            principal = try await authenticator.authenticate(headers[.authorization], now: now)
+        } catch {
+            return gatewayDenial(.unauthorized, status: 401, message: error.message, requestId: requestId)
+        }
+        guard let check = GatewayRoute.check(method: method, path: path) else {
+            return gatewayDenial(.routeNotFound, status: 403, message: "\(method) \(path) is not an endpoint of the DXCP API", requestId: requestId)
+        }
+        let decisionId = makeId()
+        let context = DecisionContext(now: now, decisionId: decisionId, newId: decisionId, idempotencyKey: headers[HTTPField.Name("Idempotency-Key")!])
+        let decision: Decision
+        do {
+            decision = try store.decideReadOnly(.gateway(check), by: principal, context: context)
+        } catch {
+            logger.error("gateway decision failed", metadata: ["request_id": "\(requestId)", "error": "\(error)"])
+            return gatewayDenial(.internalError, status: 403, message: "The decision store is unavailable", requestId: requestId)
+        }
+        metrics.decision(action: Action.gatewayCheck.rawValue, allowed: decision.allowed, code: decision.code?.rawValue)
+        guard decision.allowed else {
+            let code = decision.code ?? .internalError
+            var answer = gatewayDenial(code, status: code == .unauthorized ? 401 : 403, message: decision.message, requestId: requestId)
+            answer.headers.append(("X-Decision-Id", decision.decisionId))
+            return answer
+        }
+        return Answer(
+            status: 200, body: Array(#"{"decision":"ALLOW"}"#.utf8),
+            headers: [("X-Decision-Id", decision.decisionId), ("X-Dxcp-Role", principal.role?.rawValue ?? ""), ("X-Dxcp-Actor", Self.headerValue(principal.actorId))])
+    }
+
+    /// `text` as a header value: printable ASCII kept, every other byte percent-encoded, so a
+    /// claim can never split or forge a header.
+    static func headerValue(_ text: String) -> String {
+        var out: [UInt8] = []
+        let hex = Array("0123456789ABCDEF".utf8)
+        for byte in text.utf8 {
+            if byte >= 0x20, byte < 0x7F, byte != UInt8(ascii: "%") {
+                out.append(byte)
+            } else {
+                out += [UInt8(ascii: "%"), hex[Int(byte >> 4)], hex[Int(byte & 0xF)]]
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    private func gatewayDenial(_ code: ContractCode, status: Int, message: String, requestId: String) -> Answer {
+        var answer = denial(code, status: status, message: message, requestId: requestId, hint: nil)
+        answer.headers.append(("X-Decision-Reason", code.rawValue))
+        return answer
+    }
+}

@@ -1,0 +1,107 @@
+import Foundation
+import LMDB
+import Testing
+
+/// The LMDB wrapper on a real environment on disk: transactions commit whole or leave no trace,
+/// cursors walk keys in byte order, and failures come back as typed errors with advice.
+@Suite struct EnvironmentTests {
+    /// A fresh environment directory, removed afterwards.
+    final class Directory {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("dxcp-lmdb-\(UUID().uuidString)").path
+        init() throws { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) }
+        deinit { try? FileManager.default.removeItem(atPath: path) }
+    }
+
+    static func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
+
+    @Test func aWriteCommitsWholeOrLeavesNoTrace() throws {
+        let dir = try Directory()
+        let env = try LMDB.Environment(path: dir.path, options: .init(mapSize: 16 << 20))
+        let db = try env.database("things")
+        try env.write { txn in
+            try txn.put(db, Self.bytes("a"), Self.bytes("1"))
+            try txn.put(db, Self.bytes("b"), Self.bytes("2"))
+        }
+        struct Abandon: Error {}
+        #expect(throws: Abandon.self) {
+            try env.write { txn in
+                try txn.put(db, Self.bytes("c"), Self.bytes("3"))
+                _ = try txn.delete(db, Self.bytes("a"))
+                throw Abandon()
+            }
+        }
+        try env.read { (txn: Transaction) throws -> Void in
+            #expect(try txn.get(db, Self.bytes("a")) == Self.bytes("1"))
+            #expect(try txn.get(db, Self.bytes("c")) == nil)
+            #expect(try txn.count(db) == 2)
+        }
+    }
+
+    @Test func cursorsWalkKeysInByteOrder() throws {
+        let dir = try Directory()
+        let env = try LMDB.Environment(path: dir.path, options: .init(mapSize: 16 << 20))
+        let db = try env.database("ordered")
+        try env.write { txn in
+            for key in ["b/2", "a/1", "b/1", "c/1", "b/10"] { try txn.put(db, Self.bytes(key), Self.bytes(key.uppercased())) }
+        }
+        try env.read { (txn: Transaction) throws -> Void in
+            let cursor = try txn.cursor(db)
+            var keys: [String] = []
+            var entry = try cursor.seek(atLeast: Self.bytes("b/"))
+            while let current = entry, current.key.starts(with: Self.bytes("b/")) {
+                keys.append(String(decoding: current.key, as: UTF8.self))
+                entry = try cursor.next()
+            }
+            #expect(keys == ["b/1", "b/10", "b/2"])
+            #expect(try cursor.last().map { String(decoding: $0.value, as: UTF8.self) } == "C/1")
+            #expect(try cursor.previous().map { String(decoding: $0.key, as: UTF8.self) } == "b/2")
+            #expect(try txn.entries(db, prefix: Self.bytes("b/")).count == 3)
+            #expect(try txn.count(db, prefix: Self.bytes("a/")) == 1)
+        }
+    }
+
+    @Test func aReaderSeesOnlyWhatWasCommittedBeforeItBegan() throws {
+        let dir = try Directory()
+        let env = try LMDB.Environment(path: dir.path, options: .init(mapSize: 16 << 20))
+        let db = try env.database("snapshots")
+        try env.write { txn in try txn.put(db, Self.bytes("k"), Self.bytes("old")) }
+        try env.read { (txn: Transaction) throws -> Void in
+            try env.write { write in try write.put(db, Self.bytes("k"), Self.bytes("new")) }
+            #expect(try txn.get(db, Self.bytes("k")) == Self.bytes("old"))
+        }
+        try env.read { (txn: Transaction) throws -> Void in #expect(try txn.get(db, Self.bytes("k")) == Self.bytes("new")) }
+    }
+
+    @Test func aFullMapIsATypedErrorAndTheWriteIsAbandoned() throws {
+        let dir = try Directory()
+        let env = try LMDB.Environment(path: dir.path, options: .init(mapSize: 1 << 20))
+        let db = try env.database("big")
+        let value = [UInt8](repeating: 7, count: 4096)
+        do {
+            try env.write { txn in
+                for n in 0..<1000 { try txn.put(db, Self.bytes("key-\(n)"), value) }
+            }
+            Issue.record("a 4 MB write into a 1 MB map must fail")
+        } catch let error as LMDBError {
+            #expect(error.kind == .mapFull)
+            #expect(error.path == dir.path)
+            #expect(!error.advice.isEmpty)
+        }
+        try env.read { (txn: Transaction) throws -> Void in #expect(try txn.count(db) == 0) }
+    }
+
+    @Test func aMissingDatabaseIsNotCreatedWhenNotAsked() throws {
+        let dir = try Directory()
+        let env = try LMDB.Environment(path: dir.path, options: .init(mapSize: 16 << 20))
+        #expect(throws: LMDBError.self) { try env.database("absent", create: false) }
+    }
+
+    @Test func aMissingDirectoryIsInaccessible() throws {
+        do {
+            _ = try LMDB.Environment(path: "/nonexistent/dxcp-\(UUID().uuidString)")
+            Issue.record("opening a missing directory must fail")
+        } catch {
+            #expect(error.kind == .inaccessible)
+        }
+    }
+}
