@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "Rules", targets: ["Rules"]),
         .library(name: "GovernanceStore", targets: ["GovernanceStore"]),
         .library(name: "PolicyServer", targets: ["PolicyServer"]),
+        .executable(name: "governance-tests", targets: ["governance-tests"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -121,6 +122,19 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        // The conformance suite: a pure HTTP client of any DXCP-compatible API. It imports none of
+        // our server modules, so it proves the contract, not our implementation of it.
+        .executableTarget(
+            name: "governance-tests",
+            dependencies: [
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+            ],
+            path: "governance-tests",
+            exclude: ["README.md"],
+            swiftSettings: strict
+        ),
+
         .testTarget(name: "LMDBTests", dependencies: ["LMDB"], swiftSettings: strict),
         .testTarget(name: "RulesTests", dependencies: ["Rules"], swiftSettings: strict),
         .testTarget(name: "AuditTests", dependencies: ["Audit", "Rules"], swiftSettings: strict),
@@ -133,6 +147,12 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Rules", "GovernanceStore", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "PolicyFileTests", dependencies: ["PolicyFile", "Rules"], swiftSettings: strict),
+        // The conformance suite against real processes (dxcp-policy, gate-emulator, governance-tests).
+        .testTarget(
+            name: "GovernanceTestsTests",
+            dependencies: ["TestSupport", .product(name: "JWTKit", package: "jwt-kit")],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "PolicyServerTests",
             dependencies: [

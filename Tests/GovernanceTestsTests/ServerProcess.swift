@@ -1,0 +1,74 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// A `dxcp-policy serve` process on a fresh temporary data directory with the demo policy,
+/// trusting `key` (JWKS file) and deploying through `gate`; stopped and removed when released.
+final class ServerProcess {
+    static let issuer = "https://governance-tests.example/"
+    static let audience = "dxcp-api"
+    static let binaries = URL(fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0])
+        .deletingLastPathComponent()
+    static let demoPolicy = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("examples/demo-policy.yaml").path
+
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("gt-server-\(UUID().uuidString)").path
+    let port: Int
+    let process = Process()
+    var baseURL: String { "http://127.0.0.1:\(port)" }
+    var logPath: String { dir + ".log" }
+
+    /// Starts the server; `faults` sets `DXCP_TEST_FAULTS`.
+    init(key: SigningKey, gate: String, faults: String? = nil) async throws {
+        port = try Self.freePort()
+        process.executableURL = Self.binaries.appendingPathComponent("dxcp-policy")
+        process.arguments = ["serve", "--port", String(port), "--data-dir", dir, "--policy", Self.demoPolicy, "--gate-url", gate]
+        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("DXCP_") && !$0.key.hasPrefix("GOV_") }
+        environment["DXCP_OIDC_JWKS_FILE"] = key.jwksPath
+        environment["DXCP_OIDC_ISSUER"] = Self.issuer
+        environment["DXCP_OIDC_AUDIENCE"] = Self.audience
+        if let faults { environment["DXCP_TEST_FAULTS"] = faults }
+        process.environment = environment
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        process.standardOutput = log
+        process.standardError = log
+        try process.run()
+        for _ in 0..<300 where process.isRunning {
+            if (try? await URLSession.shared.data(from: URL(string: "\(baseURL)/livez")!)) != nil { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw Shell.Failure(message: "dxcp-policy serve did not start: \((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "")")
+    }
+
+    deinit {
+        if process.isRunning { process.terminate() }
+        process.waitUntilExit()
+        try? FileManager.default.removeItem(atPath: dir)
+        try? FileManager.default.removeItem(atPath: logPath)
+    }
+
+    /// A free loopback port (bound and released).
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var size = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, size) } }
+        guard bound == 0 else { throw Shell.Failure(message: "bind failed") }
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &size) } }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// One GET as `token`, decoded as JSON.
+    func get(_ path: String, token: String) async throws -> Any {
+        var request = URLRequest(url: URL(string: baseURL + path)!)
+        request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+        let (data, _) = try await URLSession.shared.data(for: request)
+        return try JSONSerialization.jsonObject(with: data)
+    }
+}
