@@ -20,7 +20,8 @@ public struct TriggerRequest: Sendable, Hashable {
         pipeline = record.spinnakerPipeline
         user = record.actor.engineUser
         var parameters: [String: String] = [
-            "service": record.service, "version": record.version, GateClient.deploymentIdParameter: record.id,
+            "service": record.service, "environment": record.environment, "version": record.version,
+            GateClient.deploymentIdParameter: record.id,
         ]
         if record.kind == .rollback { parameters["targetVersion"] = record.version }
         if let artifactRef {

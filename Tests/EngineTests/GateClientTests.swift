@@ -41,7 +41,7 @@ import Testing
         #expect(body["idempotencyKey"] as? String == "key-1")
         let parameters = try #require(body["parameters"] as? [String: String])
         #expect(parameters == [
-            "service": "demo-service", "version": "1.2.3", "dxcpDeploymentId": "dep-1",
+            "service": "demo-service", "environment": "sandbox", "version": "1.2.3", "dxcpDeploymentId": "dep-1",
             "artifactRef": "s3://dxcp-artifacts/demo-service/demo-service-1.2.3.zip", "s3Bucket": "dxcp-artifacts",
             "s3Key": "demo-service/demo-service-1.2.3.zip",
         ])

@@ -24,6 +24,8 @@ import Yams
         "GET /v1/settings/public", "GET /v1/settings/admin", "GET /v1/admin/system/rate-limits", "PUT /v1/admin/system/rate-limits",
         "GET /v1/admin/system/ci-publishers", "PUT /v1/admin/system/ci-publishers", "GET /v1/admin/system/mutations-disabled",
         "PUT /v1/admin/system/mutations-disabled", "PATCH /v1/admin/system/mutations-disabled", "GET /v1/audit/events",
+        "POST /v1/spinnaker/webhook/check", "POST /v1/spinnaker/webhook/admit", "GET /v1/gateway/nginx", "GET /v1/gateway/traefik",
+        "GET /v1/gateway/envoy/{original_path}", "POST /v1/gateway/envoy/{original_path}",
     ]
 
     @Test func theDocumentMatchesTheServer() async throws {
