@@ -72,7 +72,10 @@ import Testing
         #expect(forged.status == 401)
         let missing = try await server.send("GET", "/v1/gateway/nginx", token: owner, headers: ["X-Original-Method": "GET"])
         #expect(missing.status == 403 && missing.code == "INVALID_REQUEST")
-        for uri in ["/v1/deployments/../admin/system/rate-limits", "/v1//deployments", "/v1/admin%2Fsystem/rate-limits", "deployments"] {
+        for uri in [
+            "/v1/deployments/../admin/system/rate-limits", "/v1//deployments", "/v1/admin%2Fsystem/rate-limits", "deployments",
+            "/v1/deployments/%2e%2e/admin/system/rate-limits", "/v1/deployments/%5C..", "/v1/./deployments", "/v1/deployments/",
+        ] {
             let odd = try await Self.nginx(server, "PUT", uri, token: try await server.admin)
             #expect(odd.status == 403, "\(uri)")
         }

@@ -52,9 +52,7 @@ extension GovernanceServer {
             return gatewayDenial(.invalidRequest, status: 403, message: "The gateway must send \(names)", requestId: requestId)
         }
         let path = String(uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? "")
-        // Paths a proxy might normalise differently from us are refused, not guessed at.
-        let segments = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
-        if segments.contains(where: { $0 == "." || $0 == ".." || $0.isEmpty }) || path.contains("%2") || path.contains("%5C") || path.contains("\\") {
+        guard Self.isCanonical(path) else {
             return gatewayDenial(.invalidRequest, status: 403, message: "The request path is not in canonical form", requestId: requestId)
         }
         if method == "OPTIONS" || GatewayRoute.isOpen(path) {
@@ -91,9 +89,36 @@ extension GovernanceServer {
             headers: [("X-Decision-Id", decision.decisionId), ("X-Dxcp-Role", principal.role?.rawValue ?? ""), ("X-Dxcp-Actor", Self.headerValue(principal.actorId))])
     }
 
+    /// Whether `path` reads the same to every proxy and API: no `.`, `..` or empty segments, no
+    /// encoded dot, slash or backslash (`%2E`, `%2F`, `%5C`, either case), no `\`. Others are
+    /// refused, not guessed at.
+    static func isCanonical(_ path: String) -> Bool {
+        let bytes = Array(path.utf8)
+        var segmentStart = 1
+        for i in 1...bytes.count {
+            if i == bytes.count || bytes[i] == UInt8(ascii: "/") {
+                let segment = bytes[segmentStart..<i]
+                if segment.isEmpty || segment.elementsEqual([0x2E]) || segment.elementsEqual([0x2E, 0x2E]) { return false }
+                segmentStart = i + 1
+                continue
+            }
+            if bytes[i] == UInt8(ascii: "\\") { return false }
+            if bytes[i] == UInt8(ascii: "%"), i + 2 < bytes.count {
+                let code = (bytes[i + 1], bytes[i + 2] | 0x20)
+                if code == (UInt8(ascii: "2"), UInt8(ascii: "f")) || code == (UInt8(ascii: "2"), UInt8(ascii: "e"))
+                    || code == (UInt8(ascii: "5"), UInt8(ascii: "c"))
+                {
+                    return false
+                }
+            }
+        }
+        return true
+    }
+
     /// `text` as a header value: printable ASCII kept, every other byte percent-encoded, so a
     /// claim can never split or forge a header.
     static func headerValue(_ text: String) -> String {
+        if text.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "%") }) { return text }
         var out: [UInt8] = []
         let hex = Array("0123456789ABCDEF".utf8)
         for byte in text.utf8 {
