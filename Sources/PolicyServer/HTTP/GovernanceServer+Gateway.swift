@@ -41,11 +41,11 @@ extension GovernanceServer {
             method = request.method.rawValue
             uri = String(rest) + (request.uri.query.map { "?\($0)" } ?? "")
         case .nginx:
-            method = headers[HTTPField.Name("X-Original-Method")!]
-            uri = headers[HTTPField.Name("X-Original-URI")!]
+            method = headers[.originalMethod]
+            uri = headers[.originalURI]
         case .traefik:
-            method = headers[HTTPField.Name("X-Forwarded-Method")!]
-            uri = headers[HTTPField.Name("X-Forwarded-Uri")!]
+            method = headers[.forwardedMethod]
+            uri = headers[.forwardedURI]
         }
         guard let method, !method.isEmpty, let uri, uri.hasPrefix("/") else {
             let names = flavour == .nginx ? "X-Original-Method and X-Original-URI" : "X-Forwarded-Method and X-Forwarded-Uri"
@@ -69,7 +69,7 @@ extension GovernanceServer {
             return gatewayDenial(.routeNotFound, status: 403, message: "\(method) \(path) is not an endpoint of the DXCP API", requestId: requestId)
         }
         let decisionId = makeId()
-        let context = DecisionContext(now: now, decisionId: decisionId, newId: decisionId, idempotencyKey: headers[HTTPField.Name("Idempotency-Key")!])
+        let context = DecisionContext(now: now, decisionId: decisionId, newId: decisionId, idempotencyKey: headers[.idempotencyKey])
         let decision: Decision
         do {
             decision = try store.decideReadOnly(.gateway(check), by: principal, context: context)
@@ -81,12 +81,15 @@ extension GovernanceServer {
         guard decision.allowed else {
             let code = decision.code ?? .internalError
             var answer = gatewayDenial(code, status: code == .unauthorized ? 401 : 403, message: decision.message, requestId: requestId)
-            answer.headers.append(("X-Decision-Id", decision.decisionId))
+            answer.headers.append(HTTPField(name: .decisionId, value: decision.decisionId))
             return answer
         }
         return Answer(
             status: 200, body: Array(#"{"decision":"ALLOW"}"#.utf8),
-            headers: [("X-Decision-Id", decision.decisionId), ("X-Dxcp-Role", principal.role?.rawValue ?? ""), ("X-Dxcp-Actor", Self.headerValue(principal.actorId))])
+            headers: [
+                HTTPField(name: .decisionId, value: decision.decisionId), HTTPField(name: .dxcpRole, value: principal.role?.rawValue ?? ""),
+                HTTPField(name: .dxcpActor, value: Self.headerValue(principal.actorId)),
+            ])
     }
 
     /// Whether `path` reads the same to every proxy and API: no `.`, `..` or empty segments, no
@@ -133,7 +136,7 @@ extension GovernanceServer {
 
     private func gatewayDenial(_ code: ContractCode, status: Int, message: String, requestId: String) -> Answer {
         var answer = denial(code, status: status, message: message, requestId: requestId, hint: nil)
-        answer.headers.append(("X-Decision-Reason", code.rawValue))
+        answer.headers.append(HTTPField(name: .decisionReason, value: code.rawValue))
         return answer
     }
 }

@@ -65,11 +65,11 @@ extension GovernanceServer {
             return denial(.internalError, status: 503, message: "The decision store is unavailable; nothing was changed", requestId: requestId, hint: nil)
         }
         metrics.decision(action: contractRequest.action.rawValue, allowed: decision.allowed, code: decision.code?.rawValue)
-        var headers = [("X-Decision-Id", decision.decisionId)]
-        if mode == "admit" { headers.append(("Idempotency-Replayed", decision.replayed ? "true" : "false")) }
+        var headers = [HTTPField(name: .decisionId, value: decision.decisionId)]
+        if mode == "admit" { headers.append(HTTPField(name: .idempotencyReplayed, value: decision.replayed ? "true" : "false")) }
         guard decision.allowed else {
             let code = decision.code ?? .internalError
-            headers.append(("X-Decision-Reason", code.rawValue))
+            headers.append(HTTPField(name: .decisionReason, value: code.rawValue))
             return Answer(
                 status: Self.webhookStatus(decision.status),
                 body: Views.webhookDenial(decision, code: code, mode: mode, execution: execution, requestId: requestId), headers: headers)

@@ -83,24 +83,26 @@ public final class GovernanceServer: Sendable {
     struct Answer {
         var status: Int
         var body: [UInt8]
-        var headers: [(String, String)] = []
+        var headers: [HTTPField] = []
+        var contentType = "application/json"
         /// The metrics label: an action or a fixed name, never a raw path.
         var route = "other"
     }
 
     func respond(to request: inout Request) async -> Response {
         let started = ContinuousClock.now
-        let requestId = Self.requestId(request.headers[.init("X-Request-Id")!]) ?? makeId()
+        let requestId = Self.requestId(request.headers[.requestId]) ?? makeId()
         var answer = await answer(&request, requestId: requestId)
         // A gateway's question carries the client's headers; CORS is the upstream API's business.
-        if let origin = request.headers[HTTPField.Name("Origin")!], !answer.route.hasPrefix("gateway") {
+        if let origin = request.headers[.origin], !answer.route.hasPrefix("gateway") {
             answer = cors(answer, origin: origin, request: request, requestId: requestId)
         }
         metrics.request(route: answer.route, status: answer.status, duration: ContinuousClock.now - started)
         var fields = HTTPFields()
-        fields[.contentType] = answer.headers.first { $0.0 == "Content-Type" }?.1 ?? "application/json"
-        fields[HTTPField.Name("X-Request-Id")!] = requestId
-        for (name, value) in answer.headers where name != "Content-Type" { if let n = HTTPField.Name(name) { fields[n] = value } }
+        fields.reserveCapacity(answer.headers.count + 2)
+        fields.append(HTTPField(name: .contentType, value: answer.contentType))
+        fields.append(HTTPField(name: .requestId, value: requestId))
+        fields.append(contentsOf: answer.headers)
         return Response(
             status: HTTPResponse.Status(code: answer.status), headers: fields,
             body: ResponseBody(byteBuffer: ByteBuffer(bytes: answer.body)))
@@ -117,22 +119,25 @@ public final class GovernanceServer: Sendable {
     /// CORS (REFERENCE §13.5): an allowed origin gets credentials, and a preflight every method and
     /// the headers it asks for; a preflight from another origin is refused with 400.
     private func cors(_ answer: Answer, origin: String, request: Request, requestId: String) -> Answer {
-        let preflight = request.method == .options && request.headers[HTTPField.Name("Access-Control-Request-Method")!] != nil
+        let preflight = request.method == .options && request.headers[.accessControlRequestMethod] != nil
         guard configuration.corsOrigins.contains(origin) else {
             if preflight { return denial(.invalidRequest, status: 400, message: "Disallowed CORS origin", requestId: requestId, hint: nil) }
             return answer
         }
-        var headers = [("Access-Control-Allow-Origin", origin), ("Access-Control-Allow-Credentials", "true"), ("Vary", "Origin")]
+        var headers = [
+            HTTPField(name: .accessControlAllowOrigin, value: origin), HTTPField(name: .accessControlAllowCredentials, value: "true"),
+            HTTPField(name: .vary, value: "Origin"),
+        ]
         guard preflight else {
             var allowed = answer
             allowed.headers += headers
             return allowed
         }
-        headers.append(("Access-Control-Allow-Methods", "DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT"))
-        if let requested = request.headers[HTTPField.Name("Access-Control-Request-Headers")!] {
-            headers.append(("Access-Control-Allow-Headers", requested))
+        headers.append(HTTPField(name: .accessControlAllowMethods, value: "DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT"))
+        if let requested = request.headers[.accessControlRequestHeaders] {
+            headers.append(HTTPField(name: .accessControlAllowHeaders, value: requested))
         }
-        headers.append(("Access-Control-Max-Age", "600"))
+        headers.append(HTTPField(name: .accessControlMaxAge, value: "600"))
         return Answer(status: 200, body: [], headers: headers, route: "preflight")
     }
 
@@ -149,9 +154,9 @@ public final class GovernanceServer: Sendable {
         case ("GET", "/v1/health"), ("GET", "/livez"):
             return Answer(status: 200, body: Array(#"{"status":"ok"}"#.utf8), route: "health")
         case ("GET", "/v1/openapi.yaml"):
-            return Answer(status: 200, body: Self.openAPIDocument, headers: [("Content-Type", "application/yaml")], route: "openapi")
+            return Answer(status: 200, body: Self.openAPIDocument, contentType: "application/yaml", route: "openapi")
         case ("GET", "/metrics"):
-            return Answer(status: 200, body: metrics.render(), headers: [("Content-Type", "text/plain; version=0.0.4")], route: "metrics")
+            return Answer(status: 200, body: metrics.render(), contentType: "text/plain; version=0.0.4", route: "metrics")
         case ("GET", "/readyz"):
             let ready = (try? store.policy().deliveryGroups.isEmpty == false) ?? false
             return Answer(status: ready ? 200 : 503, body: Array((ready ? #"{"status":"ready"}"# : #"{"status":"not ready: no policy data"}"#).utf8), route: "readyz")
@@ -201,7 +206,7 @@ public final class GovernanceServer: Sendable {
                 code: error.code.rawValue, message: error.message, cause: error.code.failureCause, requestId: requestId, hint: nil,
                 details: error.details))
         }
-        let key = request.headers[HTTPField.Name("Idempotency-Key")!]
+        let key = request.headers[.idempotencyKey]
         // A read-only decision creates no record: it needs no second id.
         let decisionId = makeId()
         var context = DecisionContext(now: now, decisionId: decisionId, newId: contractRequest.isMutating ? makeId() : decisionId, idempotencyKey: key)
@@ -231,21 +236,21 @@ public final class GovernanceServer: Sendable {
     private func respond(to decision: Decision, of contractRequest: Rules.Request, principal: Principal, path: String, requestId: String) -> Answer {
         let admin = principal.role == .platformAdmin
         let showHints = admin || configuration.exposeOperatorHints
-        var headers = [("X-Decision-Id", decision.decisionId)]
+        var headers = [HTTPField(name: .decisionId, value: decision.decisionId)]
         guard decision.allowed, let result = decision.result else {
-            headers.append(("X-Decision-Reason", decision.code?.rawValue ?? "DENIED"))
+            headers.append(HTTPField(name: .decisionReason, value: decision.code?.rawValue ?? "DENIED"))
             let code = decision.code ?? .internalError
             var answer = denial(code, status: decision.status, message: decision.message, requestId: requestId,
                 hint: showHints ? decision.operatorHint : nil, details: decision.details)
             answer.headers += headers
             return answer
         }
-        if Self.reportsReplay(contractRequest) || decision.replayed { headers.append(("Idempotency-Replayed", decision.replayed ? "true" : "false")) }
+        if Self.reportsReplay(contractRequest) || decision.replayed { headers.append(HTTPField(name: .idempotencyReplayed, value: decision.replayed ? "true" : "false")) }
         switch result {
         case .auditQuery(let query):
             do {
                 let page = try store.auditEvents(query)
-                if let next = page.next { headers.append(("X-Next-Before", String(next))) }
+                if let next = page.next { headers.append(HTTPField(name: .nextBefore, value: String(next))) }
                 return Answer(status: 200, body: Views.auditEvents(page.entries), headers: headers)
             } catch {
                 return denial(.internalError, status: 503, message: "The audit log cannot be read", requestId: requestId, hint: nil)
@@ -269,7 +274,8 @@ public final class GovernanceServer: Sendable {
             return updated
         case .failure(let error):
             var failed = error.answer
-            failed.headers += answer.headers.filter { $0.0 == "X-Decision-Id" } + [("X-Decision-Reason", Self.code(in: failed) ?? "ENGINE_CALL_FAILED")]
+            failed.headers += answer.headers.filter { $0.name == .decisionId }
+                + [HTTPField(name: .decisionReason, value: Self.code(in: failed) ?? "ENGINE_CALL_FAILED")]
             return failed
         }
     }
