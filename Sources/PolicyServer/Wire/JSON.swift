@@ -164,6 +164,13 @@ private struct JSONParser {
         while index < bytes.count, bytes[index] != UInt8(ascii: "\""), bytes[index] != UInt8(ascii: "\\"), bytes[index] >= 0x20 {
             index += 1
         }
+        if index < bytes.count, bytes[index] == UInt8(ascii: "\"") {
+            // No escapes: the string is the bytes as they are, validated once.
+            let end = index
+            index += 1
+            guard let text = String(validating: bytes[start..<end], as: UTF8.self) else { throw error("string is not valid UTF-8") }
+            return text
+        }
         var raw = Array(bytes[start..<index])
         while true {
             guard index < bytes.count else { throw error("unterminated string") }

@@ -31,9 +31,36 @@ public struct Timestamp: Sendable, Hashable, Comparable, Codable {
         let (y, m, d) = Self.civil(fromDays: day)
         let secondsOfDay = seconds - day * 86_400
         let micros = microseconds - seconds * 1_000_000
-        return "\(Self.pad(y, 4))-\(Self.pad(m, 2))-\(Self.pad(d, 2))T"
-            + "\(Self.pad(secondsOfDay / 3600, 2)):\(Self.pad(secondsOfDay / 60 % 60, 2)):"
-            + "\(Self.pad(secondsOfDay % 60, 2)).\(Self.pad(micros, 6))Z"
+        guard (0...9999).contains(y) else {
+            return "\(Self.pad(y, 4))-\(Self.pad(m, 2))-\(Self.pad(d, 2))T"
+                + "\(Self.pad(secondsOfDay / 3600, 2)):\(Self.pad(secondsOfDay / 60 % 60, 2)):"
+                + "\(Self.pad(secondsOfDay % 60, 2)).\(Self.pad(micros, 6))Z"
+        }
+        // Written digit by digit: every record and report carries one, on the hot path.
+        return String(unsafeUninitializedCapacity: 27) { buffer in
+            func put(_ value: Int64, _ width: Int, at offset: Int) {
+                var v = value
+                for i in stride(from: offset + width - 1, through: offset, by: -1) {
+                    buffer[i] = UInt8(truncatingIfNeeded: 48 + v % 10)
+                    v /= 10
+                }
+            }
+            put(y, 4, at: 0)
+            buffer[4] = UInt8(ascii: "-")
+            put(m, 2, at: 5)
+            buffer[7] = UInt8(ascii: "-")
+            put(d, 2, at: 8)
+            buffer[10] = UInt8(ascii: "T")
+            put(secondsOfDay / 3600, 2, at: 11)
+            buffer[13] = UInt8(ascii: ":")
+            put(secondsOfDay / 60 % 60, 2, at: 14)
+            buffer[16] = UInt8(ascii: ":")
+            put(secondsOfDay % 60, 2, at: 17)
+            buffer[19] = UInt8(ascii: ".")
+            put(micros, 6, at: 20)
+            buffer[26] = UInt8(ascii: "Z")
+            return 27
+        }
     }
 
     /// `YYYY-MM-DD` of the UTC day.
