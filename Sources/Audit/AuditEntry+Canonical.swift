@@ -94,7 +94,25 @@ public struct CompactJSONWriter: Sendable {
     /// Writes an integer member.
     public mutating func field(_ name: String, _ value: Int64) {
         key(name)
-        raw(String(value))
+        integer(value)
+    }
+
+    /// Appends an integer's decimal digits.
+    public mutating func integer(_ value: Int64) {
+        if value < 0 { bytes.append(UInt8(ascii: "-")) }
+        var magnitude = value.magnitude
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var count = 0
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            repeat {
+                buffer[19 - count] = UInt8(truncatingIfNeeded: 48 + magnitude % 10)
+                magnitude /= 10
+                count += 1
+            } while magnitude > 0
+            bytes.append(contentsOf: buffer[(20 - count)...])
+        }
     }
 
     /// Writes a member whose value is `null`.
@@ -125,7 +143,7 @@ public struct CompactJSONWriter: Sendable {
         switch value {
         case .null: raw("null")
         case .bool(let b): raw(b ? "true" : "false")
-        case .int(let n): raw(String(n))
+        case .int(let n): integer(n)
         case .string(let s): string(s)
         case .array(let items):
             raw("[")

@@ -25,19 +25,29 @@ public enum RecordID {
         let millis = UInt64(max(0, now.microseconds / 1000))
         let random = Self.random()
         let random2 = Self.random()
-        var bytes = [UInt8](repeating: 0, count: 16)
-        for i in 0..<6 { bytes[i] = UInt8(truncatingIfNeeded: millis >> UInt64(8 * (5 - i))) }
-        for i in 6..<16 { bytes[i] = UInt8(truncatingIfNeeded: (i < 14 ? random : random2) >> UInt64(8 * (i % 8))) }
-        bytes[6] = (bytes[6] & 0x0F) | 0x70
-        bytes[8] = (bytes[8] & 0x3F) | 0x80
-        let digits: StaticString = "0123456789abcdef"
-        var out: [UInt8] = []
-        out.reserveCapacity(36)
-        for (i, byte) in bytes.enumerated() {
-            if i == 4 || i == 6 || i == 8 || i == 10 { out.append(UInt8(ascii: "-")) }
-            out.append(digits.utf8Start[Int(byte >> 4)])
-            out.append(digits.utf8Start[Int(byte & 0xF)])
+        func byte(_ i: Int) -> UInt8 {
+            switch i {
+            case 0..<6: UInt8(truncatingIfNeeded: millis >> UInt64(8 * (5 - i)))
+            case 6: (UInt8(truncatingIfNeeded: random >> 48) & 0x0F) | 0x70
+            case 8: (UInt8(truncatingIfNeeded: random) & 0x3F) | 0x80
+            default: UInt8(truncatingIfNeeded: (i < 14 ? random : random2) >> UInt64(8 * (i % 8)))
+            }
         }
-        return String(decoding: out, as: UTF8.self)
+        // Written straight into the string: ids are made on every request.
+        return String(unsafeUninitializedCapacity: 36) { out in
+            let digits: StaticString = "0123456789abcdef"
+            var at = 0
+            for i in 0..<16 {
+                if i == 4 || i == 6 || i == 8 || i == 10 {
+                    out[at] = UInt8(ascii: "-")
+                    at += 1
+                }
+                let b = byte(i)
+                out[at] = digits.utf8Start[Int(b >> 4)]
+                out[at + 1] = digits.utf8Start[Int(b & 0xF)]
+                at += 2
+            }
+            return 36
+        }
     }
 }

@@ -9,8 +9,19 @@ public final class ServerMetrics: Sendable {
     private let registry = PrometheusCollectorRegistry()
     private let factory: PrometheusMetricsFactory
     // Handles by label values: a request looks its metrics up instead of building them.
-    private let timers = Mutex<[String: Metrics.Timer]>([:])
-    private let counters = Mutex<[String: Metrics.Counter]>([:])
+    private let timers = Mutex<[RequestKey: Metrics.Timer]>([:])
+    private let counters = Mutex<[DecisionKey: Metrics.Counter]>([:])
+
+    private struct RequestKey: Hashable {
+        var route: String
+        var status: Int
+    }
+
+    private struct DecisionKey: Hashable {
+        var action: String
+        var allowed: Bool
+        var code: String?
+    }
 
     /// Empty metrics.
     public init() {
@@ -25,7 +36,7 @@ public final class ServerMetrics: Sendable {
 
     /// One answered request; `route` is the action or a fixed name, never a raw path.
     func request(route: String, status: Int, duration: Duration) {
-        let key = "\(route) \(status)"
+        let key = RequestKey(route: route, status: status)
         let timer = timers.withLock { timers in
             if let timer = timers[key] { return timer }
             let timer = Metrics.Timer(label: "dxcp_http_request_duration_seconds", dimensions: [("route", route), ("status", String(status))], factory: factory)
@@ -37,7 +48,7 @@ public final class ServerMetrics: Sendable {
 
     /// One decision.
     func decision(action: String, allowed: Bool, code: String?) {
-        let key = "\(action) \(allowed) \(code ?? "")"
+        let key = DecisionKey(action: action, allowed: allowed, code: code)
         let counter = counters.withLock { counters in
             if let counter = counters[key] { return counter }
             let counter = Metrics.Counter(
