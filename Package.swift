@@ -106,6 +106,9 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            // The demo policy travels with the binary, so `serve --demo` works from any directory
+            // (examples/demo-policy.yaml links to it).
+            resources: [.copy("Resources/demo-policy.yaml")],
             swiftSettings: strict
         ),
 

@@ -80,7 +80,7 @@ struct Serve: AsyncParsableCommand {
             }))
             if try store.policyGeneration() == 0 {
                 // First start: the policy file (if any) with the reference's variables applied.
-                let file = policy ?? (demo ? "examples/demo-policy.yaml" : nil)
+                let file = policy ?? (demo ? bundledDemoPolicy() ?? "examples/demo-policy.yaml" : nil)
                 let snapshot = try ReferenceVariables.apply(
                     env, to: try file.map { try PolicyFile.load(path: $0) } ?? PolicySnapshot(), readFile: readFile)
                 try await store.replacePolicy(snapshot, actorId: "dxcp-policy serve", now: currentTime())

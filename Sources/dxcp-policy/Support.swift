@@ -1,6 +1,7 @@
 import Rules
 import GovernanceStore
 import FoundationEssentials
+import class Foundation.Bundle
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -45,4 +46,9 @@ func writeAll(_ bytes: [UInt8], to fd: Int32) -> Bool {
 /// Reads a whole file as bytes, or nil.
 func readFile(_ path: String) -> [UInt8]? {
     FileManager.default.contents(atPath: path).map { Array($0) }
+}
+
+/// The demo policy bundled with the executable (`serve --demo`), if the bundle can be found.
+func bundledDemoPolicy() -> String? {
+    Bundle.module.path(forResource: "demo-policy", ofType: "yaml")
 }

@@ -22,7 +22,7 @@ import Testing
 
         init(decisions: Int) throws {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            (port, upstreamPort) = (try freePort(), try freePort())
+            (port, upstreamPort) = (try GracefulShutdownTests.freePort(), try GracefulShutdownTests.freePort())
             let gateway = try String(contentsOf: NginxGatewayTests.template, encoding: .utf8)
                 .replacingOccurrences(of: "{{DXCP_POLICY}}", with: "127.0.0.1:\(decisions)")
                 .replacingOccurrences(of: "{{DXCP_API}}", with: "127.0.0.1:\(upstreamPort)")
@@ -138,20 +138,4 @@ import Testing
         #expect(try await server.send("PUT", "/v1/admin/system/mutations-disabled", token: admin, json: #"{"mutations_disabled": false}"#).status == 200)
         #expect(try await gateway.send("POST", "/v1/deployments", token: owner, headers: ["Idempotency-Key": "d3"]).status == 200)
     }
-}
-
-/// A TCP port free on loopback right now.
-func freePort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = 0
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-    }
-    guard bound else { throw NginxGatewayTests.NginxError(message: "no free port") }
-    return Int(UInt16(bigEndian: address.sin_port))
 }

@@ -1,0 +1,58 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Testing
+
+/// `serve --demo` as a newcomer runs it: from any directory, on an empty data directory, it
+/// prints a token per role (and the webhook token), and those tokens work at once.
+@Suite struct DemoServeTests {
+    @Test func demoServesFromAnyDirectoryAndItsTokensWork() async throws {
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("dxcp-demo-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let port = try GracefulShutdownTests.freePort()
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent("dxcp-policy")
+        process.arguments = ["serve", "--demo", "--port", String(port), "--data-dir", scratch.appendingPathComponent("data").path]
+        process.currentDirectoryURL = scratch  // no examples/ here: the demo policy comes with the binary
+        process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("DXCP_") }
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        defer {
+            if process.isRunning { kill(process.processIdentifier, SIGTERM) }
+            process.waitUntilExit()
+        }
+        var served = false
+        for _ in 0..<100 where !served && process.isRunning {
+            served = (try? await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port)/readyz")!)) != nil
+            if !served { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(served, "serve --demo answers /readyz")
+        let printed = String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
+        var tokens: [String: String] = [:]
+        for line in printed.split(separator: "\n") {
+            guard let range = line.range(of: "export DXCP_") else { continue }
+            let assignment = line[range.upperBound...].split(separator: " ").first ?? ""
+            let parts = assignment.split(separator: "=", maxSplits: 1)
+            if parts.count == 2 { tokens[String(parts[0])] = String(parts[1]) }
+        }
+        #expect(Set(tokens.keys) == ["ADMIN_TOKEN", "OWNER_TOKEN", "OBSERVER_TOKEN", "CI_TOKEN", "WEBHOOK_TOKEN"])
+        for (name, role) in [("ADMIN_TOKEN", "PLATFORM_ADMIN"), ("OWNER_TOKEN", "DELIVERY_OWNER"), ("OBSERVER_TOKEN", "OBSERVER"), ("CI_TOKEN", "CI_PUBLISHER")] {
+            var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/v1/whoami")!)
+            request.setValue("Bearer \(tokens[name] ?? "")", forHTTPHeaderField: "Authorization")
+            let (data, response) = try await URLSession.shared.data(for: request)
+            #expect((response as? HTTPURLResponse)?.statusCode == 200, "\(name)")
+            let body = try JSONSerialization.jsonObject(with: data) as? [String: Any]
+            #expect(body?["role"] as? String == role, "\(name)")
+        }
+        // The demo policy was loaded: the demo service and its group are there.
+        var services = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/v1/services")!)
+        services.setValue("Bearer \(tokens["OWNER_TOKEN"] ?? "")", forHTTPHeaderField: "Authorization")
+        let (listed, _) = try await URLSession.shared.data(for: services)
+        #expect(String(decoding: listed, as: UTF8.self).contains("demo-service"))
+    }
+}
