@@ -143,7 +143,7 @@ let package = Package(
         .testTarget(name: "AuditTests", dependencies: ["Audit", "Rules"], swiftSettings: strict),
         .testTarget(
             name: "GovernanceStoreTests",
-            dependencies: ["GovernanceStore", "Rules", "Audit", "LMDB", "PolicyFile"],
+            dependencies: ["GovernanceStore", "Rules", "Audit", "LMDB", "PolicyFile", "TestSupport"],
             swiftSettings: strict
         ),
         // Helpers shared by test targets: starting the Gate emulator.

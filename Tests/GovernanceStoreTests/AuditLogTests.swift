@@ -3,6 +3,7 @@ import Audit
 import LMDB
 import Rules
 @testable import GovernanceStore
+import TestSupport
 import Testing
 
 /// The decision log on a real LMDB environment (REFERENCE §11, DECISIONS D13–D15): tampering of
@@ -235,15 +236,5 @@ import Testing
 
 /// Runs the `dxcp-policy` executable built beside the tests; returns its status and output.
 func runCommand(_ arguments: [String]) throws -> (status: Int32, out: String, err: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: dxcpPolicyExecutable())
-    process.arguments = arguments
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let outData = out.fileHandleForReading.readDataToEndOfFile()
-    let errData = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+    try runToEnd(URL(fileURLWithPath: dxcpPolicyExecutable()), arguments)
 }

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// `dxcp-policy eval` and `seed` through the real executable: exit 0 allowed, 1 denied, 2 bad
@@ -14,7 +15,6 @@ import Testing
 
     /// Runs the executable; returns exit status, standard output and standard error.
     static func run(_ arguments: [String]) throws -> (status: Int32, out: String, err: String) {
-        let process = Process()
         var copyToRemove: String?
         defer { copyToRemove.map { try? FileManager.default.removeItem(atPath: $0) } }
         if arguments.first == "--as-nobody" {
@@ -25,20 +25,9 @@ import Testing
             copyToRemove = copyDir
             try FileManager.default.copyItem(atPath: executable(), toPath: copy)
             try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: copy)
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
-            process.arguments = ["--reuid=65534", "--regid=65534", "--clear-groups", copy] + arguments.dropFirst()
-        } else {
-            process.executableURL = URL(fileURLWithPath: executable())
-            process.arguments = arguments
+            return try runToEnd(URL(fileURLWithPath: "/usr/bin/setpriv"), ["--reuid=65534", "--regid=65534", "--clear-groups", copy] + arguments.dropFirst())
         }
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+        return try runToEnd(URL(fileURLWithPath: executable()), arguments)
     }
 
     static func requestFile(_ json: String) throws -> String {

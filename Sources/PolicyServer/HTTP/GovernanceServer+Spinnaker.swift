@@ -24,23 +24,10 @@ extension GovernanceServer {
         guard let header = request.headers[.authorization], let token = Authenticator.bearerToken(header), Self.same(token, expected) else {
             return denial(.unauthorized, status: 401, message: "The webhook token is missing or wrong", requestId: requestId, hint: nil)
         }
-        let body: [UInt8]
-        do {
-            var buffer = try await request.collectBody(upTo: configuration.bodyLimit)
-            body = buffer.readBytes(length: buffer.readableBytes) ?? []
-        } catch {
-            return denial(.invalidRequest, status: 413, message: "Request body larger than \(configuration.bodyLimit) bytes", requestId: requestId, hint: nil)
-        }
         let contractRequest: Rules.Request
-        do {
-            contractRequest = try WireRequest.decode(method: request.method.rawValue, path: path, body: body)
-        } catch {
-            if error.status == 404 || error.status == 405 {
-                return Answer(status: error.status, body: Views.routingError(code: error.code, status: error.status, requestId: requestId))
-            }
-            return Answer(status: error.status, body: Views.envelope(
-                code: error.code.rawValue, message: error.message, cause: error.code.failureCause, requestId: requestId, hint: nil,
-                details: error.details))
+        switch await decode(&request, method: request.method.rawValue, path: path, requestId: requestId) {
+        case .success(let decoded): contractRequest = decoded
+        case .failure(let error): return error.answer
         }
         let execution: SpinnakerExecution, mode: String
         switch contractRequest {

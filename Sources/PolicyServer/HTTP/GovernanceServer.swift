@@ -184,27 +184,14 @@ public final class GovernanceServer: Sendable {
         guard principal.role != nil else {
             return denial(.authzRoleRequired, status: 403, message: "A DXCP role is required", requestId: requestId, hint: nil)
         }
-        let body: [UInt8]
-        do {
-            var buffer = try await request.collectBody(upTo: configuration.bodyLimit)
-            body = buffer.readBytes(length: buffer.readableBytes) ?? []
-        } catch {
-            return denial(.invalidRequest, status: 413, message: "Request body larger than \(configuration.bodyLimit) bytes", requestId: requestId, hint: nil)
-        }
         var query: [String: String] = [:]
         if request.uri.query != nil {
             for (key, value) in request.uri.queryParameters { query[String(key)] = String(value).removingPercentEncoding ?? String(value) }
         }
         let contractRequest: Rules.Request
-        do {
-            contractRequest = try WireRequest.decode(method: method, path: path, query: query, body: body)
-        } catch {
-            if error.status == 404 || error.status == 405 {
-                return Answer(status: error.status, body: Views.routingError(code: error.code, status: error.status, requestId: requestId))
-            }
-            return Answer(status: error.status, body: Views.envelope(
-                code: error.code.rawValue, message: error.message, cause: error.code.failureCause, requestId: requestId, hint: nil,
-                details: error.details))
+        switch await decode(&request, method: method, path: path, query: query, requestId: requestId) {
+        case .success(let decoded): contractRequest = decoded
+        case .failure(let error): return error.answer
         }
         let key = request.headers[.idempotencyKey]
         // A read-only decision creates no record: it needs no second id.
@@ -230,6 +217,28 @@ public final class GovernanceServer: Sendable {
         }
         answer.route = contractRequest.action.rawValue
         return answer
+    }
+
+    /// Collects the body (up to the limit: else 413) and decodes the contract request (else the
+    /// routing error or the `INVALID_REQUEST` envelope naming the field).
+    func decode(_ request: inout Request, method: String, path: String, query: [String: String] = [:], requestId: String) async -> Result<Rules.Request, AnswerError> {
+        let body: [UInt8]
+        do {
+            var buffer = try await request.collectBody(upTo: configuration.bodyLimit)
+            body = buffer.readBytes(length: buffer.readableBytes) ?? []
+        } catch {
+            return .failure(AnswerError(denial(.invalidRequest, status: 413, message: "Request body larger than \(configuration.bodyLimit) bytes", requestId: requestId, hint: nil)))
+        }
+        do {
+            return .success(try WireRequest.decode(method: method, path: path, query: query, body: body))
+        } catch {
+            if error.status == 404 || error.status == 405 {
+                return .failure(AnswerError(Answer(status: error.status, body: Views.routingError(code: error.code, status: error.status, requestId: requestId))))
+            }
+            return .failure(AnswerError(Answer(status: error.status, body: Views.envelope(
+                code: error.code.rawValue, message: error.message, cause: error.code.failureCause, requestId: requestId, hint: nil,
+                details: error.details))))
+        }
     }
 
     /// The answer to a decision (before any engine dispatch).
