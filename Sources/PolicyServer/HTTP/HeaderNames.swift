@@ -1,4 +1,4 @@
-public import HTTPTypes
+import HTTPTypes
 
 /// The header names the service reads and writes beyond HTTP's standard ones, made once: a name
 /// built from a string is parsed and checked every time.

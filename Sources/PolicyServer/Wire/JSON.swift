@@ -1,6 +1,6 @@
 /// A parsed JSON document. Objects keep their members in document order; when a key repeats,
 /// the last occurrence wins, as in most JSON readers.
-public indirect enum JSON: Sendable, Equatable {
+public enum JSON: Sendable, Equatable {
     case null
     case bool(Bool)
     case int(Int64)

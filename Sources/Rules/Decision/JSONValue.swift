@@ -1,6 +1,6 @@
 /// A JSON value, for the few places the contract carries free-form data: denial `details` and
 /// the old and new values of an admin change.
-public indirect enum JSONValue: Sendable, Hashable, Codable {
+public enum JSONValue: Sendable, Hashable, Codable {
     case null
     case bool(Bool)
     case int(Int64)
