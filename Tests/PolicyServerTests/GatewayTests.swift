@@ -89,6 +89,7 @@ import Testing
     }
 
     @Test func theKillSwitchAndTheGatewayWindows() async throws {
+        try await startWithinOneMinute()
         let server = try await RunningServer()
         let (admin, owner) = (try await server.admin, try await server.owner)
         #expect(try await server.send("PUT", "/v1/admin/system/mutations-disabled", token: admin, json: #"{"mutations_disabled": true}"#).status == 200)

@@ -110,6 +110,7 @@ import Testing
     }
 
     @Test func readAndMutateWindowsAreSeparate() async throws {
+        try await startWithinOneMinute()
         let server = try await RunningServer()
         let set = try await server.send("PUT", "/v1/admin/system/rate-limits", token: try await server.admin,
             json: #"{"read_rpm": 3, "mutate_rpm": 2, "daily_quota_build_register": 50}"#)

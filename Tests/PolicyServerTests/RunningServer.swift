@@ -103,6 +103,13 @@ final class RunningServer {
     }
 }
 
+/// Waits for the next minute when fewer than 5 seconds of this one are left, so that a test
+/// counting requests against per-minute rate windows runs inside one window.
+func startWithinOneMinute() async throws {
+    let second = Int(Date().timeIntervalSince1970) % 60
+    if second >= 55 { try await Task.sleep(for: .seconds(61 - second)) }
+}
+
 /// Now, from the system clock (tests only).
 func currentTime() -> Timestamp {
     Timestamp(microseconds: Int64(Date().timeIntervalSince1970 * 1_000_000))

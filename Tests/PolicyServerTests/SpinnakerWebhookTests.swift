@@ -105,6 +105,7 @@ import Testing
     }
 
     @Test func denialsAreFourHundredsSpinnakerFailsFastOn() async throws {
+        try await startWithinOneMinute()
         let emulator = try EmulatorProcess(["--run-seconds", "600"])
         let server = try await RunningServer(gate: emulator.baseURL)
         let (ci, admin) = (try await server.ci, try await server.admin)
