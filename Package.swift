@@ -147,7 +147,9 @@ let package = Package(
             swiftSettings: strict
         ),
         // Helpers shared by test targets: starting the Gate emulator.
-        .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
+        .target(
+            name: "TestSupport", dependencies: [.product(name: "JWTKit", package: "jwt-kit")], path: "Tests/TestSupport",
+            swiftSettings: strict),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Rules", "GovernanceStore", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "PolicyFileTests", dependencies: ["PolicyFile", "Rules"], swiftSettings: strict),
         // The conformance suite against real processes (dxcp-policy, gate-emulator, governance-tests).

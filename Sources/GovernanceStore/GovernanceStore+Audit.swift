@@ -141,8 +141,8 @@ extension GovernanceStore {
         let previous = try auditCheckpoint(txn, codec)
         var verifier = AuditVerifier(after: previous?.sequence ?? 0, headHash: previous?.hash ?? AuditChain.genesisHash)
         let cursor = try txn.cursor(schema.audit)
-        var removed: [AuditEntry] = []
-        while removed.count < retention.limit, let current = try cursor.first() {
+        var first: AuditEntry?, last: AuditEntry?, count = 0
+        while count < retention.limit, let current = try cursor.first() {
             guard let entry = try? codec.decode(AuditEntry.self, current.value) else {
                 let seq = StoreKey.integer(in: current.key, at: 0) ?? 0
                 throw StoreError(.corrupt, path: path, "audit entry \(seq) cannot be decoded; retention removes nothing from a log that does not verify (run `dxcp-policy audit verify`)")
@@ -153,9 +153,11 @@ extension GovernanceStore {
                 throw StoreError(.corrupt, path: path, "audit entry \(seq) does not verify (\(reason)); retention removes nothing from a log that does not verify (run `dxcp-policy audit verify`)")
             }
             try cursor.deleteCurrent()
-            removed.append(entry)
+            if first == nil { first = entry }
+            last = entry
+            count += 1
         }
-        guard let first = removed.first, let last = removed.last else { return nil }
+        guard let first, let last else { return nil }
         let checkpoint = AuditCheckpoint(sequence: last.sequence, hash: last.hash, timestamp: last.timestamp)
         try txn.put(schema.meta, Schema.auditCheckpointKey, codec.encode(checkpoint))
         let note = AuditNote(

@@ -200,7 +200,7 @@ import TestSupport
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let process = Process()
         process.executableURL = ServerProcess.binaries.appendingPathComponent("dxcp-policy")
-        process.arguments = ["serve", "--port", String(try ServerProcess.freePort()), "--data-dir", dir, "--policy", ServerProcess.demoPolicy]
+        process.arguments = ["serve", "--port", String(try freePort()), "--data-dir", dir, "--policy", ServerProcess.demoPolicy]
         process.environment = ["DXCP_DEV_JWT_SECRET": "test-secret-0123456789abcdef0123456789", "DXCP_TEST_FAULTS": "kill-switch-ignored,everything-ignored"]
         let errors = Pipe()
         process.standardError = errors

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -21,7 +22,7 @@ final class ServerProcess {
 
     /// Starts the server; `faults` sets `DXCP_TEST_FAULTS`.
     init(key: SigningKey, gate: String, faults: String? = nil) async throws {
-        port = try Self.freePort()
+        port = try freePort()
         process.executableURL = Self.binaries.appendingPathComponent("dxcp-policy")
         process.arguments = ["serve", "--port", String(port), "--data-dir", dir, "--policy", Self.demoPolicy, "--gate-url", gate]
         var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("DXCP_") && !$0.key.hasPrefix("GOV_") }
@@ -39,7 +40,7 @@ final class ServerProcess {
             if (try? await URLSession.shared.data(from: URL(string: "\(baseURL)/livez")!)) != nil { return }
             try await Task.sleep(for: .milliseconds(100))
         }
-        throw Shell.Failure(message: "dxcp-policy serve did not start: \((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "")")
+        throw SetupError(message: "dxcp-policy serve did not start: \((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "")")
     }
 
     deinit {
@@ -47,21 +48,6 @@ final class ServerProcess {
         process.waitUntilExit()
         try? FileManager.default.removeItem(atPath: dir)
         try? FileManager.default.removeItem(atPath: logPath)
-    }
-
-    /// A free loopback port (bound and released).
-    static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var size = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, size) } }
-        guard bound == 0 else { throw Shell.Failure(message: "bind failed") }
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &size) } }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 
     /// One GET as `token`, decoded as JSON.

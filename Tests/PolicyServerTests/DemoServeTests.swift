@@ -1,7 +1,5 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
+import TestSupport
 import Testing
 
 /// `serve --demo` as a newcomer runs it: from any directory, on an empty data directory, it
@@ -11,7 +9,7 @@ import Testing
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("dxcp-demo-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: scratch) }
-        let port = try GracefulShutdownTests.freePort()
+        let port = try freePort()
         let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         let process = Process()
         process.executableURL = URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent("dxcp-policy")
@@ -28,7 +26,7 @@ import Testing
         }
         var served = false
         for _ in 0..<100 where !served && process.isRunning {
-            served = (try? await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port)/readyz")!)) != nil
+            served = (try? await exchange("GET", port: port, "/readyz"))?.status == 200
             if !served { try await Task.sleep(for: .milliseconds(100)) }
         }
         #expect(served, "serve --demo answers /readyz")
@@ -42,17 +40,12 @@ import Testing
         }
         #expect(Set(tokens.keys) == ["ADMIN_TOKEN", "OWNER_TOKEN", "OBSERVER_TOKEN", "CI_TOKEN", "WEBHOOK_TOKEN"])
         for (name, role) in [("ADMIN_TOKEN", "PLATFORM_ADMIN"), ("OWNER_TOKEN", "DELIVERY_OWNER"), ("OBSERVER_TOKEN", "OBSERVER"), ("CI_TOKEN", "CI_PUBLISHER")] {
-            var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/v1/whoami")!)
-            request.setValue("Bearer \(tokens[name] ?? "")", forHTTPHeaderField: "Authorization")
-            let (data, response) = try await URLSession.shared.data(for: request)
-            #expect((response as? HTTPURLResponse)?.statusCode == 200, "\(name)")
-            let body = try JSONSerialization.jsonObject(with: data) as? [String: Any]
-            #expect(body?["role"] as? String == role, "\(name)")
+            let whoami = try await exchange("GET", port: port, "/v1/whoami", token: tokens[name] ?? "")
+            #expect(whoami.status == 200, "\(name)")
+            #expect(whoami.json["role"] as? String == role, "\(name)")
         }
         // The demo policy was loaded: the demo service and its group are there.
-        var services = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/v1/services")!)
-        services.setValue("Bearer \(tokens["OWNER_TOKEN"] ?? "")", forHTTPHeaderField: "Authorization")
-        let (listed, _) = try await URLSession.shared.data(for: services)
+        let listed = try await exchange("GET", port: port, "/v1/services", token: tokens["OWNER_TOKEN"] ?? "").body
         #expect(String(decoding: listed, as: UTF8.self).contains("demo-service"))
     }
 }

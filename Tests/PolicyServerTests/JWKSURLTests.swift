@@ -48,8 +48,8 @@ import Testing
         let signers = JWTKeyCollection()
         await signers.add(rsa: try Insecure.RSA.PrivateKey(pem: keys.rsaPEM), digestAlgorithm: .sha256, kid: "rsa-1")
         await signers.add(ecdsa: try ES256PrivateKey(pem: keys.ecPEM), kid: "ec-1")
-        let rsa = try await signers.sign(JWKSTests.Payload.owner, kid: "rsa-1")
-        let ec = try await signers.sign(JWKSTests.Payload.owner, kid: "ec-1")
+        let rsa = try await signers.sign(JWKSTests.ownerClaims, kid: "rsa-1")
+        let ec = try await signers.sign(JWKSTests.ownerClaims, kid: "ec-1")
 
         #expect(try await server.send("GET", "/v1/whoami", token: rsa).status == 200)
         #expect(try await server.send("GET", "/v1/whoami", token: ec).status == 401, "ec-1 is not published yet")

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -22,7 +23,7 @@ import Testing
 
         init(decisions: Int) throws {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            (port, upstreamPort) = (try GracefulShutdownTests.freePort(), try GracefulShutdownTests.freePort())
+            (port, upstreamPort) = (try freePort(), try freePort())
             let gateway = try String(contentsOf: NginxGatewayTests.template, encoding: .utf8)
                 .replacingOccurrences(of: "{{DXCP_POLICY}}", with: "127.0.0.1:\(decisions)")
                 .replacingOccurrences(of: "{{DXCP_API}}", with: "127.0.0.1:\(upstreamPort)")
@@ -76,22 +77,11 @@ import Testing
             throw NginxError(message: "nginx did not start: \((try? String(contentsOfFile: directory + "/error.log", encoding: .utf8)) ?? "")")
         }
 
-        /// One request through NGINX.
+        /// One request through NGINX (a `{}` body on POST and PUT); the body read as text.
         func send(_ method: String, _ path: String, token: String?, headers: [String: String] = [:]) async throws -> (status: Int, headers: [String: String], body: String) {
-            var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
-            request.httpMethod = method
-            request.timeoutInterval = 5
-            if method == "POST" || method == "PUT" {
-                request.httpBody = Data("{}".utf8)
-                request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-            }
-            if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
-            for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
-            let (data, response) = try await URLSession.shared.data(for: request)
-            let http = response as! HTTPURLResponse
-            var fields: [String: String] = [:]
-            for (name, value) in http.allHeaderFields { fields[String(describing: name).lowercased()] = String(describing: value) }
-            return (http.statusCode, fields, String(decoding: data, as: UTF8.self))
+            let reply = try await exchange(
+                method, port: port, path, token: token, body: method == "POST" || method == "PUT" ? Data("{}".utf8) : nil, headers: headers)
+            return (reply.status, reply.headers, String(decoding: reply.body, as: UTF8.self))
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -102,7 +103,7 @@ import Testing
             try? FileManager.default.removeItem(atPath: dir)
             try? FileManager.default.removeItem(atPath: config)
         }
-        let port = try GracefulShutdownTests.freePort()
+        let port = try freePort()
         try Data("""
             listen: {host: 127.0.0.1, port: \(port)}
             data_dir: \(dir)
@@ -165,7 +166,7 @@ import Testing
     static func serve(
         dir: String?, variables: [String: String], arguments: [String] = [], port: Int? = nil
     ) async throws -> (served: Bool, status: Int32, stderr: String) {
-        let port = try port ?? GracefulShutdownTests.freePort()
+        let port = try port ?? freePort()
         let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         let process = Process()
         process.executableURL = URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent("dxcp-policy")

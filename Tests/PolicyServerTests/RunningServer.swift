@@ -85,22 +85,31 @@ final class RunningServer {
     }
 
     func send(_ method: String, _ path: String, token: String? = nil, body: Data? = nil, headers: [String: String] = [:]) async throws -> Reply {
-        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
-        request.httpMethod = method
-        request.httpBody = body
-        if body != nil { request.setValue("application/json", forHTTPHeaderField: "Content-Type") }
-        if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
-        for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
-        let (data, response) = try await URLSession.shared.data(for: request)
-        let http = response as! HTTPURLResponse
-        var fields: [String: String] = [:]
-        for (name, value) in http.allHeaderFields { fields[String(describing: name).lowercased()] = String(describing: value) }
-        return Reply(status: http.statusCode, headers: fields, body: data)
+        try await exchange(method, port: port, path, token: token, body: body, headers: headers)
     }
 
     func send(_ method: String, _ path: String, token: String? = nil, json: String, headers: [String: String] = [:]) async throws -> Reply {
         try await send(method, path, token: token, body: Data(json.utf8), headers: headers)
     }
+}
+
+/// One HTTP exchange with the server on loopback `port`: a JSON body when given, the bearer
+/// token when given, header names of the reply lower-cased.
+func exchange(
+    _ method: String, port: Int, _ path: String, token: String? = nil, body: Data? = nil, headers: [String: String] = [:]
+) async throws -> RunningServer.Reply {
+    var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
+    request.httpMethod = method
+    request.timeoutInterval = 5
+    request.httpBody = body
+    if body != nil { request.setValue("application/json", forHTTPHeaderField: "Content-Type") }
+    if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
+    for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
+    let (data, response) = try await URLSession.shared.data(for: request)
+    let http = response as! HTTPURLResponse
+    var fields: [String: String] = [:]
+    for (name, value) in http.allHeaderFields { fields[String(describing: name).lowercased()] = String(describing: value) }
+    return RunningServer.Reply(status: http.statusCode, headers: fields, body: data)
 }
 
 /// Waits for the next minute when fewer than 5 seconds of this one are left, so that a test
