@@ -12,19 +12,22 @@ public enum RecordID {
         return system.next()
     }())
 
-    private static func random() -> UInt64 {
+    /// The id's 128 random bits, under one lock.
+    private static func random() -> (UInt64, UInt64) {
         generator.withLock { state in
-            state &+= 0xA076_1D64_78BD_642F
-            let product = state.multipliedFullWidth(by: state ^ 0xE703_7ED1_A0B4_28DB)
-            return product.high ^ product.low
+            func next() -> UInt64 {
+                state &+= 0xA076_1D64_78BD_642F
+                let product = state.multipliedFullWidth(by: state ^ 0xE703_7ED1_A0B4_28DB)
+                return product.high ^ product.low
+            }
+            return (next(), next())
         }
     }
 
     /// A new id for time `now`.
     public static func make(at now: Timestamp) -> String {
         let millis = UInt64(max(0, now.microseconds / 1000))
-        let random = Self.random()
-        let random2 = Self.random()
+        let (random, random2) = Self.random()
         func byte(_ i: Int) -> UInt8 {
             switch i {
             case 0..<6: UInt8(truncatingIfNeeded: millis >> UInt64(8 * (5 - i)))

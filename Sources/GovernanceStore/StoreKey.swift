@@ -8,8 +8,13 @@ struct StoreKey {
     init() { bytes.reserveCapacity(64) }
 
     /// Appends a string component.
-    func adding(_ text: String) -> StoreKey {
+    consuming func adding(_ text: String) -> StoreKey {
         var copy = self
+        if !text.utf8.contains(where: { $0 <= 0x01 }) {
+            copy.bytes.append(contentsOf: text.utf8)
+            copy.bytes.append(0x00)
+            return copy
+        }
         for b in text.utf8 {
             switch b {
             case 0x00: copy.bytes.append(contentsOf: [0x01, 0x01])
@@ -22,7 +27,7 @@ struct StoreKey {
     }
 
     /// Appends an integer component, ordered as signed integers.
-    func adding(_ value: Int64) -> StoreKey {
+    consuming func adding(_ value: Int64) -> StoreKey {
         var copy = self
         let flipped = UInt64(bitPattern: value) ^ (1 << 63)
         for shift in stride(from: 56, through: 0, by: -8) { copy.bytes.append(UInt8(truncatingIfNeeded: flipped >> UInt64(shift))) }

@@ -41,11 +41,11 @@ extension GovernanceServer {
             method = request.method.rawValue
             uri = String(rest) + (request.uri.query.map { "?\($0)" } ?? "")
         case .nginx:
-            method = headers[.originalMethod]
-            uri = headers[.originalURI]
+            method = headers.value(.originalMethod)
+            uri = headers.value(.originalURI)
         case .traefik:
-            method = headers[.forwardedMethod]
-            uri = headers[.forwardedURI]
+            method = headers.value(.forwardedMethod)
+            uri = headers.value(.forwardedURI)
         }
         guard let method, !method.isEmpty, let uri, uri.hasPrefix("/") else {
             let names = flavour == .nginx ? "X-Original-Method and X-Original-URI" : "X-Forwarded-Method and X-Forwarded-Uri"
@@ -61,7 +61,7 @@ extension GovernanceServer {
         let now = clock()
         let principal: Principal
         do {
-            principal = try await authenticator.authenticate(headers[.authorization], now: now)
+            principal = try await authenticator.authenticate(headers.value(.authorization), now: now)
         } catch {
             return gatewayDenial(.unauthorized, status: 401, message: error.message, requestId: requestId)
         }
@@ -69,7 +69,7 @@ extension GovernanceServer {
             return gatewayDenial(.routeNotFound, status: 403, message: "\(method) \(path) is not an endpoint of the DXCP API", requestId: requestId)
         }
         let decisionId = makeId()
-        let context = DecisionContext(now: now, decisionId: decisionId, newId: decisionId, idempotencyKey: headers[.idempotencyKey])
+        let context = DecisionContext(now: now, decisionId: decisionId, newId: decisionId, idempotencyKey: headers.value(.idempotencyKey))
         let decision: Decision
         do {
             decision = try store.decideReadOnly(.gateway(check), by: principal, context: context)

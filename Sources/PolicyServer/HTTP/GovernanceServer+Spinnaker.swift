@@ -21,7 +21,7 @@ extension GovernanceServer {
         guard let expected = configuration.spinnakerWebhookToken else {
             return denial(.unauthorized, status: 401, message: "Spinnaker webhook decisions are not configured (DXCP_SPINNAKER_WEBHOOK_TOKEN)", requestId: requestId, hint: nil)
         }
-        guard let header = request.headers[.authorization], let token = Authenticator.bearerToken(header), Self.same(token, expected) else {
+        guard let header = request.headers.value(.authorization), let token = Authenticator.bearerToken(header), Self.same(token, expected) else {
             return denial(.unauthorized, status: 401, message: "The webhook token is missing or wrong", requestId: requestId, hint: nil)
         }
         let contractRequest: Rules.Request

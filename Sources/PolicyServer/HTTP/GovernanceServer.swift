@@ -91,10 +91,10 @@ public final class GovernanceServer: Sendable {
 
     func respond(to request: inout Request) async -> Response {
         let started = ContinuousClock.now
-        let requestId = Self.requestId(request.headers[.requestId]) ?? makeId()
+        let requestId = Self.requestId(request.headers.value(.requestId)) ?? makeId()
         var answer = await answer(&request, requestId: requestId)
         // A gateway's question carries the client's headers; CORS is the upstream API's business.
-        if let origin = request.headers[.origin], !answer.route.hasPrefix("gateway") {
+        if let origin = request.headers.value(.origin), !answer.route.hasPrefix("gateway") {
             answer = cors(answer, origin: origin, request: request, requestId: requestId)
         }
         metrics.request(route: answer.route, status: answer.status, duration: ContinuousClock.now - started)
@@ -119,7 +119,7 @@ public final class GovernanceServer: Sendable {
     /// CORS (REFERENCE §13.5): an allowed origin gets credentials, and a preflight every method and
     /// the headers it asks for; a preflight from another origin is refused with 400.
     private func cors(_ answer: Answer, origin: String, request: Request, requestId: String) -> Answer {
-        let preflight = request.method == .options && request.headers[.accessControlRequestMethod] != nil
+        let preflight = request.method == .options && request.headers.value(.accessControlRequestMethod) != nil
         guard configuration.corsOrigins.contains(origin) else {
             if preflight { return denial(.invalidRequest, status: 400, message: "Disallowed CORS origin", requestId: requestId, hint: nil) }
             return answer
@@ -134,7 +134,7 @@ public final class GovernanceServer: Sendable {
             return allowed
         }
         headers.append(HTTPField(name: .accessControlAllowMethods, value: "DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT"))
-        if let requested = request.headers[.accessControlRequestHeaders] {
+        if let requested = request.headers.value(.accessControlRequestHeaders) {
             headers.append(HTTPField(name: .accessControlAllowHeaders, value: requested))
         }
         headers.append(HTTPField(name: .accessControlMaxAge, value: "600"))
@@ -176,7 +176,7 @@ public final class GovernanceServer: Sendable {
         let now = clock()
         let principal: Principal
         do {
-            principal = try await authenticator.authenticate(request.headers[.authorization], now: now)
+            principal = try await authenticator.authenticate(request.headers.value(.authorization), now: now)
         } catch {
             return denial(.unauthorized, status: 401, message: error.message, requestId: requestId, hint: nil)
         }
@@ -193,7 +193,7 @@ public final class GovernanceServer: Sendable {
         case .success(let decoded): contractRequest = decoded
         case .failure(let error): return error.answer
         }
-        let key = request.headers[.idempotencyKey]
+        let key = request.headers.value(.idempotencyKey)
         // A read-only decision creates no record: it needs no second id.
         let decisionId = makeId()
         var context = DecisionContext(now: now, decisionId: decisionId, newId: contractRequest.isMutating ? makeId() : decisionId, idempotencyKey: key)

@@ -24,3 +24,17 @@ extension HTTPField.Name {
     static let forwardedMethod = HTTPField.Name("X-Forwarded-Method")!
     static let forwardedURI = HTTPField.Name("X-Forwarded-Uri")!
 }
+
+extension HTTPFields {
+    /// The value of the field `name`: the same as `self[name]`, but a field that appears once is
+    /// returned as it is stored, without the new string the subscript joins even for one value.
+    /// Every request reads several headers.
+    func value(_ name: HTTPField.Name) -> String? {
+        var found: String?
+        for field in self where field.name == name {
+            if found != nil { return self[name] }
+            found = field.value
+        }
+        return found
+    }
+}

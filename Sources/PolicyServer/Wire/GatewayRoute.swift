@@ -73,7 +73,7 @@ public enum GatewayRoute {
 
     /// The check for `method` and `path` (no query), or nil when no governed endpoint matches.
     public static func check(method: String, path: String) -> GatewayCheck? {
-        let segments = path.split(separator: "/", omittingEmptySubsequences: true)
+        let segments = WireRequest.segments(of: path)
         let method = method == "HEAD" ? "GET" : method
         for entry in entries where entry.method == method && entry.template.count == segments.count {
             let matches = zip(entry.template, segments).allSatisfy { template, segment in

@@ -98,6 +98,7 @@ private struct JSONParser {
     mutating func object(depth: Int) throws(JSONSyntaxError) -> JSON {
         index += 1
         var members: [(String, JSON)] = []
+        members.reserveCapacity(8)
         skipSpace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
             index += 1
@@ -161,13 +162,16 @@ private struct JSONParser {
         index += 1
         let start = index
         // Fast path: no escapes.
+        var ascii = true
         while index < bytes.count, bytes[index] != UInt8(ascii: "\""), bytes[index] != UInt8(ascii: "\\"), bytes[index] >= 0x20 {
+            ascii = ascii && bytes[index] < 0x80
             index += 1
         }
         if index < bytes.count, bytes[index] == UInt8(ascii: "\"") {
-            // No escapes: the string is the bytes as they are, validated once.
+            // No escapes: the string is the bytes as they are; ASCII needs no validation.
             let end = index
             index += 1
+            if ascii { return String(decoding: bytes[start..<end], as: UTF8.self) }
             guard let text = String(validating: bytes[start..<end], as: UTF8.self) else { throw error("string is not valid UTF-8") }
             return text
         }

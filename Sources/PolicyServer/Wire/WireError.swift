@@ -48,7 +48,8 @@ struct FieldReader {
             if required { problem(name, missing: true, "\(name) is required") }
             return nil
         case .string(let s)?:
-            if let maxLength, s.count > maxLength {
+            // A string of at most `maxLength` bytes has at most as many characters.
+            if let maxLength, s.utf8.count > maxLength, s.count > maxLength {
                 problem(name, missing: false, "\(name) must be at most \(maxLength) characters")
             }
             return s

@@ -26,7 +26,7 @@ public enum WireRequest {
     }
 
     static func decode(method: String, path: String, query: [String: String], body: Body) throws(WireError) -> Request {
-        let segments = path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
+        let segments = segments(of: path)
         guard segments.first == "v1" else { throw notFound() }
         let route = Array(segments.dropFirst())
         switch (method, route.count, route.first) {
@@ -155,18 +155,37 @@ public enum WireRequest {
         }
     }
 
+    /// The non-empty segments of `path` between slashes, split on its bytes (a slash is never
+    /// part of another character) and kept as substrings: routing makes no string per segment.
+    static func segments(of path: String) -> [Substring] {
+        var segments: [Substring] = []
+        segments.reserveCapacity(6)
+        let bytes = path.utf8
+        var start = bytes.startIndex
+        var index = start
+        while index < bytes.endIndex {
+            if bytes[index] == UInt8(ascii: "/") {
+                if start < index { segments.append(path[start..<index]) }
+                start = bytes.index(after: index)
+            }
+            index = bytes.index(after: index)
+        }
+        if start < bytes.endIndex { segments.append(path[start...]) }
+        return segments
+    }
+
     static func notFound() -> WireError {
         WireError(code: .routeNotFound, status: 404, message: "Not Found", field: nil, details: nil)
     }
 
     /// A path id: 1...128 characters of letters, digits, `-`, `_` and `.` (service names, record
     /// and object ids).
-    static func pathId(_ text: String) throws(WireError) -> String {
+    static func pathId(_ text: Substring) throws(WireError) -> String {
         let ok = !text.isEmpty && text.utf8.count <= 128 && text.utf8.allSatisfy {
             ($0 >= 48 && $0 <= 57) || ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) || $0 == 45 || $0 == 95 || $0 == 46
         }
         guard ok else { throw WireError.invalid("id", "deployment id is not a valid id") }
-        return text
+        return String(text)
     }
 
     static func reader(_ body: [UInt8]) throws(WireError) -> FieldReader {
