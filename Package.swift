@@ -163,6 +163,7 @@ let package = Package(
             dependencies: [
                 "PolicyServer", "GovernanceStore", "Rules", "PolicyFile", "Engine", "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "JWTKit", package: "jwt-kit"),
             ],

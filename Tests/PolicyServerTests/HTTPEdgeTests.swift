@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 @testable import PolicyServer
 import Rules
 import Testing
@@ -33,6 +34,20 @@ import Testing
         let roleless = try await server.send("POST", "/v1/deployments/validate", token: noRole, json: deployBody())
         #expect(roleless.status == 403)
         #expect(roleless.code == "AUTHZ_ROLE_REQUIRED")
+    }
+
+    /// A header read once per field gives what HTTP's own lookup gives, repeated fields joined.
+    @Test func headerValuesAsHTTPTypesJoinThem() throws {
+        let name = try #require(HTTPField.Name("Idempotency-Key"))
+        var fields = HTTPFields()
+        #expect(fields.value(name) == nil)
+        fields.append(HTTPField(name: .contentType, value: "application/json"))
+        fields.append(HTTPField(name: name, value: "k-1"))
+        #expect(fields.value(name) == "k-1")
+        #expect(fields.value(HTTPField.Name("idempotency-KEY")!) == "k-1")
+        fields.append(HTTPField(name: name, value: "k-2"))
+        #expect(fields.value(name) == "k-1, k-2")
+        #expect(fields.value(name) == fields[name])
     }
 
     @Test func badInputGetsTheEnvelope() async throws {

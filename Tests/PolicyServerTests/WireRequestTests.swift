@@ -21,6 +21,26 @@ import Testing
             == .listDeployments(DeploymentQuery(service: "s", state: .succeeded)))
     }
 
+    @Test func pathsSplitAtSlashesOnly() throws {
+        #expect(try decode("POST", "//v1//deployments/validate/", Self.intent).action == .validate)
+        #expect(try decode("GET", "/v1/services/svc-1/versions", "") == .read(.serviceVersions(service: "svc-1")))
+        let error = #expect(throws: WireError.self) { try decode("GET", "/v1/services/é🚀x/versions", "") }
+        #expect(error?.field == "id")
+        #expect(throws: WireError.self) { try decode("GET", "/", "") }
+        #expect(throws: WireError.self) { try decode("GET", "", "") }
+    }
+
+    @Test func summaryLengthCountsCharactersNotBytes() throws {
+        func intent(_ summary: String) -> String {
+            #"{"service":"s","environment":"e","version":"1.0.0","changeSummary":"\#(summary)"}"#
+        }
+        // 240 two-byte characters: 480 bytes, within the limit of 240 characters.
+        let atLimit = try decode("POST", "/v1/deployments", intent(String(repeating: "é", count: 240)))
+        guard case .deploy(let decoded) = atLimit else { Issue.record("not a deploy: \(atLimit)"); return }
+        #expect(decoded.changeSummary.count == 240)
+        #expect(throws: WireError.self) { try decode("POST", "/v1/deployments", intent(String(repeating: "é", count: 241))) }
+    }
+
     static let badBodies: [(body: String, field: String?, fragment: String)] = [
         (#"{"service":1,"environment":"sandbox","version":"1.0.0","changeSummary":"x"}"#, "service", "must be a string"),
         (#"{"environment":"sandbox","version":"1.0.0","changeSummary":"x"}"#, "service", "required"),

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import Rules
 
@@ -107,6 +108,22 @@ struct Section1RolesTests {
         #expect(p.actorId == c.actorId)
         #expect(p.email == c.email)
         #expect(p.engineUser == c.engineUser)
+    }
+
+    @Test("a principal encodes its derived fields with its claims and decodes to an equal one", arguments: identities)
+    func principalCoding(_ c: IdentityCase) throws {
+        let p = Principal(claims: c.claims)
+        let encoded = try JSONEncoder().encode(p)
+        let object = try #require(try JSONSerialization.jsonObject(with: encoded) as? [String: Any])
+        #expect(object["actorId"] as? String == c.actorId)
+        #expect(object["email"] as? String == c.email)
+        #expect(object["engineUser"] as? String == c.engineUser)
+        #expect(object["claims"] != nil)
+        let decoded = try JSONDecoder().decode(Principal.self, from: encoded)
+        #expect(decoded == p)
+        #expect(decoded.hashValue == p.hashValue)
+        #expect(decoded.actorId == p.actorId && decoded.role == p.role)
+        #expect(Principal(claims: Claims(subject: "other")) != p)
     }
 
     @Test("rate windows and audit entries are keyed by actor_id")

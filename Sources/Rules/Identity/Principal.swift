@@ -1,33 +1,80 @@
 /// The caller as the contract sees it: role, actor id, email and engine user, derived from
 /// verified claims (REFERENCE §1.2, §1.3).
 public struct Principal: Sendable, Hashable, Codable {
+    /// The derived fields and their claims, made once per verified token and shared by every copy:
+    /// a principal is passed through every step of a decision, and copying ten strings each time
+    /// costs more than the step.
+    private final class Fields: Sendable {
+        let role: Role?
+        let actorId: String
+        let email: String?
+        let engineUser: String?
+        let claims: Claims
+
+        init(claims: Claims) {
+            self.claims = claims
+            if case .values(let values) = claims.roles {
+                self.role = Role.from(rolesClaim: values)
+            } else {
+                self.role = nil
+            }
+            self.actorId = claims.subject.nonEmpty ?? claims.email.nonEmpty ?? claims.customEmail.nonEmpty ?? "unknown"
+            self.email = (claims.email.nonEmpty ?? claims.customEmail.nonEmpty).map { normalizedEmail($0) }.nonEmpty
+            self.engineUser =
+                claims.customEmail.nonEmpty.map { $0.lowercased() } ?? claims.email.nonEmpty.map { $0.lowercased() }
+                ?? claims.subject.nonEmpty
+        }
+    }
+
+    private let fields: Fields
+
     /// The DXCP role, or nil when the roles claim holds no recognised value.
-    public let role: Role?
+    public var role: Role? { fields.role }
     /// `sub`, else `email`, else the custom email claim, else `unknown`: the key of per-actor
     /// limits, idempotency scoping and audit entries.
-    public let actorId: String
+    public var actorId: String { fields.actorId }
     /// `email`, else the custom email claim; trimmed and lower-cased. Decides delivery-group
     /// membership.
-    public let email: String?
+    public var email: String? { fields.email }
     /// The custom email claim, else `email` (both lower-cased), else `sub`: the user sent to the
     /// engine. Endpoints that may reach the engine require it.
-    public let engineUser: String?
+    public var engineUser: String? { fields.engineUser }
     /// The claims it came from.
-    public let claims: Claims
+    public var claims: Claims { fields.claims }
 
     /// Derives the principal from verified claims.
     public init(claims: Claims) {
-        self.claims = claims
-        if case .values(let values) = claims.roles {
-            self.role = Role.from(rolesClaim: values)
-        } else {
-            self.role = nil
-        }
-        self.actorId = claims.subject.nonEmpty ?? claims.email.nonEmpty ?? claims.customEmail.nonEmpty ?? "unknown"
-        self.email = (claims.email.nonEmpty ?? claims.customEmail.nonEmpty).map { normalizedEmail($0) }.nonEmpty
-        self.engineUser =
-            claims.customEmail.nonEmpty.map { $0.lowercased() } ?? claims.email.nonEmpty.map { $0.lowercased() }
-            ?? claims.subject.nonEmpty
+        fields = Fields(claims: claims)
+    }
+
+    /// Everything else is derived from the claims.
+    public static func == (lhs: Principal, rhs: Principal) -> Bool {
+        lhs.fields === rhs.fields || lhs.claims == rhs.claims
+    }
+
+    /// Everything else is derived from the claims.
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(claims)
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case role, actorId, email, engineUser, claims
+    }
+
+    /// Decodes the claims and derives the rest from them.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(claims: try container.decode(Claims.self, forKey: .claims))
+    }
+
+    /// Encodes the derived fields with their claims.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encodeIfPresent(role, forKey: .role)
+        try container.encode(actorId, forKey: .actorId)
+        try container.encodeIfPresent(email, forKey: .email)
+        try container.encodeIfPresent(engineUser, forKey: .engineUser)
+        try container.encode(claims, forKey: .claims)
     }
 
     /// Whether the principal owns `group`: a platform admin owns every group; anyone else when
