@@ -22,7 +22,7 @@ extension GovernanceStore {
         let outcomes = try environment.write { txn -> [WriteOutcome] in
             var state = BatchState(
                 policy: try currentPolicy(txn, codec: codec),
-                generation: UInt64(StoreKey.counter(try txn.get(schema.meta, Schema.generationKey))),
+                generation: UInt64(try txn.counter(schema.meta, Schema.generationKey)),
                 chain: try auditHead(txn, codec))
             var outcomes: [WriteOutcome] = []
             outcomes.reserveCapacity(batch.count)
@@ -47,7 +47,7 @@ extension GovernanceStore {
             }
             // Every commit must write a page, so that its data sync also makes the previous
             // commit's deferred meta page durable (see WritePath).
-            let commits = StoreKey.counter(try txn.get(schema.meta, Schema.commitsKey)) + 1
+            let commits = try txn.counter(schema.meta, Schema.commitsKey) + 1
             try txn.put(schema.meta, Schema.commitsKey, StoreKey.counterBytes(commits))
             if state.chainChanged {
                 try txn.put(schema.meta, Schema.auditHeadKey, codec.encode(state.chain))
@@ -168,7 +168,7 @@ extension GovernanceStore {
     }
 
     func increment(_ key: [UInt8], by delta: Int, _ txn: Transaction) throws {
-        let value = StoreKey.counter(try txn.get(schema.scopes, key)) + delta
+        let value = try txn.counter(schema.scopes, key) + delta
         if value <= 0 {
             try txn.delete(schema.scopes, key)
         } else {

@@ -170,7 +170,7 @@ public final class GovernanceStore: Sendable {
 
     /// The policy of the transaction's moment, decoded only when its generation changed.
     func currentPolicy(_ txn: Transaction, codec: RecordCodec) throws -> PolicySnapshot {
-        let generation = UInt64(StoreKey.counter(try txn.get(schema.meta, Schema.generationKey)))
+        let generation = UInt64(try txn.counter(schema.meta, Schema.generationKey))
         if let cached = policyCache.withLock({ $0 }), cached.generation == generation { return cached.snapshot }
         guard let bytes = try txn.get(schema.policy, Schema.snapshotKey) else {
             throw StoreError(.corrupt, path: path, "policy data is missing; re-run `dxcp-policy seed`")
@@ -205,7 +205,7 @@ public final class GovernanceStore: Sendable {
     /// How many times policy data has been changed; 0 for a store that was never given any.
     public func policyGeneration() throws(StoreError) -> UInt64 {
         do {
-            return try environment.read { txn in UInt64(StoreKey.counter(try txn.get(schema.meta, Schema.generationKey))) }
+            return try environment.read { txn in UInt64(try txn.counter(schema.meta, Schema.generationKey)) }
         } catch {
             throw storeError(error)
         }

@@ -1,3 +1,5 @@
+import LMDB
+
 /// Builds order-preserving composite keys: each string component is written as its UTF-8 bytes
 /// with 0x00 and 0x01 escaped, then a 0x00 terminator; each integer as 8 big-endian bytes with the
 /// sign bit flipped. Keys sharing leading components share a byte prefix, so a cursor can scan
@@ -61,8 +63,9 @@ struct StoreKey {
         return nil
     }
 
-    static func counter(_ bytes: [UInt8]?) -> Int {
-        guard let bytes, bytes.count == 8 else { return 0 }
+    /// A stored counter: 8 little-endian bytes; anything else reads as 0.
+    static func counter(_ bytes: UnsafeRawBufferPointer) -> Int {
+        guard bytes.count == 8 else { return 0 }
         var v: UInt64 = 0
         for b in bytes.reversed() { v = v << 8 | UInt64(b) }
         return Int(v)
@@ -71,5 +74,12 @@ struct StoreKey {
     static func counterBytes(_ value: Int) -> [UInt8] {
         let v = UInt64(max(0, value))
         return (0..<8).map { UInt8(truncatingIfNeeded: v >> UInt64($0 * 8)) }
+    }
+}
+
+extension Transaction {
+    /// The counter stored under `key` (0 when absent), read in place.
+    func counter(_ db: Database, _ key: [UInt8]) throws(LMDBError) -> Int {
+        try withValue(db, key) { StoreKey.counter($0) } ?? 0
     }
 }

@@ -36,11 +36,11 @@ final class StoreView: StateView {
 
     func rateCount(_ window: RateWindow) -> Int {
         if window.bucket.keptInMemory, let readWindows { return readWindows.count(window) }
-        return attempt(0) { StoreKey.counter(try txn.get(schema.scopes, Schema.rateKey(window))) }
+        return attempt(0) { try txn.counter(schema.scopes, Schema.rateKey(window)) }
     }
 
     func quotaUsed(_ scope: QuotaScope, day: Int64) -> Int {
-        attempt(0) { StoreKey.counter(try txn.get(schema.scopes, Schema.quotaKey(scope, day: day))) }
+        attempt(0) { try txn.counter(schema.scopes, Schema.quotaKey(scope, day: day)) }
     }
 
     func activeDeployments(group: String, environment: String) -> [ActiveDeployment] {

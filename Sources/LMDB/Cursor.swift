@@ -21,7 +21,9 @@ public final class Cursor {
     /// One key with its value.
     public typealias Entry = (key: [UInt8], value: [UInt8])
 
-    private func move(_ op: MDB_cursor_op, key: [UInt8]? = nil, wantValue: Bool = true) throws(LMDBError) -> Entry? {
+    /// Moves, and copies out the entry reached; nil at the end, or when its key does not start
+    /// with `prefix` (checked in place, so a scan's last step copies nothing).
+    private func move(_ op: MDB_cursor_op, key: [UInt8]? = nil, wantValue: Bool = true, prefix: [UInt8] = []) throws(LMDBError) -> Entry? {
         var k = MDB_val()
         var v = MDB_val()
         let rc: Int32
@@ -37,7 +39,9 @@ public final class Cursor {
         if rc != MDB_SUCCESS {
             throw LMDBError(code: rc, operation: "mdb_cursor_get(\(database.name))", path: transaction.environment.path)
         }
-        let keyBytes = Array(UnsafeRawBufferPointer(start: k.mv_data, count: k.mv_size))
+        let found = UnsafeRawBufferPointer(start: k.mv_data, count: k.mv_size)
+        guard found.starts(with: prefix) else { return nil }
+        let keyBytes = Array(found)
         let valueBytes = wantValue ? Array(UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size)) : []
         return (keyBytes, valueBytes)
     }
@@ -47,6 +51,14 @@ public final class Cursor {
         if key.isEmpty { return try first() }
         return try move(MDB_SET_RANGE, key: key)
     }
+
+    /// Moves to the first entry whose key starts with `prefix`; nil when there is none.
+    public func seek(prefix: [UInt8]) throws(LMDBError) -> Entry? {
+        try move(prefix.isEmpty ? MDB_FIRST : MDB_SET_RANGE, key: prefix.isEmpty ? nil : prefix, prefix: prefix)
+    }
+
+    /// Moves to the next entry when its key starts with `prefix`; nil when it does not.
+    public func next(prefix: [UInt8]) throws(LMDBError) -> Entry? { try move(MDB_NEXT, prefix: prefix) }
 
     /// Like ``seek(atLeast:)`` but reads only the key.
     public func seekKey(atLeast key: [UInt8]) throws(LMDBError) -> [UInt8]? {

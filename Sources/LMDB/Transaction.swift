@@ -111,10 +111,10 @@ public final class Transaction {
     public func entries(_ db: Database, prefix: [UInt8]) throws(LMDBError) -> [(key: [UInt8], value: [UInt8])] {
         let cursor = try cursor(db)
         var out: [(key: [UInt8], value: [UInt8])] = []
-        var entry = try cursor.seek(atLeast: prefix)
-        while let current = entry, current.key.starts(with: prefix) {
+        var entry = try cursor.seek(prefix: prefix)
+        while let current = entry {
             out.append(current)
-            entry = try cursor.next()
+            entry = try cursor.next(prefix: prefix)
         }
         return out
     }

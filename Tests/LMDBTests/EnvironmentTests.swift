@@ -55,7 +55,11 @@ import Testing
             #expect(keys == ["b/1", "b/10", "b/2"])
             #expect(try cursor.last().map { String(decoding: $0.value, as: UTF8.self) } == "C/1")
             #expect(try cursor.previous().map { String(decoding: $0.key, as: UTF8.self) } == "b/2")
-            #expect(try txn.entries(db, prefix: Self.bytes("b/")).count == 3)
+            #expect(try txn.entries(db, prefix: Self.bytes("b/")).map { String(decoding: $0.value, as: UTF8.self) } == ["B/1", "B/10", "B/2"])
+            #expect(try txn.entries(db, prefix: Self.bytes("b/1")).map { String(decoding: $0.key, as: UTF8.self) } == ["b/1", "b/10"])
+            #expect(try txn.entries(db, prefix: Self.bytes("a/2")).isEmpty)
+            #expect(try txn.entries(db, prefix: Self.bytes("d/")).isEmpty)
+            #expect(try txn.entries(db, prefix: []).count == 5)
             #expect(try txn.count(db, prefix: Self.bytes("a/")) == 1)
         }
     }

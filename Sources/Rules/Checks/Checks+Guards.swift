@@ -5,7 +5,7 @@ extension Checks {
         let invalid = "Invalid request"
         if service.isEmpty { throw Denial(.invalidRequest, invalid, details: ["field": .string("service")]) }
         if version.isEmpty { throw Denial(.invalidRequest, invalid, details: ["field": .string("version")]) }
-        if let changeSummary, changeSummary.count > 240 {
+        if let changeSummary, changeSummary.utf8.count > 240, changeSummary.count > 240 {
             throw Denial(.invalidRequest, invalid, hint: "changeSummary exceeds 240 characters", details: ["field": .string("changeSummary")])
         }
     }
