@@ -1,4 +1,5 @@
 import CLMDB
+import Synchronization
 
 /// An open LMDB environment: one directory holding a memory-mapped data file and its lock file.
 ///
@@ -13,6 +14,16 @@ public final class Environment: @unchecked Sendable {
     let handle: OpaquePointer
     /// The environment's directory.
     public let path: String
+    /// Reset read transactions kept for the next reader: renewing one skips allocating a
+    /// transaction and claiming a reader slot under the lock file's mutex, which every read-only
+    /// request would otherwise pay. Each keeps its reader slot but pins no snapshot.
+    private let idleReaders = Mutex<[IdleReader]>([])
+    /// A reset read transaction, owned by whoever took it from ``idleReaders``.
+    private struct IdleReader: @unchecked Sendable {
+        let handle: OpaquePointer
+    }
+    /// The most reset read transactions kept (each holds one of ``Options/maxReaders``).
+    static let idleReaderLimit = 16
 
     /// How an environment is opened.
     public struct Options: Sendable {
@@ -66,7 +77,32 @@ public final class Environment: @unchecked Sendable {
     }
 
     deinit {
+        for idle in idleReaders.withLock({ $0 }) { mdb_txn_abort(idle.handle) }
         mdb_env_close(handle)
+    }
+
+    /// A read-only transaction handle: a kept one renewed, else a new one.
+    func beginRead() throws(LMDBError) -> OpaquePointer {
+        if let idle = idleReaders.withLock({ $0.popLast() }) {
+            if mdb_txn_renew(idle.handle) == MDB_SUCCESS { return idle.handle }
+            mdb_txn_abort(idle.handle)
+        }
+        var txn: OpaquePointer?
+        try check(mdb_txn_begin(handle, nil, UInt32(MDB_RDONLY), &txn), "mdb_txn_begin", path: path)
+        guard let txn else { throw LMDBError(code: ENOMEM, operation: "mdb_txn_begin", path: path) }
+        return txn
+    }
+
+    /// Ends a read-only transaction from ``beginRead()``: reset and kept, or aborted when enough
+    /// are kept already.
+    func endRead(_ txn: OpaquePointer) {
+        mdb_txn_reset(txn)
+        let kept = idleReaders.withLock { idle in
+            guard idle.count < Self.idleReaderLimit else { return false }
+            idle.append(IdleReader(handle: txn))
+            return true
+        }
+        if !kept { mdb_txn_abort(txn) }
     }
 
     /// Opens (and, when `create` is true, creates) the named database.

@@ -14,17 +14,20 @@ public final class Transaction {
     private var finished = false
 
     init(environment: Environment, readOnly: Bool) throws(LMDBError) {
-        var txn: OpaquePointer?
-        let flags = readOnly ? UInt32(MDB_RDONLY) : 0
-        try check(mdb_txn_begin(environment.handle, nil, flags, &txn), "mdb_txn_begin", path: environment.path)
-        guard let txn else { throw LMDBError(code: ENOMEM, operation: "mdb_txn_begin", path: environment.path) }
-        self.handle = txn
+        if readOnly {
+            self.handle = try environment.beginRead()
+        } else {
+            var txn: OpaquePointer?
+            try check(mdb_txn_begin(environment.handle, nil, 0, &txn), "mdb_txn_begin", path: environment.path)
+            guard let txn else { throw LMDBError(code: ENOMEM, operation: "mdb_txn_begin", path: environment.path) }
+            self.handle = txn
+        }
         self.environment = environment
         self.isReadOnly = readOnly
     }
 
     deinit {
-        if !finished { mdb_txn_abort(handle) }
+        abort()
     }
 
     func commit() throws(LMDBError) {
@@ -36,7 +39,7 @@ public final class Transaction {
     func abort() {
         guard !finished else { return }
         finished = true
-        mdb_txn_abort(handle)
+        if isReadOnly { environment.endRead(handle) } else { mdb_txn_abort(handle) }
     }
 
     private func fail(_ code: Int32, _ operation: String, _ db: Database) -> LMDBError {
