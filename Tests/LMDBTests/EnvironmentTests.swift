@@ -76,6 +76,47 @@ import Testing
         try env.read { (txn: Transaction) throws -> Void in #expect(try txn.get(db, Self.bytes("k")) == Self.bytes("new")) }
     }
 
+    /// Read transactions are reset and renewed from a pool: a renewed one must see the latest
+    /// commit, and readers on many threads at once (more than the pool keeps) must each see a
+    /// whole commit, never a value going backwards.
+    @Test func renewedReadersSeeTheLatestCommitFromAnyThread() async throws {
+        let dir = try Directory()
+        let env = try LMDB.Environment(path: dir.path, options: .init(mapSize: 16 << 20))
+        let db = try env.database("counter")
+        func value(_ txn: Transaction) throws -> Int { Int(String(decoding: try txn.get(db, Self.bytes("n")) ?? [], as: UTF8.self)) ?? 0 }
+        for n in 1...50 {
+            try env.write { txn in try txn.put(db, Self.bytes("n"), Self.bytes(String(n))) }
+            #expect(try env.read(value) == n)
+        }
+        let readers = 40
+        let results = try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                for n in 51...250 { try env.write { txn in try txn.put(db, Self.bytes("n"), Self.bytes(String(n))) } }
+                return true
+            }
+            for _ in 0..<readers {
+                group.addTask {
+                    var last = 0
+                    for _ in 0..<300 {
+                        let seen = try env.read(value)
+                        guard seen >= last, seen >= 50 else { return false }
+                        last = seen
+                    }
+                    return true
+                }
+            }
+            return try await group.reduce(into: [Bool]()) { $0.append($1) }
+        }
+        #expect(results.count == readers + 1 && results.allSatisfy { $0 })
+        // Readers open inside one another, more than the pool keeps; all end and are reused.
+        func nested(_ depth: Int) throws -> [Int] {
+            try env.read { txn in [try value(txn)] + (depth > 1 ? try nested(depth - 1) : []) }
+        }
+        #expect(try nested(24) == Array(repeating: 250, count: 24))
+        #expect(try nested(24) == Array(repeating: 250, count: 24))
+        #expect(try env.read(value) == 250)
+    }
+
     @Test func aFullMapIsATypedErrorAndTheWriteIsAbandoned() throws {
         let dir = try Directory()
         let env = try LMDB.Environment(path: dir.path, options: .init(mapSize: 1 << 20))
