@@ -1,5 +1,8 @@
 /// A state change a decision asks the store to commit, in the same transaction as the decision
 /// itself (DECISIONS D13). Denials carry effects too: the rate-limit hit and the audit entry.
+///
+/// Cases carrying records are `indirect`: the enum then stays a few words wide, so the effects of
+/// a read-only decision (one rate-window count) do not take a buffer sized for deployment records.
 public enum Effect: Sendable, Hashable, Codable {
     /// Count one request against a per-actor minute window.
     case countRate(RateWindow)
@@ -7,26 +10,26 @@ public enum Effect: Sendable, Hashable, Codable {
     case spendQuota(QuotaScope, day: Int64)
     /// Record a new deployment: it takes a concurrency slot and waits in the engine outbox until
     /// dispatched. `idempotency` is the key it completes once the engine has answered.
-    case insertDeployment(DeploymentRecord, idempotency: IdempotencyScope)
+    indirect case insertDeployment(DeploymentRecord, idempotency: IdempotencyScope)
     /// Record a deployment a Spinnaker execution carries out: it takes a concurrency slot and is
     /// already running (the engine needs no dispatch; the poller follows the execution).
-    case admitExecution(DeploymentRecord)
+    indirect case admitExecution(DeploymentRecord)
     /// Release a stale lock: the deployment is marked FAILED with this failure (DECISIONS D11).
-    case expireDeployment(id: String, failure: Failure)
+    indirect case expireDeployment(id: String, failure: Failure)
     /// Store an idempotency record (in flight, or with its final response).
-    case putIdempotency(IdempotencyScope, IdempotencyRecord)
+    indirect case putIdempotency(IdempotencyScope, IdempotencyRecord)
     /// Store a build.
-    case putBuild(Build)
+    indirect case putBuild(Build)
     /// Store an upload capability.
-    case putUploadCapability(UploadCapability)
+    indirect case putUploadCapability(UploadCapability)
     /// Remove a used upload capability.
-    case consumeUploadCapability(UploadCapability)
+    indirect case consumeUploadCapability(UploadCapability)
     /// Replace the system settings.
-    case putSettings(Settings)
+    indirect case putSettings(Settings)
     /// Replace all policy data (an admin change to recipes, groups, routing or bindings).
-    case putPolicy(PolicySnapshot)
+    indirect case putPolicy(PolicySnapshot)
     /// Append an audit entry.
-    case audit(AuditNote)
+    indirect case audit(AuditNote)
 }
 
 /// A per-actor minute window of a rate limit.
