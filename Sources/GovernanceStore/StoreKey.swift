@@ -12,16 +12,18 @@ struct StoreKey {
     /// Appends a string component.
     consuming func adding(_ text: String) -> StoreKey {
         var copy = self
-        if !text.utf8.contains(where: { $0 <= 0x01 }) {
-            copy.bytes.append(contentsOf: text.utf8)
-            copy.bytes.append(0x00)
-            return copy
-        }
-        for b in text.utf8 {
-            switch b {
-            case 0x00: copy.bytes.append(contentsOf: [0x01, 0x01])
-            case 0x01: copy.bytes.append(contentsOf: [0x01, 0x02])
-            default: copy.bytes.append(b)
+        var text = text
+        text.withUTF8 { utf8 in
+            guard utf8.contains(where: { $0 <= 0x01 }) else {
+                copy.bytes.append(contentsOf: utf8)
+                return
+            }
+            for b in utf8 {
+                switch b {
+                case 0x00: copy.bytes.append(contentsOf: [0x01, 0x01])
+                case 0x01: copy.bytes.append(contentsOf: [0x01, 0x02])
+                default: copy.bytes.append(b)
+                }
             }
         }
         copy.bytes.append(0x00)

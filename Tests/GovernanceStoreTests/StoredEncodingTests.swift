@@ -46,6 +46,25 @@ import Testing
 
 /// New record ids are UUID-shaped, version 7, unique, and ordered by time.
 @Suite struct RecordIDTests {
+    /// Composite keys: components read back exactly (0x00 and 0x01 escaped, any UTF-8 kept),
+    /// a key starts with the key of its leading components, and byte order follows component order.
+    @Test func storeKeysEscapeAndKeepOrder() {
+        let texts = ["", "a", "demo-service", "é🚀", "nul\u{0}byte", "one\u{1}", "\u{0}\u{1}\u{0}", String(repeating: "x", count: 200)]
+        for text in texts {
+            let key = StoreKey().adding(text).adding(Int64(-7)).adding("tail")
+            #expect(StoreKey.string(in: key.bytes, at: 0) == text)
+            let afterText = StoreKey().adding(text).bytes.count
+            #expect(StoreKey.integer(in: key.bytes, at: afterText) == -7)
+            #expect(StoreKey.string(in: key.bytes, at: afterText + 8) == "tail")
+            #expect(key.bytes.starts(with: StoreKey().adding(text).bytes))
+        }
+        let ordered = ["a", "a\u{0}", "a\u{1}", "ab", "b"].map { StoreKey().adding($0).adding("z").bytes }
+        #expect(ordered == ordered.sorted { $0.lexicographicallyPrecedes($1) })
+        let numbers: [Int64] = [.min, -1, 0, 1, 1 << 40, .max]
+        let keys = numbers.map { StoreKey().adding("n").adding($0).bytes }
+        #expect(keys == keys.sorted { $0.lexicographicallyPrecedes($1) })
+    }
+
     @Test func idsAreVersion7UniqueAndTimeOrdered() {
         let ids = (0..<2000).map { RecordID.make(at: Timestamp(microseconds: 1_795_608_000_000_000 + Int64($0) * 1000)) }
         #expect(Set(ids).count == ids.count)
