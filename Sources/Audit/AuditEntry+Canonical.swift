@@ -6,7 +6,7 @@ extension AuditEntry {
     /// form with the real one. Written by hand: this runs for every audited decision, inside the
     /// write transaction, and must never change for a given entry.
     public func canonicalBytes(hash: String) -> [UInt8] {
-        var w = CompactJSONWriter()
+        var w = CompactJSONWriter(capacity: 2048)
         w.open()
         w.field("actor_id", actorId)
         if let actorRole { w.field("actor_role", actorRole.rawValue) }
@@ -54,8 +54,10 @@ public struct CompactJSONWriter: Sendable {
     public private(set) var bytes: [UInt8] = []
     private var needsComma = false
 
-    /// An empty writer.
-    public init() { bytes.reserveCapacity(1024) }
+    /// An empty writer with room for `capacity` bytes. The default suits a response or a record;
+    /// it stays under glibc's large-request size (1,024 bytes), whose first allocation after frees
+    /// consolidates the allocator's fast bins.
+    public init(capacity: Int = 480) { bytes.reserveCapacity(capacity) }
 
     /// Opens an object; the next key needs no comma.
     public mutating func open() {
