@@ -18,18 +18,27 @@ extension GovernanceServer {
         case nginx
         /// Traefik ForwardAuth: `X-Forwarded-Method` and `X-Forwarded-Uri`.
         case traefik
+
+        /// The metrics label of its decisions.
+        var route: String {
+            switch self {
+            case .envoy: "gateway_envoy"
+            case .nginx: "gateway_nginx"
+            case .traefik: "gateway_traefik"
+            }
+        }
     }
 
     static let gatewayPrefix = "/v1/gateway/"
 
     func gatewayAnswer(_ request: Request, path: String, requestId: String) async -> Answer {
         let rest = path.dropFirst(Self.gatewayPrefix.count)
-        let flavourName = rest.split(separator: "/", maxSplits: 1).first.map(String.init) ?? ""
-        guard let flavour = GatewayFlavour(rawValue: flavourName) else {
+        let flavourName = rest[..<(rest.utf8.firstIndex(of: UInt8(ascii: "/")) ?? rest.endIndex)]
+        guard let flavour = GatewayFlavour(rawValue: String(flavourName)) else {
             return Answer(status: 404, body: Views.routingError(code: .routeNotFound, status: 404, requestId: requestId), route: "gateway")
         }
-        var answer = await gatewayDecision(request, flavour: flavour, rest: rest.dropFirst(flavourName.count), requestId: requestId)
-        answer.route = "gateway_\(flavour.rawValue)"
+        var answer = await gatewayDecision(request, flavour: flavour, rest: rest[flavourName.endIndex...], requestId: requestId)
+        answer.route = flavour.route
         return answer
     }
 
@@ -51,7 +60,7 @@ extension GovernanceServer {
             let names = flavour == .nginx ? "X-Original-Method and X-Original-URI" : "X-Forwarded-Method and X-Forwarded-Uri"
             return gatewayDenial(.invalidRequest, status: 403, message: "The gateway must send \(names)", requestId: requestId)
         }
-        let path = String(uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? "")
+        let path = String(uri[..<(uri.utf8.firstIndex(of: UInt8(ascii: "?")) ?? uri.endIndex)])
         guard Self.isCanonical(path) else {
             return gatewayDenial(.invalidRequest, status: 403, message: "The request path is not in canonical form", requestId: requestId)
         }
@@ -96,7 +105,11 @@ extension GovernanceServer {
     /// encoded dot, slash or backslash (`%2E`, `%2F`, `%5C`, either case), no `\`. Others are
     /// refused, not guessed at.
     static func isCanonical(_ path: String) -> Bool {
-        let bytes = Array(path.utf8)
+        var path = path
+        return path.withUTF8(isCanonical)
+    }
+
+    private static func isCanonical(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         var segmentStart = 1
         for i in 1...bytes.count {
             if i == bytes.count || bytes[i] == UInt8(ascii: "/") {
