@@ -74,8 +74,20 @@ public struct CompactJSONWriter: Sendable {
     /// Appends text as is.
     public mutating func raw(_ text: String) { bytes.append(contentsOf: text.utf8) }
 
-    /// Writes `"name":`, with a comma before it when needed.
-    public mutating func key(_ name: String) {
+    /// Writes `"name":`, with a comma before it when needed. Names are literals of the
+    /// encodings, which need no escaping, so they are copied as they are.
+    public mutating func key(_ name: StaticString) {
+        assert(UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount).allSatisfy { $0 >= 0x20 && $0 != 0x22 && $0 != 0x5C })
+        if needsComma { bytes.append(UInt8(ascii: ",")) }
+        needsComma = true
+        bytes.append(UInt8(ascii: "\""))
+        bytes.append(contentsOf: UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
+        bytes.append(UInt8(ascii: "\""))
+        bytes.append(UInt8(ascii: ":"))
+    }
+
+    /// Writes `"name":` for a name that is data (an object's own keys), escaped.
+    private mutating func key(escaping name: String) {
         if needsComma { bytes.append(UInt8(ascii: ",")) }
         needsComma = true
         string(name)
@@ -83,18 +95,18 @@ public struct CompactJSONWriter: Sendable {
     }
 
     /// Writes a string member.
-    public mutating func field(_ name: String, _ value: String) {
+    public mutating func field(_ name: StaticString, _ value: String) {
         key(name)
         string(value)
     }
 
     /// Writes a string member when `value` is not nil.
-    public mutating func field(_ name: String, _ value: String?) {
+    public mutating func field(_ name: StaticString, _ value: String?) {
         if let value { field(name, value) }
     }
 
     /// Writes an integer member.
-    public mutating func field(_ name: String, _ value: Int64) {
+    public mutating func field(_ name: StaticString, _ value: Int64) {
         key(name)
         integer(value)
     }
@@ -118,24 +130,24 @@ public struct CompactJSONWriter: Sendable {
     }
 
     /// Writes a member whose value is `null`.
-    public mutating func null(_ name: String) {
+    public mutating func null(_ name: StaticString) {
         key(name)
         raw("null")
     }
 
     /// Writes a string member, or `null` when `value` is nil.
-    public mutating func nullable(_ name: String, _ value: String?) {
+    public mutating func nullable(_ name: StaticString, _ value: String?) {
         if let value { field(name, value) } else { null(name) }
     }
 
     /// Writes a boolean member.
-    public mutating func field(_ name: String, _ value: Bool) {
+    public mutating func field(_ name: StaticString, _ value: Bool) {
         key(name)
         raw(value ? "true" : "false")
     }
 
     /// Writes a member holding any JSON value.
-    public mutating func field(_ name: String, _ value: JSONValue) {
+    public mutating func field(_ name: StaticString, _ value: JSONValue) {
         key(name)
         self.value(value)
     }
@@ -156,13 +168,16 @@ public struct CompactJSONWriter: Sendable {
             raw("]")
         case .object(let members):
             open()
-            for name in members.keys.sorted() { field(name, members[name] ?? .null) }
+            for name in members.keys.sorted() {
+                key(escaping: name)
+                self.value(members[name] ?? .null)
+            }
             close()
         }
     }
 
     /// Writes a timestamp member in the shape `Timestamp` decodes: `{"microseconds":N}`.
-    public mutating func field(_ name: String, _ value: Timestamp) {
+    public mutating func field(_ name: StaticString, _ value: Timestamp) {
         key(name)
         raw("{\"microseconds\":\(value.microseconds)}")
     }
@@ -172,10 +187,14 @@ public struct CompactJSONWriter: Sendable {
         bytes.append(UInt8(ascii: "\""))
         var text = text
         text.withUTF8 { buf in
+            guard Self.firstEscape(in: buf) != nil else {
+                bytes.append(contentsOf: buf)
+                return
+            }
             var runStart = 0
             for i in 0..<buf.count {
                 let byte = buf[i]
-                guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
+                guard Self.needsEscape(byte) else { continue }
                 if runStart < i { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buf[runStart..<i])) }
                 runStart = i + 1
                 switch byte {
@@ -192,5 +211,34 @@ public struct CompactJSONWriter: Sendable {
             if runStart < buf.count { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buf[runStart...])) }
         }
         bytes.append(UInt8(ascii: "\""))
+    }
+
+    /// Whether JSON needs `byte` escaped in a string.
+    @inline(__always)
+    static func needsEscape(_ byte: UInt8) -> Bool {
+        byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\")
+    }
+
+    /// The offset of the first byte of `buf` that needs escaping, or nil: eight bytes at a time.
+    static func firstEscape(in buf: UnsafeBufferPointer<UInt8>) -> Int? {
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        var i = 0
+        if let base = buf.baseAddress {
+            while i + 8 <= buf.count {
+                let word = UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)
+                // A byte below 0x20 (bytes from 0x80 up have their high bit set in `word` and are
+                // left out by `~word`), or equal to '"' or '\\' (a zero byte after the XOR).
+                let control = (word &- 0x20 &* ones) & ~word & highs
+                let quote = word ^ (0x22 &* ones), backslash = word ^ (0x5C &* ones)
+                let equal = ((quote &- ones) & ~quote | (backslash &- ones) & ~backslash) & highs
+                if control | equal != 0 { break }
+                i += 8
+            }
+        }
+        while i < buf.count {
+            if needsEscape(buf[i]) { return i }
+            i += 1
+        }
+        return nil
     }
 }
