@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Server CPU per request, for comparing builds: dxcp-policy pinned to CPU 1, wrk (and the Gate
-# emulator) to CPU 0, so the two do not compete. Rounds of GET /livez and of validate, each the
+# emulator) to CPU 0, so the two do not compete. Rounds of GET /livez and of validate (or, with
+# LOAD=gateway, of gateway decisions as NGINX asks them), each the
 # server's user+system time (from /proc) divided by the requests answered. Steadier than the
 # throughput ratios of http-bench.sh (about ±0.3 µs against ±20% between runs), but it leaves out
 # what a request costs the client and the kernel on the client's side.
@@ -23,7 +24,10 @@ taskset -c 0 "$bin/gate-emulator" --port 18100 --run-seconds 3600 >/dev/null & p
 DXCP_DEV_JWT_SECRET="$secret" taskset -c 1 "$bin/dxcp-policy" serve --port 18101 --data-dir "$work/data" \
   --policy Benchmarks/bench-policy.yaml --gate-url http://127.0.0.1:18100 >"$work/serve.log" 2>&1 & server=$!; pids+=($server)
 sleep 2
-"$bbin/dxcp-bench" tokens "$secret" owner 256 > "$work/owner.tokens"
+load="${LOAD:-validate}"
+actors=256
+[ "$load" = gateway ] && actors=2048
+"$bbin/dxcp-bench" tokens "$secret" owner "$actors" > "$work/owner.tokens"
 ci=$("$bbin/dxcp-bench" tokens "$secret" ci 1)
 curl -sf -o /dev/null -H "Authorization: Bearer $ci" -H 'Idempotency-Key: bench-build' -H 'Content-Type: application/json' \
   -d '{"service":"demo-service","version":"1.0.0","artifactRef":"s3://artifacts/demo-service-1.0.0.zip","git_sha":"abc","git_branch":"main","ci_provider":"bench","ci_run_id":"1","built_at":"2026-01-01T00:00:00Z"}' \
@@ -41,13 +45,13 @@ measure() {
   awk -v a="$before" -v b="$after" -v n="$requests" -v t="$ticks" 'BEGIN {printf "%.2f %d\n", (b - a) / t * 1e6 / n, n}'
 }
 
-taskset -c 0 wrk -t1 -c16 -d2s -s Benchmarks/validate.lua http://127.0.0.1:18101 >/dev/null
+taskset -c 0 wrk -t1 -c16 -d2s -s "Benchmarks/$load.lua" http://127.0.0.1:18101 >/dev/null
 ratios=()
 for round in $(seq "${ROUNDS:-5}"); do
   read -r livez livez_n < <(measure http://127.0.0.1:18101/livez)
-  read -r validate validate_n < <(measure -s Benchmarks/validate.lua http://127.0.0.1:18101)
+  read -r validate validate_n < <(measure -s "Benchmarks/$load.lua" http://127.0.0.1:18101)
   ratio=$(awk -v l="$livez" -v v="$validate" 'BEGIN {printf "%.3f", l / v}')
   ratios+=("$ratio")
-  echo "round $round: /livez ${livez} µs/request ($livez_n)   validate ${validate} µs/request ($validate_n)   /livez ÷ validate $ratio"
+  echo "round $round: /livez ${livez} µs/request ($livez_n)   $load ${validate} µs/request ($validate_n)   /livez ÷ $load $ratio"
 done
 printf '%s\n' "${ratios[@]}" | sort -n | awk '{a[NR]=$1} END {printf "median %s (min %s, max %s)\n", a[int((NR+1)/2)], a[1], a[NR]}'
