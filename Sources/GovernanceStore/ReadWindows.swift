@@ -7,20 +7,32 @@ import Synchronization
 /// at most one minute of one actor's read allowance. Mutate windows are in LMDB, exact across
 /// processes (docs/DECISIONS.md).
 final class ReadWindows: Sendable {
-    private let counts = Mutex<[RateWindow: Int]>([:])
+    private struct Counts {
+        var windows: [RateWindow: Int] = [:]
+        /// The latest minute counted in; windows before the one preceding it are gone.
+        var minute: Int64 = .min
+    }
+
+    private let counts = Mutex(Counts())
 
     /// Requests counted in `window`.
     func count(_ window: RateWindow) -> Int {
-        counts.withLock { $0[window] ?? 0 }
+        counts.withLock { $0.windows[window] ?? 0 }
     }
 
-    /// Counts one request; windows older than the previous minute are dropped as they pass.
+    /// Counts one request. The first request of a new minute drops the windows older than the
+    /// previous minute, so memory follows the actors of the last two minutes and each request
+    /// pays one dictionary update, however many actors there are.
     func hit(_ window: RateWindow) {
         counts.withLock { counts in
-            counts[window, default: 0] += 1
-            if counts.count > 4096 {
-                counts = counts.filter { $0.key.minute >= window.minute - 1 }
+            counts.windows[window, default: 0] += 1
+            if window.minute > counts.minute {
+                counts.minute = window.minute
+                counts.windows = counts.windows.filter { $0.key.minute >= window.minute - 1 }
             }
         }
     }
+
+    /// How many windows are held (for tests).
+    var windowCount: Int { counts.withLock { $0.windows.count } }
 }

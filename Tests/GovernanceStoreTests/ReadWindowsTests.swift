@@ -1,0 +1,35 @@
+@testable import GovernanceStore
+import Rules
+import Testing
+
+/// The in-memory read and gateway windows: exact counts within a minute for any number of actors,
+/// and only the current and previous minutes kept.
+@Suite struct ReadWindowsTests {
+    @Test func countsStayExactForManyActorsAndOldMinutesGo() {
+        let windows = ReadWindows()
+        let minute: Int64 = 29_000_000
+        let actors = (0..<5_000).map { "actor-\($0)" }
+        for actor in actors {
+            for bucket in [RateWindow.Bucket.gatewayRead, .gatewayMutate] {
+                windows.hit(RateWindow(actorId: actor, bucket: bucket, minute: minute))
+            }
+        }
+        windows.hit(RateWindow(actorId: "actor-7", bucket: .gatewayRead, minute: minute))
+        #expect(windows.windowCount == 10_000)
+        #expect(windows.count(RateWindow(actorId: "actor-7", bucket: .gatewayRead, minute: minute)) == 2)
+        #expect(windows.count(RateWindow(actorId: "actor-4999", bucket: .gatewayMutate, minute: minute)) == 1)
+
+        // The next minute keeps the previous one (a request may still be counted in it).
+        windows.hit(RateWindow(actorId: "actor-1", bucket: .read, minute: minute + 1))
+        windows.hit(RateWindow(actorId: "actor-2", bucket: .gatewayRead, minute: minute))
+        #expect(windows.windowCount == 10_001)
+        #expect(windows.count(RateWindow(actorId: "actor-2", bucket: .gatewayRead, minute: minute)) == 2)
+
+        // The one after drops it.
+        windows.hit(RateWindow(actorId: "actor-1", bucket: .read, minute: minute + 2))
+        #expect(windows.windowCount == 2)
+        #expect(windows.count(RateWindow(actorId: "actor-7", bucket: .gatewayRead, minute: minute)) == 0)
+        #expect(windows.count(RateWindow(actorId: "actor-1", bucket: .read, minute: minute + 1)) == 1)
+        #expect(windows.count(RateWindow(actorId: "actor-1", bucket: .read, minute: minute + 2)) == 1)
+    }
+}
