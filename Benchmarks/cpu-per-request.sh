@@ -42,7 +42,7 @@ measure() {
   before=$(cpu)
   requests=$(taskset -c 0 wrk -t1 -c16 -d"${ROUND:-3s}" "$@" | awk '/requests in/ {print $1}')
   after=$(cpu)
-  awk -v a="$before" -v b="$after" -v n="$requests" -v t="$ticks" 'BEGIN {printf "%.2f %d\n", (b - a) / t * 1e6 / n, n}'
+  awk -v a="$before" -v b="$after" -v n="$requests" -v t="$ticks" 'BEGIN {if (n == 0) {print "wrk got no answers" > "/dev/stderr"; exit 1}; printf "%.2f %d\n", (b - a) / t * 1e6 / n, n}'
 }
 
 taskset -c 0 wrk -t1 -c16 -d2s -s "Benchmarks/$load.lua" http://127.0.0.1:18101 >/dev/null

@@ -22,13 +22,15 @@ final class ReadWindows: Sendable {
 
     /// Counts one request. The first request of a new minute drops the windows older than the
     /// previous minute, so memory follows the actors of the last two minutes and each request
-    /// pays one dictionary update, however many actors there are.
+    /// pays one dictionary update, however many actors there are. A minute more than two behind
+    /// the latest (the clock stepped back) starts over from it, dropping the windows ahead of it,
+    /// so memory stays bounded and no count from before the step is charged again.
     func hit(_ window: RateWindow) {
         counts.withLock { counts in
             counts.windows[window, default: 0] += 1
-            if window.minute > counts.minute {
+            if window.minute > counts.minute || window.minute < counts.minute - 2 {
                 counts.minute = window.minute
-                counts.windows = counts.windows.filter { $0.key.minute >= window.minute - 1 }
+                counts.windows = counts.windows.filter { (window.minute - 1)...window.minute ~= $0.key.minute }
             }
         }
     }

@@ -24,6 +24,7 @@ public final class Cursor {
     /// Moves, and copies out the entry reached; nil at the end, or when its key does not start
     /// with `prefix` (checked in place, so a scan's last step copies nothing).
     private func move(_ op: MDB_cursor_op, key: [UInt8]? = nil, wantValue: Bool = true, prefix: [UInt8] = []) throws(LMDBError) -> Entry? {
+        precondition(!transaction.finished, "LMDB cursor used after its transaction ended")
         var k = MDB_val()
         var v = MDB_val()
         let rc: Int32
@@ -79,6 +80,7 @@ public final class Cursor {
 
     /// Deletes the entry under the cursor (write transactions only).
     public func deleteCurrent() throws(LMDBError) {
+        precondition(!transaction.finished, "LMDB cursor used after its transaction ended")
         let rc = mdb_cursor_del(handle, 0)
         if rc != MDB_SUCCESS {
             throw LMDBError(code: rc, operation: "mdb_cursor_del(\(database.name))", path: transaction.environment.path)

@@ -11,7 +11,14 @@ public final class Transaction {
     let environment: Environment
     /// Whether this transaction may write.
     public let isReadOnly: Bool
-    private var finished = false
+    private(set) var finished = false
+
+    /// The handle for an operation; a transaction used after it ended stops here, since a read
+    /// transaction's handle may by then be renewed for another reader.
+    var live: OpaquePointer {
+        precondition(!finished, "LMDB transaction used after it ended")
+        return handle
+    }
 
     init(environment: Environment, readOnly: Bool) throws(LMDBError) {
         if readOnly {
@@ -57,7 +64,7 @@ public final class Transaction {
         var value = MDB_val()
         let rc = key.withUnsafeBytes { k in
             var kv = MDB_val(mv_size: k.count, mv_data: UnsafeMutableRawPointer(mutating: k.baseAddress))
-            return mdb_get(handle, db.id, &kv, &value)
+            return mdb_get(live, db.id, &kv, &value)
         }
         if rc == MDB_NOTFOUND { return nil }
         if rc != MDB_SUCCESS { throw fail(rc, "mdb_get", db) }
@@ -70,7 +77,7 @@ public final class Transaction {
             value.withUnsafeBytes { v in
                 var kv = MDB_val(mv_size: k.count, mv_data: UnsafeMutableRawPointer(mutating: k.baseAddress))
                 var vv = MDB_val(mv_size: v.count, mv_data: UnsafeMutableRawPointer(mutating: v.baseAddress))
-                return mdb_put(handle, db.id, &kv, &vv, 0)
+                return mdb_put(live, db.id, &kv, &vv, 0)
             }
         }
         if rc != MDB_SUCCESS { throw fail(rc, "mdb_put", db) }
@@ -81,7 +88,7 @@ public final class Transaction {
     public func delete(_ db: Database, _ key: [UInt8]) throws(LMDBError) -> Bool {
         let rc = key.withUnsafeBytes { k in
             var kv = MDB_val(mv_size: k.count, mv_data: UnsafeMutableRawPointer(mutating: k.baseAddress))
-            return mdb_del(handle, db.id, &kv, nil)
+            return mdb_del(live, db.id, &kv, nil)
         }
         if rc == MDB_NOTFOUND { return false }
         if rc != MDB_SUCCESS { throw fail(rc, "mdb_del", db) }
@@ -90,14 +97,14 @@ public final class Transaction {
 
     /// Removes every entry of `db` (the database itself stays).
     public func clear(_ db: Database) throws(LMDBError) {
-        let rc = mdb_drop(handle, db.id, 0)
+        let rc = mdb_drop(live, db.id, 0)
         if rc != MDB_SUCCESS { throw fail(rc, "mdb_drop", db) }
     }
 
     /// The number of entries in `db`.
     public func count(_ db: Database) throws(LMDBError) -> Int {
         var stat = MDB_stat()
-        let rc = mdb_stat(handle, db.id, &stat)
+        let rc = mdb_stat(live, db.id, &stat)
         if rc != MDB_SUCCESS { throw fail(rc, "mdb_stat", db) }
         return stat.ms_entries
     }
@@ -105,7 +112,7 @@ public final class Transaction {
     /// A cursor over `db`, valid until the transaction ends.
     public func cursor(_ db: Database) throws(LMDBError) -> Cursor {
         var cursor: OpaquePointer?
-        let rc = mdb_cursor_open(handle, db.id, &cursor)
+        let rc = mdb_cursor_open(live, db.id, &cursor)
         guard rc == MDB_SUCCESS, let cursor else { throw fail(rc, "mdb_cursor_open", db) }
         return Cursor(handle: cursor, transaction: self, database: db)
     }

@@ -32,4 +32,18 @@ import Testing
         #expect(windows.count(RateWindow(actorId: "actor-1", bucket: .read, minute: minute + 1)) == 1)
         #expect(windows.count(RateWindow(actorId: "actor-1", bucket: .read, minute: minute + 2)) == 1)
     }
+
+    /// A clock stepped back starts the windows over from the earlier minute instead of keeping
+    /// every window until it catches up.
+    @Test func aClockSteppedBackStillPrunes() {
+        let windows = ReadWindows()
+        let minute: Int64 = 29_000_000
+        for actor in 0..<100 { windows.hit(RateWindow(actorId: "a\(actor)", bucket: .read, minute: minute)) }
+        windows.hit(RateWindow(actorId: "late", bucket: .read, minute: minute - 1))
+        #expect(windows.windowCount == 101)
+        windows.hit(RateWindow(actorId: "stepped", bucket: .read, minute: minute - 10))
+        windows.hit(RateWindow(actorId: "stepped", bucket: .read, minute: minute - 8))
+        #expect(windows.windowCount == 1)
+        #expect(windows.count(RateWindow(actorId: "stepped", bucket: .read, minute: minute - 8)) == 1)
+    }
 }

@@ -117,6 +117,19 @@ import Testing
         #expect(try env.read(value) == 250)
     }
 
+    /// A transaction kept past its closure stops the process instead of reading through a handle
+    /// that may by then belong to another reader.
+    @Test func aTransactionUsedAfterItEndedStops() async {
+        await #expect(processExitsWith: .failure) {
+            let path = FileManager.default.temporaryDirectory.appendingPathComponent("dxcp-lmdb-exit-\(UUID().uuidString)").path
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+            let env = try LMDB.Environment(path: path, options: .init(mapSize: 16 << 20))
+            let db = try env.database("kept")
+            let kept = try env.read { $0 }
+            _ = try kept.get(db, Array("k".utf8))
+        }
+    }
+
     @Test func aFullMapIsATypedErrorAndTheWriteIsAbandoned() throws {
         let dir = try Directory()
         let env = try LMDB.Environment(path: dir.path, options: .init(mapSize: 1 << 20))

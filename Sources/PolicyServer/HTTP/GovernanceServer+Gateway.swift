@@ -110,6 +110,7 @@ extension GovernanceServer {
     }
 
     private static func isCanonical(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard bytes.first == UInt8(ascii: "/") else { return false }
         var segmentStart = 1
         for i in 1...bytes.count {
             if i == bytes.count || bytes[i] == UInt8(ascii: "/") {
