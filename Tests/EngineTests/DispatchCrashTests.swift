@@ -40,7 +40,7 @@ import Testing
         let after = try #require(try fixture.store.deployment(id: record.id))
         #expect(after.engineExecutionId != nil)
         #expect(try DispatchTests.executions(emulator, for: record.id) == 1, "exactly one execution")
-        #expect(try fixture.quotaUsed == 1)
+        #expect(try fixture.quotaUsed(on: record.createdAt) == 1)
         #expect(try fixture.store.pendingDispatches().isEmpty)
         #expect(try fixture.store.activeDeployments(group: "default", environment: "sandbox").map(\.id) == [record.id])
     }
@@ -52,18 +52,19 @@ import Testing
         #expect(killed.signalled && killed.status == SIGKILL)
         let record = try #require(try fixture.store.deployments().first)
         #expect(try DispatchTests.executions(emulator, for: record.id) == 0, "Gate never saw it")
-        #expect(try fixture.quotaUsed == 1, "reserved before the crash")
+        #expect(try fixture.quotaUsed(on: record.createdAt) == 1, "reserved before the crash")
 
         let recovered = try Self.drive(["--data-dir", fixture.dir, "--gate", emulator.baseURL, "--count", "0", "--recover"])
         #expect(recovered.lines.contains("RECOVERED recorded=0 released=1 unresolved=0"))
         #expect(try fixture.store.deployment(id: record.id) == nil)
-        #expect(try fixture.quotaUsed == 0)
+        #expect(try fixture.quotaUsed(on: record.createdAt) == 0)
         #expect(try fixture.store.activeDeployments(group: "default", environment: "sandbox").isEmpty)
         #expect(try DispatchTests.executions(emulator, for: record.id) == 0, "recovery never triggers")
 
         // Afterwards the same deployment goes through normally, once.
         let again = try Self.drive(["--data-dir", fixture.dir, "--gate", emulator.baseURL, "--count", "1", "--tag", "again"])
         #expect(again.lines.contains { $0.hasPrefix("DISPATCHED ") })
-        #expect(try fixture.quotaUsed == 1)
+        let redone = try #require(try fixture.store.deployments().first)
+        #expect(try fixture.quotaUsed(on: redone.createdAt) == 1)
     }
 }

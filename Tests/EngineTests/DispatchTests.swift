@@ -50,8 +50,14 @@ import Testing
             return record
         }
 
+        /// Deploy quota spent on the day of the in-process decisions (`DispatchTests.start`).
         var quotaUsed: Int {
-            get throws { try store.quotaUsed(QuotaScope(kind: .deploy, key: "default:sandbox"), day: DispatchTests.start.day) }
+            get throws { try quotaUsed(on: DispatchTests.start) }
+        }
+
+        /// Deploy quota spent on the day of `time` (decisions of a `drive` process use the real clock).
+        func quotaUsed(on time: Timestamp) throws -> Int {
+            try store.quotaUsed(QuotaScope(kind: .deploy, key: "default:sandbox"), day: time.day)
         }
     }
 
