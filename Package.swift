@@ -139,8 +139,8 @@ let package = Package(
         ),
 
         .testTarget(name: "LMDBTests", dependencies: ["LMDB"], swiftSettings: strict),
-        .testTarget(name: "RulesTests", dependencies: ["Rules"], swiftSettings: strict),
-        .testTarget(name: "AuditTests", dependencies: ["Audit", "Rules"], swiftSettings: strict),
+        .testTarget(name: "RulesTests", dependencies: ["Rules", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "AuditTests", dependencies: ["Audit", "Rules", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "GovernanceStoreTests",
             dependencies: ["GovernanceStore", "Rules", "Audit", "LMDB", "PolicyFile", "TestSupport"],

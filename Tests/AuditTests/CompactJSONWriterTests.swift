@@ -1,26 +1,15 @@
 @testable import Audit
 import Foundation
 import Rules
+import TestSupport
 import Testing
 
 /// The JSON writer of the canonical encodings and the API's responses: every string reads back
 /// exactly as written, and the word-at-a-time scan finds the same first byte to escape as a plain
 /// byte-by-byte scan.
 @Suite struct CompactJSONWriterTests {
-    /// A small deterministic generator, so a failure names its seed.
-    struct SplitMix64: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     @Test func theWordScanFindsTheFirstByteToEscape() {
-        var rng = SplitMix64(state: 7)
+        var rng = SplitMix64(seed: 7)
         let interesting: [UInt8] = [0x00, 0x1F, 0x20, 0x21, 0x22, 0x23, 0x5B, 0x5C, 0x5D, 0x7F, 0x80, 0x9F, 0xA0, 0xC3, 0xFF, 0x41, 0x61]
         for length in 0..<48 {
             for _ in 0..<200 {
@@ -38,7 +27,7 @@ import Testing
     }
 
     @Test func stringsReadBackExactly() throws {
-        var rng = SplitMix64(state: 11)
+        var rng = SplitMix64(seed: 11)
         let scalars: [Unicode.Scalar] = ["a", "Z", "0", " ", "\"", "\\", "/", "\n", "\r", "\t", "\u{0}", "\u{1F}", "\u{7F}", "é", "€", "🚀", "\u{2028}"]
         for length in 0..<40 {
             for _ in 0..<25 {

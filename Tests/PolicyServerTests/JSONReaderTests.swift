@@ -1,5 +1,6 @@
 import Foundation
 import PolicyServer
+import TestSupport
 import Testing
 
 /// The edge's JSON reader agrees with Foundation's parser on what is JSON, and on the values.
@@ -40,19 +41,7 @@ import Testing
         }
     }
 
-    struct SplitMix {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
-    }
-
-    static func randomDocument(_ rng: inout SplitMix, depth: Int = 0) -> String {
+    static func randomDocument(_ rng: inout SplitMix64, depth: Int = 0) -> String {
         let pieces = ["\"a\"", "\"\\u00e9x\"", "\"tab\\t\"", "1", "-0", "12.5e3", "true", "false", "null", "\"\\ud83d\\ude00\"", "9223372036854775807", "\"日本\""]
         if depth > 3 || rng.below(3) == 0 { return pieces[rng.below(pieces.count)] }
         if rng.below(2) == 0 {
@@ -61,7 +50,7 @@ import Testing
         return "{" + (0..<rng.below(4)).map { i in "\"k\(i)\" : " + randomDocument(&rng, depth: depth + 1) }.joined(separator: ", ") + "}"
     }
 
-    static func mutate(_ text: String, _ rng: inout SplitMix) -> [UInt8] {
+    static func mutate(_ text: String, _ rng: inout SplitMix64) -> [UInt8] {
         var bytes = Array(text.utf8)
         guard !bytes.isEmpty else { return bytes }
         switch rng.below(4) {
@@ -93,7 +82,7 @@ import Testing
     }
 
     @Test func agreesWithFoundationOnGeneratedAndMalformedDocuments() {
-        var rng = SplitMix(state: 42)
+        var rng = SplitMix64(seed: 42)
         var compared = 0
         for _ in 0..<3000 {
             let text = Self.randomDocument(&rng)

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 @testable import Rules
 
@@ -8,28 +9,6 @@ import Testing
 /// sorted-keys JSON encodings must be identical.
 @Suite("D12 Determinism")
 struct DeterminismTests {
-    /// SplitMix64 (Steele, Lea, Flood 2014): a tiny, fully specified seeded generator.
-    struct SplitMix64: RandomNumberGenerator {
-        private(set) var state: UInt64
-
-        init(seed: UInt64) { state = seed }
-
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-
-        /// 0..<n.
-        mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
-
-        mutating func pick<T>(_ values: [T]) -> T { values[below(values.count)] }
-
-        mutating func chance(_ percent: Int) -> Bool { below(100) < percent }
-    }
-
     @Test("SplitMix64 reproduces its reference sequence")
     func generatorReference() {
         // First outputs for seed 1234567 from the published reference implementation.
