@@ -107,6 +107,12 @@ int dxcp_curl_set_resolve(dxcp_curl *handle, const char *resolve_line) {
     return (int)curl_easy_setopt(h->curl, CURLOPT_RESOLVE, h->resolve);
 }
 
+int dxcp_curl_set_fresh_connection(dxcp_curl *handle) {
+    handle_t *h = handle;
+    curl_easy_setopt(h->curl, CURLOPT_FRESH_CONNECT, 1L);
+    return (int)curl_easy_setopt(h->curl, CURLOPT_FORBID_REUSE, 1L);
+}
+
 int dxcp_curl_set_write_function(dxcp_curl *handle, dxcp_curl_write_fn fn, void *context) {
     handle_t *h = handle;
     curl_easy_setopt(h->curl, CURLOPT_WRITEFUNCTION, fn);
@@ -127,13 +133,22 @@ const char *dxcp_curl_redirect_url(dxcp_curl *handle) {
     return url;
 }
 
+long dxcp_curl_request_bytes_sent(dxcp_curl *handle) {
+    long size = 0;
+    curl_easy_getinfo(((handle_t *)handle)->curl, CURLINFO_REQUEST_SIZE, &size);
+    return size;
+}
+
 const char *dxcp_curl_error_text(int code) { return curl_easy_strerror((CURLcode)code); }
 
 int dxcp_curl_is_timeout(int code) { return code == CURLE_OPERATION_TIMEDOUT; }
 
 int dxcp_curl_is_connect_failure(int code) {
-    return code == CURLE_COULDNT_CONNECT || code == CURLE_COULDNT_RESOLVE_HOST || code == CURLE_COULDNT_RESOLVE_PROXY
-        || code == CURLE_GOT_NOTHING || code == CURLE_RECV_ERROR || code == CURLE_SEND_ERROR;
+    return code == CURLE_COULDNT_CONNECT || code == CURLE_COULDNT_RESOLVE_HOST || code == CURLE_COULDNT_RESOLVE_PROXY;
+}
+
+int dxcp_curl_is_connection_lost(int code) {
+    return code == CURLE_GOT_NOTHING || code == CURLE_RECV_ERROR || code == CURLE_SEND_ERROR || code == CURLE_PARTIAL_FILE;
 }
 
 int dxcp_curl_is_tls_failure(int code) {

@@ -1,5 +1,4 @@
 import CCurlShim
-import Dispatch
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -12,8 +11,25 @@ struct HTTPResponse: Sendable {
     var location: String?
 }
 
+/// One HTTP request as the transport sends it.
+struct HTTPExchange: Sendable {
+    /// The body of a POST; nil for a GET.
+    var post: [UInt8]?
+    var url: String
+    /// "Name: value" lines.
+    var headers: [String]
+    /// The whole call's timeout; nil for the configured one.
+    var timeoutMs: Int? = nil
+    /// On a new connection, closed afterwards: for requests that must never be sent twice (a
+    /// trigger), since libcurl re-sends a request whose reused connection closed before answering.
+    var freshConnection = false
+    /// When set, the call is not started after this instant (it waited too long for a worker) and
+    /// fails as not sent.
+    var startBy: ContinuousClock.Instant? = nil
+}
+
 /// Blocking HTTP over libcurl with a pool of reused easy handles (kept-alive connections). Each
-/// call runs on a Dispatch thread, never on the Swift concurrency pool.
+/// call runs on a thread of ``CurlWorkers``, never on the Swift concurrency pool.
 final class CurlTransport: Sendable {
     /// A libcurl easy handle owned by the pool.
     private struct Handle: @unchecked Sendable {
@@ -23,10 +39,12 @@ final class CurlTransport: Sendable {
 
     private let idle = Mutex<[Handle]>([])
     private let configuration: GateConfiguration
+    private let workers: CurlWorkers
     private static let maxResponseBytes = 4 << 20
 
-    init(configuration: GateConfiguration) {
+    init(configuration: GateConfiguration, workers: CurlWorkers = .shared) {
         self.configuration = configuration
+        self.workers = workers
         _ = Self.globalInit
     }
 
@@ -36,13 +54,11 @@ final class CurlTransport: Sendable {
 
     private static let globalInit: Int32 = dxcp_curl_global_init()
 
-    /// Performs one request off the Swift concurrency pool.
-    func send(post body: [UInt8]?, to url: String, headers: [String], timeoutMs: Int? = nil) async throws(EngineError) -> HTTPResponse {
+    /// Performs one request on a worker thread.
+    func send(_ exchange: HTTPExchange) async throws(EngineError) -> HTTPResponse {
         let result: Result<HTTPResponse, EngineError> = await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                continuation.resume(returning: Result { () throws(EngineError) in
-                    try self.perform(post: body, to: url, headers: headers, timeoutMs: timeoutMs)
-                })
+            workers.submit {
+                continuation.resume(returning: Result { () throws(EngineError) in try self.perform(exchange) })
             }
         }
         return try result.get()
@@ -53,9 +69,12 @@ final class CurlTransport: Sendable {
         var bytes: [UInt8] = []
     }
 
-    private func perform(post body: [UInt8]?, to url: String, headers: [String], timeoutMs: Int?) throws(EngineError) -> HTTPResponse {
+    private func perform(_ exchange: HTTPExchange) throws(EngineError) -> HTTPResponse {
+        if let startBy = exchange.startBy, ContinuousClock.now > startBy {
+            throw EngineError(.engineUnavailable, delivery: .notSent, "the call to Gate waited too long for a free connection and was not sent")
+        }
         guard let handle = idle.withLock({ $0.popLast() }) ?? dxcp_curl_new().map({ Handle(pointer: $0) }) else {
-            throw EngineError(.engineUnavailable, "cannot create an HTTP client handle")
+            throw EngineError(.engineUnavailable, delivery: .notSent, "cannot create an HTTP client handle")
         }
         let sink = Sink()
         defer {
@@ -63,8 +82,8 @@ final class CurlTransport: Sendable {
             idle.withLock { $0.append(handle) }
         }
         let h = handle.pointer
-        dxcp_curl_set_url(h, url)
-        if let body {
+        dxcp_curl_set_url(h, exchange.url)
+        if let body = exchange.post {
             _ = body.withUnsafeBufferPointer { buf in
                 buf.withMemoryRebound(to: CChar.self) { chars in
                     chars.baseAddress.map { dxcp_curl_set_post_body(h, $0, chars.count) } ?? dxcp_curl_set_post_body(h, "", 0)
@@ -73,7 +92,8 @@ final class CurlTransport: Sendable {
         } else {
             dxcp_curl_set_post_body(h, nil, 0)
         }
-        var lines = headers
+        if exchange.freshConnection { dxcp_curl_set_fresh_connection(h) }
+        var lines = exchange.headers
         lines.append("Expect:")
         switch configuration.authentication {
         case .none: break
@@ -86,7 +106,7 @@ final class CurlTransport: Sendable {
         let constLines: [UnsafePointer<CChar>?] = cLines.map { $0.map { UnsafePointer($0) } }
         _ = constLines.withUnsafeBufferPointer { dxcp_curl_set_headers(h, $0.baseAddress, Int32($0.count)) }
         if let ca = configuration.caFile { dxcp_curl_set_ca_file(h, ca) }
-        let total = timeoutMs ?? configuration.requestTimeoutMs
+        let total = exchange.timeoutMs ?? configuration.requestTimeoutMs
         dxcp_curl_set_timeouts_ms(h, min(configuration.connectTimeoutMs, total), total)
         let context = Unmanaged.passUnretained(sink).toOpaque()
         dxcp_curl_set_write_function(h, { data, size, count, context in
@@ -98,14 +118,30 @@ final class CurlTransport: Sendable {
             return n
         }, context)
         let code = withExtendedLifetime(sink) { dxcp_curl_perform(h) }
-        guard code == 0 else {
-            let text = String(cString: dxcp_curl_error_text(code))
-            if dxcp_curl_is_timeout(code) != 0 { throw EngineError(.engineTimeout, "Gate call timed out: \(text)") }
-            if dxcp_curl_is_tls_failure(code) != 0 { throw EngineError(.engineMisconfigured, "TLS with Gate failed: \(text); check the CA and client certificate") }
-            if dxcp_curl_is_connect_failure(code) != 0 { throw EngineError(.engineUnavailable, "connection to Gate failed: \(text)") }
-            throw EngineError(.engineCallFailed, "Gate call failed: \(text)")
-        }
+        guard code == 0 else { throw Self.failure(code, bytesSent: dxcp_curl_request_bytes_sent(h)) }
         let location = dxcp_curl_redirect_url(h).map { String(cString: $0) }
         return HTTPResponse(status: dxcp_curl_response_code(h), body: sink.bytes, location: location)
+    }
+
+    /// The engine error for a failed libcurl call, with what it tells of the request's delivery:
+    /// not sent only when no connection or TLS session was made, or nothing of the request was
+    /// written; every other failure may have reached Gate.
+    static func failure(_ code: Int32, bytesSent: Int) -> EngineError {
+        let text = String(cString: dxcp_curl_error_text(code))
+        if dxcp_curl_is_connect_failure(code) != 0 {
+            return EngineError(.engineUnavailable, delivery: .notSent, "connection to Gate failed: \(text)")
+        }
+        if dxcp_curl_is_tls_failure(code) != 0 {
+            return EngineError(.engineMisconfigured, delivery: .notSent, "TLS with Gate failed: \(text); check the CA and client certificate")
+        }
+        let delivery: EngineError.Delivery = bytesSent == 0 ? .notSent : .ambiguous
+        if dxcp_curl_is_timeout(code) != 0 {
+            return EngineError(.engineTimeout, delivery: delivery, "Gate call timed out: \(text)")
+        }
+        if dxcp_curl_is_connection_lost(code) != 0 {
+            // REFERENCE §10.4 rule 5 keeps a connection failure ENGINE_UNAVAILABLE.
+            return EngineError(.engineUnavailable, delivery: delivery, "connection to Gate failed: \(text)")
+        }
+        return EngineError(.engineCallFailed, delivery: delivery, "Gate call failed: \(text)")
     }
 }

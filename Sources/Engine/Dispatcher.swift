@@ -1,18 +1,24 @@
 public import Rules
 public import GovernanceStore
 public import Logging
+import Synchronization
 
-/// Passes reserved deployments to the engine at most once, and never loses one (DECISIONS D6,
-/// D8, D13).
+/// Passes reserved deployments to the engine: exactly one execution per deployment, never lost
+/// (DECISIONS D6, D8, D13).
 ///
 /// A deploy or rollback decision commits its reservation (record, slot, quota unit, in-flight
-/// idempotency key, outbox entry) before the engine is called. Then:
-/// - the trigger succeeds → the execution is recorded in a second commit, completing the key;
-/// - Gate refuses or fails → the reservation is released: record, slot and quota unit are gone
-///   and the key is free for a retry;
-/// - the process dies in between → ``recover(olderThan:now:requestId:)`` finds the outbox entry
-///   and asks Gate for an execution carrying the deployment id: found, it is recorded; not found,
-///   the reservation is released. Recovery never triggers, so no deployment runs twice.
+/// idempotency key, outbox entry) before the engine is called; that commit is the only one a
+/// deploy waits for. Then, by what the trigger's answer proves (``EngineError/Delivery``):
+/// - **started**: Gate answered with an execution id. The caller is answered at once; the
+///   execution is recorded in the background, which completes the key.
+/// - **not sent or refused**: nothing can have started. The reservation is released: record, slot
+///   and quota unit are gone, and the key is free for a retry.
+/// - **ambiguous**: Gate may have started it. The reservation is kept — slot, quota unit, and the
+///   key bound to this deployment — until the ``Reconciler`` finds the execution or learns from Gate
+///   that none exists.
+///
+/// A crash anywhere in between leaves the outbox entry, which the reconciler resolves the same
+/// way. Nothing but this dispatch ever triggers, so no deployment runs twice.
 public final class Dispatcher: Sendable {
     /// Points where a test can stop the process (crash tests only).
     public struct Hooks: Sendable {
@@ -25,83 +31,136 @@ public final class Dispatcher: Sendable {
         public init() {}
     }
 
-    private let store: GovernanceStore
-    private let gate: GateClient
+    /// What became of a dispatch.
+    public enum Outcome: Sendable {
+        /// Gate started the execution; the record carries it (and is being recorded).
+        case started(DeploymentRecord)
+        /// Nothing started: the reservation was released and the key is free.
+        case released(EngineError)
+        /// Gate may have started it: the reservation is held until the reconciler confirms.
+        case unconfirmed(DeploymentRecord, EngineError)
+    }
+
+    private struct Live {
+        /// Deployments whose trigger is under way or whose execution is still being recorded.
+        var ids: Set<String> = []
+        /// Callers of ``settle()``, resumed when `ids` empties.
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    let store: GovernanceStore
+    /// The Gate it triggers.
+    public let gate: GateClient
     private let logger: Logger
     private let hooks: Hooks
+    private let clock: @Sendable () -> Timestamp
+    private let live = Mutex(Live())
 
-    /// A dispatcher between `store` and `gate`.
-    public init(store: GovernanceStore, gate: GateClient, logger: Logger = Logger(label: "dxcp.engine"), hooks: Hooks = Hooks()) {
+    /// A dispatcher between `store` and `gate`, reading the time from `clock`.
+    public init(
+        store: GovernanceStore, gate: GateClient, clock: @escaping @Sendable () -> Timestamp, logger: Logger = Logger(label: "dxcp.engine"),
+        hooks: Hooks = Hooks()
+    ) {
         self.store = store
         self.gate = gate
+        self.clock = clock
         self.logger = logger
         self.hooks = hooks
     }
 
-    /// Triggers the engine for a reservation just committed and records the outcome: the record
-    /// with its execution, or the engine error after the reservation was released.
-    public func dispatch(_ record: DeploymentRecord, requestId: String, now: @Sendable () -> Timestamp) async throws -> Result<DeploymentRecord, EngineError> {
+    /// Whether a dispatch of `deploymentId` is under way in this process (the reconciler leaves it alone).
+    public func isDispatching(_ deploymentId: String) -> Bool {
+        live.withLock { $0.ids.contains(deploymentId) }
+    }
+
+    /// Waits until every dispatch under way, and every execution being recorded, has finished
+    /// (before the store closes).
+    public func settle() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let idle = live.withLock { live in
+                if live.ids.isEmpty { return true }
+                live.waiters.append(continuation)
+                return false
+            }
+            if idle { continuation.resume() }
+        }
+    }
+
+    private func begin(_ id: String) { live.withLock { _ = $0.ids.insert(id) } }
+
+    private func end(_ id: String) {
+        let waiters = live.withLock { live -> [CheckedContinuation<Void, Never>] in
+            live.ids.remove(id)
+            guard live.ids.isEmpty else { return [] }
+            defer { live.waiters = [] }
+            return live.waiters
+        }
+        waiters.forEach { $0.resume() }
+    }
+
+    /// Triggers the engine for a reservation just committed. The trigger is sent only while the
+    /// reservation is younger than the call timeout, so every trigger has ended, one way or the
+    /// other, two call timeouts after its reservation: the reconciler's grace period.
+    public func dispatch(_ record: DeploymentRecord, requestId: String) async -> Outcome {
+        begin(record.id)
         hooks.afterReservation(record)
-        let artifactRef = try store.build(service: record.service, version: record.version)?.artifactRef
+        let artifactRef: String?
+        do {
+            artifactRef = try store.build(service: record.service, version: record.version)?.artifactRef
+        } catch {
+            return await release(record, EngineError(.engineUnavailable, delivery: .notSent, "the build could not be read: \(error)"), requestId: requestId)
+        }
+        let timeout = Int64(gate.configuration.requestTimeoutMs)
+        let age = (clock().microseconds - record.createdAt.microseconds) / 1000
+        let startBy = ContinuousClock.now + .milliseconds(max(0, timeout - age))
         let execution: GateClient.Execution
         do {
-            execution = try await gate.trigger(TriggerRequest(record: record, artifactRef: artifactRef), requestId: requestId)
-        } catch {
-            logger.warning("engine refused the trigger; releasing the reservation", metadata: [
+            execution = try await gate.trigger(TriggerRequest(record: record, artifactRef: artifactRef), requestId: requestId, startBy: startBy)
+        } catch where error.delivery.mayHaveStarted {
+            logger.warning("engine outcome unknown; the reservation is held until the reconciler confirms it", metadata: [
                 "deployment_id": "\(record.id)", "request_id": "\(requestId)", "error": "\(error)",
             ])
-            _ = try await store.releaseReservation(deploymentId: record.id, reason: error.code.rawValue, now: now())
-            return .failure(error)
+            end(record.id)
+            return .unconfirmed(record, error)
+        } catch {
+            return await release(record, error, requestId: requestId)
         }
         hooks.afterTrigger(record)
         logger.info("engine accepted the trigger", metadata: [
             "deployment_id": "\(record.id)", "execution_id": "\(execution.id)", "request_id": "\(requestId)",
         ])
-        let recorded = try await store.recordDispatch(deploymentId: record.id, executionId: execution.id, executionURL: execution.url, now: now())
-        return .success(recorded ?? record)
-    }
-
-    /// What recovery did.
-    public struct RecoveryReport: Sendable, Hashable {
-        /// Reservations whose execution Gate had: now recorded.
-        public var recorded: [String] = []
-        /// Reservations Gate never started: released.
-        public var released: [String] = []
-        /// Reservations left for later because Gate could not be asked.
-        public var unresolved: [String] = []
-
-        /// An empty report.
-        public init() {}
-    }
-
-    /// Resolves reservations older than `grace` seconds that were never recorded as dispatched,
-    /// asking Gate whether it started them. Younger ones may still be in a live dispatch (this or
-    /// another process) and are left alone.
-    public func recover(olderThan grace: Int64, now: Timestamp, requestId: String) async throws -> RecoveryReport {
-        var report = RecoveryReport()
-        for order in try store.pendingDispatches() {
-            guard let record = try store.deployment(id: order.deploymentId) else { continue }
-            guard record.createdAt <= now.adding(seconds: -grace) else { continue }
-            let found: [ExecutionStatus]
+        let now = clock()
+        var started = record
+        started.engineExecutionId = execution.id
+        started.engineExecutionURL = execution.url
+        started.updatedAt = now
+        // The caller is answered now; the record follows. A crash before it is durable leaves the
+        // outbox entry, and the reconciler finds the execution by the deployment id.
+        Task { [store, logger] in
+            defer { self.end(record.id) }
             do {
-                found = try await gate.executions(
-                    application: record.spinnakerApplication, deploymentId: record.id, user: record.actor.engineUser,
-                    requestId: requestId)
+                _ = try await store.recordDispatch(deploymentId: record.id, executionId: execution.id, executionURL: execution.url, now: now)
             } catch {
-                logger.warning("cannot ask the engine about a reservation", metadata: ["deployment_id": "\(record.id)", "error": "\(error)"])
-                report.unresolved.append(record.id)
-                continue
-            }
-            if let execution = found.first {
-                _ = try await store.recordDispatch(
-                    deploymentId: record.id, executionId: execution.id,
-                    executionURL: "\(gate.configuration.baseURL)/pipelines/\(execution.id)", now: now)
-                report.recorded.append(record.id)
-            } else {
-                _ = try await store.releaseReservation(deploymentId: record.id, reason: "not started by the engine before a restart", now: now)
-                report.released.append(record.id)
+                logger.error("recording the execution failed; the reconciler will record it", metadata: [
+                    "deployment_id": "\(record.id)", "execution_id": "\(execution.id)", "error": "\(error)",
+                ])
             }
         }
-        return report
+        return .started(started)
+    }
+
+    private func release(_ record: DeploymentRecord, _ error: EngineError, requestId: String) async -> Outcome {
+        defer { end(record.id) }
+        logger.warning("engine did not start the deployment; releasing the reservation", metadata: [
+            "deployment_id": "\(record.id)", "request_id": "\(requestId)", "error": "\(error)",
+        ])
+        do {
+            _ = try await store.releaseReservation(deploymentId: record.id, reason: error.code.rawValue, now: clock())
+        } catch {
+            logger.error("releasing the reservation failed; the reconciler will release it", metadata: [
+                "deployment_id": "\(record.id)", "error": "\(error)",
+            ])
+        }
+        return .released(error)
     }
 }

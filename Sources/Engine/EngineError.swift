@@ -1,20 +1,41 @@
 public import Rules
 
-/// A failed call to the engine, mapped to the contract's `ENGINE_*` codes (REFERENCE §10.4).
-/// `detail` is for operators and logs; it never carries credentials.
+/// A failed call to the engine, mapped to the contract's `ENGINE_*` codes (REFERENCE §10.4), and
+/// what is known of its effect (DECISIONS D6). `detail` is for operators and logs; it never carries
+/// credentials.
 public struct EngineError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// What a failed call tells of whether Gate acted on it. Only a trigger's answer decides
+    /// anything by it: a reservation is released only when nothing can have started.
+    public enum Delivery: String, Sendable {
+        /// Nothing reached Gate: the name did not resolve, the connection was refused, the TLS
+        /// handshake failed, or not a byte of the request was written before the call gave up.
+        case notSent = "NOT_SENT"
+        /// Gate answered with a 4xx: it did not start anything.
+        case refused = "REFUSED"
+        /// Gate may have started it: a timeout after the request was written, a connection reset or
+        /// closed before the answer, a 5xx, a redirect, a 2xx without an execution id or with a body
+        /// that cannot be read.
+        case ambiguous = "AMBIGUOUS"
+
+        /// Whether the engine can have started what was asked.
+        public var mayHaveStarted: Bool { self == .ambiguous }
+    }
+
     /// `ENGINE_UNAVAILABLE`, `ENGINE_TIMEOUT`, `ENGINE_MISCONFIGURED`, `ENGINE_UNAUTHORIZED` or
     /// `ENGINE_CALL_FAILED`.
     public var code: ContractCode
     /// Gate's HTTP status, when it answered.
     public var upstreamStatus: Int?
+    /// What is known of the call's effect.
+    public var delivery: Delivery
     /// What happened.
     public var detail: String
 
     /// An engine error from its parts.
-    public init(_ code: ContractCode, upstreamStatus: Int? = nil, _ detail: String) {
+    public init(_ code: ContractCode, upstreamStatus: Int? = nil, delivery: Delivery, _ detail: String) {
         self.code = code
         self.upstreamStatus = upstreamStatus
+        self.delivery = delivery
         self.detail = detail
     }
 
@@ -43,18 +64,21 @@ public struct EngineError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 
     public var description: String {
-        "\(code.rawValue)\(upstreamStatus.map { " (HTTP \($0))" } ?? ""): \(detail)"
+        "\(code.rawValue)\(upstreamStatus.map { " (HTTP \($0))" } ?? "") [\(delivery.rawValue)]: \(detail)"
     }
 
-    /// The error for a Gate answer with a non-2xx `status` (REFERENCE §10.4 rules 3, 4 and 6).
+    /// The error for a Gate answer with a non-2xx `status` (REFERENCE §10.4 rules 3, 4 and 6): a
+    /// 4xx is a refusal; a redirect or a 5xx (Gate's, or a proxy's in front of it) may follow a start.
     static func answered(_ status: Int, location: String?) -> EngineError {
-        switch status {
+        let delivery: Delivery = (400..<500).contains(status) ? .refused : .ambiguous
+        return switch status {
         case 300..<400:
-            EngineError(.engineMisconfigured, upstreamStatus: status, "redirect blocked (to \(redacted(location ?? "?"))); point the Gate URL at Gate itself")
+            EngineError(.engineMisconfigured, upstreamStatus: status, delivery: delivery,
+                "redirect blocked (to \(redacted(location ?? "?"))); point the Gate URL at Gate itself")
         case 401, 403:
-            EngineError(.engineUnauthorized, upstreamStatus: status, "Gate refused the credentials")
+            EngineError(.engineUnauthorized, upstreamStatus: status, delivery: delivery, "Gate refused the credentials")
         default:
-            EngineError(.engineCallFailed, upstreamStatus: status, "Gate answered HTTP \(status)")
+            EngineError(.engineCallFailed, upstreamStatus: status, delivery: delivery, "Gate answered HTTP \(status)")
         }
     }
 }

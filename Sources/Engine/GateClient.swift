@@ -29,44 +29,55 @@ public final class GateClient: Sendable {
         public var url: String
     }
 
-    /// `POST /pipelines/{application}/{pipeline}` with the payload of REFERENCE §10.2.
-    /// `callerToken` is sent only when ``GateConfiguration/forwardCallerToken`` is set and no other
-    /// authentication is configured.
-    public func trigger(_ request: TriggerRequest, requestId: String, callerToken: String? = nil) async throws(EngineError) -> Execution {
+    /// The prefix of the trigger's `correlationId`; the deployment id follows it.
+    public static let correlationPrefix = "dxcp-"
+
+    /// `POST /pipelines/{application}/{pipeline}` with the payload of REFERENCE §10.2, on a new
+    /// connection (never re-sent by libcurl). `callerToken` is sent only when
+    /// ``GateConfiguration/forwardCallerToken`` is set and no other authentication is configured.
+    /// `startBy`: the call is not sent after this instant (it then fails as not sent).
+    ///
+    /// - Throws: ``EngineError`` whose ``EngineError/delivery`` says whether Gate can have started
+    ///   the execution: a 2xx without a readable execution id may follow a start.
+    public func trigger(
+        _ request: TriggerRequest, requestId: String, callerToken: String? = nil, startBy: ContinuousClock.Instant? = nil
+    ) async throws(EngineError) -> Execution {
         let path = "/pipelines/\(pathSegment(request.application))/\(pathSegment(request.pipeline))"
-        let response = try await transport.send(
-            post: request.payload, to: configuration.baseURL + path,
-            headers: headers(user: request.user, requestId: requestId, json: true, callerToken: callerToken))
+        let response = try await transport.send(HTTPExchange(
+            post: request.payload, url: configuration.baseURL + path,
+            headers: headers(user: request.user, requestId: requestId, json: true, callerToken: callerToken),
+            freshConnection: true, startBy: startBy))
         guard (200..<300).contains(response.status) else { throw EngineError.answered(response.status, location: response.location) }
         guard let id = Self.executionId(in: response.body) else {
-            throw EngineError(.engineCallFailed, upstreamStatus: response.status, "Gate accepted the trigger but returned no execution id")
+            throw EngineError(.engineCallFailed, upstreamStatus: response.status, delivery: .ambiguous,
+                "Gate accepted the trigger but returned no execution id")
         }
         return Execution(id: id, url: "\(configuration.baseURL)/pipelines/\(id)")
     }
 
     /// `GET /pipelines/{id}`: the execution's state, or nil when Gate does not know it (404).
     public func execution(_ id: String, user: String, requestId: String) async throws(EngineError) -> ExecutionStatus? {
-        let response = try await transport.send(
-            post: nil, to: "\(configuration.baseURL)/pipelines/\(pathSegment(id))", headers: headers(user: user, requestId: requestId))
+        let response = try await transport.send(HTTPExchange(
+            url: "\(configuration.baseURL)/pipelines/\(pathSegment(id))", headers: headers(user: user, requestId: requestId)))
         if response.status == 404 { return nil }
         guard (200..<300).contains(response.status) else { throw EngineError.answered(response.status, location: response.location) }
         guard let status = ExecutionStatus(json: response.body) else {
-            throw EngineError(.engineCallFailed, upstreamStatus: response.status, "Gate returned an execution that cannot be read")
+            throw EngineError(.engineCallFailed, upstreamStatus: response.status, delivery: .ambiguous, "Gate returned an execution that cannot be read")
         }
         return status
     }
 
     /// `GET /health`: whether Gate answers 2xx.
     public func health(requestId: String, timeoutMs: Int? = nil) async throws(EngineError) {
-        let response = try await transport.send(
-            post: nil, to: configuration.baseURL + "/health", headers: headers(user: nil, requestId: requestId), timeoutMs: timeoutMs)
+        let response = try await transport.send(HTTPExchange(
+            url: configuration.baseURL + "/health", headers: headers(user: nil, requestId: requestId), timeoutMs: timeoutMs))
         guard (200..<300).contains(response.status) else { throw EngineError.answered(response.status, location: response.location) }
     }
 
     /// Validate's readiness preflight (REFERENCE §4.1 step 15): `GET /health` with a 2 s timeout,
     /// tried after 0, 0.5, 1 and 2 seconds; the last failure decides the `ENGINE_*` code.
     public func readiness(requestId: String, waits: [Duration] = [.zero, .milliseconds(500), .seconds(1), .seconds(2)]) async -> EngineReadiness {
-        var last = EngineError(.engineUnavailable, "not tried")
+        var last = EngineError(.engineUnavailable, delivery: .notSent, "not tried")
         for wait in waits {
             if wait > .zero { try? await Task.sleep(for: wait) }
             do {
@@ -79,17 +90,57 @@ public final class GateClient: Sendable {
         return .unavailable(last.code, detail: last.detail)
     }
 
-    /// `GET /applications/{application}/pipelines`: the executions whose trigger parameters carry
-    /// `deploymentId` (recovery after a crash between trigger and record).
-    public func executions(application: String, deploymentId: String, user: String, requestId: String) async throws(EngineError) -> [ExecutionStatus] {
-        let response = try await transport.send(
-            post: nil, to: "\(configuration.baseURL)/applications/\(pathSegment(application))/pipelines",
-            headers: headers(user: user, requestId: requestId))
+    /// What Gate knows of a deployment's execution.
+    public enum Search: Sendable, Hashable {
+        /// The execution triggered for it.
+        case found(ExecutionStatus)
+        /// Gate has no execution carrying the deployment id.
+        case none
+    }
+
+    /// The execution Gate started for `deploymentId` in `application`, found by the trigger
+    /// parameter it carries: Gate's execution search
+    /// (`GET /applications/{app}/executions/search?trigger=<base64 JSON>`, a subset match on the
+    /// trigger), or, where Gate has no search (404), the application's execution list — which
+    /// proves absence only when it is shorter than asked for (Gate returned all it keeps).
+    ///
+    /// - Throws: ``EngineError`` when Gate cannot be asked or its answer cannot prove either way.
+    public func findExecution(application: String, deploymentId: String, createdAt: Timestamp, user: String, requestId: String)
+        async throws(EngineError) -> Search
+    {
+        let trigger = #"{"parameters":{"\#(Self.deploymentIdParameter)":"\#(jsonEscaped(deploymentId))"}}"#
+        // An hour of margin for clocks that disagree between this host and Gate's.
+        let since = max(0, (createdAt.microseconds / 1000) - 3_600_000)
+        let query = "triggerTypes=manual&trigger=\(queryValue(base64(Array(trigger.utf8))))&triggerTimeStartBoundary=\(since)"
+            + "&size=\(Self.searchPageSize)&expand=false"
+        let searched = try await transport.send(HTTPExchange(
+            url: "\(configuration.baseURL)/applications/\(pathSegment(application))/executions/search?\(query)",
+            headers: headers(user: user, requestId: requestId)))
+        if searched.status != 404 {
+            let list = try executionList(searched)
+            return list.first { $0.deploymentId == deploymentId }.map(Search.found) ?? .none
+        }
+        let listed = try await transport.send(HTTPExchange(
+            url: "\(configuration.baseURL)/applications/\(pathSegment(application))/pipelines?limit=\(Self.listLimit)&expand=false",
+            headers: headers(user: user, requestId: requestId)))
+        let list = try executionList(listed)
+        if let execution = list.first(where: { $0.deploymentId == deploymentId }) { return .found(execution) }
+        guard list.count < Self.listLimit else {
+            throw EngineError(.engineCallFailed, upstreamStatus: listed.status, delivery: .ambiguous,
+                "Gate has no execution search and its list of \(application) is full: absence cannot be proved")
+        }
+        return .none
+    }
+
+    static let searchPageSize = 10
+    static let listLimit = 100
+
+    private func executionList(_ response: HTTPResponse) throws(EngineError) -> [ExecutionStatus] {
         guard (200..<300).contains(response.status) else { throw EngineError.answered(response.status, location: response.location) }
         guard let list = try? JSONSerialization.jsonObject(with: Data(response.body)) as? [[String: Any]] else {
-            throw EngineError(.engineCallFailed, upstreamStatus: response.status, "Gate returned executions that cannot be read")
+            throw EngineError(.engineCallFailed, upstreamStatus: response.status, delivery: .ambiguous, "Gate returned executions that cannot be read")
         }
-        return list.compactMap(ExecutionStatus.init(object:)).filter { $0.deploymentId == deploymentId }
+        return list.compactMap(ExecutionStatus.init(object:))
     }
 
     private func headers(user: String?, requestId: String, json: Bool = false, callerToken: String? = nil) -> [String] {
@@ -135,3 +186,26 @@ func pathSegment(_ text: String) -> String {
 func headerSafe(_ text: String) -> String {
     String(text.unicodeScalars.filter { $0 != "\r" && $0 != "\n" })
 }
+
+/// A JSON string's content with `"` and `\\` escaped (deployment ids are plain ASCII; control
+/// characters are dropped).
+func jsonEscaped(_ text: String) -> String {
+    var out = ""
+    for scalar in text.unicodeScalars {
+        switch scalar {
+        case "\"": out += "\\\""
+        case "\\": out += "\\\\"
+        case _ where scalar.value < 0x20: continue
+        default: out.unicodeScalars.append(scalar)
+        }
+    }
+    return out
+}
+
+/// Standard base64 (RFC 4648 §4, with padding).
+func base64(_ bytes: [UInt8]) -> String {
+    Data(bytes).base64EncodedString()
+}
+
+/// A query parameter value with everything but unreserved characters percent-encoded.
+func queryValue(_ text: String) -> String { pathSegment(text) }

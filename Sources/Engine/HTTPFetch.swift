@@ -4,7 +4,7 @@ public enum HTTPFetch {
     /// The body of `url` when it answers 2xx.
     public static func get(_ url: String, timeoutMs: Int = 5_000) async throws(EngineError) -> [UInt8] {
         let transport = CurlTransport(configuration: GateConfiguration(baseURL: url, requestTimeoutMs: timeoutMs))
-        let response = try await transport.send(post: nil, to: url, headers: ["Accept: application/json"])
+        let response = try await transport.send(HTTPExchange(url: url, headers: ["Accept: application/json"]))
         guard (200..<300).contains(response.status) else { throw EngineError.answered(response.status, location: response.location) }
         return response.body
     }

@@ -13,12 +13,17 @@ public struct TriggerRequest: Sendable, Hashable {
     /// The JSON body.
     public var payload: [UInt8]
 
+    /// The deployment it is for: a trigger parameter, and the trigger's `correlationId` (Orca
+    /// starts no second execution for a correlation id whose execution still runs).
+    public var deploymentId: String
+
     /// The trigger for `record`. `artifactRef` comes from the registered build when known; the
     /// idempotency key is the record's. No secret is ever put into the parameters.
     public init(record: DeploymentRecord, artifactRef: String?) {
         application = record.spinnakerApplication
         pipeline = record.spinnakerPipeline
         user = record.actor.engineUser
+        deploymentId = record.id
         var parameters: [String: String] = [
             "service": record.service, "environment": record.environment, "version": record.version,
             GateClient.deploymentIdParameter: record.id,
@@ -34,7 +39,10 @@ public struct TriggerRequest: Sendable, Hashable {
                 }
             }
         }
-        var body: [String: Any] = ["type": "manual", "user": record.actor.engineUser, "parameters": parameters]
+        var body: [String: Any] = [
+            "type": "manual", "user": record.actor.engineUser, "parameters": parameters,
+            "correlationId": "\(GateClient.correlationPrefix)\(record.id)",
+        ]
         if let key = record.intentCorrelationId { body["idempotencyKey"] = key }
         payload = (try? Array(JSONSerialization.data(withJSONObject: body, options: [.sortedKeys]))) ?? Array("{}".utf8)
     }

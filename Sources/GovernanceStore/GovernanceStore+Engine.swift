@@ -23,32 +23,30 @@ extension GovernanceStore {
 
         case .recordDispatch(let id, let executionId, let executionURL, let now):
             guard var record = try loadDeployment(id, txn, codec) else { return .mutation(nil) }
+            // INVARIANT: a deployment's execution is recorded once; a second report changes nothing.
+            guard record.engineExecutionId == nil else { return .mutation(record) }
             record.engineExecutionId = executionId
             record.engineExecutionURL = executionURL
             record.updatedAt = now
             try putDeployment(record, txn, codec)
             if let order = try takeDispatchOrder(id, txn, codec) {
-                let current = try txn.get(schema.idempotency, Schema.idempotencyKey(order.idempotency))
-                    .map { try codec.decode(IdempotencyRecord.self, $0) }
-                if let current {
-                    try putIdempotency(order.idempotency, IdempotencyRecord(
-                        fingerprint: current.fingerprint, expiresAt: current.expiresAt,
-                        response: StoredResponse(status: 201, result: .deployment(record))), txn, codec)
-                }
+                try completeIdempotency(order.idempotency, with: record, txn, codec)
             }
             try appendAudit(engineNote(record, "ENGINE_TRIGGERED", .success, "Engine accepted \(record.id) as execution \(executionId)"),
                 origin: AuditOrigin(decisionId: nil, requestId: nil, timestamp: now), index: 0, txn, codec, &state)
             return .mutation(record)
 
         case .releaseReservation(let id, let reason, let now):
-            guard let record = try loadDeployment(id, txn, codec) else { return .mutation(nil) }
+            // INVARIANT: only a reservation whose trigger is unrecorded is ever released; a
+            // deployment with an execution keeps its record, slot and quota unit.
+            guard let record = try loadDeployment(id, txn, codec), record.engineExecutionId == nil,
+                let order = try takeDispatchOrder(id, txn, codec)
+            else { return .mutation(nil) }
             try deleteDeployment(record, txn)
-            if let order = try takeDispatchOrder(id, txn, codec) {
-                try deleteIdempotency(order.idempotency, txn, codec)
-            }
+            try deleteIdempotency(order.idempotency, txn, codec)
             let kind: QuotaScope.Kind = record.kind == .rollback ? .rollback : .deploy
             try increment(Schema.quotaKey(QuotaScope(kind: kind, key: "\(record.deliveryGroupId):\(record.environment)"), day: record.createdAt.day), by: -1, txn)
-            try appendAudit(engineNote(record, "ENGINE_TRIGGER_FAILED", .failed, "Engine did not accept \(record.id): \(reason)"),
+            try appendAudit(engineNote(record, "ENGINE_TRIGGER_FAILED", .failed, "Engine did not start \(record.id): \(reason)"),
                 origin: AuditOrigin(decisionId: nil, requestId: nil, timestamp: now), index: 0, txn, codec, &state)
             return .mutation(record)
 
@@ -70,22 +68,31 @@ extension GovernanceStore {
         }
     }
 
-    /// Releases a stale lock (DECISIONS D11): the record becomes FAILED with `failure`, leaves the
-    /// outbox, and an in-flight idempotency key is freed for a retry.
+    /// Releases a stale lock (DECISIONS D11): the record becomes FAILED with `failure`. A key
+    /// bound to the deployment stays bound: a reservation whose trigger outcome was never confirmed
+    /// keeps its outbox entry (the reconciler may still find its execution) and its key now
+    /// answers with the failed record, so a retry can never start a second execution.
     func expire(_ id: String, _ failure: Failure, origin: AuditOrigin, auditIndex: inout Int, _ txn: Transaction, _ codec: RecordCodec, _ state: inout BatchState) throws {
         guard var record = try loadDeployment(id, txn, codec), record.state.holdsSlot else { return }
         record.state = .failed
         record.failures = [failure]
         record.updatedAt = failure.observedAt
         try putDeployment(record, txn, codec)
-        if let order = try takeDispatchOrder(id, txn, codec),
-            let bytes = try txn.get(schema.idempotency, Schema.idempotencyKey(order.idempotency)),
-            try codec.decode(IdempotencyRecord.self, bytes).response == nil
-        {
-            try deleteIdempotency(order.idempotency, txn, codec)
+        if let bytes = try txn.get(schema.outbox, Array(id.utf8)) {
+            guard let order = CompactValues.decodeOrder(bytes) else { throw UndecodableValue(what: "outbox entry") }
+            try completeIdempotency(order.idempotency, with: record, txn, codec)
         }
         try appendAudit(engineNote(record, "DEPLOYMENT_LOCK_EXPIRED", .failed, failure.summary), origin: origin, index: auditIndex, txn, codec, &state)
         auditIndex += 1
+    }
+
+    /// Completes the key a deployment's request holds with the deployment as its 201 answer.
+    func completeIdempotency(_ scope: IdempotencyScope, with record: DeploymentRecord, _ txn: Transaction, _ codec: RecordCodec) throws {
+        guard let bytes = try txn.get(schema.idempotency, Schema.idempotencyKey(scope)) else { return }
+        let current = try codec.decode(IdempotencyRecord.self, bytes)
+        try putIdempotency(scope, IdempotencyRecord(
+            fingerprint: current.fingerprint, expiresAt: current.expiresAt,
+            response: StoredResponse(status: 201, result: .deployment(record))), txn, codec)
     }
 
     func loadDeployment(_ id: String, _ txn: Transaction, _ codec: RecordCodec) throws -> DeploymentRecord? {

@@ -33,6 +33,9 @@ public enum ServerConfigFile {
             ("gate_url", "DXCP_SPINNAKER_GATE_URL", .text), ("mtls_cert_path", "DXCP_SPINNAKER_MTLS_CERT_PATH", .text),
             ("mtls_key_path", "DXCP_SPINNAKER_MTLS_KEY_PATH", .text), ("mtls_ca_path", "DXCP_SPINNAKER_MTLS_CA_PATH", .text),
             ("header_name", "DXCP_SPINNAKER_GATE_HEADER_NAME", .text),
+            ("connect_timeout_ms", "DXCP_SPINNAKER_CONNECT_TIMEOUT_MS", .integer),
+            ("timeout_ms", "DXCP_SPINNAKER_TIMEOUT_MS", .integer),
+            ("reconcile_interval_seconds", "DXCP_SPINNAKER_RECONCILE_INTERVAL_SECONDS", .integer),
         ]),
         ("audit", [("retention_days", "DXCP_AUDIT_RETENTION_DAYS", .integer)]),
     ]

@@ -49,7 +49,7 @@ struct Drive: AsyncParsableCommand {
     @Option(name: .long, help: "With --gate: kill this process with SIGKILL right after the first reservation or trigger (crash tests).")
     var crashAfter: CrashPoint?
 
-    @Flag(name: .long, help: "With --gate: first resolve reservations left by a crash (asking Gate), and print what was done.")
+    @Flag(name: .long, help: "With --gate: first resolve reservations left by a crash (asking Gate, whatever their age), and print what was done.")
     var recover = false
 
     @Option(name: .long, help: "First register this version of the service as the CI identity `ci-bot` (demo data).")
@@ -97,10 +97,12 @@ struct Drive: AsyncParsableCommand {
             case nil: break
             }
             let client = GateClient(configuration: GateConfiguration(baseURL: gate))
-            dispatcher = Dispatcher(store: store, gate: client, hooks: hooks)
+            dispatcher = Dispatcher(store: store, gate: client, clock: currentTime, hooks: hooks)
             if recover {
-                let report = try await dispatcher?.recover(olderThan: 0, now: currentTime(), requestId: newId())
-                emit("RECOVERED recorded=\(report?.recorded.count ?? 0) released=\(report?.released.count ?? 0) unresolved=\(report?.unresolved.count ?? 0)")
+                // Nothing of this process is in flight yet: every reservation may be asked about.
+                let reconciler = Reconciler(store: store, gate: client, dispatcher: dispatcher)
+                let report = try await reconciler.reconcileOnce(now: currentTime().adding(seconds: reconciler.grace.components.seconds + 1), requestId: newId())
+                emit("RECOVERED recorded=\(report.recorded.count) released=\(report.released.count) unresolved=\(report.unresolved.count)")
             }
         }
         let engine = dispatcher
@@ -113,9 +115,10 @@ struct Drive: AsyncParsableCommand {
                         if decision.allowed, case .deployment(let record)? = decision.result {
                             emit("ALLOW \(record.id)")
                             if let engine {
-                                switch try await engine.dispatch(record, requestId: newId(), now: currentTime) {
-                                case .success(let dispatched): emit("DISPATCHED \(record.id) \(dispatched.engineExecutionId ?? "?")")
-                                case .failure(let error): emit("RELEASED \(record.id) \(error.code.rawValue)")
+                                switch await engine.dispatch(record, requestId: newId()) {
+                                case .started(let dispatched): emit("DISPATCHED \(record.id) \(dispatched.engineExecutionId ?? "?")")
+                                case .released(let error): emit("RELEASED \(record.id) \(error.code.rawValue)")
+                                case .unconfirmed(_, let error): emit("UNCONFIRMED \(record.id) \(error.code.rawValue)")
                                 }
                             } else if complete {
                                 _ = try await store.recordDispatch(deploymentId: record.id, executionId: "exec-\(record.id)", executionURL: nil, now: currentTime())
@@ -130,6 +133,7 @@ struct Drive: AsyncParsableCommand {
             }
             try await group.waitForAll()
         }
+        await engine?.settle()
         if follow, let gate {
             let poller = ExecutionPoller(store: store, gate: GateClient(configuration: GateConfiguration(baseURL: gate)))
             for _ in 0..<60 {

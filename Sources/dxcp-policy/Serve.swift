@@ -122,17 +122,15 @@ struct Serve: AsyncParsableCommand {
             }
         }
 
+        let engine = try Self.engineSettings(env)
         let gate = (gateUrl ?? env["DXCP_SPINNAKER_GATE_URL"]).map { url in
-            GateClient(configuration: GateConfiguration(baseURL: url, authentication: Self.gateAuthentication(env), caFile: env["DXCP_SPINNAKER_MTLS_CA_PATH"]))
+            GateClient(configuration: GateConfiguration(
+                baseURL: url, authentication: Self.gateAuthentication(env), caFile: env["DXCP_SPINNAKER_MTLS_CA_PATH"],
+                connectTimeoutMs: engine.connectTimeoutMs, requestTimeoutMs: engine.timeoutMs))
         }
+        let dispatcher = gate.map { Dispatcher(store: store, gate: $0, clock: currentTime, logger: logger) }
         if let gate {
-            logger.info("engine", metadata: ["gate": "\(gate.configuration)"])
-            let report = try await Dispatcher(store: store, gate: gate, logger: logger).recover(olderThan: 30, now: currentTime(), requestId: newId())
-            if report != Dispatcher.RecoveryReport() {
-                logger.info("recovered reservations", metadata: [
-                    "recorded": "\(report.recorded.count)", "released": "\(report.released.count)", "unresolved": "\(report.unresolved.count)",
-                ])
-            }
+            logger.info("engine", metadata: ["gate": "\(gate.configuration)", "reconcile_interval_seconds": "\(engine.reconcileIntervalSeconds)"])
         } else {
             logger.warning("no engine configured (DXCP_SPINNAKER_GATE_URL): deployments will be refused with ENGINE_UNAVAILABLE")
         }
@@ -153,7 +151,7 @@ struct Serve: AsyncParsableCommand {
             logger.critical("DXCP_TEST_FAULTS is set: this server breaks the contract on purpose (test use only)", metadata: ["faults": "\(names)"])
         }
         let server = GovernanceServer(
-            store: store, authenticator: authenticator, gate: gate,
+            store: store, authenticator: authenticator, dispatcher: dispatcher, readiness: gate.map { ReadinessProbe(gate: $0) },
             configuration: configuration,
             clock: currentTime, makeId: newId, metrics: metrics, logger: logger)
         let app = Application(
@@ -163,16 +161,52 @@ struct Serve: AsyncParsableCommand {
             try await printDemoTokens(
                 authenticator, base: "http://\(host):\(port)", issuer: issuer, audience: audience, rolesClaim: rolesClaim, webhookToken: webhookToken)
         }
-        let poller = gate.map { gate in
-            Task {
-                await ExecutionPoller(store: store, gate: gate, logger: logger).run(every: .seconds(2), now: currentTime, requestId: newId)
-            }
-        }
+        // Background work: the reconciler resolves unconfirmed dispatches (its first pass at once,
+        // so a restart resolves what a crash left), the poller follows executions.
+        let background: [Task<Void, Never>] = gate.map { gate in
+            let reconciler = Reconciler(store: store, gate: gate, dispatcher: dispatcher, logger: logger)
+            return [
+                Task {
+                    await reconciler.run(every: .seconds(engine.reconcileIntervalSeconds), now: currentTime, requestId: newId, observe: metrics.reconciled)
+                },
+                Task { await ExecutionPoller(store: store, gate: gate, logger: logger).run(every: .seconds(2), now: currentTime, requestId: newId) },
+            ]
+        } ?? []
         let retention = retentionDays > 0 ? Task { await AuditRetentionTask(store: store, days: retentionDays, logger: logger).run() } : nil
         try await app.runService()
-        poller?.cancel()
+        background.forEach { $0.cancel() }
         retention?.cancel()
+        await dispatcher?.settle()
         await store.close()
+    }
+
+    /// Gate's timeouts and the reconciler's interval, bounded.
+    struct EngineSettings {
+        var connectTimeoutMs = 2_000
+        var timeoutMs = 10_000
+        var reconcileIntervalSeconds = 5
+    }
+
+    static func engineSettings(_ env: [String: String]) throws -> EngineSettings {
+        var settings = EngineSettings()
+        settings.connectTimeoutMs = try bounded(env, "DXCP_SPINNAKER_CONNECT_TIMEOUT_MS", 100...60_000, default: settings.connectTimeoutMs)
+        settings.timeoutMs = try bounded(env, "DXCP_SPINNAKER_TIMEOUT_MS", 500...300_000, default: settings.timeoutMs)
+        settings.reconcileIntervalSeconds = try bounded(env, "DXCP_SPINNAKER_RECONCILE_INTERVAL_SECONDS", 1...300, default: settings.reconcileIntervalSeconds)
+        guard settings.connectTimeoutMs <= settings.timeoutMs else {
+            printError("error: DXCP_SPINNAKER_CONNECT_TIMEOUT_MS (\(settings.connectTimeoutMs)) must not exceed DXCP_SPINNAKER_TIMEOUT_MS (\(settings.timeoutMs))")
+            throw ExitCode(2)
+        }
+        return settings
+    }
+
+    /// An integer setting within `range`, or `fallback` when unset; anything else stops the start.
+    static func bounded(_ env: [String: String], _ name: String, _ range: ClosedRange<Int>, default fallback: Int) throws -> Int {
+        guard let text = env[name] else { return fallback }
+        guard let value = Int(text), range.contains(value) else {
+            printError("error: \(name) must be a whole number from \(range.lowerBound) to \(range.upperBound), got '\(text)'")
+            throw ExitCode(2)
+        }
+        return value
     }
 
     static func gateAuthentication(_ env: [String: String]) -> GateConfiguration.Authentication {

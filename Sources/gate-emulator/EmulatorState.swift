@@ -17,6 +17,23 @@ struct Fault {
         case delay(milliseconds: Int)
         case hang
         case noExecutionId
+        /// Start the execution, then fail the answer: what a Gate (or a proxy in front of it) does
+        /// when the outcome becomes ambiguous to its caller.
+        case startThen(AfterStart)
+    }
+
+    /// How an answer fails after the execution started.
+    enum AfterStart {
+        /// Answer normally, `milliseconds` late (after the caller's timeout).
+        case late(milliseconds: Int)
+        /// Answer this status (e.g. 502 from a proxy).
+        case status(Int)
+        /// Close the connection without answering.
+        case close
+        /// Answer 200 without an execution id.
+        case noExecutionId
+        /// Answer 200 with a body that is not JSON.
+        case garbage
     }
 
     /// Matches a pipeline name, or a path prefix, or everything when both are nil.
@@ -36,6 +53,10 @@ struct Execution {
     var started: Date
     var outcome: Outcome
     var forcedStatus: String?
+    /// The trigger's `correlationId`: no second execution starts for it while this one runs.
+    var correlationId: String?
+    /// The trigger's type.
+    var triggerType: String
 
     var status: String {
         if let forcedStatus { return forcedStatus }
@@ -49,7 +70,8 @@ struct Execution {
         return [
             "id": id, "application": application, "name": pipeline, "status": status,
             "startTime": Int(started.timeIntervalSince1970 * 1000),
-            "trigger": ["type": "manual", "user": user ?? "anonymous", "parameters": parameters], "stages": [stage],
+            "trigger": ["type": triggerType, "user": user ?? "anonymous", "parameters": parameters, "correlationId": correlationId.map { $0 as Any } ?? NSNull()],
+            "stages": [stage],
         ]
     }
 }
@@ -100,12 +122,19 @@ final class EmulatorState: @unchecked Sendable {
         }
     }
 
-    func start(application: String, pipeline: String, user: String?, parameters: [String: Any]) -> Execution {
+    /// Starts an execution, unless one with the same correlation id still runs: then that one is
+    /// answered (as Orca's `ExecutionLauncher` does).
+    func start(application: String, pipeline: String, user: String?, parameters: [String: Any], correlationId: String?, triggerType: String) -> Execution {
         data.withLockedValue { d in
+            if let correlationId,
+                let running = d.executions.values.first(where: { $0.correlationId == correlationId && $0.status == "RUNNING" })
+            {
+                return running
+            }
             let outcome = d.outcomes.last { $0.pipeline == pipeline || $0.pipeline == "*" } ?? defaultOutcome
             let execution = Execution(
                 id: UUID().uuidString.lowercased(), application: application, pipeline: pipeline, user: user,
-                parameters: parameters, started: Date(), outcome: outcome)
+                parameters: parameters, started: Date(), outcome: outcome, correlationId: correlationId, triggerType: triggerType)
             d.executions[execution.id] = execution
             d.order.append(execution.id)
             return execution
@@ -118,6 +147,17 @@ final class EmulatorState: @unchecked Sendable {
 
     func executions(application: String) -> [Execution] {
         data.withLockedValue { d in d.order.reversed().compactMap { d.executions[$0] }.filter { $0.application == application } }
+    }
+
+    /// Gate's execution search (`GET /applications/{app}/executions/search`), as Orca matches it:
+    /// trigger types, a trigger that must contain `trigger` (a subset match), a start-time lower
+    /// bound; newest first, `size` at most.
+    func search(application: String, triggerTypes: Set<String>?, trigger: Any?, startedAfterMs: Int, size: Int) -> [Execution] {
+        executions(application: application).filter { execution in
+            (triggerTypes?.contains(execution.triggerType) ?? true)
+                && Int(execution.started.timeIntervalSince1970 * 1000) >= startedAfterMs
+                && trigger.map { contains(execution.json["trigger"] as Any, $0) } ?? true
+        }.prefix(size).map { $0 }
     }
 
     func addFault(_ fault: Fault) { data.withLockedValue { $0.faults.append(fault) } }
@@ -134,4 +174,24 @@ final class EmulatorState: @unchecked Sendable {
     func reset() { data.withLockedValue { $0 = Data() } }
 
     func calls() -> [RecordedCall] { data.withLockedValue { $0.calls } }
+}
+
+/// Whether `value` contains `subset`: every key of a subset object with a matching value, every
+/// element of a subset array matched by some element, equal (case-insensitive) strings, equal
+/// numbers and booleans.
+func contains(_ value: Any, _ subset: Any) -> Bool {
+    switch subset {
+    case let object as [String: Any]:
+        guard let value = value as? [String: Any] else { return false }
+        return object.allSatisfy { key, wanted in value[key].map { contains($0, wanted) } ?? false }
+    case let array as [Any]:
+        guard let value = value as? [Any] else { return false }
+        return array.allSatisfy { wanted in value.contains { contains($0, wanted) } }
+    case let text as String:
+        return (value as? String)?.caseInsensitiveCompare(text) == .orderedSame
+    case let number as NSNumber:
+        return (value as? NSNumber) == number
+    default:
+        return false
+    }
 }

@@ -31,7 +31,9 @@ final class GateHandler: ChannelInboundHandler, @unchecked Sendable {
     }
 
     private func handle(_ head: HTTPRequestHead, _ body: [UInt8], context: ChannelHandlerContext) {
-        let path = String(head.uri.split(separator: "?", maxSplits: 1).first ?? "")
+        let parts = head.uri.split(separator: "?", maxSplits: 1)
+        let path = String(parts.first ?? "")
+        let query = parts.count > 1 ? Self.query(String(parts[1])) : [:]
         let segments = path.split(separator: "/").map { $0.removingPercentEncoding ?? String($0) }
         let headers = Dictionary(head.headers.map { ($0.name.lowercased(), $0.value) }, uniquingKeysWith: { _, last in last })
         if segments.first != "_emulator" {
@@ -54,22 +56,63 @@ final class GateHandler: ChannelInboundHandler, @unchecked Sendable {
                 let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
                 context.eventLoop.scheduleTask(in: .milliseconds(Int64(ms))) {
                     let (handler, context) = loopBound.value
-                    handler.serve(segments: segments, method: head.method, body: body, headers: headers, context: context)
+                    handler.serve(segments: segments, method: head.method, query: query, body: body, headers: headers, context: context)
+                }
+                return
+            case .startThen(let after):
+                guard pipeline != nil else { break }
+                let execution = start(segments: segments, body: body, headers: headers)
+                switch after {
+                case .late(let ms):
+                    let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+                    let id = execution.id
+                    context.eventLoop.scheduleTask(in: .milliseconds(Int64(ms))) {
+                        let (handler, context) = loopBound.value
+                        handler.respond(context, status: 202, json: ["ref": "/pipelines/\(id)"])
+                    }
+                case .status(let status):
+                    respond(context, status: status, json: ["error": "injected failure after start", "status": status])
+                case .close:
+                    context.close(promise: nil)
+                case .noExecutionId:
+                    respond(context, status: 200, json: ["message": "accepted"])
+                case .garbage:
+                    respond(context, status: 200, text: "<html>this is not json")
                 }
                 return
             }
         }
-        serve(segments: segments, method: head.method, body: body, headers: headers, context: context)
+        serve(segments: segments, method: head.method, query: query, body: body, headers: headers, context: context)
     }
 
-    private func serve(segments: [String], method: HTTPMethod, body: [UInt8], headers: [String: String], context: ChannelHandlerContext) {
+    /// Starts the execution a trigger asks for (`POST /pipelines/{app}/{pipeline}`).
+    private func start(segments: [String], body: [UInt8], headers: [String: String]) -> Execution {
+        let object = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any] ?? [:]
+        return state.start(
+            application: segments[1], pipeline: segments[2], user: headers["x-spinnaker-user"],
+            parameters: object["parameters"] as? [String: Any] ?? [:], correlationId: object["correlationId"] as? String,
+            triggerType: object["type"] as? String ?? "manual")
+    }
+
+    /// A query string's parameters, percent-decoded.
+    static func query(_ text: String) -> [String: String] {
+        var out: [String: String] = [:]
+        for pair in text.split(separator: "&") {
+            let kv = pair.split(separator: "=", maxSplits: 1).map { String($0).removingPercentEncoding ?? String($0) }
+            out[kv[0]] = kv.count > 1 ? kv[1] : ""
+        }
+        return out
+    }
+
+    private func serve(
+        segments: [String], method: HTTPMethod, query: [String: String], body: [UInt8], headers: [String: String], context: ChannelHandlerContext
+    ) {
         let object = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any] ?? [:]
         switch (method, segments.count, segments.first) {
         case (.GET, 1, "health"):
             respond(context, status: 200, json: ["status": "UP"])
         case (.POST, 3, "pipelines"):
-            let parameters = object["parameters"] as? [String: Any] ?? [:]
-            let execution = state.start(application: segments[1], pipeline: segments[2], user: headers["x-spinnaker-user"], parameters: parameters)
+            let execution = start(segments: segments, body: body, headers: headers)
             respond(context, status: 202, json: ["ref": "/pipelines/\(execution.id)"])
         case (.GET, 2, "pipelines"):
             if let execution = state.execution(segments[1]) {
@@ -78,7 +121,21 @@ final class GateHandler: ChannelInboundHandler, @unchecked Sendable {
                 respond(context, status: 404, json: ["error": "Execution not found"])
             }
         case (.GET, 3, "applications") where segments[2] == "pipelines":
-            respond(context, status: 200, jsonArray: state.executions(application: segments[1]).map(\.json))
+            let limit = query["limit"].flatMap { Int($0) } ?? Int.max
+            respond(context, status: 200, jsonArray: state.executions(application: segments[1]).prefix(limit).map(\.json))
+        case (.GET, 4, "applications") where segments[2] == "executions" && segments[3] == "search":
+            var trigger: Any?
+            if let encoded = query["trigger"] {
+                guard let data = Data(base64Encoded: encoded), let decoded = try? JSONSerialization.jsonObject(with: data) else {
+                    return respond(context, status: 400, json: ["error": "trigger is not base64 JSON"])
+                }
+                trigger = decoded
+            }
+            let found = state.search(
+                application: segments[1], triggerTypes: query["triggerTypes"].map { Set($0.split(separator: ",").map(String.init)) },
+                trigger: trigger, startedAfterMs: query["triggerTimeStartBoundary"].flatMap { Int($0) } ?? 0,
+                size: query["size"].flatMap { Int($0) } ?? 10)
+            respond(context, status: 200, jsonArray: found.map(\.json))
         case (.POST, 2, "_emulator") where segments[1] == "faults":
             let action: Fault.Action? =
                 if let status = object["status"] as? Int { .status(status) }
@@ -86,6 +143,7 @@ final class GateHandler: ChannelInboundHandler, @unchecked Sendable {
                 else if object["garbage"] as? Bool == true { .garbage }
                 else if object["hang"] as? Bool == true { .hang }
                 else if object["noExecutionId"] as? Bool == true { .noExecutionId }
+                else if let after = object["afterStart"] as? String { Self.afterStart(after, object) }
                 else if let ms = object["delayMs"] as? Int { .delay(milliseconds: ms) }
                 else { nil }
             guard let action else { return respond(context, status: 400, json: ["error": "no fault action"]) }
@@ -108,6 +166,18 @@ final class GateHandler: ChannelInboundHandler, @unchecked Sendable {
             })
         default:
             respond(context, status: 404, json: ["error": "Not Found"])
+        }
+    }
+
+    /// `{"afterStart": "late" (with "delayMs") | "status" (with "afterStatus") | "close" | "noExecutionId" | "garbage"}`.
+    static func afterStart(_ name: String, _ object: [String: Any]) -> Fault.Action? {
+        switch name {
+        case "late": .startThen(.late(milliseconds: object["delayMs"] as? Int ?? 5_000))
+        case "status": .startThen(.status(object["afterStatus"] as? Int ?? 502))
+        case "close": .startThen(.close)
+        case "noExecutionId": .startThen(.noExecutionId)
+        case "garbage": .startThen(.garbage)
+        default: nil
         }
     }
 

@@ -70,11 +70,15 @@ import Testing
     @Test func acceptedTriggerIsRecordedAndReplaysWithItsExecution() async throws {
         let fixture = try await Fixture()
         let emulator = try EmulatorProcess(["--run-seconds", "60"])
-        let dispatcher = Dispatcher(store: fixture.store, gate: GateClient(configuration: GateConfiguration(baseURL: emulator.baseURL)))
+        let dispatcher = Dispatcher(store: fixture.store, gate: GateClient(configuration: GateConfiguration(baseURL: emulator.baseURL)), clock: { DispatchTests.start })
         let record = try await fixture.reserve("k1")
-        let result = try await dispatcher.dispatch(record, requestId: "req-1", now: { DispatchTests.start })
-        let dispatched = try result.get()
+        guard case .started(let dispatched) = await dispatcher.dispatch(record, requestId: "req-1") else {
+            Issue.record("not started")
+            return
+        }
         #expect(dispatched.engineExecutionId != nil)
+        await dispatcher.settle()
+        #expect(try fixture.store.deployment(id: record.id) == dispatched, "the record answered is the record stored")
         #expect(try Self.executions(emulator, for: record.id) == 1)
         #expect(try fixture.store.pendingDispatches().isEmpty)
         let replay = try await fixture.store.decide(
@@ -89,20 +93,20 @@ import Testing
     @Test func refusedTriggerReleasesTheReservationAndSpendsNothing() async throws {
         let fixture = try await Fixture()
         let emulator = try EmulatorProcess()
-        try emulator.control("/_emulator/faults", #"{"status": 503, "times": 1}"#)
-        let dispatcher = Dispatcher(store: fixture.store, gate: GateClient(configuration: GateConfiguration(baseURL: emulator.baseURL)))
+        let dispatcher = Dispatcher(store: fixture.store, gate: GateClient(configuration: GateConfiguration(baseURL: emulator.baseURL)), clock: { DispatchTests.start })
+        try emulator.control("/_emulator/faults", #"{"status": 409, "times": 1}"#)
         let record = try await fixture.reserve("k1")
         #expect(try fixture.quotaUsed == 1)
-        let result = try await dispatcher.dispatch(record, requestId: "r", now: { DispatchTests.start })
-        guard case .failure(let error) = result else { Issue.record("expected a failure"); return }
+        guard case .released(let error) = await dispatcher.dispatch(record, requestId: "r") else { Issue.record("expected a release"); return }
         #expect(error.code == .engineCallFailed)
-        #expect(error.upstreamStatus == 503)
+        #expect(error.upstreamStatus == 409)
         #expect(try fixture.store.deployment(id: record.id) == nil)
         #expect(try fixture.quotaUsed == 0)
         #expect(try fixture.store.activeDeployments(group: "default", environment: "sandbox").isEmpty)
         // The key is free: the same request runs again, and this time the engine accepts it.
         let retry = try await fixture.reserve("k1")
-        #expect(try await dispatcher.dispatch(retry, requestId: "r", now: { DispatchTests.start }).get().engineExecutionId != nil)
+        guard case .started = await dispatcher.dispatch(retry, requestId: "r") else { Issue.record("not started"); return }
+        await dispatcher.settle()
         #expect(try fixture.quotaUsed == 1)
     }
 
@@ -111,9 +115,10 @@ import Testing
         let fixture = try await Fixture()
         let emulator = try EmulatorProcess(["--run-seconds", "60"])
         let gate = GateClient(configuration: GateConfiguration(baseURL: emulator.baseURL))
-        let dispatcher = Dispatcher(store: fixture.store, gate: gate)
+        let dispatcher = Dispatcher(store: fixture.store, gate: gate, clock: { DispatchTests.start })
         let poller = ExecutionPoller(store: fixture.store, gate: gate)
-        let first = try await dispatcher.dispatch(try await fixture.reserve("k1"), requestId: "r", now: { DispatchTests.start }).get()
+        guard case .started(let first) = await dispatcher.dispatch(try await fixture.reserve("k1"), requestId: "r") else { Issue.record("not started"); return }
+        await dispatcher.settle()
         await #expect(throws: EmulatorError.self, "the slot is held") { _ = try await fixture.reserve("k2") }
         let early = try await poller.pollOnce(now: Self.start, requestId: "r")
         #expect(early.changed.isEmpty, "still running")
@@ -144,30 +149,62 @@ import Testing
         #expect(try fixture.store.activeDeployments(group: "default", environment: "sandbox").isEmpty)
     }
 
-    @Test func recoveryRecordsWhatGateStartedAndReleasesWhatItNeverSaw() async throws {
+    @Test func reconcilerRecordsWhatGateStartedAndReleasesWhatItNeverSaw() async throws {
         let fixture = try await Fixture()
         let emulator = try EmulatorProcess(["--run-seconds", "60"])
-        let gate = GateClient(configuration: GateConfiguration(baseURL: emulator.baseURL))
-        let dispatcher = Dispatcher(store: fixture.store, gate: gate)
+        let gate = GateClient(configuration: GateConfiguration(baseURL: emulator.baseURL, requestTimeoutMs: 1_000))
+        let reconciler = Reconciler(store: fixture.store, gate: gate, dispatcher: nil)
+        #expect(reconciler.grace == .seconds(2), "two call timeouts")
         // A crash right after the trigger: Gate runs it, the store never heard.
         let triggered = try await fixture.reserve("k1")
         let execution = try await gate.trigger(TriggerRequest(record: triggered, artifactRef: nil), requestId: "r")
         // Too young to touch: a live dispatcher may still be working on it.
-        let young = try await dispatcher.recover(olderThan: 30, now: Self.start.adding(seconds: 5), requestId: "r")
-        #expect(young == Dispatcher.RecoveryReport())
-        let first = try await dispatcher.recover(olderThan: 30, now: Self.start.adding(seconds: 60), requestId: "r")
+        let young = try await reconciler.reconcileOnce(now: Self.start.adding(seconds: 1), requestId: "r")
+        #expect(young.recorded.isEmpty && young.released.isEmpty)
+        #expect(young.pending == 1)
+        #expect(young.oldestPendingSeconds == 1)
+        let first = try await reconciler.reconcileOnce(now: Self.start.adding(seconds: 3), requestId: "r")
         #expect(first.recorded == [triggered.id])
+        #expect(first.pending == 0)
         #expect(try fixture.store.deployment(id: triggered.id)?.engineExecutionId == execution.id)
         #expect(try Self.executions(emulator, for: triggered.id) == 1)
 
         // A crash before the trigger: Gate never saw it.
         _ = try await fixture.store.recordEngineState(deploymentId: triggered.id, state: .succeeded, failures: [], now: Self.start)
         let orphan = try await fixture.reserve("k2")
-        let second = try await dispatcher.recover(olderThan: 30, now: Self.start.adding(seconds: 60), requestId: "r")
+        let second = try await reconciler.reconcileOnce(now: Self.start.adding(seconds: 3), requestId: "r")
         #expect(second.released == [orphan.id])
         #expect(try fixture.store.deployment(id: orphan.id) == nil)
         #expect(try fixture.quotaUsed == 1, "only the execution that exists spent quota")
-        #expect(try Self.executions(emulator, for: orphan.id) == 0, "recovery never triggers")
+        #expect(try Self.executions(emulator, for: orphan.id) == 0, "the reconciler never triggers")
+
+        // Gate cannot be asked: the reservation is kept.
+        let third = try await fixture.reserve("k3")
+        try emulator.control("/_emulator/faults", #"{"path": "/applications/", "status": 503, "times": 1}"#)
+        let blind = try await reconciler.reconcileOnce(now: Self.start.adding(seconds: 3), requestId: "r")
+        #expect(blind.unresolved == [third.id])
+        #expect(blind.pending == 1)
+        #expect(try fixture.store.deployment(id: third.id) != nil)
+        #expect(try fixture.quotaUsed == 2)
+    }
+
+    @Test func aLiveDispatchIsLeftToItsDispatcher() async throws {
+        let fixture = try await Fixture()
+        let emulator = try EmulatorProcess(["--run-seconds", "60"])
+        try emulator.control("/_emulator/faults", #"{"delayMs": 1500, "times": 1}"#)
+        let gate = GateClient(configuration: GateConfiguration(baseURL: emulator.baseURL, requestTimeoutMs: 5_000))
+        let dispatcher = Dispatcher(store: fixture.store, gate: gate, clock: { DispatchTests.start })
+        let reconciler = Reconciler(store: fixture.store, gate: gate, dispatcher: dispatcher)
+        let record = try await fixture.reserve("k1")
+        let dispatching = Task { await dispatcher.dispatch(record, requestId: "r") }
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(dispatcher.isDispatching(record.id))
+        let pass = try await reconciler.reconcileOnce(now: Self.start.adding(seconds: 3600), requestId: "r")
+        #expect(pass.released.isEmpty && pass.recorded.isEmpty, "the slow trigger is still this process's")
+        guard case .started = await dispatching.value else { Issue.record("not started"); return }
+        await dispatcher.settle()
+        #expect(try Self.executions(emulator, for: record.id) == 1)
+        #expect(try fixture.store.pendingDispatches().isEmpty)
     }
 
     @Test func readinessReportsTheEngineState() async throws {

@@ -39,6 +39,7 @@ import Testing
         let body = try #require(try JSONSerialization.jsonObject(with: Data((call["body"] as? String ?? "").utf8)) as? [String: Any])
         #expect(body["type"] as? String == "manual")
         #expect(body["idempotencyKey"] as? String == "key-1")
+        #expect(body["correlationId"] as? String == "dxcp-dep-1", "Orca starts no second execution for a running correlation id")
         let parameters = try #require(body["parameters"] as? [String: String])
         #expect(parameters == [
             "service": "demo-service", "environment": "sandbox", "version": "1.2.3", "dxcpDeploymentId": "dep-1",
@@ -54,9 +55,41 @@ import Testing
         #expect(ended.deploymentId == "dep-1")
         #expect(try await client.execution("no-such-execution", user: "u", requestId: "r") == nil)
 
-        let found = try await client.executions(application: "demo-app", deploymentId: "dep-1", user: "u", requestId: "r")
-        #expect(found.map(\.id) == [execution.id])
-        #expect(try await client.executions(application: "demo-app", deploymentId: "dep-2", user: "u", requestId: "r").isEmpty)
+        let found = try await client.findExecution(application: "demo-app", deploymentId: "dep-1", createdAt: wallClock(), user: "u", requestId: "r")
+        guard case .found(let status) = found else { Issue.record("not found: \(found)"); return }
+        #expect(status.id == execution.id)
+        #expect(try await client.findExecution(application: "demo-app", deploymentId: "dep-2", createdAt: wallClock(), user: "u", requestId: "r") == GateClient.Search.none)
+        let searches = try emulator.calls().compactMap { $0["path"] as? String }.filter { $0.hasSuffix("/executions/search") }
+        #expect(searches == ["/applications/demo-app/executions/search", "/applications/demo-app/executions/search"], "Gate's search, not the list")
+    }
+
+    @Test func aSecondTriggerOfARunningDeploymentStartsNothing() async throws {
+        let emulator = try EmulatorProcess(["--run-seconds", "60"])
+        let client = Self.client(emulator)
+        let trigger = TriggerRequest(record: Self.record(), artifactRef: nil)
+        let first = try await client.trigger(trigger, requestId: "r1")
+        let second = try await client.trigger(trigger, requestId: "r2")
+        #expect(first.id == second.id, "the correlation id names the running execution")
+        let list = try emulator.control("/applications/demo-app/pipelines", "GET")
+        #expect((try JSONSerialization.jsonObject(with: Data(list.utf8)) as? [Any])?.count == 1)
+    }
+
+    @Test func withoutGatesSearchTheListDecidesOnlyWhenItIsComplete() async throws {
+        let emulator = try EmulatorProcess(["--run-seconds", "60"])
+        let client = Self.client(emulator)
+        try emulator.control("/_emulator/faults", #"{"path": "/applications/demo-app/executions/search", "status": 404}"#)
+        let execution = try await client.trigger(TriggerRequest(record: Self.record(), artifactRef: nil), requestId: "r")
+        #expect(try await client.findExecution(application: "demo-app", deploymentId: "dep-1", createdAt: wallClock(), user: "u", requestId: "r")
+            == .found(try #require(try await client.execution(execution.id, user: "u", requestId: "r"))))
+        #expect(try await client.findExecution(application: "demo-app", deploymentId: "dep-9", createdAt: wallClock(), user: "u", requestId: "r") == .none,
+            "a short list holds everything Gate keeps")
+        for n in 0..<100 {
+            _ = try await client.trigger(TriggerRequest(record: Self.record(id: "other-\(n)"), artifactRef: nil), requestId: "r")
+        }
+        let error = await #expect(throws: EngineError.self, "a full list proves no absence") {
+            try await client.findExecution(application: "demo-app", deploymentId: "dep-9", createdAt: wallClock(), user: "u", requestId: "r")
+        }
+        #expect(error?.detail.contains("absence cannot be proved") == true)
     }
 
     @Test func rollbackCarriesTheTargetVersion() throws {
@@ -96,16 +129,20 @@ import Testing
     }
 
     @Test(arguments: [
-        (#"{"status": 500, "times": 1}"#, ContractCode.engineCallFailed, 500, true),
-        (#"{"status": 502, "times": 1}"#, .engineCallFailed, 502, true),
-        (#"{"status": 400, "times": 1}"#, .engineCallFailed, 400, false),
-        (#"{"status": 401, "times": 1}"#, .engineUnauthorized, 401, false),
-        (#"{"status": 403, "times": 1}"#, .engineUnauthorized, 403, false),
-        (#"{"redirect": "http://127.0.0.1:9/elsewhere", "times": 1}"#, .engineMisconfigured, 302, false),
-        (#"{"garbage": true, "times": 1}"#, .engineCallFailed, 200, false),
-        (#"{"noExecutionId": true, "times": 1}"#, .engineCallFailed, 200, false),
-    ] as [(String, ContractCode, Int, Bool)])
-    func triggerFaultsMapToEngineCodes(_ fault: String, _ code: ContractCode, _ status: Int, _ unavailable: Bool) async throws {
+        (#"{"status": 500, "times": 1}"#, ContractCode.engineCallFailed, 500, true, EngineError.Delivery.ambiguous),
+        (#"{"status": 502, "times": 1}"#, .engineCallFailed, 502, true, .ambiguous),
+        (#"{"status": 400, "times": 1}"#, .engineCallFailed, 400, false, .refused),
+        (#"{"status": 401, "times": 1}"#, .engineUnauthorized, 401, false, .refused),
+        (#"{"status": 403, "times": 1}"#, .engineUnauthorized, 403, false, .refused),
+        (#"{"status": 429, "times": 1}"#, .engineCallFailed, 429, false, .refused),
+        (#"{"redirect": "http://127.0.0.1:9/elsewhere", "times": 1}"#, .engineMisconfigured, 302, false, .ambiguous),
+        (#"{"garbage": true, "times": 1}"#, .engineCallFailed, 200, false, .ambiguous),
+        (#"{"noExecutionId": true, "times": 1}"#, .engineCallFailed, 200, false, .ambiguous),
+        (#"{"afterStart": "status", "afterStatus": 502, "times": 1}"#, .engineCallFailed, 502, true, .ambiguous),
+        (#"{"afterStart": "noExecutionId", "times": 1}"#, .engineCallFailed, 200, false, .ambiguous),
+        (#"{"afterStart": "garbage", "times": 1}"#, .engineCallFailed, 200, false, .ambiguous),
+    ] as [(String, ContractCode, Int, Bool, EngineError.Delivery)])
+    func triggerFaultsMapToEngineCodes(_ fault: String, _ code: ContractCode, _ status: Int, _ unavailable: Bool, _ delivery: EngineError.Delivery) async throws {
         let emulator = try EmulatorProcess()
         try emulator.control("/_emulator/faults", fault)
         let error = await #expect(throws: EngineError.self) {
@@ -114,10 +151,44 @@ import Testing
         #expect(error?.code == code)
         #expect(error?.upstreamStatus == status)
         #expect(error?.engineUnavailable == unavailable)
+        #expect(error?.delivery == delivery)
         if code == .engineMisconfigured {
             #expect(error?.detail.contains("redirect") == true)
             #expect(try emulator.calls().count == 1, "the redirect was not followed")
         }
+    }
+
+    /// Transport failures: only those before a byte of the request was written prove nothing started.
+    @Test func transportFailuresSayWhetherTheRequestWasSent() async throws {
+        let trigger = TriggerRequest(record: Self.record(), artifactRef: nil)
+        let refused = await #expect(throws: EngineError.self) {
+            try await GateClient(configuration: GateConfiguration(baseURL: "http://127.0.0.1:9")).trigger(trigger, requestId: "r")
+        }
+        #expect(refused?.delivery == .notSent)
+        #expect(refused?.code == .engineUnavailable)
+
+        let emulator = try EmulatorProcess(["--run-seconds", "60"])
+        let client = Self.client(emulator)
+        // A kept-alive connection first: libcurl would re-send a request on it if it closed unanswered.
+        try await client.health(requestId: "r")
+        try emulator.control("/_emulator/faults", #"{"afterStart": "close", "times": 1}"#)
+        let closed = await #expect(throws: EngineError.self) { try await client.trigger(trigger, requestId: "r") }
+        #expect(closed?.delivery == .ambiguous)
+        #expect(closed?.code == .engineUnavailable)
+        try emulator.control("/_emulator/faults", #"{"afterStart": "late", "delayMs": 2000, "times": 1}"#)
+        let late = await #expect(throws: EngineError.self) { try await Self.client(emulator, timeoutMs: 500).trigger(trigger, requestId: "r") }
+        #expect(late?.delivery == .ambiguous)
+        #expect(late?.code == .engineTimeout)
+        let posts = try emulator.calls().filter { $0["method"] as? String == "POST" }
+        #expect(posts.count == 2, "libcurl re-sent nothing after the closed connection")
+        let list = try emulator.control("/applications/demo-app/pipelines", "GET")
+        #expect((try JSONSerialization.jsonObject(with: Data(list.utf8)) as? [Any])?.count == 1, "one execution, from the first trigger")
+
+        let overdue = await #expect(throws: EngineError.self, "a call that waited past its start deadline is never sent") {
+            try await Self.client(emulator).trigger(trigger, requestId: "r", startBy: .now - .seconds(1))
+        }
+        #expect(overdue?.delivery == .notSent)
+        #expect(try emulator.calls().filter { $0["method"] as? String == "POST" }.count == 2)
     }
 
     @Test(arguments: [#"{"delayMs": 3000, "times": 1}"#, #"{"hang": true, "times": 1}"#])
@@ -166,4 +237,9 @@ import Testing
         #expect(ExecutionStatus.state(for: status) == state)
         #expect(ExecutionStatus.state(for: status.lowercased()) == state)
     }
+}
+
+/// The time now, as the store records it.
+func wallClock() -> Timestamp {
+    Timestamp(microseconds: Int64(Date().timeIntervalSince1970 * 1_000_000))
 }

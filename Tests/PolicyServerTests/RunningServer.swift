@@ -24,10 +24,12 @@ final class RunningServer {
     let store: GovernanceStore
     let authenticator: Authenticator
     let port: Int
+    /// The server's dispatcher, when it has a Gate.
+    let dispatcher: Dispatcher?
     private let task: Task<Void, any Error>
 
     init(
-        gate: String? = nil, bodyLimit: Int = 64 * 1024, jwks: String? = nil, developmentSecret: String? = RunningServer.secret,
+        gate: String? = nil, gateTimeoutMs: Int = 10_000, bodyLimit: Int = 64 * 1024, jwks: String? = nil, developmentSecret: String? = RunningServer.secret,
         jwksURL: String? = nil, webhookToken: String? = RunningServer.webhookToken
     ) async throws {
         let metrics = ServerMetrics()
@@ -40,8 +42,10 @@ final class RunningServer {
             requirements: .init(issuer: Self.issuer, audience: Self.audience),
             jwksURL: jwksURL, fetch: { url in try await HTTPFetch.get(url) }, unknownKeyRefreshInterval: 0)
         if jwksURL != nil { try await authenticator.refreshKeys(now: currentTime()) }
+        let client = gate.map { GateClient(configuration: GateConfiguration(baseURL: $0, requestTimeoutMs: gateTimeoutMs)) }
+        dispatcher = client.map { [store] in Dispatcher(store: store, gate: $0, clock: currentTime) }
         let server = GovernanceServer(
-            store: store, authenticator: authenticator, gate: gate.map { GateClient(configuration: GateConfiguration(baseURL: $0)) },
+            store: store, authenticator: authenticator, dispatcher: dispatcher, readiness: client.map { ReadinessProbe(gate: $0) },
             configuration: .init(bodyLimit: bodyLimit, spinnakerWebhookToken: webhookToken), clock: currentTime, makeId: { RecordID.make(at: currentTime()) }, metrics: metrics)
         let (stream, continuation) = AsyncStream<Int>.makeStream()
         let app = Application(

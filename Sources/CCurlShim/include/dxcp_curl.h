@@ -37,6 +37,10 @@ int dxcp_curl_set_client_certificate(dxcp_curl *handle, const char *cert_path, c
 /// Pins a host name to an address ("host:port:address", as CURLOPT_RESOLVE), so TLS can verify
 /// the server's name while connecting elsewhere (NULL: none).
 int dxcp_curl_set_resolve(dxcp_curl *handle, const char *resolve_line);
+/// This request on a new connection, closed afterwards (CURLOPT_FRESH_CONNECT, CURLOPT_FORBID_REUSE):
+/// libcurl silently re-sends a request whose reused connection closed before any answer, which
+/// must never happen to a request that is not idempotent, such as a pipeline trigger.
+int dxcp_curl_set_fresh_connection(dxcp_curl *handle);
 int dxcp_curl_set_write_function(dxcp_curl *handle, dxcp_curl_write_fn fn, void *context);
 
 /// Performs the request; returns a CURLcode (0 on success).
@@ -44,11 +48,18 @@ int dxcp_curl_perform(dxcp_curl *handle);
 long dxcp_curl_response_code(dxcp_curl *handle);
 /// The Location header of a redirect response, or NULL.
 const char *dxcp_curl_redirect_url(dxcp_curl *handle);
+/// Bytes of request libcurl wrote to the connection (CURLINFO_REQUEST_SIZE): 0 when nothing of the
+/// request was sent.
+long dxcp_curl_request_bytes_sent(dxcp_curl *handle);
 const char *dxcp_curl_error_text(int code);
 
 /// The CURLcode classes dxcp-policy maps to engine errors.
 int dxcp_curl_is_timeout(int code);
+/// No connection was made: the name did not resolve or the connection was refused.
 int dxcp_curl_is_connect_failure(int code);
+/// The connection broke or closed after it was made, before a whole answer arrived.
+int dxcp_curl_is_connection_lost(int code);
+/// The TLS handshake failed (before any of the request was sent).
 int dxcp_curl_is_tls_failure(int code);
 
 #endif

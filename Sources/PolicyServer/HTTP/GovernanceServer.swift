@@ -42,7 +42,6 @@ public final class GovernanceServer: Sendable {
 
     let store: GovernanceStore
     let authenticator: Authenticator
-    let gate: GateClient?
     let dispatcher: Dispatcher?
     let readiness: ReadinessProbe?
     let configuration: Configuration
@@ -52,19 +51,20 @@ public final class GovernanceServer: Sendable {
     /// The metrics served at `/metrics`.
     public let metrics: ServerMetrics
 
-    /// A server over `store`. Without a `gate`, deployments cannot be dispatched and are refused
+    /// A server over `store` that passes new reservations to `dispatcher`, and asks `readiness`
+    /// before a validate. Without a dispatcher, deployments cannot be dispatched and are refused
     /// with `ENGINE_UNAVAILABLE` after their reservation is released.
     public init(
-        store: GovernanceStore, authenticator: Authenticator, gate: GateClient?, configuration: Configuration = Configuration(),
+        store: GovernanceStore, authenticator: Authenticator, dispatcher: Dispatcher?, readiness: ReadinessProbe?,
+        configuration: Configuration = Configuration(),
         clock: @escaping @Sendable () -> Timestamp, makeId: @escaping @Sendable () -> String,
         metrics: ServerMetrics = ServerMetrics(), logger: Logger = Logger(label: "dxcp.server")
     ) {
         self.metrics = metrics
         self.store = store
         self.authenticator = authenticator
-        self.gate = gate
-        self.dispatcher = gate.map { Dispatcher(store: store, gate: $0, logger: logger) }
-        self.readiness = gate.map { ReadinessProbe(gate: $0) }
+        self.dispatcher = dispatcher
+        self.readiness = readiness
         self.configuration = configuration
         self.clock = clock
         self.makeId = makeId
@@ -273,53 +273,49 @@ public final class GovernanceServer: Sendable {
         }
     }
 
-    /// Dispatches a new reservation to the engine; the record with its execution, or the engine
-    /// error, replaces `answer`.
+    /// Dispatches a new reservation to the engine: the record with its execution replaces
+    /// `answer`, or the engine error does — saying whether the reservation was released or is held
+    /// while the outcome is confirmed (DECISIONS D6).
     private func dispatched(_ record: DeploymentRecord, answer: Answer, requestId: String, admin: Bool) async -> Answer {
-        switch await dispatch(record, requestId: requestId, admin: admin) {
-        case .success(let dispatched):
-            var updated = answer
-            updated.body = Views.result(.deployment(dispatched), admin: admin)
-            return updated
-        case .failure(let error):
-            var failed = error.answer
-            failed.headers += answer.headers.filter { $0.name == .decisionId }
-                + [HTTPField(name: .decisionReason, value: Self.code(in: failed) ?? "ENGINE_CALL_FAILED")]
-            return failed
-        }
-    }
-
-    /// Triggers the engine for a new reservation; the error answer when it fails.
-    private func dispatch(_ record: DeploymentRecord, requestId: String, admin: Bool) async -> Result<DeploymentRecord, AnswerError> {
         let verb = record.kind == .rollback ? "rollback" : "deployment"
-        guard let dispatcher else {
+        let outcome: Dispatcher.Outcome
+        if let dispatcher {
+            outcome = await dispatcher.dispatch(record, requestId: requestId)
+        } else {
             _ = try? await store.releaseReservation(deploymentId: record.id, reason: "no engine configured", now: clock())
-            let error = EngineError(.engineUnavailable, "no engine is configured")
-            return .failure(AnswerError(engine(error, verb: verb, requestId: requestId, admin: admin)))
+            outcome = .released(EngineError(.engineUnavailable, delivery: .notSent, "no engine is configured"))
         }
-        do {
-            switch try await dispatcher.dispatch(record, requestId: requestId, now: clock) {
-            case .success(let dispatched): return .success(dispatched)
-            case .failure(let error): return .failure(AnswerError(engine(error, verb: verb, requestId: requestId, admin: admin)))
-            }
-        } catch {
-            logger.error("recording the dispatch failed", metadata: ["request_id": "\(requestId)", "error": "\(error)"])
-            return .failure(AnswerError(denial(.internalError, status: 503, message: "Unable to start \(verb)", requestId: requestId, hint: nil)))
+        metrics.dispatch(outcome)
+        let error: EngineError
+        var details: [String: JSONValue]
+        switch outcome {
+        case .started(let started):
+            var updated = answer
+            updated.body = Views.result(.deployment(started), admin: admin)
+            return updated
+        case .released(let released):
+            error = released
+            details = released.details(requestId: requestId, engineHost: admin ? dispatcher?.gate.configuration.baseURL : nil)
+            details["engine_outcome"] = .string("NOT_STARTED")
+            details["engine_outcome_detail"] = .string(
+                "The engine did not start the \(verb); its reservation was released. A retry with the same Idempotency-Key runs it again.")
+        case .unconfirmed(let held, let unconfirmed):
+            error = unconfirmed
+            details = unconfirmed.details(requestId: requestId, engineHost: admin ? dispatcher?.gate.configuration.baseURL : nil)
+            details["deployment_id"] = .string(held.id)
+            details["engine_outcome"] = .string("UNCONFIRMED")
+            details["engine_outcome_detail"] = .string(
+                "The engine may have started \(verb) \(held.id); it keeps its concurrency slot and quota unit while the outcome is "
+                    + "confirmed with the engine. A retry with the same Idempotency-Key answers with the \(verb) once confirmed.")
         }
-    }
-
-    private func engine(_ error: EngineError, verb: String, requestId: String, admin: Bool) -> Answer {
-        denial(error.code, status: error.code.httpStatus, message: "Unable to start \(verb)", requestId: requestId,
-            hint: admin ? error.detail : nil, details: error.details(requestId: requestId, engineHost: admin ? gate?.configuration.baseURL : nil))
+        var failed = denial(error.code, status: error.code.httpStatus, message: "Unable to start \(verb)", requestId: requestId,
+            hint: admin ? error.detail : nil, details: details)
+        failed.headers += answer.headers.filter { $0.name == .decisionId } + [HTTPField(name: .decisionReason, value: error.code.rawValue)]
+        return failed
     }
 
     func denial(_ code: ContractCode, status: Int, message: String, requestId: String, hint: String?, details: [String: JSONValue]? = nil) -> Answer {
         Answer(status: status, body: Views.envelope(code: code.rawValue, message: message, cause: code.failureCause, requestId: requestId, hint: hint, details: details))
-    }
-
-    private static func code(in answer: Answer) -> String? {
-        guard case .object(let members)? = try? JSON.parse(answer.body), case .string(let code)? = JSON.object(members)["code"] else { return nil }
-        return code
     }
 
     /// Endpoints that report `Idempotency-Replayed` (REFERENCE §6): deploy and the build endpoints.

@@ -1,3 +1,4 @@
+public import Engine
 import Metrics
 import Prometheus
 import Synchronization
@@ -65,6 +66,26 @@ public final class ServerMetrics: Sendable {
         Recorder(label: "dxcp_write_batch_size", factory: factory).record(size)
         Timer(label: "dxcp_write_commit_duration_seconds", factory: factory).recordInterval(committing)
         Timer(label: "dxcp_write_apply_duration_seconds", factory: factory).recordInterval(applying)
+    }
+
+    /// One dispatch to the engine, by what became of it.
+    func dispatch(_ outcome: Dispatcher.Outcome) {
+        let name = switch outcome {
+        case .started: "started"
+        case .released: "released"
+        case .unconfirmed: "unconfirmed"
+        }
+        Metrics.Counter(label: "dxcp_engine_dispatches_total", dimensions: [("outcome", name)], factory: factory).increment()
+    }
+
+    /// One reconciler pass: what it resolved, and the reservations still waiting for their outcome.
+    public func reconciled(_ report: Reconciler.Report) {
+        for (result, count) in [("recorded", report.recorded.count), ("released", report.released.count), ("unresolved", report.unresolved.count)]
+        where count > 0 {
+            Metrics.Counter(label: "dxcp_engine_reconciled_total", dimensions: [("result", result)], factory: factory).increment(by: count)
+        }
+        Gauge(label: "dxcp_engine_dispatches_pending", factory: factory).record(report.pending)
+        Gauge(label: "dxcp_engine_dispatch_oldest_pending_seconds", factory: factory).record(report.oldestPendingSeconds)
     }
 
     /// The Prometheus text exposition.

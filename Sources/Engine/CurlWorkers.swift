@@ -1,0 +1,60 @@
+import Foundation
+
+/// Threads of their own for libcurl's blocking calls. A call to Gate can block for its whole
+/// timeout; on these threads it holds neither a thread of Swift's cooperative pool nor one of
+/// Dispatch's global queues, and up to `limit` calls run at once, so concurrent triggers do not
+/// queue behind each other. Threads start when needed and then stay, waiting for work.
+final class CurlWorkers: @unchecked Sendable {
+    /// The process's pool: every Gate client and fetch shares it.
+    static let shared = CurlWorkers(limit: 64)
+
+    // INVARIANT: `jobs`, `head`, `threads` and `idle` are read and written only while `condition`
+    // is locked.
+    private let condition = NSCondition()
+    private var jobs: [(@Sendable () -> Void)?] = []
+    private var head = 0
+    private var threads = 0
+    private var idle = 0
+    /// The most threads started.
+    let limit: Int
+
+    init(limit: Int) {
+        self.limit = max(1, limit)
+    }
+
+    /// Runs `job` on a worker thread: an idle one, a new one while fewer than `limit` exist, or the
+    /// first to become free.
+    func submit(_ job: @escaping @Sendable () -> Void) {
+        condition.lock()
+        jobs.append(job)
+        let start = idle == 0 && threads < limit
+        if start { threads += 1 } else { condition.signal() }
+        condition.unlock()
+        if start {
+            let thread = Thread { [self] in work() }
+            thread.name = "dxcp.curl"
+            thread.start()
+        }
+    }
+
+    private func work() {
+        condition.lock()
+        while true {
+            while head == jobs.count {
+                idle += 1
+                condition.wait()
+                idle -= 1
+            }
+            let job = jobs[head]
+            jobs[head] = nil
+            head += 1
+            if head == jobs.count {
+                jobs.removeAll(keepingCapacity: true)
+                head = 0
+            }
+            condition.unlock()
+            job?()
+            condition.lock()
+        }
+    }
+}

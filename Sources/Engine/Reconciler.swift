@@ -1,0 +1,113 @@
+public import Rules
+public import GovernanceStore
+public import Logging
+
+/// Resolves reservations whose trigger outcome is not recorded, all the time (DECISIONS D6): those
+/// Gate answered ambiguously, and those a crash left between reservation and record.
+///
+/// Every pass takes the outbox entries older than the grace period — two call timeouts, after
+/// which every trigger this or an earlier process sent has ended (``Dispatcher`` sends none later
+/// than one call timeout after its reservation) — and asks Gate for an execution carrying the
+/// deployment id: found, it is recorded (the key completes with it, and the slot follows the
+/// execution); Gate has none, the reservation is released. When Gate cannot be asked, or its
+/// answer proves neither, the reservation is kept and asked about again later. The reconciler
+/// never triggers.
+public final class Reconciler: Sendable {
+    private let store: GovernanceStore
+    private let gate: GateClient
+    private let dispatcher: Dispatcher?
+    private let logger: Logger
+    /// Reservations younger than this may still be in a live dispatch and are left alone.
+    public let grace: Duration
+
+    /// A reconciler between `store` and `gate`; `dispatcher` is this process's own, whose live
+    /// dispatches it skips. The grace period is twice Gate's call timeout.
+    public init(store: GovernanceStore, gate: GateClient, dispatcher: Dispatcher?, logger: Logger = Logger(label: "dxcp.reconciler")) {
+        self.store = store
+        self.gate = gate
+        self.dispatcher = dispatcher
+        self.logger = logger
+        self.grace = .milliseconds(2 * gate.configuration.requestTimeoutMs)
+    }
+
+    /// What one pass did and saw.
+    public struct Report: Sendable, Hashable {
+        /// Reservations whose execution Gate had: now recorded.
+        public var recorded: [String] = []
+        /// Reservations Gate never started: released.
+        public var released: [String] = []
+        /// Reservations left for a later pass because Gate could not be asked or proved nothing.
+        public var unresolved: [String] = []
+        /// Reservations still waiting after the pass (younger ones included).
+        public var pending = 0
+        /// Seconds since the oldest of them was reserved (0 when none wait).
+        public var oldestPendingSeconds: Double = 0
+
+        /// An empty report.
+        public init() {}
+    }
+
+    /// One pass over the outbox at `now`.
+    public func reconcileOnce(now: Timestamp, requestId: String) async throws -> Report {
+        var report = Report()
+        let graceMicros = Int64(grace.components.seconds) * 1_000_000 + Int64(grace.components.attoseconds / 1_000_000_000_000)
+        var waiting: [Timestamp] = []
+        for order in try store.pendingDispatches() {
+            guard let record = try store.deployment(id: order.deploymentId) else { continue }
+            guard record.createdAt.microseconds <= now.microseconds - graceMicros, dispatcher?.isDispatching(record.id) != true else {
+                waiting.append(record.createdAt)
+                continue
+            }
+            let search: GateClient.Search
+            do {
+                search = try await gate.findExecution(
+                    application: record.spinnakerApplication, deploymentId: record.id, createdAt: record.createdAt,
+                    user: record.actor.engineUser, requestId: requestId)
+            } catch {
+                logger.warning("cannot confirm a dispatch with the engine; keeping its reservation", metadata: [
+                    "deployment_id": "\(record.id)", "error": "\(error)",
+                ])
+                report.unresolved.append(record.id)
+                waiting.append(record.createdAt)
+                continue
+            }
+            switch search {
+            case .found(let execution):
+                _ = try await store.recordDispatch(
+                    deploymentId: record.id, executionId: execution.id,
+                    executionURL: "\(gate.configuration.baseURL)/pipelines/\(execution.id)", now: now)
+                logger.info("dispatch confirmed: the engine runs it", metadata: ["deployment_id": "\(record.id)", "execution_id": "\(execution.id)"])
+                report.recorded.append(record.id)
+            case .none:
+                _ = try await store.releaseReservation(deploymentId: record.id, reason: "the engine has no execution for it", now: now)
+                logger.info("dispatch confirmed: the engine never started it; reservation released", metadata: ["deployment_id": "\(record.id)"])
+                report.released.append(record.id)
+            }
+        }
+        report.pending = waiting.count
+        if let oldest = waiting.min(by: { $0.microseconds < $1.microseconds }) {
+            report.oldestPendingSeconds = max(0, Double(now.microseconds - oldest.microseconds) / 1_000_000)
+        }
+        return report
+    }
+
+    /// Reconciles every `interval` until the task is cancelled; while Gate cannot be asked, waits
+    /// up to eight intervals between passes. `observe` sees every pass's report.
+    public func run(
+        every interval: Duration, now: @Sendable () -> Timestamp, requestId: @Sendable () -> String,
+        observe: @Sendable (Report) -> Void = { _ in }
+    ) async {
+        var backoff = 1
+        while !Task.isCancelled {
+            do {
+                let report = try await reconcileOnce(now: now(), requestId: requestId())
+                observe(report)
+                backoff = report.unresolved.isEmpty ? 1 : min(backoff * 2, 8)
+            } catch {
+                backoff = min(backoff * 2, 8)
+                logger.error("reconcile pass failed", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: interval * backoff)
+        }
+    }
+}
