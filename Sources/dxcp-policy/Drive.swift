@@ -49,14 +49,8 @@ struct Drive: AsyncParsableCommand {
     @Option(name: .long, help: "With --gate: kill this process with SIGKILL right after the first reservation or trigger (crash tests).")
     var crashAfter: CrashPoint?
 
-    @Flag(name: .long, help: "With --gate: first resolve reservations left by a crash (asking Gate, whatever their age), and print what was done.")
-    var recover = false
-
     @Option(name: .long, help: "First register this version of the service as the CI identity `ci-bot` (demo data).")
     var registerVersion: String?
-
-    @Flag(name: .long, help: "With --gate: afterwards, poll Gate until this run's deployments end, printing each end.")
-    var follow = false
 
     /// Where `--crash-after` stops the process.
     enum CrashPoint: String, ExpressibleByArgument {
@@ -98,12 +92,6 @@ struct Drive: AsyncParsableCommand {
             }
             let client = GateClient(configuration: GateConfiguration(baseURL: gate))
             dispatcher = Dispatcher(store: store, gate: client, clock: currentTime, hooks: hooks)
-            if recover {
-                // Nothing of this process is in flight yet: every reservation may be asked about.
-                let reconciler = Reconciler(store: store, gate: client, dispatcher: dispatcher)
-                let report = try await reconciler.reconcileOnce(now: currentTime().adding(seconds: reconciler.grace.components.seconds + 1), requestId: newId())
-                emit("RECOVERED recorded=\(report.recorded.count) released=\(report.released.count) unresolved=\(report.unresolved.count)")
-            }
         }
         let engine = dispatcher
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -134,15 +122,6 @@ struct Drive: AsyncParsableCommand {
             try await group.waitForAll()
         }
         await engine?.settle()
-        if follow, let gate {
-            let poller = ExecutionPoller(store: store, gate: GateClient(configuration: GateConfiguration(baseURL: gate)))
-            for _ in 0..<60 {
-                let report = try await poller.pollOnce(now: currentTime(), requestId: newId())
-                for (id, state) in report.changed.sorted(by: { $0.key < $1.key }) { emit("ENDED \(id) \(state.rawValue)") }
-                if try store.deploymentsHoldingSlots().isEmpty { break }
-                try await Task.sleep(for: .milliseconds(500))
-            }
-        }
         await store.close()
     }
 }

@@ -189,8 +189,9 @@ struct Serve: AsyncParsableCommand {
 
     static func engineSettings(_ env: [String: String]) throws -> EngineSettings {
         var settings = EngineSettings()
-        settings.connectTimeoutMs = try bounded(env, "DXCP_SPINNAKER_CONNECT_TIMEOUT_MS", 100...60_000, default: settings.connectTimeoutMs)
         settings.timeoutMs = try bounded(env, "DXCP_SPINNAKER_TIMEOUT_MS", 500...300_000, default: settings.timeoutMs)
+        // Unset, the connect timeout never exceeds the call's.
+        settings.connectTimeoutMs = try bounded(env, "DXCP_SPINNAKER_CONNECT_TIMEOUT_MS", 100...60_000, default: min(settings.connectTimeoutMs, settings.timeoutMs))
         settings.reconcileIntervalSeconds = try bounded(env, "DXCP_SPINNAKER_RECONCILE_INTERVAL_SECONDS", 1...300, default: settings.reconcileIntervalSeconds)
         guard settings.connectTimeoutMs <= settings.timeoutMs else {
             printError("error: DXCP_SPINNAKER_CONNECT_TIMEOUT_MS (\(settings.connectTimeoutMs)) must not exceed DXCP_SPINNAKER_TIMEOUT_MS (\(settings.timeoutMs))")
