@@ -100,7 +100,9 @@ struct Drive: AsyncParsableCommand {
                     while let n = next.take(below: count) {
                         let context = DecisionContext(now: currentTime(), decisionId: newId(), newId: newId(), idempotencyKey: "\(tag)-\(n)")
                         let decision = try await store.decide(.deploy(intent), by: principal, context: context)
-                        if decision.allowed, case .deployment(let record)? = decision.result {
+                        if decision.replayed, case .deployment(let record)? = decision.result {
+                            emit("REPLAY \(record.id)")
+                        } else if decision.allowed, case .deployment(let record)? = decision.result {
                             emit("ALLOW \(record.id)")
                             if let engine {
                                 switch await engine.dispatch(record, requestId: newId()) {

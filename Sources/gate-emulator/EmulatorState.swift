@@ -161,6 +161,7 @@ final class EmulatorState: @unchecked Sendable {
     }
 
     func addFault(_ fault: Fault) { data.withLockedValue { $0.faults.append(fault) } }
+    func clearFaults() { data.withLockedValue { $0.faults = [] } }
     func addOutcome(_ outcome: Outcome) { data.withLockedValue { $0.outcomes.append(outcome) } }
 
     func force(_ id: String, status: String) -> Bool {

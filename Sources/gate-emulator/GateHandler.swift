@@ -149,6 +149,9 @@ final class GateHandler: ChannelInboundHandler, @unchecked Sendable {
             guard let action else { return respond(context, status: 400, json: ["error": "no fault action"]) }
             state.addFault(Fault(pipeline: object["pipeline"] as? String, pathPrefix: object["path"] as? String, action: action, remaining: object["times"] as? Int))
             respond(context, status: 200, json: ["ok": true])
+        case (.POST, 3, "_emulator") where segments[1] == "faults" && segments[2] == "clear":
+            state.clearFaults()
+            respond(context, status: 200, json: ["ok": true])
         case (.POST, 2, "_emulator") where segments[1] == "outcomes":
             state.addOutcome(Outcome(
                 pipeline: object["pipeline"] as? String ?? "*", status: object["status"] as? String ?? "SUCCEEDED",

@@ -18,7 +18,7 @@ import Testing
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("dxcp-dispatch-\(UUID().uuidString)").path
         let store: GovernanceStore
 
-        init() async throws {
+        init(dailyDeployQuota: Int = 25) async throws {
             store = try GovernanceStore(directory: dir, options: .init(mapSize: 64 << 20, create: true))
             let policy = PolicySnapshot(
                 deliveryGroups: [DeliveryGroup(id: "default", name: "Default", owners: ["owner@example.com"], services: ["demo-service"], allowedRecipes: ["default"])],
@@ -28,7 +28,7 @@ import Testing
                 environments: [Rules.Environment(id: "sandbox")],
                 bindings: [EnvironmentBinding(deliveryGroupId: "default", environmentId: "sandbox")],
                 routes: [Route(service: "demo-service", environment: "sandbox", recipeId: "default")],
-                settings: Settings(readRPM: 1000, mutateRPM: 1000, ciPublishers: [CIPublisher(name: "ci", subjects: ["ci-bot"])]))
+                settings: Settings(readRPM: 1000, mutateRPM: 1000, dailyQuotaDeploy: dailyDeployQuota, ciPublishers: [CIPublisher(name: "ci", subjects: ["ci-bot"])]))
             try await store.replacePolicy(policy, actorId: "test", now: DispatchTests.start)
             let registration = BuildRegistration(
                 service: "demo-service", version: "1.0.0", artifactRef: "s3://artifacts/demo-service-1.0.0.zip", gitSha: "abc",
