@@ -124,17 +124,17 @@ final class CurlTransport: Sendable {
     }
 
     /// The engine error for a failed libcurl call, with what it tells of the request's delivery:
-    /// not sent only when no connection or TLS session was made, or nothing of the request was
-    /// written; every other failure may have reached Gate.
+    /// not sent only when libcurl wrote nothing of the request — no connection or TLS session was
+    /// made, or the call gave up before writing; every other failure may have reached Gate.
     static func failure(_ code: Int32, bytesSent: Int) -> EngineError {
         let text = String(cString: dxcp_curl_error_text(code))
+        let delivery: EngineError.Delivery = bytesSent == 0 ? .notSent : .ambiguous
         if dxcp_curl_is_connect_failure(code) != 0 {
-            return EngineError(.engineUnavailable, delivery: .notSent, "connection to Gate failed: \(text)")
+            return EngineError(.engineUnavailable, delivery: delivery, "connection to Gate failed: \(text)")
         }
         if dxcp_curl_is_tls_failure(code) != 0 {
-            return EngineError(.engineMisconfigured, delivery: .notSent, "TLS with Gate failed: \(text); check the CA and client certificate")
+            return EngineError(.engineMisconfigured, delivery: delivery, "TLS with Gate failed: \(text); check the CA and client certificate")
         }
-        let delivery: EngineError.Delivery = bytesSent == 0 ? .notSent : .ambiguous
         if dxcp_curl_is_timeout(code) != 0 {
             return EngineError(.engineTimeout, delivery: delivery, "Gate call timed out: \(text)")
         }

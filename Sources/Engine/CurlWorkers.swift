@@ -8,13 +8,16 @@ final class CurlWorkers: @unchecked Sendable {
     /// The process's pool: every Gate client and fetch shares it.
     static let shared = CurlWorkers(limit: 64)
 
-    // INVARIANT: `jobs`, `head`, `threads` and `idle` are read and written only while `condition`
-    // is locked.
+    // INVARIANT: `jobs`, `head`, `threads`, `idle` and `wakeups` are read and written only while
+    // `condition` is locked. `idle` counts waiting threads not yet handed a wake-up; `wakeups`
+    // counts wake-ups handed out and not yet taken, so a spurious wake-up takes nothing and a
+    // thread woken for a job is never counted as idle by the next `submit`.
     private let condition = NSCondition()
     private var jobs: [(@Sendable () -> Void)?] = []
     private var head = 0
     private var threads = 0
     private var idle = 0
+    private var wakeups = 0
     /// The most threads started.
     let limit: Int
 
@@ -27,8 +30,15 @@ final class CurlWorkers: @unchecked Sendable {
     func submit(_ job: @escaping @Sendable () -> Void) {
         condition.lock()
         jobs.append(job)
-        let start = idle == 0 && threads < limit
-        if start { threads += 1 } else { condition.signal() }
+        var start = false
+        if idle > 0 {
+            idle -= 1
+            wakeups += 1
+            condition.signal()
+        } else if threads < limit {
+            threads += 1
+            start = true
+        }
         condition.unlock()
         if start {
             let thread = Thread { [self] in work() }
@@ -42,8 +52,8 @@ final class CurlWorkers: @unchecked Sendable {
         while true {
             while head == jobs.count {
                 idle += 1
-                condition.wait()
-                idle -= 1
+                while wakeups == 0 { condition.wait() }
+                wakeups -= 1
             }
             let job = jobs[head]
             jobs[head] = nil

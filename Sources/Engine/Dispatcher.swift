@@ -149,18 +149,21 @@ public final class Dispatcher: Sendable {
         return .started(started)
     }
 
-    private func release(_ record: DeploymentRecord, _ error: EngineError, requestId: String) async -> Outcome {
+    private func release(_ record: DeploymentRecord, _ failure: EngineError, requestId: String) async -> Outcome {
         defer { end(record.id) }
         logger.warning("engine did not start the deployment; releasing the reservation", metadata: [
-            "deployment_id": "\(record.id)", "request_id": "\(requestId)", "error": "\(error)",
+            "deployment_id": "\(record.id)", "request_id": "\(requestId)", "error": "\(failure)",
         ])
         do {
-            _ = try await store.releaseReservation(deploymentId: record.id, reason: error.code.rawValue, now: clock())
+            _ = try await store.releaseReservation(deploymentId: record.id, reason: failure.code.rawValue, now: clock())
+            return .released(failure)
         } catch {
+            // The reservation stands, key bound, until the reconciler learns from Gate that nothing
+            // started: to the caller that is an unconfirmed outcome.
             logger.error("releasing the reservation failed; the reconciler will release it", metadata: [
                 "deployment_id": "\(record.id)", "error": "\(error)",
             ])
+            return .unconfirmed(record, failure)
         }
-        return .released(error)
     }
 }

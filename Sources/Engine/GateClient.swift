@@ -109,8 +109,9 @@ public final class GateClient: Sendable {
         async throws(EngineError) -> Search
     {
         let trigger = #"{"parameters":{"\#(Self.deploymentIdParameter)":"\#(jsonEscaped(deploymentId))"}}"#
-        // An hour of margin for clocks that disagree between this host and Gate's.
-        let since = max(0, (createdAt.microseconds / 1000) - 3_600_000)
+        // A day of margin for clocks that disagree between this host and Gate's: the bound only
+        // narrows Gate's work, the trigger parameter decides.
+        let since = max(0, (createdAt.microseconds / 1000) - 86_400_000)
         let query = "triggerTypes=manual&trigger=\(queryValue(base64(Array(trigger.utf8))))&triggerTimeStartBoundary=\(since)"
             + "&size=\(Self.searchPageSize)&expand=false"
         let searched = try await transport.send(HTTPExchange(

@@ -1,17 +1,19 @@
 public import Rules
 public import GovernanceStore
 public import Logging
+import Synchronization
 
 /// Resolves reservations whose trigger outcome is not recorded, all the time (DECISIONS D6): those
 /// Gate answered ambiguously, and those a crash left between reservation and record.
 ///
 /// Every pass takes the outbox entries older than the grace period — two call timeouts, after
-/// which every trigger this or an earlier process sent has ended (``Dispatcher`` sends none later
-/// than one call timeout after its reservation) — and asks Gate for an execution carrying the
-/// deployment id: found, it is recorded (the key completes with it, and the slot follows the
-/// execution); Gate has none, the reservation is released. When Gate cannot be asked, or its
-/// answer proves neither, the reservation is kept and asked about again later. The reconciler
-/// never triggers.
+/// which every trigger this or an earlier process sent has ended on the sender's side
+/// (``Dispatcher`` sends none later than one call timeout after its reservation) — and asks Gate
+/// for an execution carrying the deployment id: found, it is recorded (the key completes with it,
+/// and the slot follows the execution). Gate may still be storing what it received at the last
+/// instant, so a reservation is released only when Gate has had none on two looks at least one
+/// call timeout apart. When Gate cannot be asked, or its answer proves neither, the reservation is
+/// kept and asked about again later. The reconciler never triggers.
 public final class Reconciler: Sendable {
     private let store: GovernanceStore
     private let gate: GateClient
@@ -19,6 +21,10 @@ public final class Reconciler: Sendable {
     private let logger: Logger
     /// Reservations younger than this may still be in a live dispatch and are left alone.
     public let grace: Duration
+    /// How long after a first look that found nothing a second look must come before a release.
+    public let confirmation: Duration
+    /// When a look first found no execution, by deployment id.
+    private let firstEmptyLook = Mutex<[String: Timestamp]>([:])
 
     /// A reconciler between `store` and `gate`; `dispatcher` is this process's own, whose live
     /// dispatches it skips. The grace period is twice Gate's call timeout.
@@ -28,6 +34,7 @@ public final class Reconciler: Sendable {
         self.dispatcher = dispatcher
         self.logger = logger
         self.grace = .milliseconds(2 * gate.configuration.requestTimeoutMs)
+        self.confirmation = .milliseconds(gate.configuration.requestTimeoutMs)
     }
 
     /// What one pass did and saw.
@@ -36,6 +43,8 @@ public final class Reconciler: Sendable {
         public var recorded: [String] = []
         /// Reservations Gate never started: released.
         public var released: [String] = []
+        /// Reservations Gate had no execution for at a first look: released if a later look agrees.
+        public var confirming: [String] = []
         /// Reservations left for a later pass because Gate could not be asked or proved nothing.
         public var unresolved: [String] = []
         /// Reservations still waiting after the pass (younger ones included).
@@ -50,9 +59,12 @@ public final class Reconciler: Sendable {
     /// One pass over the outbox at `now`.
     public func reconcileOnce(now: Timestamp, requestId: String) async throws -> Report {
         var report = Report()
-        let graceMicros = Int64(grace.components.seconds) * 1_000_000 + Int64(grace.components.attoseconds / 1_000_000_000_000)
+        let graceMicros = microseconds(grace), confirmationMicros = microseconds(confirmation)
         var waiting: [Timestamp] = []
-        for order in try store.pendingDispatches() {
+        let orders = try store.pendingDispatches()
+        let pendingIds = Set(orders.map(\.deploymentId))
+        firstEmptyLook.withLock { $0 = $0.filter { pendingIds.contains($0.key) } }
+        for order in orders {
             guard let record = try store.deployment(id: order.deploymentId) else { continue }
             guard record.createdAt.microseconds <= now.microseconds - graceMicros, dispatcher?.isDispatching(record.id) != true else {
                 waiting.append(record.createdAt)
@@ -73,12 +85,24 @@ public final class Reconciler: Sendable {
             }
             switch search {
             case .found(let execution):
+                firstEmptyLook.withLock { _ = $0.removeValue(forKey: record.id) }
                 _ = try await store.recordDispatch(
                     deploymentId: record.id, executionId: execution.id,
                     executionURL: "\(gate.configuration.baseURL)/pipelines/\(execution.id)", now: now)
                 logger.info("dispatch confirmed: the engine runs it", metadata: ["deployment_id": "\(record.id)", "execution_id": "\(execution.id)"])
                 report.recorded.append(record.id)
             case .none:
+                let first = firstEmptyLook.withLock { looks in
+                    if let first = looks[record.id] { return first }
+                    looks[record.id] = now
+                    return now
+                }
+                guard now.microseconds - first.microseconds >= confirmationMicros else {
+                    report.confirming.append(record.id)
+                    waiting.append(record.createdAt)
+                    continue
+                }
+                firstEmptyLook.withLock { _ = $0.removeValue(forKey: record.id) }
                 _ = try await store.releaseReservation(deploymentId: record.id, reason: "the engine has no execution for it", now: now)
                 logger.info("dispatch confirmed: the engine never started it; reservation released", metadata: ["deployment_id": "\(record.id)"])
                 report.released.append(record.id)
@@ -110,4 +134,9 @@ public final class Reconciler: Sendable {
             try? await Task.sleep(for: interval * backoff)
         }
     }
+}
+
+/// A duration in whole microseconds.
+func microseconds(_ duration: Duration) -> Int64 {
+    duration.components.seconds * 1_000_000 + duration.components.attoseconds / 1_000_000_000_000
 }

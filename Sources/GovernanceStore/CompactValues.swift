@@ -3,17 +3,18 @@ import Rules
 /// Compact encodings of the two small values written with every reservation: the slot entry and
 /// the outbox entry. Both are fixed-shape and hot, so they skip JSON.
 enum CompactValues {
-    /// A slot entry: one byte of state, eight of `updatedAt`, then the id as UTF-8.
+    /// A slot entry: one byte of flags (1: ACTIVE, else IN_PROGRESS; 2: awaiting the engine), eight
+    /// of `updatedAt`, then the id as UTF-8.
     static func encode(_ active: ActiveDeployment) -> [UInt8] {
-        let state: UInt8 = active.state == .active ? 1 : 0
-        return [state] + StoreKey().adding(active.updatedAt.microseconds).bytes + Array(active.id.utf8)
+        let flags: UInt8 = (active.state == .active ? 1 : 0) | (active.awaitingEngine ? 2 : 0)
+        return [flags] + StoreKey().adding(active.updatedAt.microseconds).bytes + Array(active.id.utf8)
     }
 
     static func decodeActive(_ bytes: [UInt8]) -> ActiveDeployment? {
         guard bytes.count >= 9, let micros = StoreKey.integer(in: bytes, at: 1) else { return nil }
         return ActiveDeployment(
-            id: String(decoding: bytes[9...], as: UTF8.self), state: bytes[0] == 1 ? .active : .inProgress,
-            updatedAt: Timestamp(microseconds: micros))
+            id: String(decoding: bytes[9...], as: UTF8.self), state: bytes[0] & 1 == 1 ? .active : .inProgress,
+            updatedAt: Timestamp(microseconds: micros), awaitingEngine: bytes[0] & 2 == 2)
     }
 
     /// An outbox entry: the deployment id, actor, endpoint and key as ``StoreKey`` components.

@@ -68,20 +68,15 @@ extension GovernanceStore {
         }
     }
 
-    /// Releases a stale lock (DECISIONS D11): the record becomes FAILED with `failure`. A key
-    /// bound to the deployment stays bound: a reservation whose trigger outcome was never confirmed
-    /// keeps its outbox entry (the reconciler may still find its execution) and its key now
-    /// answers with the failed record, so a retry can never start a second execution.
+    /// Releases a stale lock (DECISIONS D11): the record becomes FAILED with `failure`. Only a
+    /// deployment with a known execution is ever stale (a reservation awaiting the engine is not),
+    /// so its key is already complete and stays bound to it.
     func expire(_ id: String, _ failure: Failure, origin: AuditOrigin, auditIndex: inout Int, _ txn: Transaction, _ codec: RecordCodec, _ state: inout BatchState) throws {
-        guard var record = try loadDeployment(id, txn, codec), record.state.holdsSlot else { return }
+        guard var record = try loadDeployment(id, txn, codec), record.state.holdsSlot, record.engineExecutionId != nil else { return }
         record.state = .failed
         record.failures = [failure]
         record.updatedAt = failure.observedAt
         try putDeployment(record, txn, codec)
-        if let bytes = try txn.get(schema.outbox, Array(id.utf8)) {
-            guard let order = CompactValues.decodeOrder(bytes) else { throw UndecodableValue(what: "outbox entry") }
-            try completeIdempotency(order.idempotency, with: record, txn, codec)
-        }
         try appendAudit(engineNote(record, "DEPLOYMENT_LOCK_EXPIRED", .failed, failure.summary), origin: origin, index: auditIndex, txn, codec, &state)
         auditIndex += 1
     }

@@ -130,7 +130,8 @@ extension GovernanceStore {
     func putDeployment(_ record: DeploymentRecord, _ txn: Transaction, _ codec: RecordCodec) throws {
         let slotKey = Schema.slotKey(group: record.deliveryGroupId, environment: record.environment, id: record.id)
         if record.state.holdsSlot {
-            try txn.put(schema.scopes, slotKey, CompactValues.encode(ActiveDeployment(id: record.id, state: record.state, updatedAt: record.updatedAt)))
+            try txn.put(schema.scopes, slotKey, CompactValues.encode(ActiveDeployment(
+                id: record.id, state: record.state, updatedAt: record.updatedAt, awaitingEngine: record.engineExecutionId == nil)))
         } else {
             try txn.delete(schema.scopes, slotKey)
         }

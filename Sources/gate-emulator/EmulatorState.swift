@@ -20,6 +20,9 @@ struct Fault {
         /// Start the execution, then fail the answer: what a Gate (or a proxy in front of it) does
         /// when the outcome becomes ambiguous to its caller.
         case startThen(AfterStart)
+        /// Close the connection at once, and start the execution `milliseconds` later: a Gate that
+        /// stores what it received after its caller gave up.
+        case startLater(milliseconds: Int)
     }
 
     /// How an answer fails after the execution started.

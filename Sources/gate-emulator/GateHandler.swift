@@ -59,6 +59,13 @@ final class GateHandler: ChannelInboundHandler, @unchecked Sendable {
                     handler.serve(segments: segments, method: head.method, query: query, body: body, headers: headers, context: context)
                 }
                 return
+            case .startLater(let ms):
+                guard pipeline != nil else { break }
+                context.close(promise: nil)
+                context.eventLoop.scheduleTask(in: .milliseconds(Int64(ms))) { [self] in
+                    _ = start(segments: segments, body: body, headers: headers)
+                }
+                return
             case .startThen(let after):
                 guard pipeline != nil else { break }
                 let execution = start(segments: segments, body: body, headers: headers)
@@ -172,7 +179,8 @@ final class GateHandler: ChannelInboundHandler, @unchecked Sendable {
         }
     }
 
-    /// `{"afterStart": "late" (with "delayMs") | "status" (with "afterStatus") | "close" | "noExecutionId" | "garbage"}`.
+    /// `{"afterStart": "late" (with "delayMs") | "status" (with "afterStatus") | "close" | "noExecutionId" | "garbage" | "later" (with "delayMs")}`;
+    /// "later" closes the connection first and starts the execution after the delay.
     static func afterStart(_ name: String, _ object: [String: Any]) -> Fault.Action? {
         switch name {
         case "late": .startThen(.late(milliseconds: object["delayMs"] as? Int ?? 5_000))
@@ -180,6 +188,7 @@ final class GateHandler: ChannelInboundHandler, @unchecked Sendable {
         case "close": .startThen(.close)
         case "noExecutionId": .startThen(.noExecutionId)
         case "garbage": .startThen(.garbage)
+        case "later": .startLater(milliseconds: object["delayMs"] as? Int ?? 5_000)
         default: nil
         }
     }

@@ -94,6 +94,7 @@ import Testing
         // Which request (actor and key) each deployment id was reserved for.
         var requestOf: [String: String] = [:]
         var done: [String] = []
+        var reconciles = 0
 
         func check(_ step: Step) throws {
             let executions = try Self.executions(emulator)
@@ -106,6 +107,12 @@ import Testing
                 perRequest[requestOf[id] ?? "unknown \(id)", default: 0] += 1
             }
             #expect(perDeployment.values.allSatisfy { $0 == 1 }, "one execution per deployment id; \(trail)")
+            var triggers: [String: Int] = [:]
+            for call in try emulator.calls() where call["method"] as? String == "POST" {
+                let body = (try? JSONSerialization.jsonObject(with: Data((call["body"] as? String ?? "").utf8))) as? [String: Any]
+                if let id = (body?["parameters"] as? [String: Any])?["dxcpDeploymentId"] as? String { triggers[id, default: 0] += 1 }
+            }
+            #expect(triggers.values.allSatisfy { $0 == 1 }, "Gate asked once per deployment id; \(trail)")
             #expect(perRequest.values.allSatisfy { $0 == 1 }, "one execution per key; \(trail)")
             #expect(executions.filter { $0.status == "RUNNING" }.count <= 1, "no two executions of default/sandbox at once; \(trail)")
         }
@@ -138,8 +145,10 @@ import Testing
             case .driveRetry(let tag):
                 try drive([], tag: tag)
             case .reconcile:
-                // As if the grace period had passed: this process's live dispatches are still skipped.
-                _ = try await reconciler.reconcileOnce(now: wallClock().adding(seconds: 2), requestId: "r")
+                // As if the grace period had passed (and, every other pass, the confirmation period
+                // too): this process's live dispatches are still skipped.
+                reconciles += 1
+                _ = try await reconciler.reconcileOnce(now: wallClock().adding(seconds: 2 + Int64(reconciles)), requestId: "r")
             case .end(let status):
                 if let running = try Self.executions(emulator).first(where: { $0.status == "RUNNING" }) {
                     try emulator.control("/_emulator/executions/\(running.id)", #"{"status": "\#(status)"}"#)
@@ -154,7 +163,8 @@ import Testing
         await dispatcher.settle()
         await lost.settle()
         try await Task.sleep(for: .milliseconds(800))  // late answers have come and gone
-        _ = try await reconciler.reconcileOnce(now: wallClock().adding(seconds: 2), requestId: "r")
+        // Two looks a call timeout apart release what Gate never started.
+        for look in 0..<3 { _ = try await reconciler.reconcileOnce(now: wallClock().adding(seconds: 2 + Int64(look)), requestId: "r") }
         #expect(try fixture.store.pendingDispatches().isEmpty)
         let executions = try Self.executions(emulator)
         let days = Set(try fixture.store.deployments().map(\.createdAt.day) + [wallClock().day])

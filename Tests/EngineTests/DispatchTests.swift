@@ -172,7 +172,12 @@ import Testing
         // A crash before the trigger: Gate never saw it.
         _ = try await fixture.store.recordEngineState(deploymentId: triggered.id, state: .succeeded, failures: [], now: Self.start)
         let orphan = try await fixture.reserve("k2")
-        let second = try await reconciler.reconcileOnce(now: Self.start.adding(seconds: 3), requestId: "r")
+        let firstLook = try await reconciler.reconcileOnce(now: Self.start.adding(seconds: 3), requestId: "r")
+        #expect(firstLook.confirming == [orphan.id], "one look that finds nothing is not enough")
+        #expect(try fixture.store.deployment(id: orphan.id) != nil)
+        let tooSoon = try await reconciler.reconcileOnce(now: Self.start.adding(seconds: 3), requestId: "r")
+        #expect(tooSoon.released.isEmpty, "the second look must come a call timeout after the first")
+        let second = try await reconciler.reconcileOnce(now: Self.start.adding(seconds: 4), requestId: "r")
         #expect(second.released == [orphan.id])
         #expect(try fixture.store.deployment(id: orphan.id) == nil)
         #expect(try fixture.quotaUsed == 1, "only the execution that exists spent quota")
@@ -197,14 +202,48 @@ import Testing
         let reconciler = Reconciler(store: fixture.store, gate: gate, dispatcher: dispatcher)
         let record = try await fixture.reserve("k1")
         let dispatching = Task { await dispatcher.dispatch(record, requestId: "r") }
-        try await Task.sleep(for: .milliseconds(300))
-        #expect(dispatcher.isDispatching(record.id))
+        while !dispatcher.isDispatching(record.id) { try await Task.sleep(for: .milliseconds(10)) }
         let pass = try await reconciler.reconcileOnce(now: Self.start.adding(seconds: 3600), requestId: "r")
         #expect(pass.released.isEmpty && pass.recorded.isEmpty, "the slow trigger is still this process's")
         guard case .started = await dispatching.value else { Issue.record("not started"); return }
         await dispatcher.settle()
         #expect(try Self.executions(emulator, for: record.id) == 1)
         #expect(try fixture.store.pendingDispatches().isEmpty)
+    }
+
+    @Test func aGateThatStoresTheExecutionLateIsFoundOnTheSecondLook() async throws {
+        let fixture = try await Fixture()
+        let emulator = try EmulatorProcess(["--run-seconds", "60"])
+        let gate = GateClient(configuration: GateConfiguration(baseURL: emulator.baseURL, requestTimeoutMs: 1_000))
+        let dispatcher = Dispatcher(store: fixture.store, gate: gate, clock: { DispatchTests.start })
+        let reconciler = Reconciler(store: fixture.store, gate: gate, dispatcher: dispatcher)
+        try emulator.control("/_emulator/faults", #"{"afterStart": "later", "delayMs": 600, "times": 1}"#)
+        let record = try await fixture.reserve("k1")
+        guard case .unconfirmed = await dispatcher.dispatch(record, requestId: "r") else { Issue.record("expected unconfirmed"); return }
+        let first = try await reconciler.reconcileOnce(now: Self.start.adding(seconds: 3), requestId: "r")
+        #expect(first.confirming == [record.id], "Gate has not stored it yet")
+        try await Task.sleep(for: .milliseconds(800))
+        let second = try await reconciler.reconcileOnce(now: Self.start.adding(seconds: 4), requestId: "r")
+        #expect(second.recorded == [record.id])
+        #expect(try fixture.store.deployment(id: record.id)?.engineExecutionId != nil)
+        #expect(try fixture.quotaUsed == 1)
+    }
+
+    @Test func aReservationAwaitingTheEngineIsNeverAStaleLockAndItsKeyNeverExpires() async throws {
+        let fixture = try await Fixture()
+        let record = try await fixture.reserve("k1")
+        // Far past the stale-lock limit (900 s) and the key's TTL (24 h), still unconfirmed.
+        let later = Self.start.adding(seconds: 2 * 86_400)
+        await #expect(throws: EmulatorError.self, "the slot is still held") { _ = try await fixture.reserve("k2", at: later) }
+        #expect(try fixture.store.deployment(id: record.id)?.state == .inProgress)
+        let retry = try await fixture.store.decide(
+            .deploy(DeploymentIntent(service: "demo-service", environment: "sandbox", version: "1.0.0", changeSummary: "k1")),
+            by: Self.owner, context: DecisionContext(now: later, decisionId: "d", newId: RecordID.make(at: later), idempotencyKey: "k1"))
+        #expect(retry.code == .idempotencyConflict, "the key stays bound while its reservation awaits the engine")
+        // Once an execution is known, REFERENCE §7's stale lock applies.
+        _ = try await fixture.store.recordDispatch(deploymentId: record.id, executionId: "e-1", executionURL: nil, now: Self.start)
+        _ = try await fixture.reserve("k2", at: later)
+        #expect(try fixture.store.deployment(id: record.id)?.state == .failed)
     }
 
     @Test func readinessReportsTheEngineState() async throws {

@@ -28,8 +28,20 @@ import Testing
         }
     }
 
+    /// Deploy quota spent today and yesterday (a test may cross midnight UTC).
     static func quotaUsed(_ server: RunningServer) throws -> Int {
-        try server.store.quotaUsed(QuotaScope(kind: .deploy, key: "default:sandbox"), day: currentTime().day)
+        let today = currentTime().day
+        return try [today - 1, today].reduce(0) { $0 + (try server.store.quotaUsed(QuotaScope(kind: .deploy, key: "default:sandbox"), day: $1)) }
+    }
+
+    /// Triggers Gate received for a deployment id.
+    static func triggers(_ emulator: EmulatorProcess, for deploymentId: String) throws -> Int {
+        try emulator.calls().filter { call in
+            guard call["method"] as? String == "POST", let body = call["body"] as? String,
+                let object = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any]
+            else { return false }
+            return (object["parameters"] as? [String: Any])?["dxcpDeploymentId"] as? String == deploymentId
+        }.count
     }
 
     @Test(arguments: [
@@ -72,6 +84,7 @@ import Testing
         #expect(other.status == 409)
         #expect(other.code == "CONCURRENCY_LIMIT_REACHED", "the held slot")
         #expect(try Self.executions(emulator, for: id).count == 1, "Gate runs exactly one execution")
+        #expect(try Self.triggers(emulator, for: id) == 1, "and was asked once")
         #expect(try Self.executions(emulator).count == 1)
         #expect(try Self.quotaUsed(server) == 1)
 
@@ -99,6 +112,7 @@ import Testing
         #expect(next.status == 201)
         await server.dispatcher?.settle()
         #expect(try Self.executions(emulator, for: id).count == 1)
+        #expect(try Self.triggers(emulator, for: id) == 1)
         #expect(try Self.executions(emulator).count == 2)
         #expect(try Self.quotaUsed(server) == 2, "one unit per execution started")
     }
@@ -115,7 +129,9 @@ import Testing
         #expect(try Self.quotaUsed(server) == 1, "held while unconfirmed")
         let reconciler = Reconciler(store: server.store, gate: GateClient(configuration: GateConfiguration(baseURL: emulator.baseURL, requestTimeoutMs: 1_000)),
             dispatcher: server.dispatcher)
-        let report = try await reconciler.reconcileOnce(now: currentTime().adding(seconds: 3), requestId: "t")
+        let look = try await reconciler.reconcileOnce(now: currentTime().adding(seconds: 3), requestId: "t")
+        #expect(look.confirming == [id])
+        let report = try await reconciler.reconcileOnce(now: currentTime().adding(seconds: 4), requestId: "t")
         #expect(report.released == [id])
         #expect(try Self.quotaUsed(server) == 0, "refunded")
         #expect(try server.store.deployment(id: id) == nil)

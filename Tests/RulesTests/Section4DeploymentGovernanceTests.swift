@@ -473,11 +473,21 @@ struct Section4DeploymentGovernanceTests {
     @Test("an expired record is treated as fresh", arguments: [0, 1, 3600] as [Int64])
     func expiredRecord(_ ago: Int64) {
         let state = Self.remembering(
-            Fixtures.intent(version: "1.0.1").fingerprint, response: nil, expiresAt: Fixtures.now.adding(seconds: -ago))
+            Fixtures.intent(version: "1.0.1").fingerprint, response: Self.firstResponse, expiresAt: Fixtures.now.adding(seconds: -ago))
         let d = Self.run(Fixtures.intent(), deploy: true, state: state)
         #expect(d.status == 201)
         #expect(!d.replayed)
         #expect(d.insertedDeployments.count == 1)
+    }
+
+    @Test("a key still in flight never expires (D6): its reservation awaits the engine", arguments: [0, 1, 3600] as [Int64])
+    func expiredInFlightRecord(_ ago: Int64) {
+        let state = Self.remembering(Fixtures.intent().fingerprint, response: nil, expiresAt: Fixtures.now.adding(seconds: -ago))
+        let d = Self.run(Fixtures.intent(), deploy: true, state: state)
+        #expect(d.status == 409)
+        #expect(d.code == .idempotencyConflict)
+        #expect(d.message.contains("in progress"))
+        #expect(d.insertedDeployments.isEmpty)
     }
 
     @Test("idempotency records are scoped per actor (D4)")

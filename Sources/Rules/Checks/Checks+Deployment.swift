@@ -133,7 +133,9 @@ extension Checks {
     {
         let active = state.activeDeployments(group: group, environment: environment)
         let staleBefore = now.adding(seconds: -settings.deploymentLockStaleSeconds)
-        let stale = active.filter { $0.state == .inProgress && $0.updatedAt <= staleBefore }
+        // A reservation awaiting the engine holds its slot until the reconciler confirms it: freeing
+        // it could let a second execution run beside one Gate did start.
+        let stale = active.filter { $0.state == .inProgress && !$0.awaitingEngine && $0.updatedAt <= staleBefore }
         return (active.count - stale.count, stale)
     }
 

@@ -52,7 +52,9 @@ extension Checks {
         _ state: some StateView, _ scope: IdempotencyScope, fingerprint: String, now: Timestamp,
         conflictCode: ContractCode = .idempotencyConflict
     ) throws(Denial) -> IdempotencyLookup {
-        guard let record = state.idempotencyRecord(scope), record.expiresAt > now else { return .fresh }
+        // A key still in flight never expires: its reservation awaits the engine, and the key must
+        // not start a second execution meanwhile (DECISIONS D6).
+        guard let record = state.idempotencyRecord(scope), record.expiresAt > now || record.response == nil else { return .fresh }
         guard record.fingerprint == fingerprint else {
             let message = conflictCode == .buildRegistrationConflict
                 ? "Conflicting build registration for idempotency key"

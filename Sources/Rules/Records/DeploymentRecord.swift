@@ -182,11 +182,15 @@ public struct ActiveDeployment: Sendable, Hashable, Codable {
     public var state: DeploymentRecord.State
     /// Last change.
     public var updatedAt: Timestamp
+    /// A reservation whose engine execution is not yet known: its trigger is under way or its
+    /// outcome is being confirmed (DECISIONS D6). It is never taken for a stale lock.
+    public var awaitingEngine: Bool
 
     /// A summary from its parts.
-    public init(id: String, state: DeploymentRecord.State, updatedAt: Timestamp) {
+    public init(id: String, state: DeploymentRecord.State, updatedAt: Timestamp, awaitingEngine: Bool = false) {
         self.id = id
         self.state = state
         self.updatedAt = updatedAt
+        self.awaitingEngine = awaitingEngine
     }
 }
