@@ -28,39 +28,67 @@ public final class ExecutionPoller: Sendable {
         public var failed: [String] = []
     }
 
+    /// What polling one deployment did.
+    private enum Polled {
+        case unchanged
+        case changed(DeploymentRecord.State)
+        case expired
+        case failed
+    }
+
+    /// How many deployments one pass asks Gate about at once: their state changes then commit
+    /// together instead of one durable commit after another.
+    static let concurrency = 16
+
     /// One pass over every deployment holding a slot.
     public func pollOnce(now: Timestamp, requestId: String) async throws -> Report {
-        var report = Report()
         let staleSeconds = try store.policy().settings.deploymentLockStaleSeconds
-        for record in try store.deploymentsHoldingSlots() {
-            // A reservation not yet dispatched belongs to its dispatcher, or to recovery.
-            guard let executionId = record.engineExecutionId else { continue }
-            do {
-                guard let status = try await gate.execution(executionId, user: record.actor.engineUser, requestId: requestId) else {
-                    continue  // Gate does not know it (404): nothing to record (REFERENCE §7).
+        // A reservation not yet dispatched belongs to its dispatcher, or to the reconciler.
+        let records = try store.deploymentsHoldingSlots().filter { $0.engineExecutionId != nil }
+        var report = Report()
+        try await withThrowingTaskGroup(of: (String, Polled).self) { group in
+            var next = records.makeIterator()
+            func startNext() {
+                guard let record = next.next() else { return }
+                group.addTask { (record.id, try await self.poll(record, staleSeconds: staleSeconds, now: now, requestId: requestId)) }
+            }
+            for _ in 0..<Self.concurrency { startNext() }
+            while let (id, polled) = try await group.next() {
+                switch polled {
+                case .unchanged: break
+                case .changed(let state): report.changed[id] = state
+                case .expired: report.failed.append(id); report.expired.append(id)
+                case .failed: report.failed.append(id)
                 }
-                // An unrecognised status maps to PENDING, which holds no slot; it is not taken as
-                // a reason to free one.
-                guard status.state != .pending else { continue }
-                let heartbeatDue = record.updatedAt <= now.adding(seconds: -max(1, staleSeconds / 3))
-                if status.state != record.state || heartbeatDue {
-                    let failures = status.failure(isRollback: record.kind == .rollback, at: now).map { [$0] } ?? []
-                    _ = try await store.recordEngineState(deploymentId: record.id, state: status.state, failures: failures, now: now)
-                    if status.state != record.state { report.changed[record.id] = status.state }
-                }
-            } catch let error as EngineError {
-                report.failed.append(record.id)
-                if record.state == .inProgress, record.updatedAt <= now.adding(seconds: -staleSeconds) {
-                    let failure = Failure(
-                        category: .infrastructure, summary: "Deployment lock expired due to stale in-progress state.",
-                        detail: "The engine could not be asked for \(staleSeconds) seconds: \(error.code.rawValue)",
-                        actionHint: "Check the deployment in the engine, then retry.", observedAt: now)
-                    _ = try await store.recordEngineState(deploymentId: record.id, state: .failed, failures: [failure], now: now)
-                    report.expired.append(record.id)
-                }
+                startNext()
             }
         }
         return report
+    }
+
+    private func poll(_ record: DeploymentRecord, staleSeconds: Int64, now: Timestamp, requestId: String) async throws -> Polled {
+        guard let executionId = record.engineExecutionId else { return .unchanged }
+        do {
+            guard let status = try await gate.execution(executionId, user: record.actor.engineUser, requestId: requestId) else {
+                return .unchanged  // Gate does not know it (404): nothing to record (REFERENCE §7).
+            }
+            // An unrecognised status maps to PENDING, which holds no slot; it is not taken as a
+            // reason to free one.
+            guard status.state != .pending else { return .unchanged }
+            let heartbeatDue = record.updatedAt <= now.adding(seconds: -max(1, staleSeconds / 3))
+            guard status.state != record.state || heartbeatDue else { return .unchanged }
+            let failures = status.failure(isRollback: record.kind == .rollback, at: now).map { [$0] } ?? []
+            _ = try await store.recordEngineState(deploymentId: record.id, state: status.state, failures: failures, now: now)
+            return status.state != record.state ? .changed(status.state) : .unchanged
+        } catch let error as EngineError {
+            guard record.state == .inProgress, record.updatedAt <= now.adding(seconds: -staleSeconds) else { return .failed }
+            let failure = Failure(
+                category: .infrastructure, summary: "Deployment lock expired due to stale in-progress state.",
+                detail: "The engine could not be asked for \(staleSeconds) seconds: \(error.code.rawValue)",
+                actionHint: "Check the deployment in the engine, then retry.", observedAt: now)
+            _ = try await store.recordEngineState(deploymentId: record.id, state: .failed, failures: [failure], now: now)
+            return .expired
+        }
     }
 
     /// Polls every `interval` until the task is cancelled, waiting up to eight intervals between

@@ -108,7 +108,7 @@ public final class GateClient: Sendable {
     public func findExecution(application: String, deploymentId: String, createdAt: Timestamp, user: String, requestId: String)
         async throws(EngineError) -> Search
     {
-        let trigger = #"{"parameters":{"\#(Self.deploymentIdParameter)":"\#(jsonEscaped(deploymentId))"}}"#
+        let trigger = #"{"parameters":{"# + jsonString(Self.deploymentIdParameter) + ":" + jsonString(deploymentId) + "}}"
         // A day of margin for clocks that disagree between this host and Gate's: the bound only
         // narrows Gate's work, the trigger parameter decides.
         let since = max(0, (createdAt.microseconds / 1000) - 86_400_000)
@@ -188,19 +188,20 @@ func headerSafe(_ text: String) -> String {
     String(text.unicodeScalars.filter { $0 != "\r" && $0 != "\n" })
 }
 
-/// A JSON string's content with `"` and `\\` escaped (deployment ids are plain ASCII; control
-/// characters are dropped).
-func jsonEscaped(_ text: String) -> String {
-    var out = ""
+/// `text` as a JSON string: quoted, with `"`, `\` and control characters escaped.
+func jsonString(_ text: String) -> String {
+    var out = "\""
     for scalar in text.unicodeScalars {
         switch scalar {
         case "\"": out += "\\\""
         case "\\": out += "\\\\"
-        case _ where scalar.value < 0x20: continue
+        case _ where scalar.value < 0x20:
+            let hex = String(scalar.value, radix: 16)
+            out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
         default: out.unicodeScalars.append(scalar)
         }
     }
-    return out
+    return out + "\""
 }
 
 /// Standard base64 (RFC 4648 §4, with padding).

@@ -1,5 +1,4 @@
 public import Rules
-import Foundation
 
 /// What dxcp-policy asks Gate to run for a deployment record (REFERENCE §10.2 with DECISIONS D16):
 /// the recorded application and pipeline, and the record's service, version and artifact.
@@ -24,26 +23,29 @@ public struct TriggerRequest: Sendable, Hashable {
         pipeline = record.spinnakerPipeline
         user = record.actor.engineUser
         deploymentId = record.id
-        var parameters: [String: String] = [
-            "service": record.service, "environment": record.environment, "version": record.version,
-            GateClient.deploymentIdParameter: record.id,
+        var parameters: [(String, String)] = [
+            ("service", record.service), ("environment", record.environment), ("version", record.version),
+            (GateClient.deploymentIdParameter, record.id),
         ]
-        if record.kind == .rollback { parameters["targetVersion"] = record.version }
+        if record.kind == .rollback { parameters.append(("targetVersion", record.version)) }
         if let artifactRef {
-            parameters["artifactRef"] = artifactRef
+            parameters.append(("artifactRef", artifactRef))
             if artifactRef.hasPrefix("s3://") {
                 let rest = artifactRef.dropFirst(5).split(separator: "/", maxSplits: 1)
                 if rest.count == 2 {
-                    parameters["s3Bucket"] = String(rest[0])
-                    parameters["s3Key"] = String(rest[1])
+                    parameters.append(("s3Bucket", String(rest[0])))
+                    parameters.append(("s3Key", String(rest[1])))
                 }
             }
         }
-        var body: [String: Any] = [
-            "type": "manual", "user": record.actor.engineUser, "parameters": parameters,
-            "correlationId": "\(GateClient.correlationPrefix)\(record.id)",
-        ]
-        if let key = record.intentCorrelationId { body["idempotencyKey"] = key }
-        payload = (try? Array(JSONSerialization.data(withJSONObject: body, options: [.sortedKeys]))) ?? Array("{}".utf8)
+        // Written directly (this is on every deploy's path): keys sorted, strings escaped.
+        var json = #"{"correlationId":"# + jsonString(GateClient.correlationPrefix + record.id)
+        if let key = record.intentCorrelationId { json += #","idempotencyKey":"# + jsonString(key) }
+        json += #","parameters":{"#
+        for (n, (name, value)) in parameters.sorted(by: { $0.0 < $1.0 }).enumerated() {
+            json += (n == 0 ? "" : ",") + jsonString(name) + ":" + jsonString(value)
+        }
+        json += #"},"type":"manual","user":"# + jsonString(record.actor.engineUser) + "}"
+        payload = Array(json.utf8)
     }
 }

@@ -128,13 +128,7 @@ extension GovernanceStore {
     // INVARIANT: a record has a slot entry exactly while its state holds a slot, and is in `succeeded`
     // exactly while its state is SUCCEEDED.
     func putDeployment(_ record: DeploymentRecord, _ txn: Transaction, _ codec: RecordCodec) throws {
-        let slotKey = Schema.slotKey(group: record.deliveryGroupId, environment: record.environment, id: record.id)
-        if record.state.holdsSlot {
-            try txn.put(schema.scopes, slotKey, CompactValues.encode(ActiveDeployment(
-                id: record.id, state: record.state, updatedAt: record.updatedAt, awaitingEngine: record.engineExecutionId == nil)))
-        } else {
-            try txn.delete(schema.scopes, slotKey)
-        }
+        try updateSlot(record, holds: record.state.holdsSlot, txn)
         if record.state == .succeeded {
             try txn.put(schema.succeeded, Schema.succeededKey(record), [])
         } else {
@@ -144,10 +138,35 @@ extension GovernanceStore {
     }
 
     func deleteDeployment(_ record: DeploymentRecord, _ txn: Transaction) throws {
-        try txn.delete(schema.scopes, Schema.slotKey(group: record.deliveryGroupId, environment: record.environment, id: record.id))
+        try updateSlot(record, holds: false, txn)
         try txn.delete(schema.succeeded, Schema.succeededKey(record))
         try txn.delete(schema.deploymentsByTime, Schema.byTimeKey(record))
         try txn.delete(schema.deployments, Array(record.id.utf8))
+    }
+
+    /// Writes or removes a record's slot entry, keeping its group and environment's slot count and
+    /// its entry in the age index (what can become a stale lock, oldest first) in step.
+    // INVARIANT: the "slots" counter of a scope equals its number of slot entries, and a slot entry
+    // has an age entry exactly while it can become a stale lock.
+    func updateSlot(_ record: DeploymentRecord, holds: Bool, _ txn: Transaction) throws {
+        let group = record.deliveryGroupId, environment = record.environment
+        let slotKey = Schema.slotKey(group: group, environment: environment, id: record.id)
+        let old = try txn.get(schema.scopes, slotKey).map { bytes in
+            guard let active = CompactValues.decodeActive(bytes) else { throw UndecodableValue(what: "slot entry") }
+            return active
+        }
+        if let old, old.canBeStale {
+            try txn.delete(schema.scopes, Schema.slotAgeKey(group: group, environment: environment, old))
+        }
+        if holds {
+            let entry = ActiveDeployment(id: record.id, state: record.state, updatedAt: record.updatedAt, awaitingEngine: record.engineExecutionId == nil)
+            try txn.put(schema.scopes, slotKey, CompactValues.encode(entry))
+            if old == nil { try increment(Schema.slotCountKey(group: group, environment: environment), by: 1, txn) }
+            if entry.canBeStale { try txn.put(schema.scopes, Schema.slotAgeKey(group: group, environment: environment, entry), []) }
+        } else if old != nil {
+            try txn.delete(schema.scopes, slotKey)
+            try increment(Schema.slotCountKey(group: group, environment: environment), by: -1, txn)
+        }
     }
 
     func putIdempotency(_ scope: IdempotencyScope, _ record: IdempotencyRecord, _ txn: Transaction, _ codec: RecordCodec) throws {

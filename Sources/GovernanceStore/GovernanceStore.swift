@@ -96,7 +96,12 @@ public final class GovernanceStore: Sendable {
         do {
             try environment.write { txn in
                 if let stored = try txn.get(schema.meta, Schema.schemaVersionKey) {
-                    let version = Int(String(decoding: stored, as: UTF8.self)) ?? -1
+                    var version = Int(String(decoding: stored, as: UTF8.self)) ?? -1
+                    if version == 1 {
+                        try migrateSlotIndex(txn)
+                        try txn.put(schema.meta, Schema.schemaVersionKey, Array(String(2).utf8))
+                        version = 2
+                    }
                     guard version == Schema.version else {
                         throw StoreError(.corrupt, path: path, "schema version \(version) is not \(Schema.version); use a matching dxcp-policy")
                     }
@@ -116,6 +121,30 @@ public final class GovernanceStore: Sendable {
         } catch {
             throw StoreError(.storage, path: path, "\(error)")
         }
+    }
+
+    /// Schema 1 → 2: slot entries say whether they await the engine, and each group and
+    /// environment gets its slot count and age index (`updateSlot`), rebuilt from the slot entries.
+    private func migrateSlotIndex(_ txn: Transaction) throws {
+        var records: [DeploymentRecord] = []
+        let cursor = try txn.cursor(schema.scopes)
+        var entry = try cursor.first()
+        while let current = entry {
+            if let scope = StoreKey.string(in: current.key, at: 0),
+                StoreKey.string(in: current.key, at: StoreKey().adding(scope).bytes.count) == "slot",
+                let active = CompactValues.decodeActive(current.value),
+                let bytes = try txn.get(schema.deployments, Array(active.id.utf8))
+            {
+                records.append(try RecordCodec.shared.decode(DeploymentRecord.self, bytes))
+            }
+            entry = try cursor.next()
+        }
+        for record in records {
+            // Written afresh: the old entry is removed first, so the count starts from nothing.
+            _ = try txn.delete(schema.scopes, Schema.slotKey(group: record.deliveryGroupId, environment: record.environment, id: record.id))
+            try updateSlot(record, holds: record.state.holdsSlot, txn)
+        }
+        logger.notice("data directory upgraded to schema 2 (slot counts and age index)", metadata: ["slots": "\(records.count)"])
     }
 
     // MARK: Decisions
@@ -255,6 +284,12 @@ public final class GovernanceStore: Sendable {
     /// Deployments holding a slot in a group and environment.
     public func activeDeployments(group: String, environment: String) throws(StoreError) -> [ActiveDeployment] {
         try read { view, _ in view.activeDeployments(group: group, environment: environment) }
+    }
+
+    /// Slots held in a group and environment, and the stale locks among them, from the slot count
+    /// and age index.
+    public func slotUsage(group: String, environment: String, staleBefore: Timestamp) throws(StoreError) -> SlotUsage {
+        try read { view, _ in view.slotUsage(group: group, environment: environment, staleBefore: staleBefore) }
     }
 
     /// The idempotency record under a scope.

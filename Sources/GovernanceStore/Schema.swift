@@ -6,7 +6,7 @@ import FoundationEssentials
 /// are ``StoreKey`` composites.
 struct Schema: @unchecked Sendable {
     /// Bumped when the layout changes; a store refuses a data directory of another version.
-    static let version = 1
+    static let version = 2
 
     /// `schema_version`, `policy_generation`, `audit_head`, `audit_checkpoint`, `commits`.
     let meta: Database
@@ -28,8 +28,10 @@ struct Schema: @unchecked Sendable {
     let idempotencyExpiry: Database
     /// Per-scope state, keyed by scope first so that what one decision touches for a scope sits
     /// together on one page: (scope, "quota", kind, day) → count; (`group:environment`, "slot",
-    /// id) → slot entry of a deployment holding a concurrency slot; (actor, "rate", bucket,
-    /// minute) → count.
+    /// id) → slot entry of a deployment holding a concurrency slot; (`group:environment`,
+    /// "slots") → how many slot entries there are; (`group:environment`, "slot-age", updatedAt,
+    /// id) → empty, for each slot entry that can become a stale lock, oldest first; (actor,
+    /// "rate", bucket, minute) → count.
     let scopes: Database
     /// deployment id → DispatchOrder: reservations whose engine trigger is not yet recorded.
     let outbox: Database
@@ -75,6 +77,15 @@ struct Schema: @unchecked Sendable {
     }
     static func slotPrefix(group: String, environment: String) -> StoreKey {
         StoreKey().adding("\(group):\(environment)").adding("slot")
+    }
+    static func slotCountKey(group: String, environment: String) -> [UInt8] {
+        StoreKey().adding("\(group):\(environment)").adding("slots").bytes
+    }
+    static func slotAgePrefix(group: String, environment: String) -> StoreKey {
+        StoreKey().adding("\(group):\(environment)").adding("slot-age")
+    }
+    static func slotAgeKey(group: String, environment: String, _ active: ActiveDeployment) -> [UInt8] {
+        slotAgePrefix(group: group, environment: environment).adding(active.updatedAt.microseconds).adding(active.id).bytes
     }
     static func succeededKey(_ r: DeploymentRecord) -> [UInt8] {
         StoreKey().adding(r.service).adding(r.environment).adding(r.createdAt.microseconds).adding(r.id).bytes

@@ -52,6 +52,22 @@ final class StoreView: StateView {
         }
     }
 
+    func slotUsage(group: String, environment: String, staleBefore: Timestamp) -> SlotUsage {
+        attempt(SlotUsage(holding: 0, stale: [])) {
+            let holding = try txn.counter(schema.scopes, Schema.slotCountKey(group: group, environment: environment))
+            var stale: [ActiveDeployment] = []
+            let prefix = Schema.slotAgePrefix(group: group, environment: environment).bytes
+            let cursor = try txn.cursor(schema.scopes)
+            var entry = try cursor.seek(prefix: prefix)
+            while let current = entry, let micros = StoreKey.integer(in: current.key, at: prefix.count), micros <= staleBefore.microseconds {
+                guard let id = StoreKey.string(in: current.key, at: prefix.count + 8) else { throw UndecodableValue(what: "slot age entry") }
+                stale.append(ActiveDeployment(id: id, state: .inProgress, updatedAt: Timestamp(microseconds: micros)))
+                entry = try cursor.next(prefix: prefix)
+            }
+            return SlotUsage(holding: holding, stale: stale)
+        }
+    }
+
     func deployment(id: String) -> DeploymentRecord? {
         attempt(nil) {
             guard let bytes = try txn.get(schema.deployments, Array(id.utf8)) else { return nil }

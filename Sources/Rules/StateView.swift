@@ -10,6 +10,10 @@ public protocol StateView {
     func quotaUsed(_ scope: QuotaScope, day: Int64) -> Int
     /// Deployments of a group in an environment that hold a slot (ACTIVE or IN_PROGRESS).
     func activeDeployments(group: String, environment: String) -> [ActiveDeployment]
+    /// How many deployments of a group in an environment hold a slot, and which of them are stale
+    /// locks: IN_PROGRESS with a known execution and unchanged since `staleBefore` (REFERENCE §7,
+    /// DECISIONS D11). A store answers without reading every slot.
+    func slotUsage(group: String, environment: String, staleBefore: Timestamp) -> SlotUsage
     /// A deployment record by id.
     func deployment(id: String) -> DeploymentRecord?
     /// The newest SUCCEEDED deployment of a service in an environment created strictly before
@@ -31,7 +35,27 @@ public protocol StateView {
     func deployments(matching query: DeploymentQuery, groups: Set<String>?) -> [DeploymentRecord]
 }
 
+/// The slots of a group in an environment: how many are held, and the stale locks among them.
+public struct SlotUsage: Sendable, Hashable {
+    /// Deployments holding a slot, stale ones included.
+    public var holding: Int
+    /// The stale locks among them.
+    public var stale: [ActiveDeployment]
+
+    /// Usage from its parts.
+    public init(holding: Int, stale: [ActiveDeployment]) {
+        self.holding = holding
+        self.stale = stale
+    }
+}
+
 extension StateView {
+    /// Reads every slot; stores override this with an index.
+    public func slotUsage(group: String, environment: String, staleBefore: Timestamp) -> SlotUsage {
+        let active = activeDeployments(group: group, environment: environment)
+        return SlotUsage(holding: active.count, stale: active.filter { $0.canBeStale && $0.updatedAt <= staleBefore })
+    }
+
     /// Reads the build to answer; stores override this with a cheaper lookup.
     public func isRegistered(service: String, version: String) -> Bool {
         build(service: service, version: version) != nil

@@ -93,6 +93,8 @@ struct RecordedCall {
 final class EmulatorState: @unchecked Sendable {
     private struct Data {
         var executions: [String: Execution] = [:]
+        /// Execution id by the trigger's correlation id.
+        var correlated: [String: String] = [:]
         var order: [String] = []
         var faults: [Fault] = []
         var outcomes: [Outcome] = []
@@ -129,9 +131,7 @@ final class EmulatorState: @unchecked Sendable {
     /// answered (as Orca's `ExecutionLauncher` does).
     func start(application: String, pipeline: String, user: String?, parameters: [String: Any], correlationId: String?, triggerType: String) -> Execution {
         data.withLockedValue { d in
-            if let correlationId,
-                let running = d.executions.values.first(where: { $0.correlationId == correlationId && $0.status == "RUNNING" })
-            {
+            if let correlationId, let id = d.correlated[correlationId], let running = d.executions[id], running.status == "RUNNING" {
                 return running
             }
             let outcome = d.outcomes.last { $0.pipeline == pipeline || $0.pipeline == "*" } ?? defaultOutcome
@@ -140,6 +140,7 @@ final class EmulatorState: @unchecked Sendable {
                 parameters: parameters, started: Date(), outcome: outcome, correlationId: correlationId, triggerType: triggerType)
             d.executions[execution.id] = execution
             d.order.append(execution.id)
+            if let correlationId { d.correlated[correlationId] = execution.id }
             return execution
         }
     }

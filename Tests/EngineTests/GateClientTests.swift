@@ -92,6 +92,21 @@ import Testing
         #expect(error?.detail.contains("absence cannot be proved") == true)
     }
 
+    @Test func thePayloadIsJSONWhateverTheStringsHold() throws {
+        var random = SplitMix64(seed: 20_261_206)
+        let alphabet: [Character] = ["a", "\"", "\\", "\n", "\u{0}", "\u{1f}", "é", "😀", "/", " ", "\u{7f}", "}"]
+        for _ in 0..<500 {
+            var record = Self.record()
+            record.intentCorrelationId = String((0..<random.below(12)).map { _ in random.pick(alphabet) })
+            record.actor.engineUser = String((0..<random.below(12)).map { _ in random.pick(alphabet) })
+            let payload = TriggerRequest(record: record, artifactRef: "s3://b/" + String((0..<random.below(8)).map { _ in random.pick(alphabet) })).payload
+            let body = try #require(try JSONSerialization.jsonObject(with: Data(payload)) as? [String: Any])
+            #expect(body["idempotencyKey"] as? String == record.intentCorrelationId)
+            #expect(body["user"] as? String == record.actor.engineUser)
+            #expect(body["correlationId"] as? String == "dxcp-dep-1")
+        }
+    }
+
     @Test func rollbackCarriesTheTargetVersion() throws {
         let trigger = TriggerRequest(record: Self.record(kind: .rollback), artifactRef: nil)
         let body = try #require(try JSONSerialization.jsonObject(with: Data(trigger.payload)) as? [String: Any])

@@ -131,12 +131,8 @@ extension Checks {
     static func slots(_ group: String, _ environment: String, _ state: some StateView, _ settings: Settings, now: Timestamp)
         -> (holding: Int, stale: [ActiveDeployment])
     {
-        let active = state.activeDeployments(group: group, environment: environment)
-        let staleBefore = now.adding(seconds: -settings.deploymentLockStaleSeconds)
-        // A reservation awaiting the engine holds its slot until the reconciler confirms it: freeing
-        // it could let a second execution run beside one Gate did start.
-        let stale = active.filter { $0.state == .inProgress && !$0.awaitingEngine && $0.updatedAt <= staleBefore }
-        return (active.count - stale.count, stale)
+        let usage = state.slotUsage(group: group, environment: environment, staleBefore: now.adding(seconds: -settings.deploymentLockStaleSeconds))
+        return (usage.holding - usage.stale.count, usage.stale)
     }
 
     /// §4.2: fewer deployments hold a slot in the group + environment than its limit → else 409

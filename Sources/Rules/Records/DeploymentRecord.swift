@@ -186,6 +186,11 @@ public struct ActiveDeployment: Sendable, Hashable, Codable {
     /// outcome is being confirmed (DECISIONS D6). It is never taken for a stale lock.
     public var awaitingEngine: Bool
 
+    /// Whether it can become a stale lock: IN_PROGRESS with a known execution. A reservation
+    /// awaiting the engine holds its slot until the reconciler confirms it: freeing it could let a
+    /// second execution run beside one Gate did start.
+    public var canBeStale: Bool { state == .inProgress && !awaitingEngine }
+
     /// A summary from its parts.
     public init(id: String, state: DeploymentRecord.State, updatedAt: Timestamp, awaitingEngine: Bool = false) {
         self.id = id
