@@ -139,7 +139,8 @@ public final class Dispatcher: Sendable {
         Task { [store, logger] in
             defer { self.end(record.id) }
             do {
-                _ = try await store.recordDispatch(deploymentId: record.id, executionId: execution.id, executionURL: execution.url, now: now)
+                _ = try await store.recordDispatch(
+                    deploymentId: record.id, executionId: execution.id, executionURL: execution.url, now: now, reservation: record)
             } catch {
                 logger.error("recording the execution failed; the reconciler will record it", metadata: [
                     "deployment_id": "\(record.id)", "execution_id": "\(execution.id)", "error": "\(error)",

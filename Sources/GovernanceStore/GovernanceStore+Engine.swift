@@ -21,17 +21,18 @@ extension GovernanceStore {
             try appendAudit(note, origin: AuditOrigin(decisionId: nil, requestId: nil, timestamp: now), index: 0, txn, codec, &state)
             return .mutation(nil)
 
-        case .recordDispatch(let id, let executionId, let executionURL, let now):
-            guard var record = try loadDeployment(id, txn, codec) else { return .mutation(nil) }
-            // INVARIANT: a deployment's execution is recorded once; a second report changes nothing.
-            guard record.engineExecutionId == nil else { return .mutation(record) }
+        case .recordDispatch(let id, let executionId, let executionURL, let now, let reservation):
+            // INVARIANT: an outbox entry exists exactly while a reservation's execution is neither
+            // recorded nor released, and such a reservation is never changed: the record its decision
+            // committed is the stored one. A deployment's execution is recorded once; a second report
+            // changes nothing.
+            guard let order = try takeDispatchOrder(id, txn, codec) else { return .mutation(try loadDeployment(id, txn, codec)) }
+            guard var record = try reservation.flatMap({ $0.id == id ? $0 : nil }) ?? loadDeployment(id, txn, codec) else { return .mutation(nil) }
             record.engineExecutionId = executionId
             record.engineExecutionURL = executionURL
             record.updatedAt = now
             try putDeployment(record, txn, codec)
-            if let order = try takeDispatchOrder(id, txn, codec) {
-                try completeIdempotency(order.idempotency, with: record, txn, codec)
-            }
+            try completeIdempotency(order.idempotency, with: record, txn, codec)
             try appendAudit(engineNote(record, "ENGINE_TRIGGERED", .success, "Engine accepted \(record.id) as execution \(executionId)"),
                 origin: AuditOrigin(decisionId: nil, requestId: nil, timestamp: now), index: 0, txn, codec, &state)
             return .mutation(record)

@@ -322,8 +322,14 @@ public final class GovernanceStore: Sendable {
 
     /// Records that the engine accepted a reserved deployment: stores its execution, removes the
     /// outbox entry and completes the idempotency key with the record.
-    public func recordDispatch(deploymentId: String, executionId: String, executionURL: String?, now: Timestamp) async throws -> DeploymentRecord? {
-        try await writer.submit(.mutation(.recordDispatch(deploymentId, executionId: executionId, executionURL: executionURL, now: now))).record
+    ///
+    /// `reservation`: the record as its decision committed it, when the caller has it (the
+    /// dispatcher): a reservation awaiting the engine never changes, so it need not be read back.
+    public func recordDispatch(
+        deploymentId: String, executionId: String, executionURL: String?, now: Timestamp, reservation: DeploymentRecord? = nil
+    ) async throws -> DeploymentRecord? {
+        try await writer.submit(.mutation(.recordDispatch(
+            deploymentId, executionId: executionId, executionURL: executionURL, now: now, reservation: reservation))).record
     }
 
     /// Releases a reservation the engine never accepted: the record, its slot and its quota unit

@@ -8,6 +8,12 @@ import Rules
 enum StoredEncoding {
     static func encode(_ r: DeploymentRecord) -> [UInt8] {
         var w = CompactJSONWriter()
+        write(r, into: &w)
+        return w.bytes
+    }
+
+    /// Writes the record as a JSON object.
+    static func write(_ r: DeploymentRecord, into w: inout CompactJSONWriter) {
         w.open()
         w.key("actor")
         w.open()
@@ -62,17 +68,38 @@ enum StoredEncoding {
         w.field("updatedAt", r.updatedAt)
         w.field("version", r.version)
         w.close()
-        return w.bytes
     }
 
-    /// The in-flight form (no response yet) by hand; a completed record through `codec`.
+    /// The in-flight form (no response yet) and the form a deploy or rollback completes with (a
+    /// deployment as its response) by hand; any other completed record through `codec`.
     static func encode(_ record: IdempotencyRecord, _ codec: RecordCodec) throws -> [UInt8] {
-        guard record.response == nil else { return try codec.encode(record) }
         var w = CompactJSONWriter()
-        w.open()
-        w.field("expiresAt", record.expiresAt)
-        w.field("fingerprint", record.fingerprint)
-        w.close()
+        switch record.response {
+        case nil:
+            w.open()
+            w.field("expiresAt", record.expiresAt)
+            w.field("fingerprint", record.fingerprint)
+            w.close()
+        case .some(let response):
+            guard case .deployment(let deployment) = response.result else { return try codec.encode(record) }
+            w = CompactJSONWriter(capacity: 1_536)
+            w.open()
+            w.field("expiresAt", record.expiresAt)
+            w.field("fingerprint", record.fingerprint)
+            w.key("response")
+            w.open()
+            w.key("result")
+            w.open()
+            w.key("deployment")
+            w.open()
+            w.key("_0")
+            write(deployment, into: &w)
+            w.close()
+            w.close()
+            w.field("status", Int64(response.status))
+            w.close()
+            w.close()
+        }
         return w.bytes
     }
 }

@@ -13,7 +13,7 @@ enum WriteWork: Sendable {
 /// State changes made outside the rules: engine outcomes, policy loads and audit retention.
 enum StoreMutation: Sendable {
     case replacePolicy(PolicySnapshot, actorId: String, now: Timestamp)
-    case recordDispatch(String, executionId: String, executionURL: String?, now: Timestamp)
+    case recordDispatch(String, executionId: String, executionURL: String?, now: Timestamp, reservation: DeploymentRecord?)
     case releaseReservation(String, reason: String, now: Timestamp)
     case recordEngineState(String, state: DeploymentRecord.State, failures: [Failure], now: Timestamp)
     case pruneAudit(AuditRetention)

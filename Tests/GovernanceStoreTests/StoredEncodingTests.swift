@@ -42,6 +42,17 @@ import Testing
         let done = IdempotencyRecord(fingerprint: "f", expiresAt: Timestamp(seconds: 99), response: StoredResponse(status: 201, result: .mutationsDisabled(true)))
         #expect(try JSONDecoder().decode(IdempotencyRecord.self, from: Data(try StoredEncoding.encode(done, RecordCodec()))) == done)
     }
+
+    @Test(arguments: [false, true])
+    func completedDeployIdempotencyRecordRoundTrips(optionalsSet: Bool) throws {
+        let failures = optionalsSet ? [Failure(category: .timeout, summary: "t", actionHint: "r", observedAt: Timestamp(seconds: 9))] : []
+        let done = IdempotencyRecord(
+            fingerprint: #"{"a":"b \"c\""}"#, expiresAt: Timestamp(seconds: 99),
+            response: StoredResponse(status: 201, result: .deployment(Self.record(failures: failures, optionalsSet: optionalsSet))))
+        let bytes = try StoredEncoding.encode(done, RecordCodec())
+        #expect(try JSONDecoder().decode(IdempotencyRecord.self, from: Data(bytes)) == done, "written by hand, read by the Codable conformance")
+        #expect(bytes == (try StoredEncoding.encode(try JSONDecoder().decode(IdempotencyRecord.self, from: Data(bytes)), RecordCodec())))
+    }
 }
 
 /// New record ids are UUID-shaped, version 7, unique, and ordered by time.
