@@ -55,6 +55,14 @@ public final class Dispatcher: Sendable {
     private let hooks: Hooks
     private let clock: @Sendable () -> Timestamp
     private let live = Mutex(Live())
+    /// Artifact references of registered builds, by service and version. A registered build never
+    /// changes (REFERENCE §2.6 refuses a different artifact for a registered version), so it is
+    /// read from the store once; the cache is bounded.
+    private let artifacts = Mutex<[BuildKey: String]>([:])
+    private struct BuildKey: Hashable {
+        var service: String
+        var version: String
+    }
 
     /// A dispatcher between `store` and `gate`, reading the time from `clock`.
     public init(
@@ -106,7 +114,7 @@ public final class Dispatcher: Sendable {
         hooks.afterReservation(record)
         let artifactRef: String?
         do {
-            artifactRef = try store.build(service: record.service, version: record.version)?.artifactRef
+            artifactRef = try artifact(service: record.service, version: record.version)
         } catch {
             return await release(record, EngineError(.engineUnavailable, delivery: .notSent, "the build could not be read: \(error)"), requestId: requestId)
         }
@@ -148,6 +156,17 @@ public final class Dispatcher: Sendable {
             }
         }
         return .started(started)
+    }
+
+    private func artifact(service: String, version: String) throws -> String? {
+        let key = BuildKey(service: service, version: version)
+        if let cached = artifacts.withLock({ $0[key] }) { return cached }
+        guard let artifactRef = try store.build(service: service, version: version)?.artifactRef else { return nil }
+        artifacts.withLock { cache in
+            if cache.count >= 4_096 { cache.removeAll(keepingCapacity: true) }
+            cache[key] = artifactRef
+        }
+        return artifactRef
     }
 
     private func release(_ record: DeploymentRecord, _ failure: EngineError, requestId: String) async -> Outcome {
