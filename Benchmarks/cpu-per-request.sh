@@ -7,18 +7,8 @@
 # what a request costs the client and the kernel on the client's side.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-command -v wrk >/dev/null || { echo "install wrk: apt-get install -y wrk" >&2; exit 1; }
 command -v taskset >/dev/null || { echo "needs taskset (util-linux)" >&2; exit 1; }
-swift build -c release --product dxcp-policy
-swift build -c release --product gate-emulator
-(cd Benchmarks && swift build -c release --product dxcp-bench)
-bin=.build/release
-bbin=Benchmarks/.build/release
-work=$(mktemp -d)
-secret="bench-$(date +%s)-secret-0123456789abcdef"
-pids=()
-cleanup() { kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
+source Benchmarks/common.sh
 
 taskset -c 0 "$bin/gate-emulator" --port 18100 --run-seconds 3600 >/dev/null & pids+=($!)
 DXCP_DEV_JWT_SECRET="$secret" taskset -c 1 "$bin/dxcp-policy" serve --port 18101 --data-dir "$work/data" \
@@ -28,10 +18,7 @@ load="${LOAD:-validate}"
 actors=256
 [ "$load" = gateway ] && actors=2048
 "$bbin/dxcp-bench" tokens "$secret" owner "$actors" > "$work/owner.tokens"
-ci=$("$bbin/dxcp-bench" tokens "$secret" ci 1)
-curl -sf -o /dev/null -H "Authorization: Bearer $ci" -H 'Idempotency-Key: bench-build' -H 'Content-Type: application/json' \
-  -d '{"service":"demo-service","version":"1.0.0","artifactRef":"s3://artifacts/demo-service-1.0.0.zip","git_sha":"abc","git_branch":"main","ci_provider":"bench","ci_run_id":"1","built_at":"2026-01-01T00:00:00Z"}' \
-  http://127.0.0.1:18101/v1/builds/register
+register_build http://127.0.0.1:18101
 export TOKENS_FILE="$work/owner.tokens"
 
 ticks=$(getconf CLK_TCK)

@@ -7,17 +7,7 @@
 #   ROUNDS=5 ROUND=4s bash Benchmarks/deploy-bench.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-command -v wrk >/dev/null || { echo "install wrk: apt-get install -y wrk" >&2; exit 1; }
-swift build -c release --product dxcp-policy
-swift build -c release --product gate-emulator
-(cd Benchmarks && swift build -c release --product dxcp-bench)
-bin=.build/release
-bbin=Benchmarks/.build/release
-work=$(mktemp -d)
-secret="bench-$(date +%s)-secret-0123456789abcdef"
-pids=()
-cleanup() { kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
+source Benchmarks/common.sh
 
 # Executions end after RUN_SECONDS, so the poller frees their slots as in a real run.
 "$bin/gate-emulator" --port 18200 --run-seconds "${RUN_SECONDS:-1}" >/dev/null & pids+=($!)
@@ -25,10 +15,7 @@ DXCP_DEV_JWT_SECRET="$secret" "$bin/dxcp-policy" serve --port 18201 --data-dir "
   --policy Benchmarks/bench-policy.yaml --gate-url http://127.0.0.1:18200 >"$work/serve.log" 2>&1 & pids+=($!)
 sleep 2
 "$bbin/dxcp-bench" tokens "$secret" owner 256 > "$work/owner.tokens"
-ci=$("$bbin/dxcp-bench" tokens "$secret" ci 1)
-curl -sf -o /dev/null -H "Authorization: Bearer $ci" -H 'Idempotency-Key: bench-build' -H 'Content-Type: application/json' \
-  -d '{"service":"demo-service","version":"1.0.0","artifactRef":"s3://artifacts/demo-service-1.0.0.zip","git_sha":"abc","git_branch":"main","ci_provider":"bench","ci_run_id":"1","built_at":"2026-01-01T00:00:00Z"}' \
-  http://127.0.0.1:18201/v1/builds/register
+register_build http://127.0.0.1:18201
 export TOKENS_FILE="$work/owner.tokens"
 
 # One wrk run; prints "requests/s p50-ms p99-ms non-2xx".

@@ -6,18 +6,9 @@
 # ratio. Server and client share the 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-command -v wrk >/dev/null || { echo "install wrk: apt-get install -y wrk" >&2; exit 1; }
-swift build -c release --product dxcp-policy
-swift build -c release --product gate-emulator
-(cd Benchmarks && swift build -c release)
-bin=.build/release
-bbin=Benchmarks/.build/release
-work=$(mktemp -d)
-secret="bench-$(date +%s)-secret-0123456789abcdef"
+source Benchmarks/common.sh
+(cd Benchmarks && swift build -c release --product raw-nio-server)
 duration="${DURATION:-10s}"
-pids=()
-cleanup() { kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
 
 "$bin/gate-emulator" --port 18100 --run-seconds 3600 >/dev/null & pids+=($!)
 DXCP_DEV_JWT_SECRET="$secret" "$bin/dxcp-policy" serve --port 18101 --data-dir "$work/data" \
@@ -27,10 +18,7 @@ sleep 2
 
 "$bbin/dxcp-bench" tokens "$secret" owner 256 > "$work/owner.tokens"
 "$bbin/dxcp-bench" tokens "$secret" owner 2048 > "$work/gateway.tokens"
-ci=$("$bbin/dxcp-bench" tokens "$secret" ci 1)
-curl -sf -o /dev/null -H "Authorization: Bearer $ci" -H 'Idempotency-Key: bench-build' -H 'Content-Type: application/json' \
-  -d '{"service":"demo-service","version":"1.0.0","artifactRef":"s3://artifacts/demo-service-1.0.0.zip","git_sha":"abc","git_branch":"main","ci_provider":"bench","ci_run_id":"1","built_at":"2026-01-01T00:00:00Z"}' \
-  http://127.0.0.1:18101/v1/builds/register
+register_build http://127.0.0.1:18101
 
 run() { echo "== $1"; shift; wrk -t1 -c"${CONNECTIONS:-32}" -d"$duration" --latency "$@" | grep -E 'Requests/sec|Latency  |  50%|  99%|Non-2xx|Socket errors'; }
 # One wrk run; prints "requests/s p99-ms".

@@ -61,17 +61,17 @@ import Testing
         }
         // Back to schema 1, as an older dxcp-policy left it (the raw handle is closed before the store opens).
         do {
-        let env = try LMDB.Environment(path: dir.path, options: .init(mapSize: 64 << 20, maxDatabases: 16))
-        let scopes = try env.database("scopes", create: false)
-        let meta = try env.database("meta", create: false)
-        try env.write { txn in
-            for (key, value) in try txn.entries(scopes, prefix: StoreKey().adding("default:sandbox").bytes) {
-                let kind = StoreKey.string(in: key, at: StoreKey().adding("default:sandbox").bytes.count)
-                if kind == "slots" || kind == "slot-age" { _ = try txn.delete(scopes, key) }
-                if kind == "slot" { try txn.put(scopes, key, [value[0] & 1] + value[1...]) }
+            let env = try LMDB.Environment(path: dir.path, options: .init(mapSize: 64 << 20, maxDatabases: 16))
+            let scopes = try env.database("scopes", create: false)
+            let meta = try env.database("meta", create: false)
+            try env.write { txn in
+                for (key, value) in try txn.entries(scopes, prefix: StoreKey().adding("default:sandbox").bytes) {
+                    let kind = StoreKey.string(in: key, at: StoreKey().adding("default:sandbox").bytes.count)
+                    if kind == "slots" || kind == "slot-age" { _ = try txn.delete(scopes, key) }
+                    if kind == "slot" { try txn.put(scopes, key, [value[0] & 1] + value[1...]) }
+                }
+                try txn.put(meta, Array("schema_version".utf8), Array("1".utf8))
             }
-            try txn.put(meta, Array("schema_version".utf8), Array("1".utf8))
-        }
         }
         let store = try GovernanceStore(directory: dir.path)
         let usage = try store.slotUsage(group: "default", environment: "sandbox", staleBefore: baseTime.adding(seconds: 1))
