@@ -124,9 +124,7 @@ final class WritePath: Sendable {
                     q.idleWaiters = []
                     return ([], waiters)
                 }
-                let batch = Array(q.jobs.prefix(maxBatch))
-                q.jobs.removeFirst(batch.count)
-                return (batch, [])
+                return (Self.takeBatch(from: &q.jobs, maxBatch: maxBatch), [])
             }
             if batch.isEmpty {
                 makeDurable()
@@ -135,6 +133,35 @@ final class WritePath: Sendable {
             }
             commit(batch)
         }
+    }
+
+    /// The most state changes from outside the rules (engine outcomes, retention) in one batch.
+    static let maxMutationsPerBatch = 16
+
+    /// The next batch, in queue order: up to `maxBatch` jobs, of which at most
+    /// ``maxMutationsPerBatch`` are mutations; further mutations wait for the next batch while the
+    /// decisions behind them go ahead. A burst of engine outcomes (the poller ending hundreds of
+    /// executions) then never makes one long transaction that every waiting decision sits behind.
+    static func takeBatch(from jobs: inout [Job], maxBatch: Int) -> [Job] {
+        var batch: [Job] = []
+        var left: [Job] = []
+        var mutations = 0
+        for (index, job) in jobs.enumerated() {
+            if batch.count == maxBatch {
+                left.append(contentsOf: jobs[index...])
+                break
+            }
+            if case .mutation = job.work {
+                guard mutations < maxMutationsPerBatch else {
+                    left.append(job)
+                    continue
+                }
+                mutations += 1
+            }
+            batch.append(job)
+        }
+        jobs = left
+        return batch
     }
 
     private func commit(_ batch: [Job]) {
