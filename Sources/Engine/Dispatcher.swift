@@ -142,18 +142,18 @@ public final class Dispatcher: Sendable {
         started.engineExecutionId = execution.id
         started.engineExecutionURL = execution.url
         started.updatedAt = now
-        // The caller is answered now; the record follows. A crash before it is durable leaves the
+        // The caller is answered now; the record follows. It is queued before the answer leaves,
+        // so a retry of the same key is decided after it. A crash before it is durable leaves the
         // outbox entry, and the reconciler finds the execution by the deployment id.
-        Task { [store, logger] in
-            defer { self.end(record.id) }
-            do {
-                _ = try await store.recordDispatch(
-                    deploymentId: record.id, executionId: execution.id, executionURL: execution.url, now: now, reservation: record)
-            } catch {
+        store.recordDispatchSoon(
+            deploymentId: record.id, executionId: execution.id, executionURL: execution.url, now: now, reservation: record
+        ) { [logger] result in
+            if case .failure(let error) = result {
                 logger.error("recording the execution failed; the reconciler will record it", metadata: [
                     "deployment_id": "\(record.id)", "execution_id": "\(execution.id)", "error": "\(error)",
                 ])
             }
+            self.end(record.id)
         }
         return .started(started)
     }

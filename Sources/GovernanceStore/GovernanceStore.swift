@@ -332,6 +332,18 @@ public final class GovernanceStore: Sendable {
             deploymentId, executionId: executionId, executionURL: executionURL, now: now, reservation: reservation))).record
     }
 
+    /// Queues the record of a dispatch now and returns at once: any decision queued after this
+    /// call (a replay of the same key, say) is evaluated after the execution is recorded. `done`
+    /// hears the record once it is durable, or the error.
+    public func recordDispatchSoon(
+        deploymentId: String, executionId: String, executionURL: String?, now: Timestamp, reservation: DeploymentRecord?,
+        done: @escaping @Sendable (Result<DeploymentRecord?, any Error>) -> Void
+    ) {
+        writer.enqueue(.mutation(.recordDispatch(
+            deploymentId, executionId: executionId, executionURL: executionURL, now: now, reservation: reservation))
+        ) { result in done(result.map(\.record)) }
+    }
+
     /// Releases a reservation the engine never accepted: the record, its slot and its quota unit
     /// are gone and the idempotency key is free again (DECISIONS D8). Audited as FAILED.
     public func releaseReservation(deploymentId: String, reason: String, now: Timestamp) async throws -> DeploymentRecord? {

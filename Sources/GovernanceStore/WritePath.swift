@@ -50,7 +50,8 @@ enum WriteOutcome: Sendable {
 final class WritePath: Sendable {
     struct Job: Sendable {
         let work: WriteWork
-        let continuation: CheckedContinuation<WriteOutcome, any Error>
+        /// Told the outcome once the job's batch is durable, or its error.
+        let complete: @Sendable (Result<WriteOutcome, any Error>) -> Void
     }
 
     private struct Queue {
@@ -80,22 +81,28 @@ final class WritePath: Sendable {
     /// Queues `work` and waits until its batch is durable.
     func submit(_ work: WriteWork) async throws -> WriteOutcome {
         try await withCheckedThrowingContinuation { continuation in
-            let job = Job(work: work, continuation: continuation)
-            let start: Bool? = queue.withLock { q in
-                if q.closed { return nil }
-                q.jobs.append(job)
-                if q.draining { return false }
-                q.draining = true
-                return true
-            }
-            switch start {
-            case nil:
-                continuation.resume(throwing: StoreError(.closed, path: store?.path ?? "", "the store is shutting down"))
-            case true?:
-                thread.async { self.drain() }
-            case false?:
-                break
-            }
+            enqueue(work) { continuation.resume(with: $0) }
+        }
+    }
+
+    /// Queues `work` now — any work queued later is applied after it — and tells `complete` its
+    /// outcome once its batch is durable.
+    func enqueue(_ work: WriteWork, complete: @escaping @Sendable (Result<WriteOutcome, any Error>) -> Void) {
+        let job = Job(work: work, complete: complete)
+        let start: Bool? = queue.withLock { q in
+            if q.closed { return nil }
+            q.jobs.append(job)
+            if q.draining { return false }
+            q.draining = true
+            return true
+        }
+        switch start {
+        case nil:
+            complete(.failure(StoreError(.closed, path: store?.path ?? "", "the store is shutting down")))
+        case true?:
+            thread.async { self.drain() }
+        case false?:
+            break
         }
     }
 
@@ -166,7 +173,7 @@ final class WritePath: Sendable {
 
     private func commit(_ batch: [Job]) {
         guard let store else {
-            batch.forEach { $0.continuation.resume(throwing: StoreError(.closed, path: "", "the store was released")) }
+            batch.forEach { $0.complete(.failure(StoreError(.closed, path: "", "the store was released"))) }
             return
         }
         do {
@@ -192,7 +199,7 @@ final class WritePath: Sendable {
             if batch.count == 1 {
                 let failure = store.storeError(error)
                 store.logger.error("write failed", metadata: ["error": "\(failure)"])
-                batch[0].continuation.resume(throwing: failure)
+                batch[0].complete(.failure(failure))
             } else {
                 for job in batch { commit([job]) }
             }
@@ -208,13 +215,13 @@ final class WritePath: Sendable {
         } catch {
             let failure = StoreError(error)
             store.logger.error("sync failed", metadata: ["error": "\(failure)"])
-            for (job, _) in awaitingSync { job.continuation.resume(throwing: failure) }
+            for (job, _) in awaitingSync { job.complete(.failure(failure)) }
         }
         awaitingSync = []
     }
 
     private func answer(_ settled: [(Job, WriteOutcome)]) {
-        for (job, outcome) in settled { job.continuation.resume(returning: outcome) }
+        for (job, outcome) in settled { job.complete(.success(outcome)) }
     }
 }
 

@@ -77,10 +77,7 @@ import Testing
             return
         }
         #expect(dispatched.engineExecutionId != nil)
-        await dispatcher.settle()
-        #expect(try fixture.store.deployment(id: record.id) == dispatched, "the record answered is the record stored")
-        #expect(try Self.executions(emulator, for: record.id) == 1)
-        #expect(try fixture.store.pendingDispatches().isEmpty)
+        // A retry the moment the caller has its answer is decided after the execution is recorded.
         let replay = try await fixture.store.decide(
             .deploy(DeploymentIntent(service: "demo-service", environment: "sandbox", version: "1.0.0", changeSummary: "k1")),
             by: Self.owner, context: DecisionContext(now: Self.start, decisionId: "d2", newId: "n2", idempotencyKey: "k1"))
@@ -88,6 +85,9 @@ import Testing
         guard case .deployment(let replayed)? = replay.result else { Issue.record("no replay"); return }
         #expect(replayed.engineExecutionId == dispatched.engineExecutionId)
         #expect(try Self.executions(emulator, for: record.id) == 1, "a replay never triggers")
+        await dispatcher.settle()
+        #expect(try fixture.store.deployment(id: record.id) == dispatched, "the record answered is the record stored")
+        #expect(try fixture.store.pendingDispatches().isEmpty)
     }
 
     @Test func refusedTriggerReleasesTheReservationAndSpendsNothing() async throws {

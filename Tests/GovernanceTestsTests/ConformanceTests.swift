@@ -86,12 +86,14 @@ import TestSupport
         #expect(second.output.contains("runVersion=0.1.5"), "the second run picks versions after the first run's (0.1.1 to 0.1.4)")
     }
 
-    /// Gate refusing every pipeline trigger: strict fails the deploy checks saying the engine is
-    /// unavailable; diagnostic skips them with that reason and still passes.
+    /// Gate refusing every pipeline trigger (a 4xx: nothing started, so each reservation is
+    /// released at once — a 5xx would hold it until confirmed, DECISIONS 47): strict fails the
+    /// deploy checks saying the engine is unavailable; diagnostic skips them with that reason and
+    /// still passes.
     @Test func anEngineOutageFailsStrictAndSkipsInDiagnostic() async throws {
         let key = try SigningKey()
         let gate = try EmulatorProcess()
-        try gate.control("/_emulator/faults", #"{"path":"/pipelines/demo-app/","status":503}"#)
+        try gate.control("/_emulator/faults", #"{"path":"/pipelines/demo-app/","status":400}"#)
         let server = try await ServerProcess(key: key, gate: gate.baseURL)
 
         let strict = try await SuiteRun.run(server, key: key, profile: "strict", guardrails: "active")

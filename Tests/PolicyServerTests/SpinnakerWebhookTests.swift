@@ -151,6 +151,9 @@ import Testing
         let deployed = try await server.send("POST", "/v1/deployments", token: owner, json: deployBody(), headers: ["Idempotency-Key": "d1"])
         #expect(deployed.status == 201)
         let id = try #require(deployed.json["id"] as? String)
+        // The execution is recorded just after the 201 (DECISIONS 52); an admission before that is
+        // allowed too (the deployment is not yet bound to an execution).
+        await server.dispatcher?.settle()
         let execution = try #require(try server.store.deployment(id: id)?.engineExecutionId)
         let trigger = try #require(try emulator.calls().first { ($0["method"] as? String) == "POST" })
         #expect((trigger["body"] as? String)?.contains(id) == true, "the trigger carries dxcpDeploymentId")
