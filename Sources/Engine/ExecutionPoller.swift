@@ -46,14 +46,22 @@ public final class ExecutionPoller: Sendable {
         // A reservation not yet dispatched belongs to its dispatcher, or to the reconciler.
         let records = try store.deploymentsHoldingSlots().filter { $0.engineExecutionId != nil }
         var report = Report()
-        try await withThrowingTaskGroup(of: (String, Polled).self) { group in
+        await withTaskGroup(of: (String, Polled).self) { group in
             var next = records.makeIterator()
             func startNext() {
                 guard let record = next.next() else { return }
-                group.addTask { (record.id, try await self.poll(record, staleSeconds: staleSeconds, now: now, requestId: requestId)) }
+                group.addTask {
+                    do {
+                        return (record.id, try await self.poll(record, staleSeconds: staleSeconds, now: now, requestId: requestId))
+                    } catch {
+                        // The store could not record it: the next pass asks again.
+                        self.logger.error("recording an execution's state failed", metadata: ["deployment_id": "\(record.id)", "error": "\(error)"])
+                        return (record.id, .failed)
+                    }
+                }
             }
             for _ in 0..<Self.concurrency { startNext() }
-            while let (id, polled) = try await group.next() {
+            while let (id, polled) = await group.next() {
                 switch polled {
                 case .unchanged: break
                 case .changed(let state): report.changed[id] = state

@@ -32,7 +32,7 @@ extension GovernanceStore {
             record.engineExecutionURL = executionURL
             record.updatedAt = now
             try putDeployment(record, txn, codec)
-            try completeIdempotency(order.idempotency, with: record, txn, codec)
+            try completeIdempotency(order.idempotency, with: record, now: now, ttlSeconds: state.policy.settings.idempotencyTTLSeconds, txn, codec)
             try appendAudit(engineNote(record, "ENGINE_TRIGGERED", .success, "Engine accepted \(record.id) as execution \(executionId)"),
                 origin: AuditOrigin(decisionId: nil, requestId: nil, timestamp: now), index: 0, txn, codec, &state)
             return .mutation(record)
@@ -82,12 +82,17 @@ extension GovernanceStore {
         auditIndex += 1
     }
 
-    /// Completes the key a deployment's request holds with the deployment as its 201 answer.
-    func completeIdempotency(_ scope: IdempotencyScope, with record: DeploymentRecord, _ txn: Transaction, _ codec: RecordCodec) throws {
+    /// Completes the key a deployment's request holds with the deployment as its 201 answer. The
+    /// key then counts for a full TTL from now at least: an in-flight key never expires, and one
+    /// completed after a long wait for the engine must not expire the moment it completes.
+    func completeIdempotency(
+        _ scope: IdempotencyScope, with record: DeploymentRecord, now: Timestamp, ttlSeconds: Int64, _ txn: Transaction, _ codec: RecordCodec
+    ) throws {
         guard let bytes = try txn.get(schema.idempotency, Schema.idempotencyKey(scope)) else { return }
         let current = try codec.decode(IdempotencyRecord.self, bytes)
+        let renewed = now.adding(seconds: ttlSeconds)
         try putIdempotency(scope, IdempotencyRecord(
-            fingerprint: current.fingerprint, expiresAt: current.expiresAt,
+            fingerprint: current.fingerprint, expiresAt: renewed.microseconds > current.expiresAt.microseconds ? renewed : current.expiresAt,
             response: StoredResponse(status: 201, result: .deployment(record))), txn, codec)
     }
 

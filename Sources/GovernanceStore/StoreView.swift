@@ -59,8 +59,10 @@ final class StoreView: StateView {
             let prefix = Schema.slotAgePrefix(group: group, environment: environment).bytes
             let cursor = try txn.cursor(schema.scopes)
             var entry = try cursor.seek(prefix: prefix)
-            while let current = entry, let micros = StoreKey.integer(in: current.key, at: prefix.count), micros <= staleBefore.microseconds {
-                guard let id = StoreKey.string(in: current.key, at: prefix.count + 8) else { throw UndecodableValue(what: "slot age entry") }
+            while let current = entry {
+                guard let micros = StoreKey.integer(in: current.key, at: prefix.count), let id = StoreKey.string(in: current.key, at: prefix.count + 8)
+                else { throw UndecodableValue(what: "slot age entry") }
+                guard micros <= staleBefore.microseconds else { break }
                 stale.append(ActiveDeployment(id: id, state: .inProgress, updatedAt: Timestamp(microseconds: micros)))
                 entry = try cursor.next(prefix: prefix)
             }

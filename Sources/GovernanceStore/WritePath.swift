@@ -145,29 +145,24 @@ final class WritePath: Sendable {
     /// The most state changes from outside the rules (engine outcomes, retention) in one batch.
     static let maxMutationsPerBatch = 16
 
-    /// The next batch, in queue order: up to `maxBatch` jobs, of which at most
-    /// ``maxMutationsPerBatch`` are mutations; further mutations wait for the next batch while the
-    /// decisions behind them go ahead. A burst of engine outcomes (the poller ending hundreds of
-    /// executions) then never makes one long transaction that every waiting decision sits behind.
+    /// The next batch: the jobs at the head of the queue, up to `maxBatch`, stopping before a
+    /// mutation past ``maxMutationsPerBatch``. Order is kept (a decision never overtakes work
+    /// queued before it), and a burst of engine outcomes (the poller ending hundreds of
+    /// executions) is spread over several short transactions instead of one long one that every
+    /// decision queued behind it waits for.
     static func takeBatch(from jobs: inout [Job], maxBatch: Int) -> [Job] {
-        var batch: [Job] = []
-        var left: [Job] = []
+        var count = 0
         var mutations = 0
-        for (index, job) in jobs.enumerated() {
-            if batch.count == maxBatch {
-                left.append(contentsOf: jobs[index...])
-                break
-            }
+        for job in jobs {
+            if count == maxBatch { break }
             if case .mutation = job.work {
-                guard mutations < maxMutationsPerBatch else {
-                    left.append(job)
-                    continue
-                }
+                if mutations == maxMutationsPerBatch { break }
                 mutations += 1
             }
-            batch.append(job)
+            count += 1
         }
-        jobs = left
+        let batch = Array(jobs.prefix(count))
+        jobs.removeFirst(count)
         return batch
     }
 

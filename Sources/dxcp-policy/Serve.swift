@@ -67,6 +67,7 @@ struct Serve: AsyncParsableCommand {
             printError("error: DXCP_AUDIT_RETENTION_DAYS must be a number of days (0 keeps everything), got '\(env["DXCP_AUDIT_RETENTION_DAYS"] ?? "")'")
             throw ExitCode(2)
         }
+        let engine = try Self.engineSettings(env)
         let logger = {
             var logger = Logger(label: "dxcp")
             logger.logLevel = .info
@@ -122,7 +123,6 @@ struct Serve: AsyncParsableCommand {
             }
         }
 
-        let engine = try Self.engineSettings(env)
         let gate = (gateUrl ?? env["DXCP_SPINNAKER_GATE_URL"]).map { url in
             GateClient(configuration: GateConfiguration(
                 baseURL: url, authentication: Self.gateAuthentication(env), caFile: env["DXCP_SPINNAKER_MTLS_CA_PATH"],

@@ -76,6 +76,11 @@ import Testing
         #expect(try DispatchTests.executions(emulator, for: record.id) == 1)
         #expect(try fixture.store.pendingDispatches().isEmpty)
         #expect(try fixture.quotaUsed(on: record.createdAt) == 1)
+        // What operators see: the pass that recorded it, and nothing pending after it.
+        let metrics = String(decoding: try shell("curl -sf http://127.0.0.1:\(server.port)/metrics", in: "/"), as: UTF8.self)
+        #expect(metrics.contains(#"dxcp_engine_reconciled_total{result="recorded"} 1"#), "\(metrics)")
+        #expect(metrics.contains("dxcp_engine_dispatches_pending 0"))
+        #expect(metrics.contains("dxcp_engine_dispatch_oldest_pending_seconds 0"))
 
         // The slot follows the execution: held while it runs, free once it ends.
         let blocked = try Self.drive(["--data-dir", fixture.dir, "--gate", emulator.baseURL, "--count", "1", "--tag", "blocked"])

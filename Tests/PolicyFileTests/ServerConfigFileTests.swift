@@ -16,6 +16,9 @@ import Testing
         #expect(variables["DXCP_DAILY_QUOTA_ROLLBACK"] == "10")
         #expect(variables["DXCP_MUTATIONS_DISABLED"] == "false")
         #expect(variables["DXCP_SPINNAKER_GATE_URL"] == "http://127.0.0.1:8084")
+        #expect(variables["DXCP_SPINNAKER_TIMEOUT_MS"] == "10000")
+        #expect(variables["DXCP_SPINNAKER_CONNECT_TIMEOUT_MS"] == "2000")
+        #expect(variables["DXCP_SPINNAKER_RECONCILE_INTERVAL_SECONDS"] == "5")
         #expect(variables["DXCP_OIDC_JWKS_FILE"] == nil, "absent keys set nothing")
     }
 

@@ -161,6 +161,24 @@ import Testing
         }
     }
 
+    /// Gate's timeouts and the reconciler's interval are bounded: a value outside its range, or a
+    /// connect timeout above the call timeout, stops the start naming the variable.
+    @Test(arguments: [
+        (["DXCP_SPINNAKER_TIMEOUT_MS": "100"], "DXCP_SPINNAKER_TIMEOUT_MS"),
+        (["DXCP_SPINNAKER_TIMEOUT_MS": "ten"], "DXCP_SPINNAKER_TIMEOUT_MS"),
+        (["DXCP_SPINNAKER_CONNECT_TIMEOUT_MS": "5000", "DXCP_SPINNAKER_TIMEOUT_MS": "1000"], "DXCP_SPINNAKER_CONNECT_TIMEOUT_MS"),
+        (["DXCP_SPINNAKER_RECONCILE_INTERVAL_SECONDS": "0"], "DXCP_SPINNAKER_RECONCILE_INTERVAL_SECONDS"),
+    ])
+    func engineSettingsAreBounded(_ variables: [String: String], _ named: String) async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("dxcp-engine-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let run = try await Self.serve(dir: dir, variables: variables.merging(["DXCP_SPINNAKER_GATE_URL": "http://127.0.0.1:9"]) { a, _ in a })
+        #expect(!run.served)
+        #expect(run.status == 2)
+        #expect(run.stderr.contains(named), "\(run.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/data.mdb"), "refused before the data directory is touched")
+    }
+
     /// Runs `serve` with `variables` until it answers `/livez` (then stops it with SIGTERM), or
     /// until it exits on its own.
     static func serve(
