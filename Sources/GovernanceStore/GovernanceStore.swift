@@ -255,20 +255,19 @@ public final class GovernanceStore: Sendable {
         try read { view, _ in view.build(service: service, version: version) }
     }
 
-    /// Every deployment that holds a concurrency slot (ACTIVE or IN_PROGRESS), for the poller.
-    public func deploymentsHoldingSlots() throws(StoreError) -> [DeploymentRecord] {
+    /// The slot entry of every deployment that holds a concurrency slot (ACTIVE or IN_PROGRESS),
+    /// for the poller: read from the compact entries, no record decoded.
+    public func slotHolders() throws(StoreError) -> [ActiveDeployment] {
         try read { view, _ in
-            var out: [DeploymentRecord] = []
+            var out: [ActiveDeployment] = []
             let cursor = try view.txn.cursor(schema.scopes)
             var entry = try cursor.first()
             while let current = entry {
-                if let scope = StoreKey.string(in: current.key, at: 0) {
-                    let kindOffset = StoreKey().adding(scope).bytes.count
-                    if StoreKey.string(in: current.key, at: kindOffset) == "slot",
-                        let active = CompactValues.decodeActive(current.value), let record = view.deployment(id: active.id)
-                    {
-                        out.append(record)
-                    }
+                if let scope = StoreKey.string(in: current.key, at: 0),
+                    StoreKey.string(in: current.key, at: StoreKey().adding(scope).bytes.count) == "slot"
+                {
+                    guard let active = CompactValues.decodeActive(current.value) else { throw UndecodableValue(what: "slot entry") }
+                    out.append(active)
                 }
                 entry = try cursor.next()
             }
@@ -354,6 +353,15 @@ public final class GovernanceStore: Sendable {
     /// never changes again.
     public func recordEngineState(deploymentId: String, state: DeploymentRecord.State, failures: [Failure], now: Timestamp) async throws -> DeploymentRecord? {
         try await writer.submit(.mutation(.recordEngineState(deploymentId, state: state, failures: failures, now: now))).record
+    }
+
+    /// Queues a state the engine reported and returns at once; `done` hears the record once the
+    /// change is durable, or the error.
+    public func recordEngineStateSoon(
+        deploymentId: String, state: DeploymentRecord.State, failures: [Failure], now: Timestamp,
+        done: @escaping @Sendable (Result<DeploymentRecord?, any Error>) -> Void
+    ) {
+        writer.enqueue(.mutation(.recordEngineState(deploymentId, state: state, failures: failures, now: now))) { done($0.map(\.record)) }
     }
 
     /// Stops taking writes after those already queued have committed.
