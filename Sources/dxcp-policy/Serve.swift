@@ -17,7 +17,9 @@ struct Serve: AsyncParsableCommand {
             Token verification: DXCP_OIDC_JWKS_URL or DXCP_OIDC_JWKS_FILE (a JWKS document: RS256/ES256 keys), DXCP_OIDC_ISSUER, \
             DXCP_OIDC_AUDIENCE, DXCP_OIDC_ROLES_CLAIM; DXCP_DEV_JWT_SECRET adds an HS256 key for development. \
             Engine: DXCP_SPINNAKER_GATE_URL with DXCP_SPINNAKER_MTLS_CERT_PATH/_KEY_PATH/_CA_PATH, or \
-            DXCP_SPINNAKER_GATE_HEADER_NAME/_VALUE, or DXCP_SPINNAKER_GATE_TOKEN. Spinnaker Webhook stages present \
+            DXCP_SPINNAKER_GATE_HEADER_NAME/_VALUE, or DXCP_SPINNAKER_GATE_TOKEN; DXCP_SPINNAKER_TIMEOUT_MS and \
+            DXCP_SPINNAKER_CONNECT_TIMEOUT_MS bound each call, DXCP_SPINNAKER_RECONCILE_INTERVAL_SECONDS paces the reconciler of \
+            unconfirmed dispatches. Spinnaker Webhook stages present \
             DXCP_SPINNAKER_WEBHOOK_TOKEN. Audit retention: DXCP_AUDIT_RETENTION_DAYS. With --demo: the demo policy, a \
             fresh development key, and a token per role printed.
             """)
