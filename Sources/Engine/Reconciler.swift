@@ -93,7 +93,8 @@ public final class Reconciler: Sendable {
                 report.recorded.append(record.id)
             case .none:
                 let first = firstEmptyLook.withLock { looks in
-                    if let first = looks[record.id] { return first }
+                    // A clock stepped back re-arms the period rather than stretching it.
+                    if let first = looks[record.id], first.microseconds <= now.microseconds { return first }
                     looks[record.id] = now
                     return now
                 }

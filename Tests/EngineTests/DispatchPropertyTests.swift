@@ -171,7 +171,7 @@ import Testing
         await lost.settle()
         try await Task.sleep(for: .milliseconds(800))  // late answers have come and gone
         // Two looks a call timeout apart release what Gate never started.
-        for look in 0..<3 { _ = try await reconciler.reconcileOnce(now: wallClock().adding(seconds: 2 + Int64(look)), requestId: "r") }
+        for look in 1...3 { _ = try await reconciler.reconcileOnce(now: wallClock().adding(seconds: 2 + Int64(reconciles + look)), requestId: "r") }
         #expect(try fixture.store.pendingDispatches().isEmpty)
         let executions = try Self.executions(emulator)
         let days = Set(try fixture.store.deployments().map(\.createdAt.day) + [wallClock().day])
