@@ -89,6 +89,11 @@ public final class Reconciler: Sendable {
                 _ = try await store.recordDispatch(
                     deploymentId: record.id, executionId: execution.id,
                     executionURL: "\(gate.configuration.baseURL)/pipelines/\(execution.id)", now: now)
+                if execution.state.isTerminal {
+                    // It already ended: its slot is freed now rather than at the poller's next pass.
+                    let failures = execution.failure(isRollback: record.kind == .rollback, at: now).map { [$0] } ?? []
+                    _ = try await store.recordEngineState(deploymentId: record.id, state: execution.state, failures: failures, now: now)
+                }
                 logger.info("dispatch confirmed: the engine runs it", metadata: ["deployment_id": "\(record.id)", "execution_id": "\(execution.id)"])
                 report.recorded.append(record.id)
             case .none:

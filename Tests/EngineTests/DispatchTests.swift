@@ -213,6 +213,20 @@ import Testing
         #expect(try fixture.store.pendingDispatches().isEmpty)
     }
 
+    @Test func anExecutionThatAlreadyEndedIsRecordedWithItsEnd() async throws {
+        let fixture = try await Fixture()
+        let emulator = try EmulatorProcess(["--outcome", "TERMINAL", "--run-seconds", "0"])
+        let gate = GateClient(configuration: GateConfiguration(baseURL: emulator.baseURL, requestTimeoutMs: 1_000))
+        let record = try await fixture.reserve("k1")
+        _ = try await gate.trigger(TriggerRequest(record: record, artifactRef: nil), requestId: "r")
+        let report = try await Reconciler(store: fixture.store, gate: gate, dispatcher: nil).reconcileOnce(now: Self.start.adding(seconds: 3), requestId: "r")
+        #expect(report.recorded == [record.id])
+        let ended = try #require(try fixture.store.deployment(id: record.id))
+        #expect(ended.state == .failed)
+        #expect(ended.failures.first?.category == .infrastructure)
+        #expect(try fixture.store.activeDeployments(group: "default", environment: "sandbox").isEmpty, "the slot is free without a poller pass")
+    }
+
     @Test func aGateThatStoresTheExecutionLateIsFoundOnTheSecondLook() async throws {
         let fixture = try await Fixture()
         let emulator = try EmulatorProcess(["--run-seconds", "60"])
