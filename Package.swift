@@ -71,7 +71,7 @@ let package = Package(
         // The engine: the Gate client over libcurl, engine errors, execution states.
         .target(
             name: "Engine",
-            dependencies: ["CCurlShim", "Rules", "GovernanceStore", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["CCurlShim", "Rules", "Audit", "GovernanceStore", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
 

@@ -41,20 +41,14 @@ public final class Dispatcher: Sendable {
         case unconfirmed(DeploymentRecord, EngineError)
     }
 
-    private struct Live {
-        /// Deployments whose trigger is under way or whose execution is still being recorded.
-        var ids: Set<String> = []
-        /// Callers of ``settle()``, resumed when `ids` empties.
-        var waiters: [CheckedContinuation<Void, Never>] = []
-    }
-
     let store: GovernanceStore
     /// The Gate it triggers.
     public let gate: GateClient
     private let logger: Logger
     private let hooks: Hooks
     private let clock: @Sendable () -> Timestamp
-    private let live = Mutex(Live())
+    /// Deployments whose trigger is under way or whose execution is still being recorded.
+    private let live = InFlight()
     /// Artifact references of registered builds, by service and version. A registered build never
     /// changes (REFERENCE §2.6 refuses a different artifact for a registered version), so it is
     /// read from the store once; the cache is bounded.
@@ -77,40 +71,17 @@ public final class Dispatcher: Sendable {
     }
 
     /// Whether a dispatch of `deploymentId` is under way in this process (the reconciler leaves it alone).
-    public func isDispatching(_ deploymentId: String) -> Bool {
-        live.withLock { $0.ids.contains(deploymentId) }
-    }
+    public func isDispatching(_ deploymentId: String) -> Bool { live.contains(deploymentId) }
 
     /// Waits until every dispatch under way, and every execution being recorded, has finished
     /// (before the store closes).
-    public func settle() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let idle = live.withLock { live in
-                if live.ids.isEmpty { return true }
-                live.waiters.append(continuation)
-                return false
-            }
-            if idle { continuation.resume() }
-        }
-    }
-
-    private func begin(_ id: String) { live.withLock { _ = $0.ids.insert(id) } }
-
-    private func end(_ id: String) {
-        let waiters = live.withLock { live -> [CheckedContinuation<Void, Never>] in
-            live.ids.remove(id)
-            guard live.ids.isEmpty else { return [] }
-            defer { live.waiters = [] }
-            return live.waiters
-        }
-        waiters.forEach { $0.resume() }
-    }
+    public func settle() async { await live.settled() }
 
     /// Triggers the engine for a reservation just committed. The trigger is sent only while the
     /// reservation is younger than the call timeout, so every trigger has ended, one way or the
     /// other, two call timeouts after its reservation: the reconciler's grace period.
     public func dispatch(_ record: DeploymentRecord, requestId: String) async -> Outcome {
-        begin(record.id)
+        live.begin(record.id)
         hooks.afterReservation(record)
         let artifactRef: String?
         do {
@@ -128,7 +99,7 @@ public final class Dispatcher: Sendable {
             logger.warning("engine outcome unknown; the reservation is held until the reconciler confirms it", metadata: [
                 "deployment_id": "\(record.id)", "request_id": "\(requestId)", "error": "\(error)",
             ])
-            end(record.id)
+            live.end(record.id)
             return .unconfirmed(record, error)
         } catch {
             return await release(record, error, requestId: requestId)
@@ -153,7 +124,7 @@ public final class Dispatcher: Sendable {
                     "deployment_id": "\(record.id)", "execution_id": "\(execution.id)", "error": "\(error)",
                 ])
             }
-            self.end(record.id)
+            self.live.end(record.id)
         }
         return .started(started)
     }
@@ -170,7 +141,7 @@ public final class Dispatcher: Sendable {
     }
 
     private func release(_ record: DeploymentRecord, _ failure: EngineError, requestId: String) async -> Outcome {
-        defer { end(record.id) }
+        defer { live.end(record.id) }
         logger.warning("engine did not start the deployment; releasing the reservation", metadata: [
             "deployment_id": "\(record.id)", "request_id": "\(requestId)", "error": "\(failure)",
         ])

@@ -47,41 +47,11 @@ public final class ExecutionPoller: Sendable {
         case failed
     }
 
-    /// Writes a pass queued, awaited together at its end: the calls to Gate go on while the state
-    /// changes they found commit in the write path's batches.
+    /// The state changes one pass queued: awaited together at its end, so the calls to Gate go on
+    /// while the changes they found commit in the write path's batches.
     private final class Writes: Sendable {
-        private struct State {
-            var outstanding = 0
-            var failed: [String] = []
-            var waiter: CheckedContinuation<Void, Never>?
-        }
-        private let state = Mutex(State())
-
-        func begin() { state.withLock { $0.outstanding += 1 } }
-
-        func end(_ id: String, failed: Bool) {
-            let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
-                state.outstanding -= 1
-                if failed { state.failed.append(id) }
-                guard state.outstanding == 0 else { return nil }
-                defer { state.waiter = nil }
-                return state.waiter
-            }
-            waiter?.resume()
-        }
-
-        /// Waits for every write; the ids whose write failed.
-        func settled() async -> [String] {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let done = state.withLock { state in
-                    if state.outstanding == 0 { return true }
-                    state.waiter = continuation
-                    return false
-                }
-                if done { continuation.resume() }
-            }
-            return state.withLock { $0.failed }
-        }
+        let queued = InFlight()
+        let failed = Mutex<[String]>([])
     }
 
     /// How many calls to Gate one pass makes at once. Few: a pass over thousands of executions
@@ -132,7 +102,8 @@ public final class ExecutionPoller: Sendable {
                 startNext()
             }
         }
-        for id in await writes.settled() {
+        await writes.queued.settled()
+        for id in writes.failed.withLock({ $0 }) {
             // Not recorded: the next pass asks again.
             report.changed[id] = nil
             report.expired.removeAll { $0 == id }
@@ -143,12 +114,13 @@ public final class ExecutionPoller: Sendable {
 
     /// Queues a state change for the write path, counted in `writes`.
     private func record(_ id: String, _ state: DeploymentRecord.State, _ failures: [Failure], now: Timestamp, _ writes: Writes) {
-        writes.begin()
+        writes.queued.begin(id)
         store.recordEngineStateSoon(deploymentId: id, state: state, failures: failures, now: now) { [logger] result in
             if case .failure(let error) = result {
                 logger.error("recording an execution's state failed", metadata: ["deployment_id": "\(id)", "error": "\(error)"])
+                writes.failed.withLock { $0.append(id) }
             }
-            writes.end(id, failed: (try? result.get()) == nil)
+            writes.queued.end(id)
         }
     }
 

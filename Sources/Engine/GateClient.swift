@@ -1,4 +1,5 @@
 public import Rules
+import Audit
 import Foundation
 
 /// Spinnaker's Gate, as dxcp-policy uses it: trigger a pipeline, read an execution, check health,
@@ -108,11 +109,17 @@ public final class GateClient: Sendable {
     public func findExecution(application: String, deploymentId: String, createdAt: Timestamp, user: String, requestId: String)
         async throws(EngineError) -> Search
     {
-        let trigger = #"{"parameters":{"# + jsonString(Self.deploymentIdParameter) + ":" + jsonString(deploymentId) + "}}"
+        var trigger = CompactJSONWriter(capacity: 96)
+        trigger.open()
+        trigger.key("parameters")
+        trigger.open()
+        trigger.field("dxcpDeploymentId", deploymentId)  // deploymentIdParameter
+        trigger.close()
+        trigger.close()
         // A day of margin for clocks that disagree between this host and Gate's: the bound only
         // narrows Gate's work, the trigger parameter decides.
         let since = max(0, (createdAt.microseconds / 1000) - 86_400_000)
-        let query = "triggerTypes=manual&trigger=\(queryValue(base64(Array(trigger.utf8))))&triggerTimeStartBoundary=\(since)"
+        let query = "triggerTypes=manual&trigger=\(pathSegment(Data(trigger.bytes).base64EncodedString()))&triggerTimeStartBoundary=\(since)"
             + "&size=\(Self.searchPageSize)&expand=false"
         let searched = try await transport.send(HTTPExchange(
             url: "\(configuration.baseURL)/applications/\(pathSegment(application))/executions/search?\(query)",
@@ -187,27 +194,3 @@ func pathSegment(_ text: String) -> String {
 func headerSafe(_ text: String) -> String {
     String(text.unicodeScalars.filter { $0 != "\r" && $0 != "\n" })
 }
-
-/// `text` as a JSON string: quoted, with `"`, `\` and control characters escaped.
-func jsonString(_ text: String) -> String {
-    var out = "\""
-    for scalar in text.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case _ where scalar.value < 0x20:
-            let hex = String(scalar.value, radix: 16)
-            out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-        default: out.unicodeScalars.append(scalar)
-        }
-    }
-    return out + "\""
-}
-
-/// Standard base64 (RFC 4648 §4, with padding).
-func base64(_ bytes: [UInt8]) -> String {
-    Data(bytes).base64EncodedString()
-}
-
-/// A query parameter value with everything but unreserved characters percent-encoded.
-func queryValue(_ text: String) -> String { pathSegment(text) }

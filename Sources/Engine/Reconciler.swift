@@ -59,7 +59,8 @@ public final class Reconciler: Sendable {
     /// One pass over the outbox at `now`.
     public func reconcileOnce(now: Timestamp, requestId: String) async throws -> Report {
         var report = Report()
-        let graceMicros = microseconds(grace), confirmationMicros = microseconds(confirmation)
+        let timeoutMicros = Int64(gate.configuration.requestTimeoutMs) * 1_000
+        let graceMicros = 2 * timeoutMicros, confirmationMicros = timeoutMicros
         var waiting: [Timestamp] = []
         let orders = try store.pendingDispatches()
         let pendingIds = Set(orders.map(\.deploymentId))
@@ -140,9 +141,4 @@ public final class Reconciler: Sendable {
             try? await Task.sleep(for: interval * backoff)
         }
     }
-}
-
-/// A duration in whole microseconds.
-func microseconds(_ duration: Duration) -> Int64 {
-    duration.components.seconds * 1_000_000 + duration.components.attoseconds / 1_000_000_000_000
 }

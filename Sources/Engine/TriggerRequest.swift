@@ -1,4 +1,5 @@
 public import Rules
+import Audit
 
 /// What dxcp-policy asks Gate to run for a deployment record (REFERENCE §10.2 with DECISIONS D16):
 /// the recorded application and pipeline, and the record's service, version and artifact.
@@ -23,29 +24,31 @@ public struct TriggerRequest: Sendable, Hashable {
         pipeline = record.spinnakerPipeline
         user = record.actor.engineUser
         deploymentId = record.id
-        var parameters: [(String, String)] = [
-            ("service", record.service), ("environment", record.environment), ("version", record.version),
-            (GateClient.deploymentIdParameter, record.id),
-        ]
-        if record.kind == .rollback { parameters.append(("targetVersion", record.version)) }
-        if let artifactRef {
-            parameters.append(("artifactRef", artifactRef))
-            if artifactRef.hasPrefix("s3://") {
-                let rest = artifactRef.dropFirst(5).split(separator: "/", maxSplits: 1)
-                if rest.count == 2 {
-                    parameters.append(("s3Bucket", String(rest[0])))
-                    parameters.append(("s3Key", String(rest[1])))
-                }
-            }
+        var s3: (bucket: String, key: String)?
+        if let artifactRef, artifactRef.hasPrefix("s3://") {
+            let rest = artifactRef.dropFirst(5).split(separator: "/", maxSplits: 1)
+            if rest.count == 2 { s3 = (String(rest[0]), String(rest[1])) }
         }
-        // Written directly (this is on every deploy's path): keys sorted, strings escaped.
-        var json = #"{"correlationId":"# + jsonString(GateClient.correlationPrefix + record.id)
-        if let key = record.intentCorrelationId { json += #","idempotencyKey":"# + jsonString(key) }
-        json += #","parameters":{"#
-        for (n, (name, value)) in parameters.sorted(by: { $0.0 < $1.0 }).enumerated() {
-            json += (n == 0 ? "" : ",") + jsonString(name) + ":" + jsonString(value)
-        }
-        json += #"},"type":"manual","user":"# + jsonString(record.actor.engineUser) + "}"
-        payload = Array(json.utf8)
+        // Written directly (this is on every deploy's path), keys in sorted order; the parameter
+        // carrying the deployment id is ``GateClient/deploymentIdParameter``.
+        var w = CompactJSONWriter()
+        w.open()
+        w.field("correlationId", GateClient.correlationPrefix + record.id)
+        w.field("idempotencyKey", record.intentCorrelationId)
+        w.key("parameters")
+        w.open()
+        w.field("artifactRef", artifactRef)
+        w.field("dxcpDeploymentId", record.id)
+        w.field("environment", record.environment)
+        w.field("s3Bucket", s3?.bucket)
+        w.field("s3Key", s3?.key)
+        w.field("service", record.service)
+        w.field("targetVersion", record.kind == .rollback ? record.version : nil)
+        w.field("version", record.version)
+        w.close()
+        w.field("type", "manual")
+        w.field("user", record.actor.engineUser)
+        w.close()
+        payload = w.bytes
     }
 }

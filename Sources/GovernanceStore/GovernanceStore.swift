@@ -126,18 +126,8 @@ public final class GovernanceStore: Sendable {
     /// Schema 1 → 2: slot entries say whether they await the engine, and each group and
     /// environment gets its slot count and age index (`updateSlot`), rebuilt from the slot entries.
     private func migrateSlotIndex(_ txn: Transaction) throws {
-        var records: [DeploymentRecord] = []
-        let cursor = try txn.cursor(schema.scopes)
-        var entry = try cursor.first()
-        while let current = entry {
-            if let scope = StoreKey.string(in: current.key, at: 0),
-                StoreKey.string(in: current.key, at: StoreKey().adding(scope).bytes.count) == "slot",
-                let active = CompactValues.decodeActive(current.value),
-                let bytes = try txn.get(schema.deployments, Array(active.id.utf8))
-            {
-                records.append(try RecordCodec.shared.decode(DeploymentRecord.self, bytes))
-            }
-            entry = try cursor.next()
+        let records = try slotEntries(txn).compactMap { active in
+            try txn.get(schema.deployments, Array(active.id.utf8)).map { try RecordCodec.shared.decode(DeploymentRecord.self, $0) }
         }
         for record in records {
             // Written afresh: the old entry is removed first, so the count starts from nothing.
@@ -258,21 +248,24 @@ public final class GovernanceStore: Sendable {
     /// The slot entry of every deployment that holds a concurrency slot (ACTIVE or IN_PROGRESS),
     /// for the poller: read from the compact entries, no record decoded.
     public func slotHolders() throws(StoreError) -> [ActiveDeployment] {
-        try read { view, _ in
-            var out: [ActiveDeployment] = []
-            let cursor = try view.txn.cursor(schema.scopes)
-            var entry = try cursor.first()
-            while let current = entry {
-                if let scope = StoreKey.string(in: current.key, at: 0),
-                    StoreKey.string(in: current.key, at: StoreKey().adding(scope).bytes.count) == "slot"
-                {
-                    guard let active = CompactValues.decodeActive(current.value) else { throw UndecodableValue(what: "slot entry") }
-                    out.append(active)
-                }
-                entry = try cursor.next()
+        try read { view, _ in try slotEntries(view.txn) }
+    }
+
+    /// Every slot entry, of every group and environment.
+    func slotEntries(_ txn: Transaction) throws -> [ActiveDeployment] {
+        var out: [ActiveDeployment] = []
+        let cursor = try txn.cursor(schema.scopes)
+        var entry = try cursor.first()
+        while let current = entry {
+            if let scope = StoreKey.string(in: current.key, at: 0),
+                StoreKey.string(in: current.key, at: StoreKey().adding(scope).bytes.count) == "slot"
+            {
+                guard let active = CompactValues.decodeActive(current.value) else { throw UndecodableValue(what: "slot entry") }
+                out.append(active)
             }
-            return out
+            entry = try cursor.next()
         }
+        return out
     }
 
     /// Units spent of a daily quota.
