@@ -12,6 +12,8 @@ public final class ServerMetrics: Sendable {
     // Handles by label values: a request looks its metrics up instead of building them.
     private let timers = Mutex<[RequestKey: Metrics.Timer]>([:])
     private let counters = Mutex<[DecisionKey: Metrics.Counter]>([:])
+    // Made once: a deploy counts its dispatch without building a handle.
+    private let dispatches: (started: Metrics.Counter, released: Metrics.Counter, unconfirmed: Metrics.Counter)
 
     private struct RequestKey: Hashable {
         var route: String
@@ -33,6 +35,10 @@ public final class ServerMetrics: Sendable {
         ]
         factory.defaultValueHistogramBuckets = [1, 2, 4, 8, 16, 32, 64, 128, 256]
         self.factory = factory
+        let dispatched = { (outcome: String) in
+            Metrics.Counter(label: "dxcp_engine_dispatches_total", dimensions: [("outcome", outcome)], factory: factory)
+        }
+        dispatches = (dispatched("started"), dispatched("released"), dispatched("unconfirmed"))
     }
 
     /// One answered request; `route` is the action or a fixed name, never a raw path.
@@ -70,12 +76,11 @@ public final class ServerMetrics: Sendable {
 
     /// One dispatch to the engine, by what became of it.
     func dispatch(_ outcome: Dispatcher.Outcome) {
-        let name = switch outcome {
-        case .started: "started"
-        case .released: "released"
-        case .unconfirmed: "unconfirmed"
+        switch outcome {
+        case .started: dispatches.started.increment()
+        case .released: dispatches.released.increment()
+        case .unconfirmed: dispatches.unconfirmed.increment()
         }
-        Metrics.Counter(label: "dxcp_engine_dispatches_total", dimensions: [("outcome", name)], factory: factory).increment()
     }
 
     /// One reconciler pass: what it resolved, and the reservations still waiting for their outcome.
