@@ -155,7 +155,9 @@ let package = Package(
         // The conformance suite against real processes (dxcp-policy, gate-emulator, governance-tests).
         .testTarget(
             name: "GovernanceTestsTests",
-            dependencies: ["TestSupport", .product(name: "JWTKit", package: "jwt-kit")],
+            dependencies: ["TestSupport", .product(name: "JWTKit", package: "jwt-kit"), .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(

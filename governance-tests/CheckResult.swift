@@ -3,7 +3,7 @@
 enum Classification: String, Sendable, Codable {
     /// A requirement of the contract; required for a conformant run.
     case contract = "CONTRACT"
-    /// A diagnostic; in `strict` its failures fail the run too, in `diagnostic` they are reported only.
+    /// A diagnostic (a product decision beyond the contract's letter): reported, never decisive.
     case diagnostic = "DIAGNOSTIC"
 }
 

@@ -88,6 +88,12 @@ enum JSON: Sendable, Hashable {
     }
 
     /// A copy without `key` (objects only).
+    /// This object with only the members named in `keys` (other values unchanged).
+    func keeping(_ keys: Set<String>) -> JSON {
+        guard case .object(let members) = self else { return self }
+        return .object(members.filter { keys.contains($0.key) })
+    }
+
     func removing(_ key: String) -> JSON {
         guard case .object(var members) = self else { return self }
         members[key] = nil

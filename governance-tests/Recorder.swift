@@ -78,12 +78,14 @@ final class Recorder {
             requiredSkipped: results.count { $0.required && $0.status == .skipped })
     }
 
-    /// True when the run is conformant: in `strict`, every check passed; in `diagnostic`, no
-    /// CONTRACT check failed (skips and DIAGNOSTIC failures are reported, not fatal).
+    /// True when the run is conformant. Only CONTRACT checks decide: in `strict` every one of
+    /// them ran and passed; in `diagnostic` none failed (skips are reported). DIAGNOSTIC checks
+    /// prove product decisions beyond the contract's letter: they are reported, never decisive.
     var conformant: Bool {
-        switch profile {
-        case .strict: !results.isEmpty && results.allSatisfy { $0.status == .passed }
-        case .diagnostic: !results.isEmpty && !results.contains { $0.required && $0.status == .failed }
+        let contract = results.filter(\.required)
+        return switch profile {
+        case .strict: !contract.isEmpty && contract.allSatisfy { $0.status == .passed }
+        case .diagnostic: !contract.isEmpty && !contract.contains { $0.status == .failed }
         }
     }
 }

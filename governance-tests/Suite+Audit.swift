@@ -5,7 +5,7 @@ extension Suite {
     func verifyRestored() async {
         recorder.step = "cleanup"
         await recorder.check("cleanup.state_restored", .contract, "§12.4",
-            "the allowlist, kill switch, delivery group and routing are as before the run", restoring: true) {
+            "the allowlist, kill switch, delivery group (the fields a client sets) and routing are as before the run", restoring: true) {
             var compared: [String] = []
             if let original = originalPublishers {
                 let now = try await api.get("/v1/admin/system/ci-publishers", as: .admin).expect(200, nil, "read ci-publishers").object("ci-publishers")
@@ -19,6 +19,7 @@ extension Suite {
             }
             if let original = originalGroup {
                 let now = try await api.get("/v1/delivery-groups/\(settings.deliveryGroup.urlEncoded)", as: .admin).expect(200, nil, "read group").object("group")
+                    .keeping(Self.groupFields)
                 try require(now == original, "the group differs: \(now.text.prefix(300)) vs \(original.text.prefix(300))")
                 compared.append("delivery group")
             }
@@ -70,9 +71,16 @@ extension Suite {
             try require((keys["mutations_disabled"] ?? 0) >= 2, "fewer than two mutations_disabled entries of this run (seen: \(keys))")
             return keys.sorted { $0.key < $1.key }.map { "\($0.key)×\($0.value)" }.joined(separator: " ")
         }
-        await recorder.check("audit.every_admin_change", .contract, "§1.1 §11 D10", "every admin change the run made has an audit entry") {
+        await recorder.check("audit.every_admin_change", .contract, "§1.1 §11 D10",
+            "every admin change the run made (allowlist, kill switch, rate limits, group, recipe, routing; restores included) has an audit entry") {
             if let readError { throw readError }
-            guard !adminChanges.isEmpty else { throw CannotRun("the run made no admin change") }
+            // Every kind of change the run makes must have been made and audited: a kind the run
+            // could not make is not proved by the others.
+            let made = Set(adminChanges.compactMap(\.kind))
+            let unmade = expectedAdminChangeKinds.subtracting(made).map(\.rawValue).sorted()
+            guard unmade.isEmpty else {
+                throw CannotRun("the run made no \(unmade.joined(separator: ", ")) change (an earlier check failed), so its audit is unproved")
+            }
             var unused = events.filter { ($0["event_type"]?.string ?? "").hasPrefix("ADMIN_") }
             var missing: [String] = []
             for change in adminChanges {
@@ -85,7 +93,8 @@ extension Suite {
                 if let index { unused.remove(at: index) } else { missing.append("\(change.request) (\(change.requestId))") }
             }
             try require(missing.isEmpty, "\(missing.count) of \(adminChanges.count) admin changes have no audit entry: \(missing.prefix(5).joined(separator: "; "))")
-            return "\(adminChanges.count) changes, each audited"
+            let counts = Dictionary(grouping: adminChanges.compactMap(\.kind), by: \.rawValue).mapValues(\.count)
+            return "\(adminChanges.count) changes, each audited: " + counts.sorted { $0.key < $1.key }.map { "\($0.key)×\($0.value)" }.joined(separator: " ")
         }
         await recorder.check("audit.deployments_recorded", .diagnostic, "§11.1",
             "the run's deployment and rollback have DEPLOY_SUBMIT and ROLLBACK_SUBMIT entries") {
@@ -98,6 +107,11 @@ extension Suite {
             }
             return "recorded"
         }
+    }
+
+    /// The kinds of admin change a run makes: all of them, but rate limits only in `active` mode.
+    var expectedAdminChangeKinds: Set<AdminChange.Kind> {
+        settings.guardrails == .active ? Set(AdminChange.Kind.allCases) : Set(AdminChange.Kind.allCases).subtracting([.rateLimits])
     }
 
     /// The audit events since the run started (newest first), following `X-Next-Before` pages.

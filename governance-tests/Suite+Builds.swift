@@ -75,19 +75,20 @@ extension Suite {
             let first = try await api.post("/v1/builds/upload-capability", as: .ci, body, key: key("x-capability"))
                 .expect(201, nil, "upload-capability").object("capability")
             guard let issued = first["uploadToken"]?.string else { throw CheckFailure("no uploadToken in \(first.text.prefix(200))") }
+            // POST /v1/builds needs only an issued capability, whatever the replay and conflict probes find.
+            token = issued
             let replay = try await api.post("/v1/builds/upload-capability", as: .ci, body, key: key("x-capability")).expect(201, nil, "replay")
             try require(replay.json?["uploadToken"]?.string == issued, "the replay issued another capability")
             try require(replay.header("Idempotency-Replayed") == "true", "Idempotency-Replayed is \(replay.header("Idempotency-Replayed") ?? "absent") on the replay")
             let conflict = try await api.post("/v1/builds/upload-capability", as: .ci, body.setting("expectedSizeBytes", 2048), key: key("x-capability"))
             try require(conflict.status == 409 && ["BUILD_REGISTRATION_CONFLICT", "IDEMPOTENCY_CONFLICT"].contains(conflict.code ?? ""),
                 "same key, another size: expected 409 BUILD_REGISTRATION_CONFLICT, got \(conflict.outcome)")
-            token = issued
             return "201, replayed, 409 \(conflict.code ?? "")"
         }
         await recorder.check("idempotency.builds_post", .contract, "§2.6 §6 §3.2",
             "POST /v1/builds: key required; 201; replay; another body under the key → 409 BUILD_REGISTRATION_CONFLICT") {
             let version = try runVersions().capability
-            guard token != nil else { throw CannotRun("idempotency.upload_capability did not pass") }
+            guard token != nil else { throw CannotRun("idempotency.upload_capability issued no capability") }
             var body = registration(version, sha: "f0ffee03")
             body = body.setting("sha256", .string(sha)).setting("sizeBytes", 1024).setting("contentType", "application/zip")
             try await api.post("/v1/builds", as: .ci, body).expect(400, "IDMP_KEY_REQUIRED", "POST /v1/builds without a key")

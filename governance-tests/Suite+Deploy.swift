@@ -60,10 +60,10 @@ extension Suite {
             let version = try runVersions().run
             guard runVersionRegistered else { throw CannotRun("builds.register_created did not pass") }
             guard let group = runGroup, let original = routedRecipe else { throw CannotRun("setup did not read the group and routing") }
-            let created = try await adminChange("POST", "/v1/recipes", [
+            let created = try await adminChange("POST", "/v1/recipes", temporaryRecipe([
                 "id": .string(recipe), "name": .string("governance-tests \(settings.runId)"), "deploy_pipeline": "governance-tests-never-run",
                 "effective_behavior_summary": .string("Temporary recipe of governance-tests run \(settings.runId)."), "status": "active",
-            ], target: recipe)
+            ]), target: recipe)
             guard [200, 201].contains(created.status) || created.code == "RECIPE_EXISTS" else {
                 throw CheckFailure("create a temporary recipe: expected 200 (or 409 RECIPE_EXISTS), got \(created.outcome)")
             }

@@ -57,10 +57,10 @@ extension Suite {
                     refused.append("delivery group")
                 }
                 let recipe = "gt-ks-\(settings.runId.suffix(10).lowercased())"
-                let created = try await adminChange("POST", "/v1/recipes", [
+                let created = try await adminChange("POST", "/v1/recipes", temporaryRecipe([
                     "id": .string(recipe), "name": "kill switch probe", "deploy_pipeline": "governance-tests-never-run",
                     "effective_behavior_summary": "Must not be created while mutations are disabled.",
-                ], target: recipe)
+                ]), target: recipe)
                 if (200..<300).contains(created.status) {
                     restores.push("kill_switch_probe_recipe") { [self] in
                         let reply = try await adminChange("DELETE", "/v1/admin/recipes/\(recipe.urlEncoded)", nil, target: recipe)

@@ -33,7 +33,10 @@ extension Suite {
                 throw CannotRun("the owner identity has no email claim (whoami), so it cannot be a delivery-group owner")
             }
             let path = "/v1/delivery-groups/\(settings.deliveryGroup.urlEncoded)"
+            // Only what a client sets (REFERENCE §2.8): fields a server stamps on each write are
+            // neither sent back nor compared.
             let group = try await api.get(path, as: .admin).expect(200, nil, "read delivery group \(settings.deliveryGroup)").object("group")
+                .keeping(Self.groupFields)
             originalGroup = group
             let owners = (group["owner"]?.string ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }.filter { !$0.isEmpty }
             if let stranger = whoami[.nonMemberOwner]?["email"]?.string?.lowercased(), owners.contains(stranger) {
@@ -79,7 +82,12 @@ extension Suite {
             let routes = try await api.get("/v1/admin/services/\(settings.service.urlEncoded)/environments", as: .admin)
                 .expect(200, nil, "routing of \(settings.service)").array("routing")
             routedRecipe = routes.first { $0["environment_id"]?.string == settings.environment }?["recipe_id"]?.string
-            try require(routedRecipe != nil, "no routed recipe for \(settings.service) in \(settings.environment): \(JSON.array(routes).text.prefix(300))")
+            guard let recipe = routedRecipe else {
+                throw CheckFailure("no routed recipe for \(settings.service) in \(settings.environment): \(JSON.array(routes).text.prefix(300))")
+            }
+            let definition = try await api.get("/v1/recipes/\(recipe.urlEncoded)", as: .admin)
+                .expect(200, nil, "read the routed recipe \(recipe)").object("recipe \(recipe)")
+            routedApplication = definition["spinnaker_application"]?.string.flatMap { $0.isEmpty ? nil : $0 }
             return "runVersion=\(picked.run) conflictVersion=\(picked.conflict) unregisteredVersion=\(picked.unregistered) recipe=\(routedRecipe ?? "")"
         }
     }

@@ -26,8 +26,9 @@ final class Suite {
     var originalKillSwitch: Bool?
     /// The CI publisher allowlist as it was before the run.
     var originalPublishers: JSON?
-    /// The routed recipe of the service and environment.
+    /// The routed recipe of the service and environment, and its engine application (if it names one).
     var routedRecipe: String?
+    var routedApplication: String?
     /// Whether the run version's build is registered (step C), and the build.
     var runVersionRegistered = false
     var registeredBuild: JSON?
@@ -110,12 +111,19 @@ final class Suite {
         ]
     }
 
+    /// A temporary recipe's definition with the routed recipe's engine application: a server may
+    /// refuse a recipe that names none (the reference answers 400 MISSING_ENGINE_APP).
+    func temporaryRecipe(_ definition: JSON) -> JSON {
+        guard let routedApplication else { return definition }
+        return definition.setting("spinnaker_application", .string(routedApplication))
+    }
+
     /// Sends an admin change and remembers it for the audit checks when it succeeded.
     @discardableResult
     func adminChange(_ method: String, _ path: String, _ body: JSON?, key: String? = nil, target: String) async throws -> Reply {
         let reply = try await api.send(method, path, as: .admin, body: body, key: key)
         if (200..<300).contains(reply.status), reply.header("Idempotency-Replayed") != "true" {
-            adminChanges.append(AdminChange(request: "\(method) \(path)", requestId: reply.requestId, target: target))
+            adminChanges.append(AdminChange(request: "\(method) \(path)", kind: AdminChange.Kind(path: path), requestId: reply.requestId, target: target))
         }
         return reply
     }
@@ -139,6 +147,12 @@ final class Suite {
             try await Task.sleep(for: .milliseconds(Int(settings.pollInterval * 1000)))
         }
     }
+
+    /// The delivery group fields a client sets (REFERENCE §2.8, PUT /v1/delivery-groups/{id}):
+    /// what the run sends back and compares; `created_at`, `updated_by` and the like are the server's.
+    static let groupFields: Set<String> = [
+        "id", "name", "description", "owner", "services", "allowed_environments", "allowed_recipes", "guardrails",
+    ]
 
     /// Terminal deployment states (REFERENCE §8.3).
     static let terminalStates: Set<String> = ["SUCCEEDED", "FAILED", "CANCELED", "ROLLED_BACK"]

@@ -75,8 +75,6 @@ public struct DecisionContext: Sendable, Hashable, Codable {
     public var idempotencyKey: String?
     /// What the engine readiness probe found, for validate (REFERENCE §4.1 step 15).
     public var engineReadiness: EngineReadiness
-    /// Deliberate faults, for the conformance suite's own tests only (``TestFaults``); nil in production.
-    public var testFaults: TestFaults?
 
     /// A context from its parts.
     public init(

@@ -138,20 +138,11 @@ struct Serve: AsyncParsableCommand {
         }
 
         let webhookToken = env["DXCP_SPINNAKER_WEBHOOK_TOKEN"] ?? (demo ? "demo-webhook-" + newId() : nil)
-        var configuration = GovernanceServer.Configuration(
+        let configuration = GovernanceServer.Configuration(
             bodyLimit: bodyLimit, exposeOperatorHints: demo,
             corsOrigins: env["DXCP_CORS_ORIGINS"].map { Set($0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }) }
                 ?? GovernanceServer.Configuration.defaultCORSOrigins,
             spinnakerWebhookToken: webhookToken)
-        // Test-only (docs/DECISIONS.md 43): a deliberately broken server for the conformance suite's own tests.
-        if let names = env["DXCP_TEST_FAULTS"], !names.isEmpty {
-            guard let faults = TestFaults(names: names) else {
-                printError("error: DXCP_TEST_FAULTS must name faults among \(TestFaults.names.keys.sorted().joined(separator: ", ")), got '\(names)'")
-                throw ExitCode(2)
-            }
-            configuration.testFaults = faults
-            logger.critical("DXCP_TEST_FAULTS is set: this server breaks the contract on purpose (test use only)", metadata: ["faults": "\(names)"])
-        }
         let server = GovernanceServer(
             store: store, authenticator: authenticator, dispatcher: dispatcher, readiness: gate.map { ReadinessProbe(gate: $0) },
             configuration: configuration,

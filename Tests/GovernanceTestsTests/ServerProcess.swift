@@ -20,8 +20,8 @@ final class ServerProcess {
     var baseURL: String { "http://127.0.0.1:\(port)" }
     var logPath: String { dir + ".log" }
 
-    /// Starts the server; `faults` sets `DXCP_TEST_FAULTS`.
-    init(key: SigningKey, gate: String, faults: String? = nil) async throws {
+    /// Starts the server; `environment` adds variables.
+    init(key: SigningKey, gate: String, environment extra: [String: String] = [:]) async throws {
         port = try freePort()
         process.executableURL = Self.binaries.appendingPathComponent("dxcp-policy")
         process.arguments = ["serve", "--port", String(port), "--data-dir", dir, "--policy", Self.demoPolicy, "--gate-url", gate]
@@ -29,7 +29,7 @@ final class ServerProcess {
         environment["DXCP_OIDC_JWKS_FILE"] = key.jwksPath
         environment["DXCP_OIDC_ISSUER"] = Self.issuer
         environment["DXCP_OIDC_AUDIENCE"] = Self.audience
-        if let faults { environment["DXCP_TEST_FAULTS"] = faults }
+        environment.merge(extra) { _, new in new }
         process.environment = environment
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))

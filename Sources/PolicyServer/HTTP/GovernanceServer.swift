@@ -22,8 +22,6 @@ public final class GovernanceServer: Sendable {
         /// The bearer token Spinnaker's Webhook stages present (`DXCP_SPINNAKER_WEBHOOK_TOKEN`);
         /// without one the webhook decisions refuse every call.
         public var spinnakerWebhookToken: String?
-        /// Deliberate faults for the conformance suite's own tests (`DXCP_TEST_FAULTS`); none by default.
-        public var testFaults: TestFaults = []
 
         /// The reference's CORS origins, as `DXCP_CORS_ORIGINS` gives them by default.
         public static let defaultCORSOrigins: Set<String> = ["http://127.0.0.1:5173", "http://localhost:5173"]
@@ -197,7 +195,6 @@ public final class GovernanceServer: Sendable {
         // A read-only decision creates no record: it needs no second id.
         let decisionId = makeId()
         var context = DecisionContext(now: now, decisionId: decisionId, newId: contractRequest.isMutating ? makeId() : decisionId, idempotencyKey: key)
-        if !configuration.testFaults.isEmpty { context.testFaults = configuration.testFaults }
         if case .validate = contractRequest, let readiness {
             context.engineReadiness = await readiness.readiness(requestId: requestId)
         }

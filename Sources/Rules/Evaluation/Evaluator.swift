@@ -15,9 +15,6 @@ public enum Evaluator {
         _ request: Request, by principal: Principal, policy: PolicySnapshot, state: some StateView,
         context: DecisionContext
     ) -> Decision {
-        if let faults = context.testFaults, !faults.isEmpty {
-            return evaluate(request, by: principal, policy: policy, state: state, context: context, faults: faults)
-        }
         let inputs = Inputs(principal: principal, policy: policy, context: context, endpoint: request.endpoint)
         var trail = Trail()
         do throws(Denial) {
