@@ -134,12 +134,15 @@ let package = Package(
                 .product(name: "JWTKit", package: "jwt-kit"),
             ],
             path: "governance-tests",
-            exclude: ["README.md"],
+            exclude: ["README.md", "corpus"],
             swiftSettings: strict
         ),
 
         .testTarget(name: "LMDBTests", dependencies: ["LMDB"], swiftSettings: strict),
-        .testTarget(name: "RulesTests", dependencies: ["Rules", "TestSupport"], swiftSettings: strict),
+        // The contract's tests, beside the sections they prove; the corpus (governance-tests/corpus)
+        // runs here in-process against the rules, through the same request decoder as HTTP.
+        .testTarget(
+            name: "RulesTests", dependencies: ["Rules", "TestSupport", "PolicyServer", "PolicyFile", "governance-tests"], swiftSettings: strict),
         .testTarget(name: "AuditTests", dependencies: ["Audit", "Rules", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "GovernanceStoreTests",

@@ -20,11 +20,11 @@ final class ServerProcess {
     var baseURL: String { "http://127.0.0.1:\(port)" }
     var logPath: String { dir + ".log" }
 
-    /// Starts the server; `environment` adds variables.
-    init(key: SigningKey, gate: String, environment extra: [String: String] = [:]) async throws {
+    /// Starts the server on `policy` (the demo policy by default); `environment` adds variables.
+    init(key: SigningKey, gate: String, policy: String = ServerProcess.demoPolicy, environment extra: [String: String] = [:]) async throws {
         port = try freePort()
         process.executableURL = Self.binaries.appendingPathComponent("dxcp-policy")
-        process.arguments = ["serve", "--port", String(port), "--data-dir", dir, "--policy", Self.demoPolicy, "--gate-url", gate]
+        process.arguments = ["serve", "--port", String(port), "--data-dir", dir, "--policy", policy, "--gate-url", gate]
         var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("DXCP_") && !$0.key.hasPrefix("GOV_") }
         environment["DXCP_OIDC_JWKS_FILE"] = key.jwksPath
         environment["DXCP_OIDC_ISSUER"] = Self.issuer

@@ -31,7 +31,7 @@ struct SuiteRun {
     /// `environment` adds variables (tokens given that way).
     static func run(
         _ server: ServerProcess, through proxy: FaultProxy? = nil, key: SigningKey, profile: String, guardrails: String, mint: Bool = true, environment extra: [String: String] = [:],
-        interruptAfter line: String? = nil
+        interruptAfter line: String? = nil, arguments extraArguments: [String] = []
     ) async throws -> SuiteRun {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("gt-run-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -45,7 +45,7 @@ struct SuiteRun {
         if mint {
             arguments += ["--mint-key", key.pemPath, "--issuer", ServerProcess.issuer, "--audience", ServerProcess.audience, "--kid", key.kid]
         }
-        process.arguments = arguments
+        process.arguments = arguments + extraArguments
         var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("GOV_") }
         environment.merge(extra) { _, new in new }
         process.environment = environment
