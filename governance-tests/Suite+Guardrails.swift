@@ -85,9 +85,10 @@ extension Suite {
         restores.push("group_guardrails") { [self] in
             try await adminChange("PUT", path, group, target: settings.deliveryGroup).expect(200, nil, "restore the group's guardrails")
         }
-        // An environment guardrail outranks the group's (REFERENCE §5.1): then the probe cannot set its limits.
+        // An environment guardrail outranks the group's (REFERENCE §5.1): then the probe cannot set
+        // its limits. (The summary reports the deploy figures, not daily_rollback_quota.)
         let summary = try await policySummary()
-        for (name, value) in guardrails.sorted(by: { $0.key < $1.key }) where Self.figure(summary, name)?.int != value.int {
+        for (name, value) in guardrails.sorted(by: { $0.key < $1.key }) where Self.figure(summary, name).map({ $0.int != value.int }) ?? false {
             throw CannotRun("the group guardrail \(name) = \(value.text) does not apply in \(settings.environment) (it reports \(Self.figure(summary, name)?.text ?? "nothing")); an environment guardrail outranks it")
         }
     }
@@ -130,6 +131,20 @@ extension Suite {
             try validate.expect(409, "CONCURRENCY_LIMIT_REACHED", "validate while one is in progress")
             return "409 CONCURRENCY_LIMIT_REACHED on validate and deploy"
         }
+        await recorder.check("concurrency.active.rollback_blocked", .contract, "§7 §4.3",
+            "with max_concurrent_deployments 1 and one deployment in progress, a rollback → 409 CONCURRENCY_LIMIT_REACHED") {
+            guard let first, recorder.result("concurrency.active.second_deploy_blocked")?.status == .passed else {
+                throw CannotRun("concurrency.active.second_deploy_blocked did not pass")
+            }
+            guard let target = deployment?["id"]?.string, rollback != nil else { throw CannotRun("rollback.created did not pass: no deployment with a restore point") }
+            let reply = try await api.post("/v1/deployments/\(target.urlEncoded)/rollback", as: .owner, nil, key: key("h-concurrency-rollback"))
+            let firstState = try await readDeployment(first)["state"]?.string ?? ""
+            if reply.status == 409 || !Self.terminalStates.contains(firstState) {
+                try reply.expect(409, "CONCURRENCY_LIMIT_REACHED", "rollback while a deployment is in progress")
+                return "409 CONCURRENCY_LIMIT_REACHED"
+            }
+            throw CannotRun("the probe's deployment ended before the rollback was decided (engine faster than the probe): \(reply.outcome)")
+        }
         await recorder.check("concurrency.active.cleanup", .contract, "§7 §12.4", "the probe's deployments reach a terminal state") {
             guard let first else { throw CannotRun("the concurrency probe made no deployment") }
             var states: [String] = []
@@ -164,36 +179,107 @@ extension Suite {
             try require(Self.figure(summary, "deployments_remaining")?.int == 0, "deployments_remaining is \(Self.figure(summary, "deployments_remaining")?.text ?? "-")")
             return "429 QUOTA_EXCEEDED; 0 remaining"
         }
+        await recorder.check("quota.active.rollback_exhausted", .contract, "§5 §4.3",
+            "with daily_rollback_quota 1 and the run's rollback spent, a rollback → 429 QUOTA_EXCEEDED") {
+            guard let target = deployment?["id"]?.string, rollback != nil else { throw CannotRun("rollback.created did not pass: the run spent no rollback") }
+            guard recorder.result("quota.active.n_plus_one")?.status == .passed else { throw CannotRun("quota.active.n_plus_one did not pass") }
+            // The deploy quota stays spent, the rollback quota is the one unit step G used.
+            let used = try await deploymentsUsed()
+            try await setTemporaryGuardrails(["max_concurrent_deployments": 1, "daily_deploy_quota": .int(used), "daily_rollback_quota": 1])
+            try await api.post("/v1/deployments/\(target.urlEncoded)/rollback", as: .owner, nil, key: key("h-quota-rollback"))
+                .expect(429, "QUOTA_EXCEEDED", "rollback with the rollback quota spent")
+            return "429 QUOTA_EXCEEDED"
+        }
     }
 
-    /// With a tiny read_rpm, an observer's reads are refused within the minute.
+    /// The per-actor minute limits (REFERENCE §5.3): with a tiny `read_rpm`, an observer's reads and
+    /// an owner's validate are refused; then with `mutate_rpm` 1 (while the deploy and rollback
+    /// quotas are spent, so nothing a probe sends can start a deployment), an owner's deploy and
+    /// rollback are. The admin's own restore counts against `mutate_rpm` 1 too: it waits for the
+    /// next window when refused.
     func rateProbe() async {
+        var limits: (read: Int64, mutate: Int64, builds: Int64)?
+        let path = "/v1/admin/system/rate-limits"
+        func setLimits(read: Int64, mutate: Int64) async throws {
+            guard let limits else { return }
+            try await adminChange("PUT", path, ["read_rpm": .int(read), "mutate_rpm": .int(mutate), "daily_quota_build_register": .int(limits.builds)],
+                target: "rate_limits").expect(200, nil, "set read_rpm \(read), mutate_rpm \(mutate)")
+        }
+        let readLimit: Int64 = 3
+        var lowered = false
         await recorder.check("rate.active.read_limit", .contract, "§5",
             "with a temporary read_rpm of 3, an observer's reads → 429 RATE_LIMITED within two windows' worth of calls; the limits are restored") {
             _ = try api.token(.observer)
-            let original = try await api.get("/v1/admin/system/rate-limits", as: .admin).expect(200, nil, "read rate limits").object("rate limits")
+            let original = try await api.get(path, as: .admin).expect(200, nil, "read rate limits").object("rate limits")
             guard let read = original["read_rpm"]?.int, let mutate = original["mutate_rpm"]?.int, let builds = original["daily_quota_build_register"]?.int else {
                 throw CheckFailure("rate limits lack read_rpm, mutate_rpm or daily_quota_build_register: \(original.text)")
             }
-            let limit: Int64 = mutate == 3 ? 2 : 3
-            let path = "/v1/admin/system/rate-limits"
-            try await adminChange("PUT", path, ["read_rpm": .int(limit), "mutate_rpm": .int(mutate), "daily_quota_build_register": .int(builds)], target: "read_rpm")
-                .expect(200, nil, "set read_rpm \(limit)")
+            limits = (read, mutate, builds)
+            try await setLimits(read: readLimit, mutate: mutate)
             restores.push("rate_limits") { [self] in
-                try await adminChange("PUT", path, ["read_rpm": .int(read), "mutate_rpm": .int(mutate), "daily_quota_build_register": .int(builds)], target: "read_rpm")
-                    .expect(200, nil, "restore the rate limits")
+                try await restoreRateLimits(read: read, mutate: mutate, builds: builds)
             }
-            // Twice limit + 1 calls: even if a minute window turns over among them, one window sees more than the limit.
-            var outcomes: [String] = []
-            for _ in 0..<(2 * (limit + 1)) {
-                let reply = try await api.get("/v1/whoami", as: .observer)
-                outcomes.append(reply.code ?? String(reply.status))
-                if reply.status == 429 {
-                    try require(reply.code == "RATE_LIMITED", "429 with code \(reply.code ?? "-"), expected RATE_LIMITED")
-                    return "429 RATE_LIMITED after \(outcomes.count) calls"
-                }
-            }
-            throw CheckFailure("\(outcomes.count) reads under read_rpm \(limit) were all served: \(outcomes)")
+            lowered = true
+            return try await exceed("read", limit: readLimit) { try await api.get("/v1/whoami", as: .observer) }
         }
+        await recorder.check("rate.active.validate_limit", .contract, "§5 §4.1",
+            "with read_rpm 3, an owner's validate → 429 RATE_LIMITED (validate counts as a read)") {
+            guard lowered else { throw CannotRun("rate.active.read_limit could not lower read_rpm") }
+            let body = intent(try runVersions().run)
+            return try await exceed("validate", limit: readLimit) { try await api.post("/v1/deployments/validate", as: .owner, body) }
+        }
+        await recorder.check("rate.active.mutate_limit", .contract, "§5 §4.2 §4.3",
+            "with mutate_rpm 1 (and the quotas spent), an owner's deploy and rollback → 429 RATE_LIMITED") {
+            guard let limits else { throw CannotRun("rate.active.read_limit could not read the rate limits") }
+            guard recorder.result("quota.active.rollback_exhausted")?.status == .passed else {
+                throw CannotRun("quota.active.rollback_exhausted did not pass: a probe could start a deployment")
+            }
+            guard let target = deployment?["id"]?.string else { throw CannotRun("deploy.created did not pass") }
+            try await setLimits(read: limits.read, mutate: 1)
+            let body = intent(try runVersions().run, summary: "rate probe")
+            var attempt = 0
+            let deploy = try await exceed("deploy", limit: 1) {
+                attempt += 1
+                return try await api.post("/v1/deployments", as: .owner, body, key: key("h-rate-deploy-\(attempt)"))
+            }
+            let rollback = try await exceed("rollback", limit: 1) {
+                attempt += 1
+                return try await api.post("/v1/deployments/\(target.urlEncoded)/rollback", as: .owner, nil, key: key("h-rate-rollback-\(attempt)"))
+            }
+            return "deploy: \(deploy); rollback: \(rollback)"
+        }
+    }
+
+    /// Sends `limit + 1` requests twice over (one minute window sees more than the limit even if
+    /// a window turns over among them) until one is refused 429 RATE_LIMITED; any other refusal
+    /// but the spent quota's fails.
+    func exceed(_ what: String, limit: Int64, _ send: () async throws -> Reply) async throws -> String {
+        var outcomes: [String] = []
+        for _ in 0..<(2 * (limit + 1)) {
+            let reply = try await send()
+            outcomes.append(reply.code ?? String(reply.status))
+            if reply.status == 429, reply.code != "QUOTA_EXCEEDED" {
+                try require(reply.code == "RATE_LIMITED", "\(what): 429 with code \(reply.code ?? "-"), expected RATE_LIMITED")
+                return "429 RATE_LIMITED after \(outcomes.count) calls"
+            }
+            try require(reply.status < 300 || reply.code == "QUOTA_EXCEEDED", "\(what): \(reply.outcome) before any 429 RATE_LIMITED [\(reply.request)]")
+        }
+        throw CheckFailure("\(outcomes.count) \(what) calls under a limit of \(limit) were never refused: \(outcomes)")
+    }
+
+    /// Puts the rate limits back; refused by the admin's own (lowered) mutate limit, it waits for
+    /// the window the answer's `Retry-After` names and tries again.
+    func restoreRateLimits(read: Int64, mutate: Int64, builds: Int64) async throws {
+        let body: JSON = ["read_rpm": .int(read), "mutate_rpm": .int(mutate), "daily_quota_build_register": .int(builds)]
+        for _ in 0..<3 {
+            let reply = try await adminChange("PUT", "/v1/admin/system/rate-limits", body, target: "rate_limits")
+            guard reply.status == 429, reply.code == "RATE_LIMITED" else {
+                try reply.expect(200, nil, "restore the rate limits")
+                return
+            }
+            let wait = min(max(Double(reply.header("Retry-After") ?? "") ?? 60, 1), 61)
+            try await Task.sleep(for: .seconds(wait))
+        }
+        throw CheckFailure("the rate limits could not be restored: the admin's mutations stayed rate limited")
     }
 }

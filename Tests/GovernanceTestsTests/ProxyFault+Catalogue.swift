@@ -31,16 +31,24 @@ extension ProxyFault {
         return nil
     })
 
-    /// A read refused by its rate limit is served anyway (the last answer to the same read).
-    static let rateLimitsIgnored = ProxyFault(response: { request, response, memory in
-        guard request.method == "GET" else { return }
-        let read = request.target + " " + (request.token ?? "")
-        if response.status == 200 {
-            memory.remember(read, response)
-        } else if response.status == 429, response.code == "RATE_LIMITED", let served = memory.response(read) {
-            response = served
-        }
-    })
+    /// Rate limits are accepted and echoed but never enforced: the server is given limits no run
+    /// reaches (4000 above what was asked, so each change is still a change, and audited).
+    static let rateLimitsIgnored = ProxyFault(
+        request: { request, memory in
+            guard request.path == rateLimitsPath, request.method == "PUT", var body = request.json else { return nil }
+            for name in ["read_rpm", "mutate_rpm"] {
+                guard let value = body[name] as? Int else { continue }
+                memory["rate \(name)"] = String(value)
+                body[name] = value + 4000
+            }
+            request.setJSON(body)
+            return nil
+        },
+        response: { request, response, memory in
+            guard request.path == rateLimitsPath, response.status == 200, var body = response.json as? [String: Any] else { return }
+            for name in ["read_rpm", "mutate_rpm"] { if let value = memory["rate \(name)"].flatMap(Int.init) { body[name] = value } }
+            response.setJSON(body)
+        })
 
     /// An observer's validate and deploy are decided as the member owner's (roles not enforced).
     static let observerActsAsOwner = ProxyFault(request: { request, memory in
@@ -155,6 +163,7 @@ extension ProxyFault {
     // MARK: Helpers
 
     static let killSwitchPath = "/v1/admin/system/mutations-disabled"
+    static let rateLimitsPath = "/v1/admin/system/rate-limits"
 
     /// Remembers the Authorization header of each identity the suite acts as.
     static func remember(_ request: ProxiedRequest, _ memory: ProxyMemory) {
