@@ -72,6 +72,18 @@ struct GovernanceTestsCommand: AsyncParsableCommand {
     @Flag(help: "Print only the closing summary.")
     var quiet = false
 
+    @Option(help: "Instead of the suite, run the differential test: this many random steps through a model of the contract and the API, compared.")
+    var differential: Int?
+
+    @Option(help: "Seed of the differential test's steps (default: random; always printed).")
+    var seed: UInt64?
+
+    @Option(help: "Gate emulator of the API's engine: the differential test then ends executions on demand.")
+    var emulatorUrl: String?
+
+    @Option(help: "Run the decision cases of this corpus directory (governance-tests/corpus) instead of the conformance run.")
+    var corpus: String?
+
     func validate() throws {
         guard URL(string: baseUrl)?.scheme.map({ ["http", "https"].contains($0) }) == true else {
             throw ValidationError("--base-url must be an http(s) URL")
@@ -80,6 +92,11 @@ struct GovernanceTestsCommand: AsyncParsableCommand {
             throw ValidationError("--mint-key needs --issuer, --audience and --kid")
         }
         guard httpTimeout > 0, deployTimeout > 0, pollInterval > 0 else { throw ValidationError("timeouts and the poll interval must be positive") }
+        if let differential, differential < 1 { throw ValidationError("--differential needs a positive number of steps") }
+        if differential == nil, seed != nil || emulatorUrl != nil { throw ValidationError("--seed and --emulator-url go with --differential") }
+        if let emulatorUrl, URL(string: emulatorUrl)?.scheme.map({ ["http", "https"].contains($0) }) != true {
+            throw ValidationError("--emulator-url must be an http(s) URL")
+        }
     }
 
     func run() async throws {
@@ -108,6 +125,10 @@ struct GovernanceTestsCommand: AsyncParsableCommand {
         }
         // Unbuffered, so CI logs (and whoever watches) see each check as it ends.
         let log: ((String) -> Void)? = quiet ? nil : { line in FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
+        if let corpus {
+            try await runCorpus(directory: corpus, tokens: tokens, runId: runId, log: log)
+            return
+        }
         let interruption = Interruption()
         interruption.install()
         let recorder = Recorder(profile: profile, log: log, interruption: interruption)
@@ -115,6 +136,13 @@ struct GovernanceTestsCommand: AsyncParsableCommand {
         let settings = SuiteSettings(
             service: service, environment: environment, deliveryGroup: deliveryGroup, artifactRefTemplate: artifactRef, rolesClaim: rolesClaim,
             deployTimeout: deployTimeout, pollInterval: pollInterval, guardrails: guardrails, runId: runId)
+        if let differential {
+            let emulator = emulatorUrl.map { APIClient(baseURL: $0, tokens: [:], timeout: httpTimeout, runId: runId) }
+            let run = DifferentialRun(server: DifferentialServer(api: api, emulator: emulator, settings: settings), steps: differential,
+                seed: seed ?? UInt64.random(in: 0...UInt64.max), interruption: interruption)
+            if await !run.run() { throw ExitCode(1) }
+            return
+        }
         log?("governance-tests \(runId): \(baseUrl), profile \(profile.rawValue), guardrails \(guardrails.rawValue)")
         let suite = Suite(api: api, recorder: recorder, settings: settings)
         await suite.run()
@@ -126,6 +154,23 @@ struct GovernanceTestsCommand: AsyncParsableCommand {
         if let junit { try Data(reports.junit.utf8).write(to: URL(fileURLWithPath: junit)) }
         if let snapshot { try Data((reports.snapshot.prettyText + "\n").utf8).write(to: URL(fileURLWithPath: snapshot)) }
         if !recorder.conformant { throw ExitCode(1) }
+    }
+
+    /// Runs the corpus over HTTP; exit 1 when a case fails.
+    func runCorpus(directory: String, tokens: [Identity: String], runId: String, log: ((String) -> Void)?) async throws {
+        let files: [CorpusFile]
+        do {
+            files = try CorpusFile.load(directory: directory)
+        } catch {
+            throw ValidationError("--corpus: \(error)")
+        }
+        log?("governance-tests \(runId): corpus \(directory) against \(baseUrl)")
+        let api = APIClient(baseURL: baseUrl, tokens: tokens, timeout: httpTimeout, runId: runId)
+        let runner = CorpusRunner(
+            transport: HTTPCorpusTransport(api: api, deployTimeout: deployTimeout, pollInterval: pollInterval), runId: runId, log: log)
+        let outcomes = await runner.run(files)
+        FileHandle.standardOutput.write(Data((CorpusRunner.summary(outcomes, files: files) + "\n").utf8))
+        if outcomes.contains(where: { $0.required && !$0.passed }) { throw ExitCode(1) }
     }
 
     /// `gt<yyyyMMddHHmmss><4 hex>`: sortable, unique enough, and usable in ids.
