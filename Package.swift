@@ -159,7 +159,7 @@ let package = Package(
         .testTarget(
             name: "GovernanceTestsTests",
             dependencies: ["TestSupport", .product(name: "JWTKit", package: "jwt-kit"), .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "HTTPTypes", package: "swift-http-types"), .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),

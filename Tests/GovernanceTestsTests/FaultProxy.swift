@@ -4,6 +4,7 @@ import FoundationNetworking
 #endif
 import HTTPTypes
 import Hummingbird
+import Logging
 import Synchronization
 import TestSupport
 
@@ -20,10 +21,13 @@ final class FaultProxy {
     init(upstream: String, faults: [ProxyFault]) async throws {
         let forwarder = Forwarder(upstream: upstream, faults: faults)
         let (stream, continuation) = AsyncStream<Int>.makeStream()
+        // Quiet: a proxy stopped with connections open is expected, not an error to log.
+        var logger = Logger(label: "fault-proxy")
+        logger.logLevel = .critical
         let app = Application(
             responder: CallbackResponder<BasicRequestContext> { request, _ in try await forwarder.respond(to: request) },
             configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { continuation.yield($0.localAddress?.port ?? 0) })
+            onServerRunning: { continuation.yield($0.localAddress?.port ?? 0) }, logger: logger)
         task = Task { try await app.run() }
         var iterator = stream.makeAsyncIterator()
         port = await iterator.next() ?? 0
