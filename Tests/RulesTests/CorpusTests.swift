@@ -6,6 +6,7 @@ import Testing
 @testable import class governance_tests.CorpusRunner
 @testable import enum governance_tests.Identity
 @testable import protocol governance_tests.CorpusTransport
+@testable import struct governance_tests.CorpusError
 @testable import struct governance_tests.CorpusFile
 @testable import struct governance_tests.CorpusReply
 
@@ -149,10 +150,4 @@ final class RulesTransport: CorpusTransport, @unchecked Sendable {
         state.add(record)
         state.hold(record.id, group: record.deliveryGroupId, environment: record.environment, state: record.state, updatedAt: record.updatedAt)
     }
-}
-
-/// A corpus case the rules cannot run.
-struct CorpusError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
 }
