@@ -188,29 +188,21 @@ struct PolicyDecoder {
     private func decodeSettings(_ node: PolicyNode) throws(PolicyFileError) -> Settings {
         let m = try node.mapping(allowing: Self.settingsKeys)
         var s = Settings()
-        if let n = m.optional("read_rpm") { s.readRPM = try n.integer(Int.self, minimum: 1, maximum: 5000) }
-        if let n = m.optional("mutate_rpm") { s.mutateRPM = try n.integer(Int.self, minimum: 1, maximum: 5000) }
-        if let n = m.optional("daily_quota_build_register") {
-            s.dailyQuotaBuildRegister = try n.integer(Int.self, minimum: 0, maximum: 5000)
-        }
-        if let n = m.optional("daily_quota_upload_capability") {
-            s.dailyQuotaUploadCapability = try n.integer(Int.self, minimum: 0, maximum: 5000)
-        }
-        if let n = m.optional("daily_quota_deploy") { s.dailyQuotaDeploy = try n.integer(Int.self, minimum: 1) }
-        if let n = m.optional("daily_quota_rollback") { s.dailyQuotaRollback = try n.integer(Int.self, minimum: 1) }
+        if let n = m.optional("read_rpm") { s.readRPM = try n.integer(in: PolicyBounds.rate) }
+        if let n = m.optional("mutate_rpm") { s.mutateRPM = try n.integer(in: PolicyBounds.rate) }
+        if let n = m.optional("daily_quota_build_register") { s.dailyQuotaBuildRegister = try n.integer(in: PolicyBounds.actorDailyQuota) }
+        if let n = m.optional("daily_quota_upload_capability") { s.dailyQuotaUploadCapability = try n.integer(in: PolicyBounds.actorDailyQuota) }
+        if let n = m.optional("daily_quota_deploy") { s.dailyQuotaDeploy = try n.integer(in: PolicyBounds.guardrail) }
+        if let n = m.optional("daily_quota_rollback") { s.dailyQuotaRollback = try n.integer(in: PolicyBounds.guardrail) }
         if let n = m.optional("mutations_disabled") { s.mutationsDisabled = try n.bool() }
-        if let n = m.optional("idempotency_ttl_seconds") {
-            s.idempotencyTTLSeconds = try n.integer(Int64.self, minimum: 1)
-        }
+        if let n = m.optional("idempotency_ttl_seconds") { s.idempotencyTTLSeconds = try n.integer(in: PolicyBounds.idempotencyTTLSeconds) }
         if let n = m.optional("deployment_lock_stale_seconds") {
-            s.deploymentLockStaleSeconds = try n.integer(Int64.self, minimum: 1)
+            s.deploymentLockStaleSeconds = try n.integer(in: PolicyBounds.deploymentLockStaleSeconds)
         }
         if let n = m.optional("upload_capability_ttl_seconds") {
-            s.uploadCapabilityTTLSeconds = try n.integer(Int64.self, minimum: 1)
+            s.uploadCapabilityTTLSeconds = try n.integer(in: PolicyBounds.uploadCapabilityTTLSeconds)
         }
-        if let n = m.optional("max_artifact_size_bytes") {
-            s.maxArtifactSizeBytes = try n.integer(Int64.self, minimum: 1)
-        }
+        if let n = m.optional("max_artifact_size_bytes") { s.maxArtifactSizeBytes = try n.integer(in: PolicyBounds.maxArtifactSizeBytes) }
         if let n = m.optional("allowed_content_types") { s.allowedContentTypes = try n.strings() }
         s.defaultSpinnakerApplication = try optionalString(m, "default_spinnaker_application")
         return s
@@ -272,9 +264,9 @@ struct PolicyDecoder {
     private func decodeGuardrails(_ node: PolicyNode) throws(PolicyFileError) -> Guardrails {
         let m = try node.mapping(allowing: Self.guardrailKeys)
         return Guardrails(
-            maxConcurrentDeployments: try m.optional("max_concurrent_deployments")?.integer(Int.self, minimum: 1),
-            dailyDeployQuota: try m.optional("daily_deploy_quota")?.integer(Int.self, minimum: 1),
-            dailyRollbackQuota: try m.optional("daily_rollback_quota")?.integer(Int.self, minimum: 1))
+            maxConcurrentDeployments: try m.optional("max_concurrent_deployments")?.integer(in: PolicyBounds.guardrail),
+            dailyDeployQuota: try m.optional("daily_deploy_quota")?.integer(in: PolicyBounds.guardrail),
+            dailyRollbackQuota: try m.optional("daily_rollback_quota")?.integer(in: PolicyBounds.guardrail))
     }
 
     private func decodeEnvironments(

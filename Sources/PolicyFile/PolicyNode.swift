@@ -80,6 +80,11 @@ struct PolicyNode {
 
     /// The node as a decimal integer within `minimum...maximum`. Hexadecimal, octal, `1_000`,
     /// quoted numbers and numbers with a fraction are refused.
+    /// An integer within `bounds` (a ``PolicyBounds`` entry).
+    func integer<T: FixedWidthInteger>(in bounds: ClosedRange<T>) throws(PolicyFileError) -> T {
+        try integer(T.self, minimum: bounds.lowerBound, maximum: bounds.upperBound)
+    }
+
     func integer<T: FixedWidthInteger>(
         _ type: T.Type, minimum: T = .min, maximum: T = .max
     ) throws(PolicyFileError) -> T {

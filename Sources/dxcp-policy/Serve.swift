@@ -65,8 +65,9 @@ struct Serve: AsyncParsableCommand {
             printError("error: DXCP_BODY_LIMIT_BYTES must be a number of bytes (at least 1024), got '\(env["DXCP_BODY_LIMIT_BYTES"] ?? "")'")
             throw ExitCode(2)
         }
-        guard let retentionDays = env["DXCP_AUDIT_RETENTION_DAYS"].map({ Int($0) }) ?? 0, retentionDays >= 0 else {
-            printError("error: DXCP_AUDIT_RETENTION_DAYS must be a number of days (0 keeps everything), got '\(env["DXCP_AUDIT_RETENTION_DAYS"] ?? "")'")
+        guard let retentionDays = env["DXCP_AUDIT_RETENTION_DAYS"].map({ Int($0) }) ?? 0, PolicyBounds.auditRetentionDays.contains(retentionDays) else {
+            printError(
+                "error: DXCP_AUDIT_RETENTION_DAYS must be a number of days in \(PolicyBounds.auditRetentionDays) (0 keeps everything), got '\(env["DXCP_AUDIT_RETENTION_DAYS"] ?? "")'")
             throw ExitCode(2)
         }
         let engine = try Self.engineSettings(env)

@@ -87,6 +87,27 @@ let invalidDocuments: [InvalidDocument] = [
         name: "mutate_rpm above 5000",
         text: "version: 1\nsettings:\n  read_rpm: 60\n  mutate_rpm: 5001\n",
         line: 4, field: "settings.mutate_rpm", message: "must be between 1 and 5000, found 5001"),
+    // Durations whose time arithmetic would overflow are refused with their bounds (DECISIONS 59).
+    .init(
+        name: "stale-lock seconds past their bound",
+        text: "version: 1\nsettings:\n  deployment_lock_stale_seconds: 9300000000000\n",
+        line: 3, field: "settings.deployment_lock_stale_seconds", message: "must be between 1 and 604800, found 9300000000000"),
+    .init(
+        name: "idempotency TTL past its bound",
+        text: "version: 1\nsettings:\n  idempotency_ttl_seconds: 31536001\n",
+        line: 3, field: "settings.idempotency_ttl_seconds", message: "must be between 1 and 31536000"),
+    .init(
+        name: "upload capability TTL past its bound",
+        text: "version: 1\nsettings:\n  upload_capability_ttl_seconds: 86401\n",
+        line: 3, field: "settings.upload_capability_ttl_seconds", message: "must be between 1 and 86400"),
+    .init(
+        name: "default deploy quota past its bound",
+        text: "version: 1\nsettings:\n  daily_quota_deploy: 5001\n",
+        line: 3, field: "settings.daily_quota_deploy", message: "must be between 1 and 5000"),
+    .init(
+        name: "artifact size past its bound",
+        text: "version: 1\nsettings:\n  max_artifact_size_bytes: 9223372036854775807\n",
+        line: 3, field: "settings.max_artifact_size_bytes", message: "must be between 1 and 1099511627776"),
     InvalidDocument(
         name: "read_rpm of zero",
         text: "version: 1\nsettings:\n  read_rpm: 0\n",
@@ -102,7 +123,7 @@ let invalidDocuments: [InvalidDocument] = [
     InvalidDocument(
         name: "zero guardrail",
         text: "version: 1\nenvironments:\n  - id: sandbox\n    guardrails: {daily_deploy_quota: 0}\n",
-        line: 4, field: "environments[0].guardrails.daily_deploy_quota", message: "must be at least 1, found 0"),
+        line: 4, field: "environments[0].guardrails.daily_deploy_quota", message: "must be between 1 and 5000, found 0"),
     InvalidDocument(
         name: "bad environment id",
         text: "version: 1\nenvironments:\n  - id: sandbox\n  - id: Prod_1\n",

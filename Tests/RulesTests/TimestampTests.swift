@@ -15,4 +15,20 @@ import Testing
         #expect(time.iso8601 == text)
         #expect(Timestamp(iso8601: text) == time)
     }
+
+    /// No input traps the time arithmetic: past what microseconds hold, it saturates (DECISIONS 59).
+    @Test func arithmeticSaturatesInsteadOfTrapping() {
+        let now = Timestamp(seconds: 1_796_083_200)
+        #expect(Timestamp(seconds: .max) == Timestamp(microseconds: .max))
+        #expect(Timestamp(seconds: .min) == Timestamp(microseconds: .min))
+        #expect(now.adding(seconds: 9_300_000_000_000) == Timestamp(microseconds: .max))
+        #expect(now.adding(seconds: -9_300_000_000_000) < Timestamp(seconds: -9_000_000_000_000))
+        #expect(Timestamp(microseconds: .max).adding(seconds: 1) == Timestamp(microseconds: .max))
+        #expect(Timestamp(microseconds: .min).adding(seconds: -1) == Timestamp(microseconds: .min))
+        #expect(now.adding(seconds: -60).adding(seconds: 60) == now)
+        for extreme in [Timestamp(microseconds: .max), Timestamp(microseconds: .min)] {
+            #expect(!extreme.iso8601.isEmpty)
+            _ = (extreme.day, extreme.minute, extreme.seconds)
+        }
+    }
 }

@@ -122,6 +122,9 @@ public final class Authenticator: Sendable {
         return keys
     }
 
+    /// The `exp` and `nbf` a token may carry: 1970-01-01 through 9999-12-31T23:59:59Z.
+    static let tokenTimes: ClosedRange<Int64> = 0...253_402_300_799
+
     /// The principal of a request's `Authorization` header value.
     public func authenticate(_ header: String?, now: Timestamp) async throws(Refusal) -> Principal {
         guard let header, !header.isEmpty else { throw Refusal(message: "Authorization header required") }
@@ -137,11 +140,14 @@ public final class Authenticator: Sendable {
             throw Refusal(message: "Invalid token")
         }
         let claims = payload.claims
-        guard case .int(let exp)? = payload.number("exp") else { throw Refusal(message: "Token has no expiry") }
-        guard exp > now.seconds else { throw Refusal(message: "Token expired") }
-        if let nbf = payload.number("nbf"), case .int(let notBefore) = nbf, notBefore > now.seconds + 60 {
-            throw Refusal(message: "Token not yet valid")
+        guard let exp = payload.seconds("exp") else { throw Refusal(message: "Token has no expiry") }
+        let notBefore = payload.seconds("nbf")
+        // Times a token can sensibly carry: from the epoch through 9999-12-31 (DECISIONS 59).
+        guard Self.tokenTimes.contains(exp), notBefore.map(Self.tokenTimes.contains) ?? true else {
+            throw Refusal(message: "Token times are out of range")
         }
+        guard exp > now.seconds else { throw Refusal(message: "Token expired") }
+        if let notBefore, notBefore > now.seconds + 60 { throw Refusal(message: "Token not yet valid") }
         let principal = Principal(claims: WireClaims.claims(.object(claims.map { ($0.key, $0.value) }), rolesClaim: requirements.rolesClaim))
         if let issuer = requirements.issuer, principal.claims.issuer != issuer { throw Refusal(message: "Invalid token") }
         if let audience = requirements.audience, !principal.claims.audiences.contains(audience) { throw Refusal(message: "Invalid token") }
@@ -186,11 +192,15 @@ struct TokenPayload: JWTPayload {
     /// Checked by ``Authenticator`` against an injected time, not here.
     func verify(using algorithm: some JWTAlgorithm) async throws {}
 
-    /// A numeric claim as a whole number of seconds.
-    func number(_ key: String) -> JSON? {
+    /// A numeric claim as whole seconds (a fraction dropped), saturating at the ends of Int64 so
+    /// no value can trap; nil when absent, not a number, or NaN.
+    func seconds(_ key: String) -> Int64? {
         switch claims[key] {
-        case .int(let n)?: .int(n)
-        case .double(let d)?: .int(Int64(d))
+        case .int(let n)?: n
+        case .double(let d)? where d.isNaN: nil
+        case .double(let d)? where d >= 9.2e18: .max
+        case .double(let d)? where d <= -9.2e18: .min
+        case .double(let d)?: Int64(d)
         default: nil
         }
     }

@@ -191,7 +191,12 @@ public final class GovernanceServer: Sendable {
         case .success(let decoded): contractRequest = decoded
         case .failure(let error): return error.answer
         }
-        let key = request.headers.value(.idempotencyKey)
+        let key: String?
+        do {
+            key = try WireRequest.idempotencyKey(request.headers.value(.idempotencyKey))
+        } catch {
+            return Self.invalid(error, requestId: requestId)
+        }
         // A read-only decision creates no record: it needs no second id.
         let decisionId = makeId()
         var context = DecisionContext(now: now, decisionId: decisionId, newId: contractRequest.isMutating ? makeId() : decisionId, idempotencyKey: key)
@@ -232,10 +237,15 @@ public final class GovernanceServer: Sendable {
             if error.status == 404 || error.status == 405 {
                 return .failure(AnswerError(Answer(status: error.status, body: Views.routingError(code: error.code, status: error.status, requestId: requestId))))
             }
-            return .failure(AnswerError(Answer(status: error.status, body: Views.envelope(
-                code: error.code.rawValue, message: error.message, cause: error.code.failureCause, requestId: requestId, hint: nil,
-                details: error.details))))
+            return .failure(AnswerError(Self.invalid(error, requestId: requestId)))
         }
+    }
+
+    /// The contract envelope of a request refused while decoding (400 `INVALID_REQUEST` and the like).
+    static func invalid(_ error: WireError, requestId: String) -> Answer {
+        Answer(status: error.status, body: Views.envelope(
+            code: error.code.rawValue, message: error.message, cause: error.code.failureCause, requestId: requestId, hint: nil,
+            details: error.details))
     }
 
     /// The answer to a decision (before any engine dispatch).

@@ -7,6 +7,20 @@ public enum WireRequest {
     /// The largest body accepted by default, in bytes.
     public static let defaultBodyLimit = 64 * 1024
 
+    /// The longest `Idempotency-Key` accepted, in bytes (DECISIONS 59).
+    public static let idempotencyKeyLimit = 256
+
+    /// The `Idempotency-Key` header's value: nil when absent; empty counts as absent for the
+    /// rules (IDMP_KEY_REQUIRED); otherwise at most 256 printable ASCII characters, since it
+    /// becomes part of a stored key → else 400 `INVALID_REQUEST` naming the header.
+    public static func idempotencyKey(_ value: String?) throws(WireError) -> String? {
+        guard let value, !value.isEmpty else { return value }
+        guard value.utf8.count <= idempotencyKeyLimit, value.utf8.allSatisfy({ (0x20...0x7E).contains($0) }) else {
+            throw WireError.invalid("Idempotency-Key", "Idempotency-Key must be 1 to \(idempotencyKeyLimit) printable ASCII characters")
+        }
+        return value
+    }
+
     /// Decodes one request. `body` is ignored where the endpoint takes none.
     public static func decode(method: String, path: String, query: [String: String] = [:], body: [UInt8]) throws(WireError) -> Request {
         try decode(method: method, path: path, query: query, body: Body.raw(body))

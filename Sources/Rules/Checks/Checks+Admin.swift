@@ -1,12 +1,14 @@
 extension Checks {
     /// REFERENCE §2.7: rate limits are integers in 1...5000 (read, mutate) and 0...5000 (daily
-    /// build registrations) → else 400 `INVALID_REQUEST` naming the field.
+    /// build registrations), as ``PolicyBounds`` says → else 400 `INVALID_REQUEST` naming the field.
     static func rateLimitsValid(_ change: RateLimitsChange) throws(Denial) {
-        for (field, value, low) in [
-            ("read_rpm", change.readRPM, 1), ("mutate_rpm", change.mutateRPM, 1),
-            ("daily_quota_build_register", change.dailyQuotaBuildRegister, 0),
-        ] where !(low...5000).contains(value) {
-            throw Denial(.invalidRequest, "Invalid request", hint: "\(field) must be in \(low)...5000", details: ["field": .string(field)])
+        for (field, value, bounds) in [
+            ("read_rpm", change.readRPM, PolicyBounds.rate), ("mutate_rpm", change.mutateRPM, PolicyBounds.rate),
+            ("daily_quota_build_register", change.dailyQuotaBuildRegister, PolicyBounds.actorDailyQuota),
+        ] where !bounds.contains(value) {
+            throw Denial(
+                .invalidRequest, "Invalid request", hint: "\(field) must be in \(bounds.lowerBound)...\(bounds.upperBound)",
+                details: ["field": .string(field)])
         }
     }
 

@@ -38,7 +38,7 @@ extension Checks {
     /// registered services (400 `SERVICE_NOT_ALLOWLISTED`) listed once (400 `INVALID_SERVICES`) and
     /// in no other group (409 `SERVICE_ALREADY_ASSIGNED`), valid unique environment ids (400
     /// `INVALID_ENVIRONMENTS`), existing recipes listed once (400 `RECIPE_NOT_FOUND`,
-    /// `INVALID_RECIPES`), and positive guardrails (400 `INVALID_GUARDRAIL`).
+    /// `INVALID_RECIPES`), and guardrails within ``PolicyBounds/guardrail`` (400 `INVALID_GUARDRAIL`).
     static func deliveryGroupChangeValid(_ change: DeliveryGroupChange, pathId: String?, _ policy: PolicySnapshot) throws(Denial) -> DeliveryGroup {
         let id = trimmed(change.id ?? pathId ?? "")
         guard !id.isEmpty else { throw Denial(.missingId, "Delivery group id is required") }
@@ -66,7 +66,9 @@ extension Checks {
             throw Denial(.recipeNotFound, "Recipe not found", hint: "recipe \(recipe)", status: 400)
         }
         for value in [change.maxConcurrentDeployments, change.dailyDeployQuota, change.dailyRollbackQuota] {
-            if let value, value < 1 { throw Denial(.invalidGuardrail, "Guardrails must be positive integers") }
+            if let value, !PolicyBounds.guardrail.contains(value) {
+                throw Denial(.invalidGuardrail, "Guardrails must be integers in \(PolicyBounds.guardrail.lowerBound)...\(PolicyBounds.guardrail.upperBound)")
+            }
         }
         return DeliveryGroup(
             id: id, name: name, description: change.description, owners: change.owners, services: change.services,

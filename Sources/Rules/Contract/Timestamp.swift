@@ -9,8 +9,9 @@ public struct Timestamp: Sendable, Hashable, Comparable, Codable {
     /// A timestamp from microseconds since the epoch.
     public init(microseconds: Int64) { self.microseconds = microseconds }
 
-    /// A timestamp from whole seconds since the epoch.
-    public init(seconds: Int64) { self.microseconds = seconds * 1_000_000 }
+    /// A timestamp from whole seconds since the epoch. Beyond what microseconds can hold (about
+    /// ±292,000 years) it saturates: no input, however large, can trap the arithmetic.
+    public init(seconds: Int64) { self.microseconds = Self.saturating(seconds, times: 1_000_000) }
 
     /// Whole seconds since the epoch.
     public var seconds: Int64 { microseconds.floorDiv(1_000_000) }
@@ -21,16 +22,26 @@ public struct Timestamp: Sendable, Hashable, Comparable, Codable {
     /// The minute number since the epoch: the window of the per-actor rate limits.
     public var minute: Int64 { microseconds.floorDiv(60_000_000) }
 
-    /// This time moved by `seconds`.
+    /// This time moved by `seconds`, saturating at the ends of the representable range.
     public func adding(seconds: Int64) -> Timestamp {
-        Timestamp(microseconds: microseconds + seconds * 1_000_000)
+        let delta = Self.saturating(seconds, times: 1_000_000)
+        let (sum, overflow) = microseconds.addingReportingOverflow(delta)
+        return Timestamp(microseconds: overflow ? (delta > 0 ? .max : .min) : sum)
+    }
+
+    /// `value × factor`, or the nearest end of Int64 when that overflows.
+    static func saturating(_ value: Int64, times factor: Int64) -> Int64 {
+        let (product, overflow) = value.multipliedReportingOverflow(by: factor)
+        guard overflow else { return product }
+        return (value < 0) == (factor < 0) ? .max : .min
     }
 
     /// `YYYY-MM-DDTHH:MM:SS.ffffffZ`, the record format of the contract (REFERENCE §13.9).
     public var iso8601: String {
         let (y, m, d) = Self.civil(fromDays: day)
         let secondsOfDay = seconds - day * 86_400
-        let micros = microseconds - seconds * 1_000_000
+        // The fraction, as a remainder: `seconds * 1_000_000` overflows at the ends of the range.
+        let micros = (microseconds % 1_000_000 + 1_000_000) % 1_000_000
         guard (0...9999).contains(y) else {
             return "\(Self.pad(y, 4))-\(Self.pad(m, 2))-\(Self.pad(d, 2))T"
                 + "\(Self.pad(secondsOfDay / 3600, 2)):\(Self.pad(secondsOfDay / 60 % 60, 2)):"

@@ -1,0 +1,97 @@
+import Foundation
+@testable import PolicyServer
+import Rules
+import Testing
+import TestSupport
+
+/// Input that once crashed or confused the service, over real HTTP (docs/DECISIONS.md 59): each
+/// is answered in the contract's envelope, and the server still answers `/livez` afterwards.
+@Suite struct HostileInputTests {
+    /// The server is alive and answering.
+    static func expectAlive(_ server: RunningServer) async throws {
+        #expect(try await server.send("GET", "/livez").status == 200)
+    }
+
+    /// A token signed by a trusted key whose `exp` or `nbf` lies outside 1970…9999 — up to values
+    /// no 64-bit integer holds — is 401, never a trap.
+    @Test func outOfRangeTokenTimesAre401() async throws {
+        let server = try await RunningServer()
+        let tweaks: [(String, (inout [String: JSON]) -> Void)] = [
+            ("exp 2^63 as a double", { $0["exp"] = .double(9_223_372_036_854_775_808) }),
+            ("exp 1e300", { $0["exp"] = .double(1e300) }),
+            ("exp Int64.max", { $0["exp"] = .int(.max) }),
+            ("exp year 10000", { $0["exp"] = .int(253_402_300_800) }),
+            ("exp negative", { $0["exp"] = .int(-1) }),
+            ("nbf 2^64 as a double", { $0["nbf"] = .double(18_446_744_073_709_551_616) }),
+            ("nbf -1e300", { $0["nbf"] = .double(-1e300) }),
+        ]
+        for (name, tweak) in tweaks {
+            let token = try await server.token(["dxcp-delivery-owners"], subject: "o", email: "owner@example.com", tweak: tweak)
+            let reply = try await server.send("GET", "/v1/whoami", token: token)
+            #expect(reply.status == 401, "\(name)")
+            #expect(reply.code == "UNAUTHORIZED", "\(name)")
+            try await Self.expectAlive(server)
+        }
+        let fractional = try await server.token(["dxcp-delivery-owners"], subject: "o", email: "owner@example.com") {
+            $0["exp"] = .double(Double(currentTime().seconds) + 600.5)
+        }
+        #expect(try await server.send("GET", "/v1/whoami", token: fractional).status == 200, "a fractional exp in range is a time like any other")
+    }
+
+    /// An `Idempotency-Key` becomes part of a stored key: longer than 256 bytes, or not printable
+    /// ASCII, it is 400 INVALID_REQUEST naming the header — before the store, which could not hold it.
+    @Test func idempotencyKeysAreBounded() async throws {
+        let server = try await RunningServer()
+        let ci = try await server.ci
+        for (name, key) in [("600 bytes", String(repeating: "k", count: 600)), ("257 bytes", String(repeating: "k", count: 257))] {
+            let reply = try await server.send("POST", "/v1/builds/register", token: ci, json: registerBody("1.0.0"), headers: ["Idempotency-Key": key])
+            #expect(reply.status == 400, "\(name)")
+            #expect(reply.code == "INVALID_REQUEST", "\(name)")
+            #expect((reply.json["details"] as? [String: Any])?["field"] as? String == "Idempotency-Key", "\(name): \(reply.json)")
+            #expect((reply.json["message"] as? String ?? "").contains("Idempotency-Key"))
+        }
+        let longest = String(repeating: "k", count: 256)
+        let accepted = try await server.send("POST", "/v1/builds/register", token: ci, json: registerBody("1.0.0"), headers: ["Idempotency-Key": longest])
+        #expect(accepted.status == 201)
+        let replay = try await server.send("POST", "/v1/builds/register", token: ci, json: registerBody("1.0.0"), headers: ["Idempotency-Key": longest])
+        #expect(replay.status == 201)
+        #expect(replay.headers["idempotency-replayed"] == "true")
+        try await Self.expectAlive(server)
+    }
+
+    /// Guardrails past their bound are refused by the admin API as by the policy file.
+    @Test func guardrailsAreBoundedOnTheAdminAPI() async throws {
+        let server = try await RunningServer()
+        let admin = try await server.admin
+        let group = try await server.send("GET", "/v1/delivery-groups/default", token: admin).json
+        var body = group
+        body["guardrails"] = ["max_concurrent_deployments": 5001]
+        let reply = try await server.send("PUT", "/v1/delivery-groups/default", token: admin,
+            body: try JSONSerialization.data(withJSONObject: body), headers: ["Idempotency-Key": "g"])
+        #expect(reply.status == 400)
+        #expect(reply.code == "INVALID_GUARDRAIL")
+        body["guardrails"] = ["max_concurrent_deployments": 5000]
+        let bounded = try await server.send("PUT", "/v1/delivery-groups/default", token: admin,
+            body: try JSONSerialization.data(withJSONObject: body), headers: ["Idempotency-Key": "h"])
+        #expect(bounded.status == 200, "\(bounded.json)")
+    }
+
+    /// Audit retention past its bound stops the start with a clear error (exit 2), not a trap later.
+    @Test func auditRetentionIsBounded() throws {
+        let binary = URL(fileURLWithPath: EvalCommandTests.executable())
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("dxcp-retention-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = ["serve", "--port", String(try freePort()), "--data-dir", dir, "--policy", RunningServer.demoPolicy]
+        process.environment = ["DXCP_DEV_JWT_SECRET": RunningServer.secret, "DXCP_AUDIT_RETENTION_DAYS": "99999999999999"]
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 2)
+        #expect(text.contains("DXCP_AUDIT_RETENTION_DAYS must be a number of days in 0...36500"), "\(text)")
+    }
+}
