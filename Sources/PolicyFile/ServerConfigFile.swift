@@ -38,6 +38,12 @@ public enum ServerConfigFile {
             ("reconcile_interval_seconds", "DXCP_SPINNAKER_RECONCILE_INTERVAL_SECONDS", .integer),
         ]),
         ("audit", [("retention_days", "DXCP_AUDIT_RETENTION_DAYS", .integer)]),
+        ("http", [
+            ("idle_timeout_seconds", "DXCP_HTTP_IDLE_TIMEOUT_SECONDS", .integer),
+            ("max_header_bytes", "DXCP_HTTP_MAX_HEADER_BYTES", .integer),
+            ("max_header_count", "DXCP_HTTP_MAX_HEADER_COUNT", .integer),
+            ("max_connections", "DXCP_HTTP_MAX_CONNECTIONS", .integer),
+        ]),
     ]
 
     /// How a value is read.

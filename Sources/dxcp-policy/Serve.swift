@@ -2,7 +2,9 @@ import ArgumentParser
 import Engine
 import GovernanceStore
 import Hummingbird
+import HummingbirdCore
 import Logging
+import NIOCore
 import PolicyFile
 import PolicyServer
 import Rules
@@ -148,8 +150,17 @@ struct Serve: AsyncParsableCommand {
             store: store, authenticator: authenticator, dispatcher: dispatcher, readiness: gate.map { ReadinessProbe(gate: $0) },
             configuration: configuration,
             clock: currentTime, makeId: newId, metrics: metrics, logger: logger)
+        let http = try Self.httpLimits(env)
         let app = Application(
-            responder: server.responder(), configuration: .init(address: .hostname(host, port: port), serverName: "dxcp-policy"),
+            responder: server.responder(),
+            server: .http1(configuration: HTTP1Channel.Configuration(
+                additionalChannelHandlers: [ConnectionCloseHandler()],
+                idleTimeout: .seconds(Int64(http.idleTimeoutSeconds)),
+                httpDecoderConfiguration: .init(
+                    maxHeaderFieldSize: http.maxHeaderBytes, maxHeaderListSize: http.maxHeaderBytes, maxHeaderFieldCount: http.maxHeaderCount))),
+            configuration: .init(
+                address: .hostname(host, port: port), serverName: "dxcp-policy",
+                availableConnectionsDelegate: MaximumAvailableConnections(http.maxConnections)),
             logger: logger)
         if demo {
             try await printDemoTokens(
@@ -196,6 +207,29 @@ struct Serve: AsyncParsableCommand {
             throw ExitCode(2)
         }
         return settings
+    }
+
+    /// The HTTP server's own limits (docs/DECISIONS.md 60).
+    struct HTTPLimits {
+        /// A connection that completes no part of a request (head, body chunk or end) for this
+        /// long is closed: it bounds reading the head (slowloris), a stalled body, and an idle
+        /// keep-alive connection.
+        var idleTimeoutSeconds = 30
+        /// All of a request's header fields together, in bytes (431 beyond).
+        var maxHeaderBytes = 16 * 1024
+        /// Header fields per request.
+        var maxHeaderCount = 100
+        /// Open connections at once; past it new ones wait in the listen backlog.
+        var maxConnections = 4096
+    }
+
+    static func httpLimits(_ env: [String: String]) throws -> HTTPLimits {
+        var limits = HTTPLimits()
+        limits.idleTimeoutSeconds = try bounded(env, "DXCP_HTTP_IDLE_TIMEOUT_SECONDS", 1...3600, default: limits.idleTimeoutSeconds)
+        limits.maxHeaderBytes = try bounded(env, "DXCP_HTTP_MAX_HEADER_BYTES", 4096...1_048_576, default: limits.maxHeaderBytes)
+        limits.maxHeaderCount = try bounded(env, "DXCP_HTTP_MAX_HEADER_COUNT", 16...1000, default: limits.maxHeaderCount)
+        limits.maxConnections = try bounded(env, "DXCP_HTTP_MAX_CONNECTIONS", 16...100_000, default: limits.maxConnections)
+        return limits
     }
 
     /// An integer setting within `range`, or `fallback` when unset; anything else stops the start.

@@ -145,9 +145,21 @@ public final class GovernanceServer: Sendable {
         return value
     }
 
+    /// Paths answered without a token, each with the one method it has.
+    static let publicPaths: [String: String] = [
+        "/v1/health": "GET", "/livez": "GET", "/readyz": "GET", "/metrics": "GET", "/v1/openapi.yaml": "GET",
+    ]
+
     private func answer(_ request: inout Request, requestId: String) async -> Answer {
         let method = request.method.rawValue
         let path = request.uri.path
+        // HTTP/1.1 requires Host (RFC 9112 §3.2); HTTPTypes carries it as the authority.
+        guard request.head.authority?.isEmpty == false else {
+            return denial(.invalidRequest, status: 400, message: "Host header required", requestId: requestId, hint: nil)
+        }
+        if let allowed = Self.publicPaths[path], allowed != method, request.method != .options {
+            return denial(.methodNotAllowed, status: 405, message: "Method Not Allowed", requestId: requestId, hint: nil)
+        }
         switch (method, path) {
         case ("GET", "/v1/health"), ("GET", "/livez"):
             return Answer(status: 200, body: Array(#"{"status":"ok"}"#.utf8), route: "health")

@@ -39,7 +39,30 @@ public enum WireRequest {
         }
     }
 
+    /// The request `method` on `path` asks for; 405 when the path is an endpoint only of other
+    /// methods (TRACE and unknown methods included), 404 when it is none.
     static func decode(method: String, path: String, query: [String: String], body: Body) throws(WireError) -> Request {
+        do {
+            return try route(method: method, path: path, query: query, body: body)
+        } catch where error.status == 404 {
+            for other in ["GET", "POST", "PUT", "PATCH", "DELETE"] where other != method && isEndpoint(other, path) {
+                throw WireError(code: .methodNotAllowed, status: 405, message: "Method Not Allowed", field: nil, details: nil)
+            }
+            throw error
+        }
+    }
+
+    /// Whether `method` on `path` is an endpoint: anything but a 404 when decoded with no body.
+    static func isEndpoint(_ method: String, _ path: String) -> Bool {
+        do {
+            _ = try route(method: method, path: path, query: [:], body: .raw([]))
+            return true
+        } catch {
+            return error.status != 404
+        }
+    }
+
+    static func route(method: String, path: String, query: [String: String], body: Body) throws(WireError) -> Request {
         let segments = segments(of: path)
         guard segments.first == "v1" else { throw notFound() }
         let route = Array(segments.dropFirst())
