@@ -237,7 +237,7 @@ struct PolicyDecoder {
         for item in items {
             let m = try item.mapping(allowing: Self.recipeKeys)
             let idNode = try m.required("id")
-            let id = try idNode.nonEmptyString()
+            let id = try idNode.policyId()
             try declare(id, "recipe id", by: idNode, in: &declared)
             let name = try m.required("name").nonEmptyString()
             let description = try optionalString(m, "description")
@@ -304,7 +304,7 @@ struct PolicyDecoder {
         for item in items {
             let m = try item.mapping(allowing: Self.serviceKeys)
             let nameNode = try m.required("name")
-            let name = try nameNode.nonEmptyString()
+            let name = try nameNode.policyId()
             try declare(name, "service name", by: nameNode, in: &declared)
             services.append(
                 ServiceEntry(
@@ -330,7 +330,7 @@ struct PolicyDecoder {
         for item in items {
             let m = try item.mapping(allowing: Self.groupKeys)
             let idNode = try m.required("id")
-            let id = try idNode.nonEmptyString()
+            let id = try idNode.policyId()
             try declare(id, "delivery group id", by: idNode, in: &ids)
             let name = try m.required("name").nonEmptyString()
             let description = try optionalString(m, "description")

@@ -1,3 +1,4 @@
+import Rules
 import Yams
 
 /// One node of a policy document together with its field path, so that every typed read can fail
@@ -72,6 +73,14 @@ struct PolicyNode {
     }
 
     /// The node as text that is not empty or only whitespace.
+    /// The node as the id of a delivery group, recipe or service (``PolicyBounds/isValidId(_:)``,
+    /// the rule the admin API applies too).
+    func policyId() throws(PolicyFileError) -> String {
+        let text = try string()
+        guard PolicyBounds.isValidId(text) else { throw error("must be \(PolicyBounds.idRule), found '\(text.prefix(40))'") }
+        return text
+    }
+
     func nonEmptyString() throws(PolicyFileError) -> String {
         let text = try string()
         guard text.contains(where: { !$0.isWhitespace }) else { throw error("must not be empty") }

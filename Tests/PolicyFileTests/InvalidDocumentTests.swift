@@ -87,6 +87,15 @@ let invalidDocuments: [InvalidDocument] = [
         name: "mutate_rpm above 5000",
         text: "version: 1\nsettings:\n  read_rpm: 60\n  mutate_rpm: 5001\n",
         line: 4, field: "settings.mutate_rpm", message: "must be between 1 and 5000, found 5001"),
+    // Ids follow the one rule the admin API applies too (DECISIONS 59).
+    .init(
+        name: "recipe id with a zero-width space",
+        text: "version: 1\nrecipes:\n  - {id: \"de\\u200Bfault\", name: D, deploy_pipeline: p, effective_behavior_summary: S.}\n",
+        line: 3, field: "recipes[0].id", message: "must be 1 to 128 letters, digits"),
+    .init(
+        name: "service name with a space",
+        text: "version: 1\nservices:\n  - name: demo service\n",
+        line: 3, field: "services[0].name", message: "must be 1 to 128 letters, digits"),
     // Durations whose time arithmetic would overflow are refused with their bounds (DECISIONS 59).
     .init(
         name: "stale-lock seconds past their bound",

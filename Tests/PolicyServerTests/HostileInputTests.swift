@@ -76,6 +76,40 @@ import TestSupport
         #expect(bounded.status == 200, "\(bounded.json)")
     }
 
+    /// Ids a request path could not name again — NUL, zero-width and right-to-left-override
+    /// characters, emoji, 60,000 characters — are refused when a group or recipe is created, so
+    /// nothing is stored that cannot be read or changed; duplicate owners are refused as in the
+    /// policy file; a bad id in a path is named as such, not as a deployment id.
+    @Test func policyObjectsKeepAddressableIds() async throws {
+        let server = try await RunningServer()
+        let admin = try await server.admin
+        let bad = ["nul\u{0}id", "zero\u{200B}width", "rtl\u{202E}override", "emoji🚀", String(repeating: "x", count: 60_000), "with space"]
+        for id in bad {
+            let group: [String: Any] = ["id": id, "name": "Bad", "services": [], "allowed_recipes": ["default"]]
+            let created = try await server.send("POST", "/v1/delivery-groups", token: admin,
+                body: try JSONSerialization.data(withJSONObject: group), headers: ["Idempotency-Key": "g-\(id.hashValue)"])
+            #expect(created.status == 400, "group \(id.prefix(20).debugDescription): \(created.status)")
+            #expect(created.code == "INVALID_REQUEST", "group \(id.prefix(20).debugDescription)")
+            let recipe: [String: Any] = ["id": id, "name": "Bad", "deploy_pipeline": "p", "effective_behavior_summary": "Bad."]
+            let made = try await server.send("POST", "/v1/recipes", token: admin,
+                body: try JSONSerialization.data(withJSONObject: recipe), headers: ["Idempotency-Key": "r-\(id.hashValue)"])
+            #expect(made.status == 400, "recipe \(id.prefix(20).debugDescription): \(made.status)")
+        }
+        let groups = try await server.send("GET", "/v1/delivery-groups", token: admin)
+        #expect(((try? JSONSerialization.jsonObject(with: groups.body)) as? [[String: Any]])?.count == 2, "nothing was stored")
+        let twice: [String: Any] = [
+            "id": "twice", "name": "Twice", "owner": "a@example.com, A@example.com ", "services": [], "allowed_recipes": ["default"],
+        ]
+        let duplicate = try await server.send("POST", "/v1/delivery-groups", token: admin,
+            body: try JSONSerialization.data(withJSONObject: twice), headers: ["Idempotency-Key": "twice"])
+        #expect(duplicate.status == 400)
+        #expect(duplicate.code == "INVALID_OWNER")
+        let badPath = try await server.send("GET", "/v1/delivery-groups/emoji%F0%9F%9A%80", token: admin)
+        #expect(badPath.status == 400)
+        #expect((badPath.json["message"] as? String ?? "").contains("The id in the path"), "\(badPath.json)")
+        try await Self.expectAlive(server)
+    }
+
     /// Audit retention past its bound stops the start with a clear error (exit 2), not a trap later.
     @Test func auditRetentionIsBounded() throws {
         let binary = URL(fileURLWithPath: EvalCommandTests.executable())

@@ -218,11 +218,9 @@ public enum WireRequest {
     /// A path id: 1...128 characters of letters, digits, `-`, `_` and `.` (service names, record
     /// and object ids).
     static func pathId(_ text: Substring) throws(WireError) -> String {
-        let ok = !text.isEmpty && text.utf8.count <= 128 && text.utf8.allSatisfy {
-            ($0 >= 48 && $0 <= 57) || ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) || $0 == 45 || $0 == 95 || $0 == 46
-        }
-        guard ok else { throw WireError.invalid("id", "deployment id is not a valid id") }
-        return String(text)
+        let id = String(text)
+        guard PolicyBounds.isValidId(id) else { throw WireError.invalid("id", "The id in the path must be \(PolicyBounds.idRule)") }
+        return id
     }
 
     static func reader(_ body: [UInt8]) throws(WireError) -> FieldReader {

@@ -7,7 +7,13 @@ extension Checks {
         let id = trimmed(change.id ?? pathId ?? "")
         guard !id.isEmpty else { throw Denial(.recipeIdRequired, "Recipe id is required") }
         if let pathId, let bodyId = change.id, bodyId != pathId { throw Denial(.idMismatch, "Body id does not match the path") }
+        guard PolicyBounds.isValidId(id) else { throw Denial(.invalidRequest, "Recipe id must be \(PolicyBounds.idRule)", details: ["field": .string("id")]) }
         guard let name = change.name.map(trimmed), !name.isEmpty else { throw Denial(.recipeNameRequired, "Recipe name is required") }
+        try textValid(
+            [("name", name, PolicyBounds.nameLength), ("description", change.description ?? "", PolicyBounds.textLength),
+             ("spinnaker_application", change.spinnakerApplication ?? "", PolicyBounds.nameLength),
+             ("deploy_pipeline", change.deployPipeline ?? "", PolicyBounds.nameLength),
+             ("rollback_pipeline", change.rollbackPipeline ?? "", PolicyBounds.nameLength)])
         guard let pipeline = change.deployPipeline.map(trimmed), !pipeline.isEmpty else {
             throw Denial(.recipeDeployPipelineRequired, "deploy_pipeline is required")
         }
@@ -21,6 +27,16 @@ extension Checks {
             id: id, name: name, description: change.description, spinnakerApplication: change.spinnakerApplication.map(trimmed),
             deployPipeline: pipeline, rollbackPipeline: change.rollbackPipeline.map(trimmed), effectiveBehaviorSummary: behaviour,
             status: status, revision: revision)
+    }
+
+    /// Free text within its bound and without control characters → else 400 `INVALID_REQUEST`
+    /// naming the field (the same bounds as the policy file's, ``PolicyBounds``).
+    static func textValid(_ fields: [(name: String, value: String, limit: Int)]) throws(Denial) {
+        for field in fields where !PolicyBounds.isValidText(field.value, limit: field.limit) {
+            throw Denial(
+                .invalidRequest, "\(field.name) must be at most \(field.limit) characters, without control characters",
+                details: ["field": .string(field.name)])
+        }
     }
 
     /// REFERENCE §2.8: a recipe still routed or allowed by a group cannot be deleted → 409
@@ -43,9 +59,17 @@ extension Checks {
         let id = trimmed(change.id ?? pathId ?? "")
         guard !id.isEmpty else { throw Denial(.missingId, "Delivery group id is required") }
         if let pathId, let bodyId = change.id, bodyId != pathId { throw Denial(.idMismatch, "Body id does not match the path") }
+        guard PolicyBounds.isValidId(id) else {
+            throw Denial(.invalidRequest, "Delivery group id must be \(PolicyBounds.idRule)", details: ["field": .string("id")])
+        }
         guard let name = change.name.map(trimmed), !name.isEmpty else { throw Denial(.missingName, "Delivery group name is required") }
-        for owner in change.owners where !DeliveryGroup.isValidOwner(owner) {
+        try textValid([("name", name, PolicyBounds.nameLength), ("description", change.description ?? "", PolicyBounds.textLength)])
+        for owner in change.owners where !DeliveryGroup.isValidOwner(owner) || owner.count > PolicyBounds.nameLength {
             throw Denial(.invalidOwner, "Owners must be email addresses", hint: "invalid owner \(owner)")
+        }
+        // Owners are compared trimmed and case-insensitively (REFERENCE §1.4): the same one twice is a mistake.
+        guard Set(change.owners.map { trimmed($0).lowercased() }).count == change.owners.count else {
+            throw Denial(.invalidOwner, "Owners must be listed once")
         }
         guard Set(change.services).count == change.services.count else { throw Denial(.invalidServices, "Services must be listed once") }
         for service in change.services {

@@ -18,4 +18,27 @@ public enum PolicyBounds {
     public static let maxArtifactSizeBytes: ClosedRange<Int64> = 1...(1 << 40)
     /// Audit retention in days (`DXCP_AUDIT_RETENTION_DAYS`; 0 keeps everything): up to 100 years.
     public static let auditRetentionDays: ClosedRange<Int> = 0...36_500
+
+    /// Longest id of a delivery group, recipe or service, in bytes.
+    public static let idLength = 128
+    /// Longest display name, and longest description or other free text, in characters.
+    public static let nameLength = 128
+    public static let textLength = 1024
+
+    /// Whether `id` is a valid id of a delivery group, recipe or service: 1 to 128 ASCII letters,
+    /// digits, `.`, `_` or `-` — exactly what a request path can name, so everything stored can be
+    /// read and changed again (no NUL, no invisible or right-to-left characters).
+    public static func isValidId(_ id: String) -> Bool {
+        !id.isEmpty && id.utf8.count <= idLength && id.utf8.allSatisfy {
+            ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) || $0 == 0x2D || $0 == 0x5F || $0 == 0x2E
+        }
+    }
+
+    /// The rule of ``isValidId(_:)``, in words, for messages.
+    public static let idRule = "1 to 128 letters, digits, '.', '_' or '-'"
+
+    /// Whether `text` is free text of at most `limit` characters with no control characters.
+    public static func isValidText(_ text: String, limit: Int) -> Bool {
+        text.count <= limit && !text.unicodeScalars.contains { $0.properties.generalCategory == .control }
+    }
 }
