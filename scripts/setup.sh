@@ -11,6 +11,10 @@ dpkg -s libcurl4-openssl-dev >/dev/null 2>&1 || need+=(libcurl4-openssl-dev)
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 if [ "${1:-}" = "test" ] && [ ! -x /usr/sbin/nginx ]; then need+=(nginx-light); fi
+if [ "${1:-}" = "test" ]; then
+  command -v python3 >/dev/null 2>&1 || need+=(python3)
+  python3 -c 'import ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
+fi
 
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then
@@ -32,3 +36,14 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 command -v swift >/dev/null 2>&1 || { echo "swift is not on PATH; install Swift 6.1 or later" >&2; exit 1; }
+
+# The HTTP fuzzer of the test command (schemathesis, from PyPI), pinned, in a virtual environment
+# under .build so nothing is installed system-wide.
+if [ "${1:-}" = "test" ]; then
+  tools="$(cd "$(dirname "$0")/.." && pwd)/.build/tools/schemathesis"
+  if ! "$tools/bin/st" --version 2>/dev/null | grep -q "4.32.5"; then
+    echo "installing schemathesis 4.32.5 into $tools"
+    python3 -m venv "$tools"
+    "$tools/bin/pip" install -q --disable-pip-version-check "schemathesis==4.32.5"
+  fi
+fi
