@@ -53,6 +53,11 @@ import FoundationNetworking
         environment["PYTHONPATH"] = root.appendingPathComponent("scripts").path
         environment["SCHEMATHESIS_HOOKS"] = "schemathesis_envelope"
         process.environment = environment
+        // Its working files (.schemathesis/) go to a scratch directory, not the checkout.
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("schemathesis-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        process.currentDirectoryURL = scratch
         let output = Pipe()
         process.standardOutput = output
         process.standardError = output
