@@ -16,7 +16,7 @@ import Testing
             service: "demo-service", environment: "sandbox", version: "1.0.0", changeSummary: "x")))
         #expect(try decode("POST", "/v1/deployments/validate", Self.intent).action == .validate)
         #expect(try decode("POST", "/v1/deployments/abc-1/rollback", "") == .rollback(deploymentId: "abc-1"))
-        #expect(try decode("GET", "/v1/deployments/abc-1/timeline", "") == .readDeployment(id: "abc-1"))
+        #expect(try decode("GET", "/v1/deployments/abc-1/timeline", "") == .readDeployment(id: "abc-1", view: .timeline))
         #expect(try decode("GET", "/v1/deployments", "", query: ["service": "s", "state": "SUCCEEDED"])
             == .listDeployments(DeploymentQuery(service: "s", state: .succeeded)))
     }

@@ -223,7 +223,7 @@ public final class GovernanceServer: Sendable {
             return denial(.internalError, status: 503, message: "The decision store is unavailable; nothing was changed", requestId: requestId, hint: nil)
         }
         metrics.decision(action: contractRequest.action.rawValue, allowed: decision.allowed, code: decision.code?.rawValue)
-        var answer = respond(to: decision, of: contractRequest, principal: principal, path: path, requestId: requestId)
+        var answer = respond(to: decision, of: contractRequest, principal: principal, requestId: requestId)
         if case .deployment(let record)? = decision.result, decision.allowed, !decision.replayed,
             contractRequest.action == .deploy || contractRequest.action == .rollback
         {
@@ -261,7 +261,7 @@ public final class GovernanceServer: Sendable {
     }
 
     /// The answer to a decision (before any engine dispatch).
-    private func respond(to decision: Decision, of contractRequest: Rules.Request, principal: Principal, path: String, requestId: String) -> Answer {
+    private func respond(to decision: Decision, of contractRequest: Rules.Request, principal: Principal, requestId: String) -> Answer {
         let admin = principal.role == .platformAdmin
         let showHints = admin || configuration.exposeOperatorHints
         var headers = [HTTPField(name: .decisionId, value: decision.decisionId)]
@@ -283,10 +283,6 @@ public final class GovernanceServer: Sendable {
             } catch {
                 return denial(.internalError, status: 503, message: "The audit log cannot be read", requestId: requestId, hint: nil)
             }
-        case .deployment(let record) where path.hasSuffix("/failures"):
-            return Answer(status: 200, body: Views.failures(record), headers: headers)
-        case .deployment(let record) where path.hasSuffix("/timeline"):
-            return Answer(status: 200, body: Views.timeline(record), headers: headers)
         default:
             return Answer(status: decision.status, body: Views.result(result, admin: admin), headers: headers)
         }

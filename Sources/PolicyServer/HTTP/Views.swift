@@ -43,6 +43,8 @@ enum Views {
         switch result {
         case .validation(let v): validation(v)
         case .deployment(let r): body { deployment(r, admin: admin, into: &$0) }
+        case .failures(let r): failures(r)
+        case .timeline(let r): timeline(r)
         case .deployments(let list):
             body { w in
                 w.raw("[")

@@ -81,8 +81,10 @@ public enum WireRequest {
             return .rollback(deploymentId: try pathId(route[1]))
         case ("GET", 2, "deployments"):
             return .readDeployment(id: try pathId(route[1]))
-        case ("GET", 3, "deployments") where route[2] == "failures" || route[2] == "timeline":
-            return .readDeployment(id: try pathId(route[1]))
+        case ("GET", 3, "deployments") where route[2] == "failures":
+            return .readDeployment(id: try pathId(route[1]), view: .failures)
+        case ("GET", 3, "deployments") where route[2] == "timeline":
+            return .readDeployment(id: try pathId(route[1]), view: .timeline)
         case (_, 2, "deployments") where route[1] != "validate":
             throw WireError(code: .methodNotAllowed, status: 405, message: "Method Not Allowed", field: nil, details: nil)
         case ("POST", 3, "spinnaker") where route[1] == "webhook" && route[2] == "check":

@@ -88,6 +88,10 @@ public indirect enum DecisionResult: Sendable, Hashable, Codable {
     case validation(ValidationReport)
     /// One deployment record (deploy, rollback, read).
     case deployment(DeploymentRecord)
+    /// A deployment's normalised failures (`GET /v1/deployments/{id}/failures`).
+    case failures(DeploymentRecord)
+    /// A deployment's derived timeline (`GET /v1/deployments/{id}/timeline`).
+    case timeline(DeploymentRecord)
     /// Deployment records, newest first.
     case deployments([DeploymentRecord])
     /// The policy figures of a service and environment.

@@ -9,7 +9,9 @@ extension Evaluator {
     }
 
     /// `GET /v1/deployments/{id}`: any role, owners within their groups, CI never (contract §5).
-    static func readDeployment(_ id: String, _ i: Inputs, _ state: some StateView, _ t: inout Trail) throws(Denial) -> Allowed {
+    static func readDeployment(
+        _ id: String, view: DeploymentView, _ i: Inputs, _ state: some StateView, _ t: inout Trail
+    ) throws(Denial) -> Allowed {
         let principal = i.principal, policy = i.policy
         let role = try t.check(.roleRecognised) { () throws(Denial) in try Checks.roleRecognised(principal) }
         _ = try t.check(.principalClaimPresent) { () throws(Denial) in try Checks.principalClaimPresent(principal) }
@@ -19,7 +21,11 @@ extension Evaluator {
             return record
         }
         try t.check(.recordReadScope) { () throws(Denial) in try Checks.recordReadScope(principal, role, record, policy) }
-        return Allowed(status: 200, result: .deployment(record))
+        return switch view {
+        case .record: Allowed(status: 200, result: .deployment(record))
+        case .failures: Allowed(status: 200, result: .failures(record))
+        case .timeline: Allowed(status: 200, result: .timeline(record))
+        }
     }
 
     /// `GET /v1/deployments`: newest first, limited to the groups the caller may read (D7).

@@ -23,7 +23,7 @@ public enum Evaluator {
             case .deploy(let intent): try deploy(intent, inputs, state, &trail)
             case .rollback(let id): try rollback(id, inputs, state, &trail)
             case .policySummary(let query): try policySummary(query, inputs, state, &trail)
-            case .readDeployment(let id): try readDeployment(id, inputs, state, &trail)
+            case .readDeployment(let id, let view): try readDeployment(id, view: view, inputs, state, &trail)
             case .listDeployments(let query): try listDeployments(query, inputs, state, &trail)
             case .read(let read): try catalog(read, inputs, state, &trail)
             case .changePolicy(let change): try changePolicy(change, inputs, state, &trail)

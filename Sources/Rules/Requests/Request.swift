@@ -20,8 +20,8 @@ public enum Request: Sendable, Hashable, Codable {
     case setCIPublishers([CIPublisher])
     /// `PUT` or `PATCH /v1/admin/system/mutations-disabled`.
     case setMutationsDisabled(KillSwitchChange)
-    /// `GET /v1/deployments/{id}` (and its `/failures`, `/timeline`).
-    case readDeployment(id: String)
+    /// `GET /v1/deployments/{id}`, its `/failures` or its `/timeline`.
+    case readDeployment(id: String, view: DeploymentView = .record)
     /// `GET /v1/deployments`.
     case listDeployments(DeploymentQuery)
     /// The catalogue and settings reads (`/v1/whoami`, `/v1/services`, `/v1/recipes`, …).
@@ -72,7 +72,8 @@ public enum Request: Sendable, Hashable, Codable {
         case .setRateLimits: "PUT /v1/admin/system/rate-limits"
         case .setCIPublishers: "PUT /v1/admin/system/ci-publishers"
         case .setMutationsDisabled: "PUT /v1/admin/system/mutations-disabled"
-        case .readDeployment(let id): "GET /v1/deployments/\(id)"
+        case .readDeployment(let id, .record): "GET /v1/deployments/\(id)"
+        case .readDeployment(let id, let view): "GET /v1/deployments/\(id)/\(view.rawValue)"
         case .listDeployments: "GET /v1/deployments"
         case .read(let read): "GET \(read.path)"
         case .changePolicy(let change): change.endpoint
@@ -385,4 +386,10 @@ public struct AuditQuery: Sendable, Hashable, Codable {
         self.limit = limit
         self.before = before
     }
+}
+
+/// Which view of a deployment a read asks for: the record (REFERENCE §8.1), its normalised
+/// failures, or its derived timeline (§8.3).
+public enum DeploymentView: String, Sendable, Hashable, Codable {
+    case record, failures, timeline
 }
