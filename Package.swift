@@ -52,10 +52,13 @@ let package = Package(
         // The governance contract as pure functions: no I/O, no clock, no randomness.
         .target(name: "Rules", swiftSettings: strict),
 
+        // Compact JSON written byte by byte, for the hot encodings (records, answers, the log).
+        .target(name: "JSONWriter", dependencies: ["Rules"], swiftSettings: strict),
+
         // The hash-chained decision log: entry type, canonical encoding, verification.
         .target(
             name: "Audit",
-            dependencies: ["Rules", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["Rules", "JSONWriter", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict
         ),
 
@@ -63,7 +66,7 @@ let package = Package(
         .target(
             name: "GovernanceStore",
             dependencies: [
-                "LMDB", "Rules", "Audit",
+                "LMDB", "Rules", "Audit", "JSONWriter",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
@@ -72,7 +75,7 @@ let package = Package(
         // The engine: the Gate client over libcurl, engine errors, execution states.
         .target(
             name: "Engine",
-            dependencies: ["CCurlShim", "Rules", "Audit", "GovernanceStore", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["CCurlShim", "Rules", "Audit", "JSONWriter", "GovernanceStore", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
 
@@ -87,7 +90,7 @@ let package = Package(
         .target(
             name: "PolicyServer",
             dependencies: [
-                "Rules", "GovernanceStore", "PolicyFile", "Audit", "Engine",
+                "Rules", "GovernanceStore", "PolicyFile", "Audit", "JSONWriter", "Engine",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -148,7 +151,7 @@ let package = Package(
         // runs here in-process against the rules, through the same request decoder as HTTP.
         .testTarget(
             name: "RulesTests", dependencies: ["Rules", "TestSupport", "PolicyServer", "PolicyFile", "governance-tests"], swiftSettings: strict),
-        .testTarget(name: "AuditTests", dependencies: ["Audit", "Rules", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "AuditTests", dependencies: ["Audit", "JSONWriter", "Rules", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "GovernanceStoreTests",
             dependencies: ["GovernanceStore", "Rules", "Audit", "LMDB", "PolicyFile", "TestSupport"],

@@ -1,5 +1,5 @@
 public import Rules
-import Audit
+import JSONWriter
 import Foundation
 
 /// Spinnaker's Gate, as dxcp-policy uses it: trigger a pipeline, read an execution, check health,

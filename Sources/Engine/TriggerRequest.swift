@@ -1,5 +1,5 @@
 public import Rules
-import Audit
+import JSONWriter
 
 /// What dxcp-policy asks Gate to run for a deployment record (REFERENCE §10.2 with DECISIONS D16):
 /// the recorded application and pipeline, and the record's service, version and artifact.

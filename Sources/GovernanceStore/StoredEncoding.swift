@@ -1,4 +1,4 @@
-import Audit
+import JSONWriter
 import Rules
 
 /// Hand-written JSON for the values every reservation writes: the deployment record and the

@@ -1,4 +1,4 @@
-@testable import Audit
+@testable import JSONWriter
 import Foundation
 import Rules
 import TestSupport

@@ -1,4 +1,5 @@
 import Audit
+import JSONWriter
 import Rules
 
 /// The JSON bodies the API answers with, in the reference's wire shapes (REFERENCE §2, §3.1, §8.1).
