@@ -19,10 +19,10 @@ extension GovernanceServer {
 
     private func webhookDecision(_ request: inout Request, path: String, requestId: String) async -> Answer {
         guard let expected = configuration.spinnakerWebhookToken else {
-            return denial(.unauthorized, status: 401, message: "Spinnaker webhook decisions are not configured (DXCP_SPINNAKER_WEBHOOK_TOKEN)", requestId: requestId, hint: nil)
+            return denial(.unauthorized, message: "Spinnaker webhook decisions are not configured (DXCP_SPINNAKER_WEBHOOK_TOKEN)", requestId: requestId, hint: nil)
         }
         guard let header = request.headers.value(.authorization), let token = Authenticator.bearerToken(header), Self.same(token, expected) else {
-            return denial(.unauthorized, status: 401, message: "The webhook token is missing or wrong", requestId: requestId, hint: nil)
+            return denial(.unauthorized, message: "The webhook token is missing or wrong", requestId: requestId, hint: nil)
         }
         let contractRequest: Rules.Request
         switch await decode(&request, method: request.method.rawValue, path: path, requestId: requestId) {

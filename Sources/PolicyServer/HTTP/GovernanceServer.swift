@@ -119,7 +119,7 @@ public final class GovernanceServer: Sendable {
     private func cors(_ answer: Answer, origin: String, request: Request, requestId: String) -> Answer {
         let preflight = request.method == .options && request.headers.value(.accessControlRequestMethod) != nil
         guard configuration.corsOrigins.contains(origin) else {
-            if preflight { return denial(.invalidRequest, status: 400, message: "Disallowed CORS origin", requestId: requestId, hint: nil) }
+            if preflight { return denial(.invalidRequest, message: "Disallowed CORS origin", requestId: requestId, hint: nil) }
             return answer
         }
         var headers = [
@@ -155,10 +155,10 @@ public final class GovernanceServer: Sendable {
         let path = request.uri.path
         // HTTP/1.1 requires Host (RFC 9112 §3.2); HTTPTypes carries it as the authority.
         guard request.head.authority?.isEmpty == false else {
-            return denial(.invalidRequest, status: 400, message: "Host header required", requestId: requestId, hint: nil)
+            return denial(.invalidRequest, message: "Host header required", requestId: requestId, hint: nil)
         }
         if let allowed = Self.publicPaths[path], allowed != method, request.method != .options {
-            return denial(.methodNotAllowed, status: 405, message: "Method Not Allowed", requestId: requestId, hint: nil)
+            return denial(.methodNotAllowed, message: "Method Not Allowed", requestId: requestId, hint: nil)
         }
         switch (method, path) {
         case ("GET", "/v1/health"), ("GET", "/livez"):
@@ -188,11 +188,11 @@ public final class GovernanceServer: Sendable {
         do {
             principal = try await authenticator.authenticate(request.headers.value(.authorization), now: now)
         } catch {
-            return denial(.unauthorized, status: 401, message: error.message, requestId: requestId, hint: nil)
+            return denial(.unauthorized, message: error.message, requestId: requestId, hint: nil)
         }
         // A token that maps to no DXCP role learns nothing more, not even about bodies (D17).
         guard principal.role != nil else {
-            return denial(.authzRoleRequired, status: 403, message: "A DXCP role is required", requestId: requestId, hint: nil)
+            return denial(.authzRoleRequired, message: "A DXCP role is required", requestId: requestId, hint: nil)
         }
         var query: [String: String] = [:]
         if request.uri.query != nil {
@@ -329,8 +329,11 @@ public final class GovernanceServer: Sendable {
         return failed
     }
 
-    func denial(_ code: ContractCode, status: Int, message: String, requestId: String, hint: String?, details: [String: JSONValue]? = nil) -> Answer {
-        Answer(status: status, body: Views.envelope(code: code.rawValue, message: message, cause: code.failureCause, requestId: requestId, hint: hint, details: details))
+    /// A refusal in the contract's envelope. Its status is the code's (``ContractCode/httpStatus``,
+    /// the one mapping); `status` overrides it only where the contract answers otherwise: the
+    /// store unavailable is 503, a decision's own status (e.g. a policy 404) is the decision's.
+    func denial(_ code: ContractCode, status: Int? = nil, message: String, requestId: String, hint: String?, details: [String: JSONValue]? = nil) -> Answer {
+        Answer(status: status ?? code.httpStatus, body: Views.envelope(code: code.rawValue, message: message, cause: code.failureCause, requestId: requestId, hint: hint, details: details))
     }
 
     /// Endpoints that report `Idempotency-Replayed` (REFERENCE §6): deploy and the build endpoints.
