@@ -124,7 +124,7 @@ struct Serve: AsyncParsableCommand {
             do {
                 try await authenticator.refreshKeys(now: currentTime())
             } catch {
-                logger.warning("cannot fetch the JWKS yet; will retry on the first token", metadata: ["url": "\(jwksURL)", "error": "\(error)"])
+                logger.warning("cannot fetch the JWKS yet; will retry when a token names a key not yet fetched, at most once per refresh interval", metadata: ["url": "\(jwksURL)", "error": "\(error)"])
             }
         }
 

@@ -5,9 +5,11 @@ import Synchronization
 import Testing
 
 /// Keys fetched from a JWKS URL (REFERENCE §1.1): a token signed with a key the server has not
-/// seen makes it fetch the JWKS again, so a rotated-in key works without a restart.
+/// seen makes it fetch the JWKS again (once the refresh interval has passed since the last
+/// fetch), so a rotated-in key works without a restart.
 @Suite(.serialized) struct JWKSURLTests {
-    /// Serves whatever document is current at `/jwks.json` on a loopback port.
+    /// Serves whatever document is current at `/jwks.json` on a loopback port, counting the
+    /// fetches it serves.
     final class JWKSServer {
         /// The document served, replaceable while serving.
         final class Document: Sendable {
@@ -15,17 +17,28 @@ import Testing
             init(_ text: String) { self.text = Mutex(text) }
         }
 
+        /// How many times the document was served.
+        final class FetchCount: Sendable {
+            private let served = Atomic<Int>(0)
+            var value: Int { served.load(ordering: .relaxed) }
+            func increment() { served.add(1, ordering: .relaxed) }
+        }
+
         let document: Document
+        let fetches: FetchCount
         let port: Int
         private let task: Task<Void, any Error>
 
         init(_ initial: String) async throws {
             let document = Document(initial)
             self.document = document
+            let fetches = FetchCount()
+            self.fetches = fetches
             let (stream, continuation) = AsyncStream<Int>.makeStream()
             let app = Application(
                 responder: CallbackResponder<BasicRequestContext> { _, _ in
-                    Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: document.text.withLock { $0 })))
+                    fetches.increment()
+                    return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: document.text.withLock { $0 })))
                 },
                 configuration: .init(address: .hostname("127.0.0.1", port: 0)),
                 onServerRunning: { continuation.yield($0.localAddress?.port ?? 0) })
@@ -44,7 +57,7 @@ import Testing
             String(decoding: try JSONSerialization.data(withJSONObject: ["keys": (full["keys"] ?? []).filter { kids.contains($0["kid"] ?? "") }]), as: UTF8.self)
         }
         let jwks = try await JWKSServer(try document(["rsa-1"]))
-        let server = try await RunningServer(developmentSecret: nil, jwksURL: "http://127.0.0.1:\(jwks.port)/jwks.json")
+        let server = try await RunningServer(developmentSecret: nil, jwksURL: "http://127.0.0.1:\(jwks.port)/jwks.json", jwksRefreshInterval: 1)
         let signers = JWTKeyCollection()
         await signers.add(rsa: try Insecure.RSA.PrivateKey(pem: keys.rsaPEM), digestAlgorithm: .sha256, kid: "rsa-1")
         await signers.add(ecdsa: try ES256PrivateKey(pem: keys.ecPEM), kid: "ec-1")
@@ -55,6 +68,7 @@ import Testing
         #expect(try await server.send("GET", "/v1/whoami", token: ec).status == 401, "ec-1 is not published yet")
         let both = try document(["rsa-1", "ec-1"])
         jwks.document.text.withLock { $0 = both }
+        try await Task.sleep(for: .milliseconds(1100))  // the refresh interval since the last fetch
         #expect(try await server.send("GET", "/v1/whoami", token: ec).status == 200, "an unknown kid refreshed the keys")
     }
 }

@@ -30,7 +30,7 @@ final class RunningServer {
 
     init(
         gate: String? = nil, gateTimeoutMs: Int = 10_000, bodyLimit: Int = 64 * 1024, jwks: String? = nil, developmentSecret: String? = RunningServer.secret,
-        jwksURL: String? = nil, webhookToken: String? = RunningServer.webhookToken
+        jwksURL: String? = nil, jwksRefreshInterval: Int64 = Authenticator.unknownKeyRefreshInterval, webhookToken: String? = RunningServer.webhookToken
     ) async throws {
         let metrics = ServerMetrics()
         store = try GovernanceStore(directory: dir, options: .init(mapSize: 64 << 20, create: true, commitObserver: { size, applying, committing in
@@ -40,7 +40,7 @@ final class RunningServer {
         authenticator = Authenticator(
             keys: try await Authenticator.keys(jwks: jwks, developmentSecret: developmentSecret),
             requirements: .init(issuer: Self.issuer, audience: Self.audience),
-            jwksURL: jwksURL, fetch: { url in try await HTTPFetch.get(url) }, unknownKeyRefreshInterval: 0)
+            jwksURL: jwksURL, fetch: { url in try await HTTPFetch.get(url) }, unknownKeyRefreshInterval: jwksRefreshInterval)
         if jwksURL != nil { try await authenticator.refreshKeys(now: currentTime()) }
         let client = gate.map { GateClient(configuration: GateConfiguration(baseURL: $0, requestTimeoutMs: gateTimeoutMs)) }
         dispatcher = client.map { [store] in Dispatcher(store: store, gate: $0, clock: currentTime) }
