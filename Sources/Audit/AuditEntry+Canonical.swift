@@ -1,4 +1,4 @@
-public import Rules
+import Rules
 import JSONWriter
 
 extension AuditEntry {

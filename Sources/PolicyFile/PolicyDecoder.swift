@@ -1,3 +1,4 @@
+import CYaml
 import Rules
 import Yams
 
@@ -34,8 +35,6 @@ struct PolicyDecoder {
     ]
     static let bindingKeys = ["id", "enabled"]
     static let routeKeys = ["service", "environment", "recipe"]
-    /// The longest `effective_behavior_summary`, in characters.
-    static let maxSummaryLength = 240
 
     /// The file the document came from, for errors.
     let file: String
@@ -64,7 +63,7 @@ struct PolicyDecoder {
         var groupOfService: [String: (group: String, node: PolicyNode)] = [:]
         var bindings: [EnvironmentBinding] = []
         let groups = try decodeGroups(
-            try listItems(top, "delivery_groups"), services: serviceNames, recipes: recipeIds,
+            try listItems(top, "delivery_groups"), policy: PolicySnapshot(recipes: recipes, services: services),
             environments: environmentIds, groupOfService: &groupOfService, bindings: &bindings)
 
         var bound: [String: Set<String>] = [:]
@@ -83,12 +82,7 @@ struct PolicyDecoder {
     /// The root of the document: a mapping. Empty documents, other roots and YAML syntax errors
     /// fail here.
     private func compose(_ text: String) throws(PolicyFileError) -> PolicyNode {
-        let composed: Node?
-        do {
-            composed = try Yams.compose(yaml: text)
-        } catch {
-            throw yamlError(error)
-        }
+        let composed = try composeYAML(text)
         let empty = PolicyFileError(
             file: file, line: 1, field: "", message: "the file is empty; a policy file starts with `version: 1`")
         guard let composed else { throw empty }
@@ -100,6 +94,60 @@ struct PolicyDecoder {
                 message: "the top level is \(root.found); it must be a mapping of sections starting with `version: 1`")
         }
         return root
+    }
+
+    /// The YAML node tree of `text` (nil for an empty document), for the policy file and the
+    /// server's configuration file alike; an alias in a key is refused before composing.
+    func composeYAML(_ text: String) throws(PolicyFileError) -> Node? {
+        if let line = Self.aliasInKey(text) {
+            throw PolicyFileError(
+                file: file, line: line, field: "", message: "keys must be names, found an alias in a key; aliases may stand only for values")
+        }
+        do {
+            return try Yams.compose(yaml: text)
+        } catch {
+            throw yamlError(error)
+        }
+    }
+
+    /// The line of the first alias used as a mapping key or inside one, if any. Composing, Yams
+    /// hashes every key of a mapping with its aliases expanded: a key of aliases of aliases
+    /// ("billion laughs") takes exponential time, so such keys are refused before composing, in
+    /// one pass over libyaml's events. A key in a policy document is a name, never an alias.
+    static func aliasInKey(_ text: String) -> Int? {
+        var text = text
+        return text.withUTF8 { bytes -> Int? in
+            guard let start = bytes.baseAddress, !bytes.isEmpty else { return nil }
+            var parser = yaml_parser_t()
+            guard yaml_parser_initialize(&parser) == 1 else { return nil }
+            defer { yaml_parser_delete(&parser) }
+            yaml_parser_set_encoding(&parser, YAML_UTF8_ENCODING)
+            yaml_parser_set_input_string(&parser, start, bytes.count)
+            // The open collections: mappings' next node a key or a value, and whether the
+            // collection is a key or inside one.
+            var open: [(isMapping: Bool, keyNext: Bool, inKey: Bool)] = []
+            func inKey() -> Bool { open.last.map { $0.inKey || ($0.isMapping && $0.keyNext) } ?? false }
+            func nodeDone() { if let last = open.indices.last, open[last].isMapping { open[last].keyNext.toggle() } }
+            while true {
+                var event = yaml_event_t()
+                // A syntax error is left to Yams to report.
+                guard yaml_parser_parse(&parser, &event) == 1 else { return nil }
+                defer { yaml_event_delete(&event) }
+                switch event.type {
+                case YAML_STREAM_END_EVENT: return nil
+                case YAML_ALIAS_EVENT:
+                    if inKey() { return Int(event.start_mark.line) + 1 }
+                    nodeDone()
+                case YAML_SCALAR_EVENT: nodeDone()
+                case YAML_SEQUENCE_START_EVENT, YAML_MAPPING_START_EVENT:
+                    open.append((event.type == YAML_MAPPING_START_EVENT, true, inKey()))
+                case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
+                    _ = open.popLast()
+                    nodeDone()
+                default: break
+                }
+            }
+        }
     }
 
     /// A Yams error as a policy file error at the line it reports.
@@ -236,27 +284,20 @@ struct PolicyDecoder {
         var recipes: [Recipe] = []
         for item in items {
             let m = try item.mapping(allowing: Self.recipeKeys)
-            let idNode = try m.required("id")
-            let id = try idNode.policyId()
-            try declare(id, "recipe id", by: idNode, in: &declared)
-            let name = try m.required("name").nonEmptyString()
-            let description = try optionalString(m, "description")
-            let application = try optionalString(m, "spinnaker_application")
-            let deployPipeline = try m.required("deploy_pipeline").nonEmptyString()
-            let rollbackPipeline = try optionalString(m, "rollback_pipeline")
-            let summaryNode = try m.required("effective_behavior_summary")
-            let summary = try summaryNode.nonEmptyString()
-            guard summary.count <= Self.maxSummaryLength else {
-                throw summaryNode.error(
-                    "is \(summary.count) characters long; at most \(Self.maxSummaryLength) are allowed")
-            }
-            let status = try m.optional("status")?.choice([Recipe.Status.active, .deprecated]) ?? .active
+            let change = RecipeChange(
+                id: try optionalString(m, "id"), name: try optionalString(m, "name"), description: try optionalString(m, "description"),
+                spinnakerApplication: try optionalString(m, "spinnaker_application"),
+                deployPipeline: try optionalString(m, "deploy_pipeline"), rollbackPipeline: try optionalString(m, "rollback_pipeline"),
+                effectiveBehaviorSummary: try optionalString(m, "effective_behavior_summary"), status: try optionalString(m, "status"))
             let revision = try m.optional("revision")?.integer(Int.self, minimum: 1) ?? 1
-            recipes.append(
-                Recipe(
-                    id: id, name: name, description: description, spinnakerApplication: application,
-                    deployPipeline: deployPipeline, rollbackPipeline: rollbackPipeline,
-                    effectiveBehaviorSummary: summary, status: status, revision: revision))
+            let recipe: Recipe
+            do {
+                recipe = try PolicyValidator.recipe(change, pathId: nil, revision: revision)
+            } catch {
+                throw refusal(error, in: m)
+            }
+            try declare(recipe.id, "recipe id", by: try m.required("id"), in: &declared)
+            recipes.append(recipe)
         }
         return recipes
     }
@@ -275,24 +316,18 @@ struct PolicyDecoder {
         var environments: [Environment] = []
         for item in items {
             let m = try item.mapping(allowing: Self.environmentKeys)
-            let idNode = try m.required("id")
-            let id = try idNode.string()
-            guard Environment.isValidId(id) else {
-                throw idNode.error(
-                    "\(quoted(id)) is not a valid environment id: use lower-case letters and digits in "
-                        + "dash-separated runs, like pre-prod")
+            let change = EnvironmentChange(
+                id: try optionalString(m, "id"), displayName: try optionalString(m, "name"), type: try optionalString(m, "type"),
+                lifecycleState: try optionalString(m, "lifecycle"))
+            var environment: Environment
+            do {
+                environment = try PolicyValidator.environment(change, pathId: nil, current: nil)
+            } catch {
+                throw refusal(error, in: m, keys: ["display_name": "name", "lifecycle_state": "lifecycle"])
             }
-            try declare(id, "environment id", by: idNode, in: &declared)
-            var guardrails = Guardrails()
-            if let node = m.optional("guardrails") { guardrails = try decodeGuardrails(node) }
-            environments.append(
-                Environment(
-                    id: id,
-                    displayName: try optionalString(m, "name"),
-                    kind: try m.optional("type")?.choice([Environment.Kind.nonProd, .prod]) ?? .nonProd,
-                    lifecycle: try m.optional("lifecycle")?.choice([Environment.Lifecycle.active, .disabled, .retired])
-                        ?? .active,
-                    guardrails: guardrails))
+            try declare(environment.id, "environment id", by: try m.required("id"), in: &declared)
+            if let node = m.optional("guardrails") { environment.guardrails = try decodeGuardrails(node) }
+            environments.append(environment)
         }
         return environments
     }
@@ -322,79 +357,78 @@ struct PolicyDecoder {
     }
 
     private func decodeGroups(
-        _ items: [PolicyNode], services: Declared, recipes: Declared, environments: Declared,
+        _ items: [PolicyNode], policy: PolicySnapshot, environments: Declared,
         groupOfService: inout [String: (group: String, node: PolicyNode)], bindings: inout [EnvironmentBinding]
     ) throws(PolicyFileError) -> [DeliveryGroup] {
         var ids = Declared()
+        var policy = policy
         var groups: [DeliveryGroup] = []
         for item in items {
             let m = try item.mapping(allowing: Self.groupKeys)
-            let idNode = try m.required("id")
-            let id = try idNode.policyId()
-            try declare(id, "delivery group id", by: idNode, in: &ids)
-            let name = try m.required("name").nonEmptyString()
-            let description = try optionalString(m, "description")
-
-            var owners: [String] = []
-            for ownerNode in try listItems(m, "owners") {
-                let owner = try ownerNode.string()
-                guard DeliveryGroup.isValidOwner(owner) else {
-                    throw ownerNode.error("\(quoted(owner)) is not an email address (expected name@example.com)")
-                }
-                let normalized = normalizedOwner(owner)
-                guard !owners.map(normalizedOwner).contains(normalized) else {
-                    throw ownerNode.error("owner \(quoted(normalized)) is listed more than once")
-                }
-                owners.append(owner)
-            }
-
-            let groupServices = try references(m, "services", to: services, what: "service", section: "services")
-            for service in groupServices {
-                if let other = groupOfService[service.name] {
-                    let whereOther = other.node.line.map { " (line \($0))" } ?? ""
-                    throw service.node.error(
-                        "service \(quoted(service.name)) already belongs to delivery group \(quoted(other.group))"
-                            + "\(whereOther); a service belongs to at most one group")
-                }
-                groupOfService[service.name] = (id, service.node)
-            }
-            let allowedRecipes = try references(m, "allowed_recipes", to: recipes, what: "recipe", section: "recipes")
-            var guardrails = Guardrails()
-            if let node = m.optional("guardrails") { guardrails = try decodeGuardrails(node) }
-
-            var bound: Set<String> = []
-            for (index, entry) in try listItems(m, "environments").enumerated() {
-                let environmentNode: PolicyNode
-                var enabled = true
+            // The environments a group binds: ids, or {id, enabled} mappings.
+            var bound: [(id: String, node: PolicyNode, enabled: Bool)] = []
+            for entry in try listItems(m, "environments") {
                 switch entry.node {
                 case .mapping:
                     let binding = try entry.mapping(allowing: Self.bindingKeys)
-                    environmentNode = try binding.required("id")
-                    enabled = try binding.optional("enabled")?.bool() ?? true
+                    let node = try binding.required("id")
+                    bound.append((try node.string(), node, try binding.optional("enabled")?.bool() ?? true))
                 case .scalar:
-                    environmentNode = entry
+                    bound.append((try entry.string(), entry, true))
                 default:
                     throw entry.error("expected an environment id or {id: …, enabled: …}, found \(entry.found)")
                 }
-                let environment = try environmentNode.string()
-                guard environments[environment] != nil else {
-                    throw environmentNode.error("environment \(quoted(environment)) is not declared under environments")
-                }
-                guard bound.insert(environment).inserted else {
-                    throw environmentNode.error("environment \(quoted(environment)) is bound more than once")
-                }
-                bindings.append(
-                    EnvironmentBinding(
-                        deliveryGroupId: id, environmentId: environment, isEnabled: enabled, orderIndex: index))
             }
-
-            groups.append(
-                DeliveryGroup(
-                    id: id, name: name, description: description, owners: owners,
-                    services: groupServices.map(\.name), allowedRecipes: allowedRecipes.map(\.name),
-                    guardrails: guardrails))
+            let guardrails = try m.optional("guardrails")?.mapping(allowing: Self.guardrailKeys)
+            let change = DeliveryGroupChange(
+                id: try optionalString(m, "id"), name: try optionalString(m, "name"), description: try optionalString(m, "description"),
+                owners: try stringList(m, "owners"), services: try stringList(m, "services"), allowedEnvironments: bound.map(\.id),
+                allowedRecipes: try stringList(m, "allowed_recipes"),
+                maxConcurrentDeployments: try guardrails?.optional("max_concurrent_deployments")?.integer(Int.self),
+                dailyDeployQuota: try guardrails?.optional("daily_deploy_quota")?.integer(Int.self),
+                dailyRollbackQuota: try guardrails?.optional("daily_rollback_quota")?.integer(Int.self))
+            let group: DeliveryGroup
+            do {
+                group = try PolicyValidator.deliveryGroup(change, pathId: nil, in: policy)
+            } catch {
+                throw refusal(error, in: m, keys: [
+                    "allowed_environments": "environments", "max_concurrent_deployments": "guardrails.max_concurrent_deployments",
+                    "daily_deploy_quota": "guardrails.daily_deploy_quota", "daily_rollback_quota": "guardrails.daily_rollback_quota",
+                ])
+            }
+            try declare(group.id, "delivery group id", by: try m.required("id"), in: &ids)
+            for (index, binding) in bound.enumerated() {
+                guard environments[binding.id] != nil else {
+                    throw binding.node.error("environment \(quoted(binding.id)) is not declared under environments")
+                }
+                bindings.append(EnvironmentBinding(deliveryGroupId: group.id, environmentId: binding.id, isEnabled: binding.enabled, orderIndex: index))
+            }
+            let serviceNodes = try listItems(m, "services")
+            for (service, node) in zip(group.services, serviceNodes) { groupOfService[service] = (group.id, node) }
+            policy.upsertGroup(group)
+            groups.append(group)
         }
         return groups
+    }
+
+    /// A refusal of ``PolicyValidator`` as an error at the value it names: the key of `mapping`
+    /// that `details.field` names (spelled as the admin API does; `keys` gives the file's
+    /// spelling where it differs, dotted for a nested key), the item `details.index` of a list —
+    /// or the mapping's line and the key's path when the key is absent. The message is the
+    /// validator's, with its specific reason.
+    private func refusal(_ denial: Denial, in mapping: PolicyMapping, keys: [String: String] = [:]) -> PolicyFileError {
+        let message = denial.hint.map { "\(denial.message): \($0)" } ?? denial.message
+        guard case .string(let field)? = denial.details?["field"] else { return mapping.base.error(message) }
+        let path = (keys[field] ?? field).split(separator: ".").map(String.init)
+        var node: PolicyNode? = mapping.base
+        for key in path { node = node.flatMap { try? PolicyMapping($0) }?.optional(key) }
+        guard var node else {
+            return PolicyFileError(file: file, line: mapping.base.line, field: mapping.path(path.joined(separator: ".")), message: message)
+        }
+        if case .int(let index)? = denial.details?["index"], let items = try? node.items(), items.indices.contains(Int(index)) {
+            node = items[Int(index)]
+        }
+        return node.error(message)
     }
 
     private func decodeRoutes(
@@ -439,13 +473,4 @@ struct PolicyDecoder {
         }
         return routes
     }
-}
-
-/// An owner email as `DeliveryGroup` stores it: trimmed and lower-cased.
-private func normalizedOwner(_ text: String) -> String {
-    let scalars = text.unicodeScalars
-    guard let first = scalars.firstIndex(where: { !$0.properties.isWhitespace }),
-        let last = scalars.lastIndex(where: { !$0.properties.isWhitespace })
-    else { return "" }
-    return String(scalars[first...last]).lowercased()
 }

@@ -39,6 +39,8 @@ public enum ServerConfigFile {
         ]),
         ("audit", [("retention_days", "DXCP_AUDIT_RETENTION_DAYS", .integer)]),
         ("http", [
+            ("head_timeout_seconds", "DXCP_HTTP_HEAD_TIMEOUT_SECONDS", .integer),
+            ("body_timeout_seconds", "DXCP_HTTP_BODY_TIMEOUT_SECONDS", .integer),
             ("idle_timeout_seconds", "DXCP_HTTP_IDLE_TIMEOUT_SECONDS", .integer),
             ("max_header_bytes", "DXCP_HTTP_MAX_HEADER_BYTES", .integer),
             ("max_header_count", "DXCP_HTTP_MAX_HEADER_COUNT", .integer),
@@ -59,13 +61,7 @@ public enum ServerConfigFile {
     /// The settings of configuration document `text` (`file` names it in errors), as variables.
     /// An empty document sets nothing.
     public static func parse(_ text: String, file: String) throws(PolicyFileError) -> [String: String] {
-        let composed: Node?
-        do {
-            composed = try Yams.compose(yaml: text)
-        } catch {
-            throw PolicyDecoder(file: file).yamlError(error)
-        }
-        guard let composed else { return [:] }
+        guard let composed = try PolicyDecoder(file: file).composeYAML(text) else { return [:] }
         let root = PolicyNode(node: composed, path: "", file: file)
         if root.isNull { return [:] }
         let topKeys = layout.flatMap { $0.section.map { [$0] } ?? $0.keys.map(\.key) }

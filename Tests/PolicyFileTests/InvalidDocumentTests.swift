@@ -136,11 +136,11 @@ let invalidDocuments: [InvalidDocument] = [
     InvalidDocument(
         name: "bad environment id",
         text: "version: 1\nenvironments:\n  - id: sandbox\n  - id: Prod_1\n",
-        line: 4, field: "environments[1].id", message: "'Prod_1' is not a valid environment id"),
+        line: 4, field: "environments[1].id", message: "Environment id must be lower-case letters and digits in dash-separated runs (at most 64): environment Prod_1"),
     InvalidDocument(
         name: "unknown environment type",
         text: "version: 1\nenvironments:\n  - id: sandbox\n    type: production\n",
-        line: 4, field: "environments[0].type", message: "expected one of non_prod, prod"),
+        line: 4, field: "environments[0].type", message: "type must be non_prod or prod"),
     InvalidDocument(
         name: "bad owner email",
         text: """
@@ -152,7 +152,41 @@ let invalidDocuments: [InvalidDocument] = [
                   - owner@example.com
                   - not-an-email
             """,
-        line: 7, field: "delivery_groups[0].owners[1]", message: "'not-an-email' is not an email address"),
+        line: 7, field: "delivery_groups[0].owners[1]", message: "Owners must be email addresses: invalid owner not-an-email"),
+    InvalidDocument(
+        name: "owner listed twice, differing in case",
+        text: """
+            version: 1
+            delivery_groups:
+              - id: default
+                name: Default
+                owners:
+                  - owner@example.com
+                  - Owner@Example.com
+            """,
+        line: 7, field: "delivery_groups[0].owners[1]", message: "Owners must be listed once: owner Owner@Example.com is listed twice"),
+    InvalidDocument(
+        name: "group id with a right-to-left override",
+        text: "version: 1\ndelivery_groups:\n  - id: \"abc\\u202Edef\"\n    name: G\n",
+        line: 3, field: "delivery_groups[0].id", message: "Delivery group id must be 1 to 128 letters, digits"),
+    InvalidDocument(
+        name: "group guardrail past its bound",
+        text: "version: 1\ndelivery_groups:\n  - id: g\n    name: G\n    guardrails:\n      max_concurrent_deployments: 5001\n",
+        line: 6, field: "delivery_groups[0].guardrails.max_concurrent_deployments",
+        message: "Guardrails must be integers in 1...5000: max_concurrent_deployments is 5001"),
+    InvalidDocument(
+        name: "description with a NUL",
+        text: "version: 1\nrecipes:\n  - {id: r, name: R, deploy_pipeline: p, effective_behavior_summary: s, description: \"a\\0b\"}\n",
+        line: 3, field: "recipes[0].description",
+        message: "description must be at most 1024 characters, without control characters other than tabs and line breaks"),
+    InvalidDocument(
+        name: "environment name of spaces",
+        text: "version: 1\nenvironments:\n  - id: sandbox\n    name: \"  \"\n",
+        line: 4, field: "environments[0].name", message: "display_name must be 1 to 128 characters"),
+    InvalidDocument(
+        name: "recipe without a name",
+        text: "version: 1\nrecipes:\n  - id: r\n    deploy_pipeline: p\n    effective_behavior_summary: s\n",
+        line: 3, field: "recipes[0].name", message: "Recipe name is required"),
     InvalidDocument(
         name: "duplicate recipe id",
         text: """
@@ -176,7 +210,7 @@ let invalidDocuments: [InvalidDocument] = [
         name: "summary longer than 240 characters",
         text: "version: 1\nrecipes:\n  - id: r\n    name: R\n    deploy_pipeline: p\n    effective_behavior_summary: "
             + String(repeating: "y", count: 241) + "\n",
-        line: 6, field: "recipes[0].effective_behavior_summary", message: "is 241 characters long; at most 240"),
+        line: 6, field: "recipes[0].effective_behavior_summary", message: "effective_behavior_summary is required (at most 240 characters)"),
     InvalidDocument(
         name: "undeclared recipe in a group",
         text: """
@@ -189,7 +223,7 @@ let invalidDocuments: [InvalidDocument] = [
                 allowed_recipes: [default, canary]
             """,
         line: 7, field: "delivery_groups[0].allowed_recipes[1]",
-        message: "recipe 'canary' is not declared under recipes"),
+        message: "Recipe not found: recipe canary"),
     InvalidDocument(
         name: "service in two groups",
         text: """
@@ -205,7 +239,7 @@ let invalidDocuments: [InvalidDocument] = [
                 services: [demo-service]
             """,
         line: 10, field: "delivery_groups[1].services[0]",
-        message: "service 'demo-service' already belongs to delivery group 'a' (line 7)"),
+        message: "Service already belongs to another delivery group: demo-service is in a"),
     InvalidDocument(
         name: "binding to an undeclared environment",
         text: declarations

@@ -1,3 +1,4 @@
+import Foundation
 import PolicyFile
 import Rules
 import Testing
@@ -26,14 +27,14 @@ struct RoundTripTests {
                 spinnakerApplication: "demo-app", deployPipeline: "demo-deploy", rollbackPipeline: "rollback",
                 effectiveBehaviorSummary: String(repeating: "x", count: 240), status: .deprecated, revision: 42),
             Recipe(
-                id: "2024-01-01", name: "- dash", deployPipeline: "0x1F", effectiveBehaviorSummary: "  padded  "),
+                id: "2024-01-01", name: "- dash", deployPipeline: "0x1F", effectiveBehaviorSummary: "padded # not a comment"),
         ]
         let environments = [
             Environment(
                 id: "production", displayName: "Production [EU]", kind: .prod, lifecycle: .disabled,
                 guardrails: Guardrails(maxConcurrentDeployments: 2, dailyDeployQuota: 5, dailyRollbackQuota: 4)),
             Environment(id: "sandbox", lifecycle: .retired, guardrails: Guardrails(dailyRollbackQuota: 9)),
-            Environment(id: "no", displayName: ""),
+            Environment(id: "no", displayName: "No"),
         ]
         let services = [
             ServiceEntry(
@@ -105,18 +106,29 @@ struct RoundTripTests {
         "trailing ", "  lead", "a  b", "...", "---", "back\\slash", "./path", "/abs", "a/b@c+d-e",
     ]
 
+    /// Each tricky string where the policy validator admits it: as a description (free text of
+    /// several lines) and an environment's name (one line, trimmed, not empty). Where it does
+    /// not, the file is refused at that value instead.
     @Test(arguments: trickyStrings)
     func trickyStringsRoundTrip(_ text: String) throws {
+        let description = PolicyBounds.isValidText(text, limit: PolicyBounds.textLength, lines: true) ? text : "d"
+        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        let name = !trimmed.isEmpty && trimmed == text && PolicyBounds.isValidText(text, limit: PolicyBounds.nameLength) ? text : "E"
         let snapshot = PolicySnapshot(
             recipes: [
-                Recipe(id: "r", name: "R", description: text, deployPipeline: "p", effectiveBehaviorSummary: "s")
+                Recipe(id: "r", name: "R", description: description, deployPipeline: "p", effectiveBehaviorSummary: "s")
             ],
-            environments: [Environment(id: "e", displayName: text)],
+            environments: [Environment(id: "e", displayName: name)],
             settings: Settings(
                 ciPublishers: [CIPublisher(name: "ci", subjects: [text, "x"], description: text)],
                 allowedContentTypes: [text], defaultSpinnakerApplication: text))
         let rendered = PolicyFile.render(snapshot)
         #expect(try PolicyFile.parse(rendered, file: "tricky.yaml") == snapshot, "rendered:\n\(rendered)")
+        if description != text {
+            var refused = snapshot
+            refused.recipes["r"]?.description = text
+            #expect(throws: PolicyFileError.self) { try PolicyFile.parse(PolicyFile.render(refused), file: "tricky.yaml") }
+        }
     }
 
     @Test func aliasesAndExplicitTagsAreRead() throws {

@@ -21,7 +21,7 @@ extension Evaluator {
         let note: (type: String, target: String, id: String, old: JSONValue, new: JSONValue, reason: String?)
         switch change {
         case .createRecipe(let c):
-            let recipe = try t.check(.policyChangeValid) { () throws(Denial) in try Checks.recipeChangeValid(c, pathId: nil, revision: 1) }
+            let recipe = try t.check(.policyChangeValid) { () throws(Denial) in try PolicyValidator.recipe(c, pathId: nil, revision: 1) }
             try t.check(.objectAbsent) { () throws(Denial) in
                 if before.recipes[recipe.id] != nil { throw Denial(.recipeExists, "Recipe already exists") }
             }
@@ -31,7 +31,7 @@ extension Evaluator {
         case .updateRecipe(let id, let c):
             let existing = try t.check(.objectExists) { () throws(Denial) in try Checks.objectExists(before.recipes[id], "Recipe") }
             let recipe = try t.check(.policyChangeValid) { () throws(Denial) in
-                try Checks.recipeChangeValid(c, pathId: id, revision: existing.revision + 1)
+                try PolicyValidator.recipe(c, pathId: id, revision: existing.revision + 1)
             }
             policy.recipes[id] = recipe
             allowed = Allowed(status: 200, result: .recipe(recipe, engineMapping: true))
@@ -43,7 +43,7 @@ extension Evaluator {
             allowed = Allowed(status: 204, result: .deleted)
             note = ("ADMIN_DELETE", "Recipe", id, existing.jsonValue, .null, nil)
         case .createDeliveryGroup(let c):
-            let group = try t.check(.policyChangeValid) { () throws(Denial) in try Checks.deliveryGroupChangeValid(c, pathId: nil, before) }
+            let group = try t.check(.policyChangeValid) { () throws(Denial) in try PolicyValidator.deliveryGroup(c, pathId: nil, in: before) }
             try t.check(.objectAbsent) { () throws(Denial) in
                 if before.deliveryGroups[group.id] != nil { throw Denial(.deliveryGroupExists, "Delivery group already exists") }
             }
@@ -53,7 +53,7 @@ extension Evaluator {
             note = ("ADMIN_CREATE", "DeliveryGroup", group.id, .null, group.jsonValue(environments: view.environments), c.changeReason)
         case .updateDeliveryGroup(let id, let c):
             let existing = try t.check(.objectExists) { () throws(Denial) in try Checks.objectExists(before.deliveryGroups[id], "Delivery group") }
-            let group = try t.check(.policyChangeValid) { () throws(Denial) in try Checks.deliveryGroupChangeValid(c, pathId: id, before) }
+            let group = try t.check(.policyChangeValid) { () throws(Denial) in try PolicyValidator.deliveryGroup(c, pathId: id, in: before) }
             apply(group, environments: c.allowedEnvironments, to: &policy)
             let view = DeliveryGroupView(group, in: policy)
             allowed = Allowed(status: 200, result: .deliveryGroup(view))
@@ -87,7 +87,7 @@ extension Evaluator {
             }
             note = ("ADMIN_UPDATE", "EnvironmentBinding", "\(groupId)/\(environment)", value(old), value(binding), nil)
         case .createEnvironment(let c):
-            let environment = try t.check(.policyChangeValid) { () throws(Denial) in try Checks.environmentChangeValid(c, pathId: nil, current: nil) }
+            let environment = try t.check(.policyChangeValid) { () throws(Denial) in try PolicyValidator.environment(c, pathId: nil, current: nil) }
             try t.check(.objectAbsent) { () throws(Denial) in
                 if before.environments[environment.id] != nil { throw Denial(.environmentExists, "Environment already exists") }
             }
@@ -96,7 +96,7 @@ extension Evaluator {
             note = ("ADMIN_CREATE", "Environment", environment.id, .null, environment.jsonValue, c.changeReason)
         case .updateEnvironment(let id, let c):
             let existing = try t.check(.objectExists) { () throws(Denial) in try Checks.objectExists(before.environments[id], "Environment") }
-            let environment = try t.check(.policyChangeValid) { () throws(Denial) in try Checks.environmentChangeValid(c, pathId: id, current: existing) }
+            let environment = try t.check(.policyChangeValid) { () throws(Denial) in try PolicyValidator.environment(c, pathId: id, current: existing) }
             if environment.kind != existing.kind {
                 try t.check(.environmentUnreferenced) { () throws(Denial) in
                     try Checks.environmentUnreferenced(id, before, .environmentTypeLocked, "The type of an environment in use cannot change")

@@ -37,8 +37,11 @@ public enum PolicyBounds {
     /// The rule of ``isValidId(_:)``, in words, for messages.
     public static let idRule = "1 to 128 letters, digits, '.', '_' or '-'"
 
-    /// Whether `text` is free text of at most `limit` characters with no control characters.
-    public static func isValidText(_ text: String, limit: Int) -> Bool {
-        text.count <= limit && !text.unicodeScalars.contains { $0.properties.generalCategory == .control }
+    /// Whether `text` is free text of at most `limit` characters with no control characters —
+    /// except tab, line feed and carriage return in a text of several lines (a description).
+    public static func isValidText(_ text: String, limit: Int, lines: Bool = false) -> Bool {
+        text.count <= limit && !text.unicodeScalars.contains {
+            $0.properties.generalCategory == .control && !(lines && ($0 == "\t" || $0 == "\n" || $0 == "\r"))
+        }
     }
 }
