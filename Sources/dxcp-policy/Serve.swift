@@ -153,11 +153,13 @@ struct Serve: AsyncParsableCommand {
         let http = try Self.httpLimits(env)
         let app = Application(
             responder: server.responder(),
-            server: .http1(configuration: HTTP1Channel.Configuration(
-                additionalChannelHandlers: [ConnectionCloseHandler()],
-                idleTimeout: .seconds(Int64(http.idleTimeoutSeconds)),
-                httpDecoderConfiguration: .init(
-                    maxHeaderFieldSize: http.maxHeaderBytes, maxHeaderListSize: http.maxHeaderBytes, maxHeaderFieldCount: http.maxHeaderCount))),
+            server: GovernanceHTTPChannel.builder(
+                configuration: HTTP1Channel.Configuration(
+                    additionalChannelHandlers: [ConnectionCloseHandler()],
+                    idleTimeout: .seconds(Int64(http.idleTimeoutSeconds)),
+                    httpDecoderConfiguration: .init(
+                        maxHeaderFieldSize: http.maxHeaderBytes, maxHeaderListSize: http.maxHeaderBytes, maxHeaderFieldCount: http.maxHeaderCount)),
+                deadlines: .init(headTimeout: .seconds(Int64(http.headTimeoutSeconds)), bodyTimeout: .seconds(Int64(http.bodyTimeoutSeconds)))),
             configuration: .init(
                 address: .hostname(host, port: port), serverName: "dxcp-policy",
                 availableConnectionsDelegate: MaximumAvailableConnections(http.maxConnections)),
@@ -211,9 +213,14 @@ struct Serve: AsyncParsableCommand {
 
     /// The HTTP server's own limits (docs/DECISIONS.md 60).
     struct HTTPLimits {
+        /// A request's head must be whole within this many seconds of its first byte (slowloris):
+        /// else 408 and the connection is closed.
+        var headTimeoutSeconds = 10
+        /// A request's body must be whole within this many seconds of its head (a trickled or
+        /// stalled body): else 408 and the connection is closed.
+        var bodyTimeoutSeconds = 30
         /// A connection that completes no part of a request (head, body chunk or end) for this
-        /// long is closed: it bounds reading the head (slowloris), a stalled body, and an idle
-        /// keep-alive connection.
+        /// long is closed: between requests (an idle keep-alive connection) and while reading.
         var idleTimeoutSeconds = 30
         /// All of a request's header fields together, in bytes (431 beyond).
         var maxHeaderBytes = 16 * 1024
@@ -225,6 +232,8 @@ struct Serve: AsyncParsableCommand {
 
     static func httpLimits(_ env: [String: String]) throws -> HTTPLimits {
         var limits = HTTPLimits()
+        limits.headTimeoutSeconds = try bounded(env, "DXCP_HTTP_HEAD_TIMEOUT_SECONDS", 1...300, default: limits.headTimeoutSeconds)
+        limits.bodyTimeoutSeconds = try bounded(env, "DXCP_HTTP_BODY_TIMEOUT_SECONDS", 1...3600, default: limits.bodyTimeoutSeconds)
         limits.idleTimeoutSeconds = try bounded(env, "DXCP_HTTP_IDLE_TIMEOUT_SECONDS", 1...3600, default: limits.idleTimeoutSeconds)
         limits.maxHeaderBytes = try bounded(env, "DXCP_HTTP_MAX_HEADER_BYTES", 4096...1_048_576, default: limits.maxHeaderBytes)
         limits.maxHeaderCount = try bounded(env, "DXCP_HTTP_MAX_HEADER_COUNT", 16...1000, default: limits.maxHeaderCount)

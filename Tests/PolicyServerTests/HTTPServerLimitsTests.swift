@@ -2,6 +2,8 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
+import PolicyServer
+import Rules
 import Testing
 import TestSupport
 
@@ -102,6 +104,17 @@ import TestSupport
         }
     }
 
+    /// A delivery owner's token `serve` accepts (signed with its development secret): a body is
+    /// read only after authentication (D17).
+    static func ownerToken() async throws -> String {
+        let signer = Authenticator(
+            keys: try await Authenticator.keys(jwks: nil, developmentSecret: RunningServer.secret), requirements: .init(issuer: nil, audience: nil))
+        return try await signer.signDevelopmentToken([
+            "sub": .string("owner-1"), "email": .string("owner@example.com"), WireClaims.defaultRolesClaim: .array([.string("dxcp-delivery-owners")]),
+            "exp": .int(currentTime().seconds + 600),
+        ])
+    }
+
     @Test func slowAndStalledClientsAreClosed() async throws {
         let server = try await Served()
         // Half a head, never finished (slowloris).
@@ -137,11 +150,63 @@ import TestSupport
             #expect(answer.hasPrefix("HTTP/1.1 405"), "\(method) \(path): \(answer)")
             #expect(answer.contains("\"code\":\"METHOD_NOT_ALLOWED\""), "\(method) \(path): \(answer)")
         }
-        // Headers past the limit (16 KiB by default) are refused and the connection closed.
-        let huge = try Connection(port: server.port)
-        huge.send("GET /livez HTTP/1.1\r\nHost: x\r\nX-Big: \(String(repeating: "a", count: 20_000))\r\n\r\n")
-        let tooBig = huge.readToClose() ?? "still open"
-        #expect(!tooBig.hasPrefix("HTTP/1.1 200"), "\(tooBig.prefix(200))")
+        try await server.expectAlive()
+    }
+
+    /// Reading deadlines apart from the idle timeout: a head must be whole within the head timeout
+    /// of its first byte and a body within the body timeout of its head, however steadily the
+    /// bytes trickle in (each byte is progress to the idle timeout); past either, 408 in the
+    /// envelope and the connection closed.
+    @Test func trickledHeadsAndBodiesMeetTheirDeadlines() async throws {
+        let server = try await Served(environment: [
+            "DXCP_HTTP_IDLE_TIMEOUT_SECONDS": "30", "DXCP_HTTP_HEAD_TIMEOUT_SECONDS": "1", "DXCP_HTTP_BODY_TIMEOUT_SECONDS": "2",
+        ])
+        // The body is read after authentication (D17): the request carries a valid token.
+        let token = try await Self.ownerToken()
+        let head = try Connection(port: server.port)
+        let body = try Connection(port: server.port)
+        body.send(
+            "POST /v1/deployments/validate HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(token)\r\nContent-Type: application/json\r\n"
+                + "Content-Length: 100\r\n\r\n")
+        for text in ["GET /livez HTTP/1.1\r\n", "Host: x\r\n", "X-Slow: a\r\n", "X-Slower: b\r\n", "X-Slowest: c\r\n", "X-More: d\r\n"] {
+            head.send(text)
+            body.send(" ")
+            try await Task.sleep(for: .milliseconds(600))
+        }
+        let headAnswer = head.readToClose() ?? "still open"
+        #expect(headAnswer.hasPrefix("HTTP/1.1 408"), "\(headAnswer)")
+        #expect(headAnswer.contains("\"code\":\"INVALID_REQUEST\"") && headAnswer.contains("head did not arrive within 1 s"), "\(headAnswer)")
+        let bodyAnswer = body.readToClose() ?? "still open"
+        #expect(bodyAnswer.hasPrefix("HTTP/1.1 408"), "\(bodyAnswer)")
+        #expect(bodyAnswer.contains("\"code\":\"INVALID_REQUEST\"") && bodyAnswer.contains("body did not arrive within 2 s"), "\(bodyAnswer)")
+        // A kept-alive connection that waits between requests is the idle timeout's, not the head's.
+        let patient = try Connection(port: server.port)
+        patient.send("GET /livez HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(patient.readResponse().hasPrefix("HTTP/1.1 200"))
+        try await Task.sleep(for: .milliseconds(1500))
+        patient.send("GET /livez HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(patient.readResponse().hasPrefix("HTTP/1.1 200"))
+        try await server.expectAlive()
+    }
+
+    /// Requests the HTTP parser cannot frame get the contract's envelope, not a bare status, and
+    /// their connection is closed; a body whose chunk size is bogus is 400, not 413.
+    @Test(arguments: [
+        ("Transfer-Encoding with Content-Length",
+         "POST /v1/deployments/validate HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n", "400"),
+        ("negative Content-Length", "POST /v1/deployments/validate HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n", "400"),
+        ("bogus chunk size",
+         "POST /v1/deployments/validate HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer TOKEN\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzzzzzzzzzzzzzzzzzzzz\r\n{}\r\n0\r\n\r\n", "400"),
+        ("malformed request line", "GET /livez HTTP/1.1 extra\r\nHost: x\r\n\r\n", "400"),
+        ("header fields past the limit", "GET /livez HTTP/1.1\r\nHost: x\r\nX-Big: \(String(repeating: "a", count: 20_000))\r\n\r\n", "431"),
+    ])
+    func framingErrorsCarryTheEnvelope(_ name: String, _ request: String, _ status: String) async throws {
+        let server = try await Served()
+        let connection = try Connection(port: server.port)
+        connection.send(request.replacingOccurrences(of: "TOKEN", with: try await Self.ownerToken()))
+        let answer = connection.readToClose() ?? "still open"
+        #expect(answer.hasPrefix("HTTP/1.1 \(status)"), "\(name): \(answer.prefix(300))")
+        #expect(answer.contains("\"code\":\"INVALID_REQUEST\"") && answer.contains("\"request_id\""), "\(name): \(answer.prefix(600))")
         try await server.expectAlive()
     }
 
@@ -159,7 +224,10 @@ import TestSupport
     }
 
     @Test func theLimitsAreBoundedSettings() throws {
-        for (name, value) in [("DXCP_HTTP_IDLE_TIMEOUT_SECONDS", "0"), ("DXCP_HTTP_MAX_HEADER_BYTES", "10"), ("DXCP_HTTP_MAX_CONNECTIONS", "x")] {
+        for (name, value) in [
+            ("DXCP_HTTP_IDLE_TIMEOUT_SECONDS", "0"), ("DXCP_HTTP_HEAD_TIMEOUT_SECONDS", "301"), ("DXCP_HTTP_BODY_TIMEOUT_SECONDS", "-1"),
+            ("DXCP_HTTP_MAX_HEADER_BYTES", "10"), ("DXCP_HTTP_MAX_CONNECTIONS", "x"),
+        ] {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: EvalCommandTests.executable())
             let dir = FileManager.default.temporaryDirectory.appendingPathComponent("dxcp-limits-\(UUID().uuidString)").path

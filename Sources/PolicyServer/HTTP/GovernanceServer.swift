@@ -5,6 +5,7 @@ public import Hummingbird
 public import Logging
 import HTTPTypes
 import Foundation
+import NIOCore
 
 /// The governance surface over HTTP: authentication first (DECISIONS D17), then strict request
 /// decoding, the decision, the engine dispatch for new reservations, and the response in the
@@ -240,8 +241,11 @@ public final class GovernanceServer: Sendable {
         do {
             var buffer = try await request.collectBody(upTo: configuration.bodyLimit)
             body = buffer.readBytes(length: buffer.readableBytes) ?? []
-        } catch {
+        } catch is NIOTooManyBytesError {
             return .failure(AnswerError(denial(.invalidRequest, status: 413, message: "Request body larger than \(configuration.bodyLimit) bytes", requestId: requestId, hint: nil)))
+        } catch {
+            // A body the HTTP parser cannot frame (a bogus chunk size) or a connection gone mid-body.
+            return .failure(AnswerError(denial(.invalidRequest, message: "The request body could not be read: \(RequestParts.describe(error))", requestId: requestId, hint: nil)))
         }
         do {
             return .success(try WireRequest.decode(method: method, path: path, query: query, body: body))
