@@ -15,10 +15,10 @@ import Yams
 /// `DXCP_FUZZ_SEED` (decimal or 0x-hex) replaces the fixed seed, `DXCP_FUZZ_CASES` the number of
 /// cases of every target. Each case draws from its own generator, so a failure names the seed and
 /// the case number that replay it. Each target prints
-/// `fuzz <target>: cases=<n> seed=<s> accepted=<a> refused=<r>`. The loops yield every few cases:
-/// tests run in parallel on Swift's cooperative pool, where the in-process servers of other tests
-/// run too.
-@Suite struct FuzzTests {
+/// `fuzz <target>: cases=<n> seed=<s> accepted=<a> refused=<r>`. The targets run one at a time and
+/// yield after every case: tests run in parallel on Swift's cooperative pool (a thread per core),
+/// where the in-process servers of other tests answer too.
+@Suite(.serialized) struct FuzzTests {
     // MARK: JSON reader
 
     @Test func fuzzJSONReader() async throws {
@@ -26,7 +26,7 @@ import Yams
         var accepted = 0, refused = 0
         for index in 0..<settings.cases {
             // Tests share the cooperative pool with in-process servers: let them run.
-            if index % 16 == 0 { await Task.yield() }
+            await Task.yield()
             var rng = Fuzz.generator("json", case: index)
             let document = JSONFuzz.document(&rng)
             let bytes: [UInt8]
@@ -76,7 +76,7 @@ import Yams
         var accepted = 0, refused = 0
         for index in 0..<settings.cases {
             // Tests share the cooperative pool with in-process servers: let them run.
-            if index % 16 == 0 { await Task.yield() }
+            await Task.yield()
             var rng = Fuzz.generator("wire", case: index)
             let route = rng.pick(routes)
             let pristine = rng.chance(15)
@@ -138,7 +138,7 @@ import Yams
         var accepted = 0, refused = 0
         for index in 0..<settings.cases {
             // Tests share the cooperative pool with in-process servers: let them run.
-            if index % 16 == 0 { await Task.yield() }
+            await Task.yield()
             var rng = Fuzz.generator("policy", case: index)
             let base = rng.pick(bases)
             let pristine = rng.chance(3)
@@ -206,7 +206,7 @@ import Yams
 
         for index in 0..<settings.cases {
             // Tests share the cooperative pool with in-process servers: let them run.
-            if index % 16 == 0 { await Task.yield() }
+            await Task.yield()
             var rng = Fuzz.generator("token", case: index)
             let replay = Fuzz.replay("token", index)
             switch rng.below(10) {
