@@ -228,20 +228,27 @@ import TestSupport
             ("DXCP_HTTP_IDLE_TIMEOUT_SECONDS", "0"), ("DXCP_HTTP_HEAD_TIMEOUT_SECONDS", "301"), ("DXCP_HTTP_BODY_TIMEOUT_SECONDS", "-1"),
             ("DXCP_HTTP_MAX_HEADER_BYTES", "10"), ("DXCP_HTTP_MAX_CONNECTIONS", "x"),
         ] {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: EvalCommandTests.executable())
-            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("dxcp-limits-\(UUID().uuidString)").path
-            defer { try? FileManager.default.removeItem(atPath: dir) }
-            process.arguments = ["serve", "--port", String(try freePort()), "--data-dir", dir, "--policy", RunningServer.demoPolicy]
-            process.environment = ["DXCP_DEV_JWT_SECRET": RunningServer.secret, name: value]
-            let errors = Pipe()
-            process.standardError = errors
-            process.standardOutput = FileHandle.nullDevice
-            try process.run()
-            let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            #expect(process.terminationStatus == 2, "\(name)=\(value)")
-            #expect(text.contains(name), "\(text)")
+            let refused = try Self.start(with: [name: value])
+            #expect(refused.status == 2, "\(name)=\(value)")
+            #expect(refused.errors.contains(name), "\(refused.errors)")
         }
+    }
+
+    /// `serve` started with `environment` (and the development secret) on a fresh data
+    /// directory, for a setting that must stop it: its exit status and what it wrote to stderr.
+    static func start(with environment: [String: String]) throws -> (status: Int32, errors: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: EvalCommandTests.executable())
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("dxcp-limits-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        process.arguments = ["serve", "--port", String(try freePort()), "--data-dir", dir, "--policy", RunningServer.demoPolicy]
+        process.environment = environment.merging(["DXCP_DEV_JWT_SECRET": RunningServer.secret]) { own, _ in own }
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return (process.terminationStatus, text)
     }
 }

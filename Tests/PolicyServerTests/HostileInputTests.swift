@@ -1,6 +1,7 @@
 import Foundation
 @testable import PolicyServer
 import Rules
+import PolicyFile
 import Testing
 import TestSupport
 
@@ -104,6 +105,15 @@ import TestSupport
             body: try JSONSerialization.data(withJSONObject: twice), headers: ["Idempotency-Key": "twice"])
         #expect(duplicate.status == 400)
         #expect(duplicate.code == "INVALID_OWNER")
+        // The one validator's refusal, as the policy file reports it too: the field and the item.
+        #expect(duplicate.json["message"] as? String == "Owners must be listed once", "\(duplicate.json)")
+        let details = duplicate.json["details"] as? [String: Any]
+        #expect(details?["field"] as? String == "owners" && details?["index"] as? Int == 1, "\(duplicate.json)")
+        let fileError = #expect(throws: PolicyFileError.self) {
+            try PolicyFile.parse(
+                "version: 1\ndelivery_groups:\n  - id: twice\n    name: Twice\n    owners: [a@example.com, A@example.com ]\n", file: "twice.yaml")
+        }
+        #expect(fileError?.message.hasPrefix("Owners must be listed once") == true && fileError?.line == 5, "\(String(describing: fileError))")
         let badPath = try await server.send("GET", "/v1/delivery-groups/emoji%F0%9F%9A%80", token: admin)
         #expect(badPath.status == 400)
         #expect((badPath.json["message"] as? String ?? "").contains("The id in the path"), "\(badPath.json)")
@@ -112,20 +122,8 @@ import TestSupport
 
     /// Audit retention past its bound stops the start with a clear error (exit 2), not a trap later.
     @Test func auditRetentionIsBounded() throws {
-        let binary = URL(fileURLWithPath: EvalCommandTests.executable())
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("dxcp-retention-\(UUID().uuidString)").path
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = ["serve", "--port", String(try freePort()), "--data-dir", dir, "--policy", RunningServer.demoPolicy]
-        process.environment = ["DXCP_DEV_JWT_SECRET": RunningServer.secret, "DXCP_AUDIT_RETENTION_DAYS": "99999999999999"]
-        let errors = Pipe()
-        process.standardError = errors
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 2)
-        #expect(text.contains("DXCP_AUDIT_RETENTION_DAYS must be a number of days in 0...36500"), "\(text)")
+        let refused = try HTTPServerLimitsTests.start(with: ["DXCP_AUDIT_RETENTION_DAYS": "99999999999999"])
+        #expect(refused.status == 2)
+        #expect(refused.errors.contains("DXCP_AUDIT_RETENTION_DAYS must be a number of days in 0...36500"), "\(refused.errors)")
     }
 }
