@@ -104,7 +104,9 @@ func exchange(
 ) async throws -> RunningServer.Reply {
     var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
     request.httpMethod = method
-    request.timeoutInterval = 5
+    // A bound on a hung server, not a speed check: the test command runs many servers, fuzzers
+    // and schemathesis at once on a couple of cores.
+    request.timeoutInterval = 30
     request.httpBody = body
     if body != nil { request.setValue("application/json", forHTTPHeaderField: "Content-Type") }
     if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
