@@ -15,10 +15,10 @@ import Yams
 /// `DXCP_FUZZ_SEED` (decimal or 0x-hex) replaces the fixed seed, `DXCP_FUZZ_CASES` the number of
 /// cases of every target. Each case draws from its own generator, so a failure names the seed and
 /// the case number that replay it. Each target prints
-/// `fuzz <target>: cases=<n> seed=<s> accepted=<a> refused=<r>`. The targets run one at a time and
-/// yield after every case: tests run in parallel on Swift's cooperative pool (a thread per core),
-/// where the in-process servers of other tests answer too.
-@Suite(.serialized) struct FuzzTests {
+/// `fuzz <target>: cases=<n> seed=<s> accepted=<a> refused=<r>`. The test command runs these after
+/// the other tests (scripts/test.sh); run with them, the loops yield after every case, so the
+/// in-process servers of other tests on Swift's cooperative pool keep answering.
+@Suite struct FuzzTests {
     // MARK: JSON reader
 
     @Test func fuzzJSONReader() async throws {
