@@ -28,6 +28,11 @@ import Testing
                 .replacingOccurrences(of: "{{DXCP_POLICY}}", with: "127.0.0.1:\(decisions)")
                 .replacingOccurrences(of: "{{DXCP_API}}", with: "127.0.0.1:\(upstreamPort)")
                 .replacingOccurrences(of: "{{LISTEN}}", with: "127.0.0.1:\(port)")
+                // The example's 1 s / 2 s fail fast in production; on a test machine running many
+                // servers at once they would make this test a race against the machine's load.
+                .replacingOccurrences(of: "proxy_connect_timeout 1s;", with: "proxy_connect_timeout 30s;")
+                .replacingOccurrences(of: "proxy_read_timeout 2s;", with: "proxy_read_timeout 30s;")
+            #expect(gateway.contains("proxy_read_timeout 30s;") && gateway.contains("proxy_connect_timeout 30s;"), "the example's timeouts moved")
             try gateway.write(toFile: directory + "/gateway.conf", atomically: true, encoding: .utf8)
             // The small upstream: echoes what reached it and the decision headers it was given.
             let main = """
