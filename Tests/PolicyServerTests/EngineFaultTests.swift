@@ -12,7 +12,8 @@ import Testing
 @Suite(.serialized) struct EngineFaultTests {
     /// A server whose Gate calls time out after a second, with version 1.0.0 registered.
     static func start(_ emulator: EmulatorProcess) async throws -> RunningServer {
-        let server = try await RunningServer(gate: emulator.baseURL, gateTimeoutMs: 1_000)
+        // 2 s: room to connect on a loaded test machine (a connect that fails is "not sent").
+        let server = try await RunningServer(gate: emulator.baseURL, gateTimeoutMs: 2_000)
         let registered = try await server.send("POST", "/v1/builds/register", token: try await server.ci, json: registerBody("1.0.0"),
             headers: ["Idempotency-Key": "b-1"])
         #expect(registered.status == 201)
@@ -45,7 +46,7 @@ import Testing
     }
 
     @Test(arguments: [
-        (#"{"afterStart": "late", "delayMs": 2500, "times": 1}"#, 504, "ENGINE_TIMEOUT"),
+        (#"{"afterStart": "late", "delayMs": 3500, "times": 1}"#, 504, "ENGINE_TIMEOUT"),
         (#"{"afterStart": "status", "afterStatus": 502, "times": 1}"#, 502, "ENGINE_CALL_FAILED"),
         (#"{"afterStart": "close", "times": 1}"#, 503, "ENGINE_UNAVAILABLE"),
         (#"{"afterStart": "noExecutionId", "times": 1}"#, 502, "ENGINE_CALL_FAILED"),
