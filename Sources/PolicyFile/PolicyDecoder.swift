@@ -60,17 +60,18 @@ struct PolicyDecoder {
         let services = try decodeServices(
             try listItems(top, "services"), declared: &serviceNames, environments: environmentIds, recipes: recipeIds)
 
-        var groupOfService: [String: (group: String, node: PolicyNode)] = [:]
         var bindings: [EnvironmentBinding] = []
         let groups = try decodeGroups(
             try listItems(top, "delivery_groups"), policy: PolicySnapshot(recipes: recipes, services: services),
-            environments: environmentIds, groupOfService: &groupOfService, bindings: &bindings)
+            environments: environmentIds, bindings: &bindings)
+        var groupOfService: [String: String] = [:]
+        for group in groups { for service in group.services { groupOfService[service] = group.id } }
 
         var bound: [String: Set<String>] = [:]
         for binding in bindings { bound[binding.deliveryGroupId, default: []].insert(binding.environmentId) }
         let routes = try decodeRoutes(
             try listItems(top, "routing"), services: serviceNames, environments: environmentIds, recipes: recipeIds,
-            groupOfService: groupOfService.mapValues(\.group), bound: bound)
+            groupOfService: groupOfService, bound: bound)
 
         return PolicySnapshot(
             deliveryGroups: groups, recipes: recipes, services: services, environments: environments,
@@ -357,8 +358,7 @@ struct PolicyDecoder {
     }
 
     private func decodeGroups(
-        _ items: [PolicyNode], policy: PolicySnapshot, environments: Declared,
-        groupOfService: inout [String: (group: String, node: PolicyNode)], bindings: inout [EnvironmentBinding]
+        _ items: [PolicyNode], policy: PolicySnapshot, environments: Declared, bindings: inout [EnvironmentBinding]
     ) throws(PolicyFileError) -> [DeliveryGroup] {
         var ids = Declared()
         var policy = policy
@@ -403,8 +403,6 @@ struct PolicyDecoder {
                 }
                 bindings.append(EnvironmentBinding(deliveryGroupId: group.id, environmentId: binding.id, isEnabled: binding.enabled, orderIndex: index))
             }
-            let serviceNodes = try listItems(m, "services")
-            for (service, node) in zip(group.services, serviceNodes) { groupOfService[service] = (group.id, node) }
             policy.upsertGroup(group)
             groups.append(group)
         }

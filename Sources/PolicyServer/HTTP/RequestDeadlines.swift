@@ -82,15 +82,27 @@ final class RequestReading {
     /// Bytes arrived while answering (a pipelined request): its head starts when the answer ends.
     var bytesWhileAnswering = false
     var deadline: Scheduled<Void>?
-    /// The raw side's context: a late answer is written there, beneath the HTTP encoder.
+    /// The raw side's context: a refusal is written there, beneath the HTTP encoder.
     var bytesContext: ChannelHandlerContext?
 
     init(_ deadlines: GovernanceHTTPChannel.Deadlines) { self.deadlines = deadlines }
 
-    func start(_ phase: Phase, on eventLoop: any EventLoop) {
+    /// Moves to `phase`, dropping the deadline of the one before. The new phase's deadline is
+    /// armed only when a read ends with the request still unread (``armIfReading(on:)``): a
+    /// request that arrives whole in one read — nearly all of them — schedules no timer.
+    func enter(_ phase: Phase) {
         self.phase = phase
-        deadline?.cancel()
-        deadline = nil
+        if let deadline {
+            deadline.cancel()
+            self.deadline = nil
+        }
+    }
+
+    /// At the end of a read, or of an answer with a pipelined request waiting: the deadline of
+    /// the head or body still being read, counted from now, unless one is already running.
+    func armIfReading(on eventLoop: any EventLoop) {
+        guard deadline == nil else { return }
+        let phase = phase
         let limit: TimeAmount
         switch phase {
         case .head: limit = deadlines.headTimeout
@@ -99,27 +111,23 @@ final class RequestReading {
         }
         deadline = eventLoop.assumeIsolatedUnsafeUnchecked().scheduleTask(in: limit) { [self] in
             self.deadline = nil
-            self.expire(phase)
+            guard self.phase == phase else { return }
+            let what = phase == .head ? "head" : "body"
+            self.refuse("408 Request Timeout", "The request \(what) did not arrive within \(limit.nanoseconds / 1_000_000_000) s; the connection is closed")
         }
     }
 
-    /// Past a reading deadline: 408 in the envelope, written beneath the HTTP encoder (no answer
-    /// has begun while a request is still being read), and the connection closed.
-    func expire(_ phase: Phase) {
-        guard let context = bytesContext, self.phase == phase else { return }
-        let what = phase == .head ? "head" : "body"
-        let seconds = (phase == .head ? deadlines.headTimeout : deadlines.bodyTimeout).nanoseconds / 1_000_000_000
+    /// Answers `status` with `message` in the envelope, beneath the HTTP encoder (no answer has
+    /// begun while a request is still being read), and closes the connection.
+    func refuse(_ status: String, _ message: String) {
+        guard let context = bytesContext else { return }
+        stop()
         let body = Views.envelope(
-            code: ContractCode.invalidRequest.rawValue,
-            message: "The request \(what) did not arrive within \(seconds) s; the connection is closed",
-            cause: ContractCode.invalidRequest.failureCause, requestId: UUID().uuidString.lowercased(), hint: nil, details: nil)
-        context.writeAndFlush(NIOAny(ByteBuffer(bytes: Self.rawAnswer(status: "408 Request Timeout", body: body))), promise: nil)
+            code: ContractCode.invalidRequest.rawValue, message: message, cause: ContractCode.invalidRequest.failureCause,
+            requestId: UUID().uuidString.lowercased(), hint: nil, details: nil)
+        let head = "HTTP/1.1 \(status)\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: \(body.count)\r\n\r\n"
+        context.writeAndFlush(NIOAny(ByteBuffer(bytes: Array(head.utf8) + body)), promise: nil)
         context.close(promise: nil)
-    }
-
-    /// A whole HTTP/1.1 answer that closes its connection, as bytes.
-    static func rawAnswer(status: String, body: [UInt8]) -> [UInt8] {
-        Array("HTTP/1.1 \(status)\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: \(body.count)\r\n\r\n".utf8) + body
     }
 
     func stop() {
@@ -146,11 +154,17 @@ final class RequestBytes: ChannelInboundHandler, RemovableChannelHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch reading.phase {
-        case .waiting: reading.start(.head, on: context.eventLoop)
+        case .waiting: reading.enter(.head)
         case .answering: reading.bytesWhileAnswering = true
         case .head, .body: break
         }
         context.fireChannelRead(data)
+    }
+
+    /// The parser has seen this read's bytes: a head or body still incomplete gets its deadline.
+    func channelReadComplete(context: ChannelHandlerContext) {
+        context.fireChannelReadComplete()
+        reading.armIfReading(on: context.eventLoop)
     }
 }
 
@@ -168,9 +182,9 @@ final class RequestParts: ChannelDuplexHandler, RemovableChannelHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
-        case .head: reading.start(.body, on: context.eventLoop)
+        case .head: reading.enter(.body)
         case .body: break
-        case .end: reading.start(.answering, on: context.eventLoop)
+        case .end: reading.enter(.answering)
         }
         context.fireChannelRead(data)
     }
@@ -179,9 +193,10 @@ final class RequestParts: ChannelDuplexHandler, RemovableChannelHandler {
         if case .end = unwrapOutboundIn(data), reading.phase == .answering {
             if reading.bytesWhileAnswering {
                 reading.bytesWhileAnswering = false
-                reading.start(.head, on: context.eventLoop)
+                reading.enter(.head)
+                reading.armIfReading(on: context.eventLoop)
             } else {
-                reading.start(.waiting, on: context.eventLoop)
+                reading.enter(.waiting)
             }
         }
         context.write(data, promise: promise)
@@ -189,18 +204,12 @@ final class RequestParts: ChannelDuplexHandler, RemovableChannelHandler {
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         // Mid-body the request's handler meets the error and answers; before a head nothing has.
-        guard error is HTTPParserError, reading.phase == .head || reading.phase == .waiting, let bytes = reading.bytesContext else {
+        guard error is HTTPParserError, reading.phase == .head || reading.phase == .waiting, reading.bytesContext != nil else {
             context.fireErrorCaught(error)
             return
         }
-        reading.stop()
-        let body = Views.envelope(
-            code: ContractCode.invalidRequest.rawValue,
-            message: "The request is not valid HTTP/1.1 (\(Self.describe(error))); the connection is closed",
-            cause: ContractCode.invalidRequest.failureCause, requestId: UUID().uuidString.lowercased(), hint: nil, details: nil)
         let status = (error as? HTTPParserError) == .headerOverflow ? "431 Request Header Fields Too Large" : "400 Bad Request"
-        bytes.writeAndFlush(NIOAny(ByteBuffer(bytes: RequestReading.rawAnswer(status: status, body: body))), promise: nil)
-        bytes.close(promise: nil)
+        reading.refuse(status, "The request is not valid HTTP/1.1 (\(Self.describe(error))); the connection is closed")
     }
 
     /// The parser's complaint in words a client can act on.
