@@ -241,8 +241,8 @@ struct PolicyDecoder {
         if let n = m.optional("mutate_rpm") { s.mutateRPM = try n.integer(in: PolicyBounds.rate) }
         if let n = m.optional("daily_quota_build_register") { s.dailyQuotaBuildRegister = try n.integer(in: PolicyBounds.actorDailyQuota) }
         if let n = m.optional("daily_quota_upload_capability") { s.dailyQuotaUploadCapability = try n.integer(in: PolicyBounds.actorDailyQuota) }
-        if let n = m.optional("daily_quota_deploy") { s.dailyQuotaDeploy = try n.integer(in: PolicyBounds.guardrail) }
-        if let n = m.optional("daily_quota_rollback") { s.dailyQuotaRollback = try n.integer(in: PolicyBounds.guardrail) }
+        if let n = m.optional("daily_quota_deploy") { s.dailyQuotaDeploy = try n.integer(in: PolicyBounds.dailyQuota) }
+        if let n = m.optional("daily_quota_rollback") { s.dailyQuotaRollback = try n.integer(in: PolicyBounds.dailyQuota) }
         if let n = m.optional("mutations_disabled") { s.mutationsDisabled = try n.bool() }
         if let n = m.optional("idempotency_ttl_seconds") { s.idempotencyTTLSeconds = try n.integer(in: PolicyBounds.idempotencyTTLSeconds) }
         if let n = m.optional("deployment_lock_stale_seconds") {
@@ -307,8 +307,8 @@ struct PolicyDecoder {
         let m = try node.mapping(allowing: Self.guardrailKeys)
         return Guardrails(
             maxConcurrentDeployments: try m.optional("max_concurrent_deployments")?.integer(in: PolicyBounds.guardrail),
-            dailyDeployQuota: try m.optional("daily_deploy_quota")?.integer(in: PolicyBounds.guardrail),
-            dailyRollbackQuota: try m.optional("daily_rollback_quota")?.integer(in: PolicyBounds.guardrail))
+            dailyDeployQuota: try m.optional("daily_deploy_quota")?.integer(in: PolicyBounds.dailyQuota),
+            dailyRollbackQuota: try m.optional("daily_rollback_quota")?.integer(in: PolicyBounds.dailyQuota))
     }
 
     private func decodeEnvironments(

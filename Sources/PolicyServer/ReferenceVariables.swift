@@ -50,12 +50,13 @@ public enum ReferenceVariables {
             }
             return value
         }
-        if let v = try integer("DXCP_READ_RPM", 1...5000) { settings.readRPM = v }
-        if let v = try integer("DXCP_MUTATE_RPM", 1...5000) { settings.mutateRPM = v }
-        if let v = try integer("DXCP_DAILY_QUOTA_BUILD_REGISTER", 0...5000) { settings.dailyQuotaBuildRegister = v }
-        if let v = try integer("DXCP_DAILY_QUOTA_UPLOAD_CAPABILITY", 0...5000) { settings.dailyQuotaUploadCapability = v }
-        if let v = try integer("DXCP_DAILY_QUOTA_DEPLOY", 0...5000) { settings.dailyQuotaDeploy = v }
-        if let v = try integer("DXCP_DAILY_QUOTA_ROLLBACK", 0...5000) { settings.dailyQuotaRollback = v }
+        // The same bounds as the policy file and the admin API (``PolicyBounds``).
+        if let v = try integer("DXCP_READ_RPM", PolicyBounds.rate) { settings.readRPM = v }
+        if let v = try integer("DXCP_MUTATE_RPM", PolicyBounds.rate) { settings.mutateRPM = v }
+        if let v = try integer("DXCP_DAILY_QUOTA_BUILD_REGISTER", PolicyBounds.actorDailyQuota) { settings.dailyQuotaBuildRegister = v }
+        if let v = try integer("DXCP_DAILY_QUOTA_UPLOAD_CAPABILITY", PolicyBounds.actorDailyQuota) { settings.dailyQuotaUploadCapability = v }
+        if let v = try integer("DXCP_DAILY_QUOTA_DEPLOY", PolicyBounds.dailyQuota) { settings.dailyQuotaDeploy = v }
+        if let v = try integer("DXCP_DAILY_QUOTA_ROLLBACK", PolicyBounds.dailyQuota) { settings.dailyQuotaRollback = v }
         // The reference reads DXCP_MUTATIONS_DISABLED, falling back to the legacy DXCP_KILL_SWITCH.
         let killSwitch = ["DXCP_MUTATIONS_DISABLED", "DXCP_KILL_SWITCH"].first { environment[$0] != nil }
         if let name = killSwitch, let raw = environment[name] {

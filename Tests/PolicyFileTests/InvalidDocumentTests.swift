@@ -111,8 +111,8 @@ let invalidDocuments: [InvalidDocument] = [
         line: 3, field: "settings.upload_capability_ttl_seconds", message: "must be between 1 and 86400"),
     .init(
         name: "default deploy quota past its bound",
-        text: "version: 1\nsettings:\n  daily_quota_deploy: 5001\n",
-        line: 3, field: "settings.daily_quota_deploy", message: "must be between 1 and 5000"),
+        text: "version: 1\nsettings:\n  daily_quota_deploy: 1000001\n",
+        line: 3, field: "settings.daily_quota_deploy", message: "must be between 1 and 1000000"),
     .init(
         name: "artifact size past its bound",
         text: "version: 1\nsettings:\n  max_artifact_size_bytes: 9223372036854775807\n",
@@ -132,7 +132,7 @@ let invalidDocuments: [InvalidDocument] = [
     InvalidDocument(
         name: "zero guardrail",
         text: "version: 1\nenvironments:\n  - id: sandbox\n    guardrails: {daily_deploy_quota: 0}\n",
-        line: 4, field: "environments[0].guardrails.daily_deploy_quota", message: "must be between 1 and 5000, found 0"),
+        line: 4, field: "environments[0].guardrails.daily_deploy_quota", message: "must be between 1 and 1000000, found 0"),
     InvalidDocument(
         name: "bad environment id",
         text: "version: 1\nenvironments:\n  - id: sandbox\n  - id: Prod_1\n",
@@ -173,7 +173,7 @@ let invalidDocuments: [InvalidDocument] = [
         name: "group guardrail past its bound",
         text: "version: 1\ndelivery_groups:\n  - id: g\n    name: G\n    guardrails:\n      max_concurrent_deployments: 5001\n",
         line: 6, field: "delivery_groups[0].guardrails.max_concurrent_deployments",
-        message: "Guardrails must be integers in 1...5000: max_concurrent_deployments is 5001"),
+        message: "max_concurrent_deployments must be an integer in 1...5000: max_concurrent_deployments is 5001"),
     InvalidDocument(
         name: "description with a NUL",
         text: "version: 1\nrecipes:\n  - {id: r, name: R, deploy_pipeline: p, effective_behavior_summary: s, description: \"a\\0b\"}\n",

@@ -6,8 +6,13 @@ public enum PolicyBounds {
     public static let rate: ClosedRange<Int> = 1...5000
     /// Per-actor daily build quotas: `daily_quota_build_register`, `daily_quota_upload_capability`.
     public static let actorDailyQuota: ClosedRange<Int> = 0...5000
-    /// Guardrails of groups and environments, and the settings' default deploy and rollback quotas.
+    /// Concurrent deployments of a group or environment (`max_concurrent_deployments`).
     public static let guardrail: ClosedRange<Int> = 1...5000
+    /// Daily deploy and rollback quotas: of groups and environments (`daily_deploy_quota`,
+    /// `daily_rollback_quota`) and the settings' defaults (`daily_quota_deploy`,
+    /// `daily_quota_rollback`). A day's deployments to one group and environment can be many more
+    /// than its concurrent ones; the bound keeps counters and arithmetic far from overflow.
+    public static let dailyQuota: ClosedRange<Int> = 1...1_000_000
     /// `idempotency_ttl_seconds`: up to a year.
     public static let idempotencyTTLSeconds: ClosedRange<Int64> = 1...31_536_000
     /// `deployment_lock_stale_seconds`: up to a week.

@@ -49,7 +49,7 @@ public enum PolicyValidator {
     /// once (400 `INVALID_SERVICES`) and in no other group of `policy` (409
     /// `SERVICE_ALREADY_ASSIGNED`), valid unique environment ids (400 `INVALID_ENVIRONMENTS`),
     /// recipes of `policy` listed once (400 `RECIPE_NOT_FOUND`, `INVALID_RECIPES`), and guardrails
-    /// within ``PolicyBounds/guardrail`` (400 `INVALID_GUARDRAIL`).
+    /// within ``PolicyBounds/guardrail`` and ``PolicyBounds/dailyQuota`` (400 `INVALID_GUARDRAIL`).
     public static func deliveryGroup(_ change: DeliveryGroupChange, pathId: String?, in policy: PolicySnapshot) throws(Denial) -> DeliveryGroup {
         let id = trimmed(change.id ?? pathId ?? "")
         guard !id.isEmpty else { throw Denial(.missingId, "Delivery group id is required", details: field("id")) }
@@ -94,13 +94,14 @@ public enum PolicyValidator {
         for (index, recipe) in change.allowedRecipes.enumerated() where policy.recipes[recipe] == nil {
             throw Denial(.recipeNotFound, "Recipe not found", hint: "recipe \(recipe)", status: 400, details: field("allowed_recipes", index))
         }
-        for (name, value) in [
-            ("max_concurrent_deployments", change.maxConcurrentDeployments), ("daily_deploy_quota", change.dailyDeployQuota),
-            ("daily_rollback_quota", change.dailyRollbackQuota),
+        for (name, value, bounds) in [
+            ("max_concurrent_deployments", change.maxConcurrentDeployments, PolicyBounds.guardrail),
+            ("daily_deploy_quota", change.dailyDeployQuota, PolicyBounds.dailyQuota),
+            ("daily_rollback_quota", change.dailyRollbackQuota, PolicyBounds.dailyQuota),
         ] {
-            if let value, !PolicyBounds.guardrail.contains(value) {
+            if let value, !bounds.contains(value) {
                 throw Denial(
-                    .invalidGuardrail, "Guardrails must be integers in \(PolicyBounds.guardrail.lowerBound)...\(PolicyBounds.guardrail.upperBound)",
+                    .invalidGuardrail, "\(name) must be an integer in \(bounds.lowerBound)...\(bounds.upperBound)",
                     hint: "\(name) is \(value)", details: field(name))
             }
         }
