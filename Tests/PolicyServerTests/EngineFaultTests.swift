@@ -12,8 +12,9 @@ import Testing
 @Suite(.serialized) struct EngineFaultTests {
     /// A server whose Gate calls time out after a second, with version 1.0.0 registered.
     static func start(_ emulator: EmulatorProcess) async throws -> RunningServer {
-        // 2 s: room to connect on a loaded test machine (a connect that fails is "not sent").
-        let server = try await RunningServer(gate: emulator.baseURL, gateTimeoutMs: 2_000)
+        // 5 s: on a test machine loaded by many servers at once, a trigger must still start
+        // within one call timeout of its reservation (else it is, rightly, "not sent").
+        let server = try await RunningServer(gate: emulator.baseURL, gateTimeoutMs: 5_000)
         let registered = try await server.send("POST", "/v1/builds/register", token: try await server.ci, json: registerBody("1.0.0"),
             headers: ["Idempotency-Key": "b-1"])
         #expect(registered.status == 201)
@@ -46,7 +47,7 @@ import Testing
     }
 
     @Test(arguments: [
-        (#"{"afterStart": "late", "delayMs": 3500, "times": 1}"#, 504, "ENGINE_TIMEOUT"),
+        (#"{"afterStart": "late", "delayMs": 6000, "times": 1}"#, 504, "ENGINE_TIMEOUT"),
         (#"{"afterStart": "status", "afterStatus": 502, "times": 1}"#, 502, "ENGINE_CALL_FAILED"),
         (#"{"afterStart": "close", "times": 1}"#, 503, "ENGINE_UNAVAILABLE"),
         (#"{"afterStart": "noExecutionId", "times": 1}"#, 502, "ENGINE_CALL_FAILED"),
