@@ -28,10 +28,11 @@ extension GovernanceStore {
             // changes nothing.
             guard let order = try takeDispatchOrder(id, txn, codec) else { return .mutation(try loadDeployment(id, txn, codec)) }
             guard var record = try reservation.flatMap({ $0.id == id ? $0 : nil }) ?? loadDeployment(id, txn, codec) else { return .mutation(nil) }
+            let previous = record
             record.engineExecutionId = executionId
             record.engineExecutionURL = executionURL
             record.updatedAt = now
-            try putDeployment(record, txn, codec)
+            try putDeployment(record, previous: previous, txn, codec)
             try completeIdempotency(order.idempotency, with: record, now: now, ttlSeconds: state.policy.settings.idempotencyTTLSeconds, txn, codec)
             try appendAudit(engineNote(record, "ENGINE_TRIGGERED", .success, "Engine accepted \(record.id) as execution \(executionId)"),
                 origin: AuditOrigin(decisionId: nil, requestId: nil, timestamp: now), index: 0, txn, codec, &state)
@@ -55,10 +56,11 @@ extension GovernanceStore {
             guard var record = try loadDeployment(id, txn, codec) else { return .mutation(nil) }
             // INVARIANT: a terminal record never changes state, outcome or failures again.
             guard !record.state.isTerminal else { return .mutation(record) }
+            let previous = record
             record.state = newState
             record.failures = failures.isEmpty ? record.failures : failures
             record.updatedAt = now
-            try putDeployment(record, txn, codec)
+            try putDeployment(record, previous: previous, txn, codec)
             if newState.isTerminal {
                 _ = try takeDispatchOrder(id, txn, codec)
                 let outcome: AuditNote.Outcome = newState == .succeeded ? .success : .failed
@@ -74,10 +76,11 @@ extension GovernanceStore {
     /// so its key is already complete and stays bound to it.
     func expire(_ id: String, _ failure: Failure, origin: AuditOrigin, auditIndex: inout Int, _ txn: Transaction, _ codec: RecordCodec, _ state: inout BatchState) throws {
         guard var record = try loadDeployment(id, txn, codec), record.state.holdsSlot, record.engineExecutionId != nil else { return }
+        let previous = record
         record.state = .failed
         record.failures = [failure]
         record.updatedAt = failure.observedAt
-        try putDeployment(record, txn, codec)
+        try putDeployment(record, previous: previous, txn, codec)
         try appendAudit(engineNote(record, "DEPLOYMENT_LOCK_EXPIRED", .failed, failure.summary), origin: origin, index: auditIndex, txn, codec, &state)
         auditIndex += 1
     }

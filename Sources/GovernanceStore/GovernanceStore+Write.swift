@@ -85,14 +85,14 @@ extension GovernanceStore {
                 guard try txn.get(schema.deployments, Array(record.id.utf8)) == nil else {
                     throw StoreError(.storage, path: path, "deployment id \(record.id) already exists")
                 }
-                try putDeployment(record, txn, codec)
+                try putDeployment(record, previous: nil, txn, codec)
                 try txn.put(schema.deploymentsByTime, Schema.byTimeKey(record), [])
                 try txn.put(schema.outbox, Array(record.id.utf8), CompactValues.encode(DispatchOrder(deploymentId: record.id, idempotency: scope)))
             case .admitExecution(let record):
                 guard try txn.get(schema.deployments, Array(record.id.utf8)) == nil else {
                     throw StoreError(.storage, path: path, "deployment id \(record.id) already exists")
                 }
-                try putDeployment(record, txn, codec)
+                try putDeployment(record, previous: nil, txn, codec)
                 try txn.put(schema.deploymentsByTime, Schema.byTimeKey(record), [])
             case .expireDeployment(let id, let failure):
                 try expire(id, failure, origin: origin, auditIndex: &auditIndex, txn, codec, &state)
@@ -124,24 +124,57 @@ extension GovernanceStore {
         state.chainChanged = true
     }
 
-    /// Stores a record and keeps the slot and success indexes in step with its state.
-    // INVARIANT: a record has a slot entry exactly while its state holds a slot, and is in `succeeded`
-    // exactly while its state is SUCCEEDED.
-    func putDeployment(_ record: DeploymentRecord, _ txn: Transaction, _ codec: RecordCodec) throws {
+    /// Stores a record and keeps every index of it in step: its slot, the success indexes, the
+    /// record-by-scope index and the insight counters. `previous` is the record as stored before
+    /// (nil for a new one).
+    func putDeployment(_ record: DeploymentRecord, previous: DeploymentRecord?, _ txn: Transaction, _ codec: RecordCodec) throws {
         try updateSlot(record, holds: record.state.holdsSlot, txn)
-        if record.state == .succeeded {
-            try txn.put(schema.succeeded, Schema.succeededKey(record), [])
-        } else {
-            try txn.delete(schema.succeeded, Schema.succeededKey(record))
-        }
+        try reindex(from: previous, to: record, txn)
         try txn.put(schema.deployments, Array(record.id.utf8), StoredEncoding.encode(record))
     }
 
     func deleteDeployment(_ record: DeploymentRecord, _ txn: Transaction) throws {
         try updateSlot(record, holds: false, txn)
-        try txn.delete(schema.succeeded, Schema.succeededKey(record))
+        try reindex(from: record, to: nil, txn)
         try txn.delete(schema.deploymentsByTime, Schema.byTimeKey(record))
         try txn.delete(schema.deployments, Array(record.id.utf8))
+    }
+
+    /// The indexes a record is in, moved from what `old` was in to what `new` is in (nil: not
+    /// stored). Service, environment, creation time, kind and recipe never change (contract §4.4).
+    // INVARIANT: a record is in `succeeded` and counted in `succeeded_versions` exactly while its
+    // state is SUCCEEDED; it is in `deployments_by_scope` and counted once in `insights` (with one
+    // count per failure it carries) exactly while it is stored.
+    func reindex(from old: DeploymentRecord?, to new: DeploymentRecord?, _ txn: Transaction) throws {
+        guard let any = new ?? old else { return }
+        let wasSucceeded = old?.state == .succeeded, isSucceeded = new?.state == .succeeded
+        if wasSucceeded != isSucceeded {
+            let versionKey = Schema.succeededVersionKey(service: any.service, environment: any.environment, version: any.version)
+            if isSucceeded {
+                try txn.put(schema.succeeded, Schema.succeededKey(any), [])
+                try increment(versionKey, by: 1, in: schema.succeededVersions, txn)
+            } else {
+                try txn.delete(schema.succeeded, Schema.succeededKey(any))
+                try increment(versionKey, by: -1, in: schema.succeededVersions, txn)
+            }
+        }
+        let hour = any.createdAt.hour
+        func count(_ measure: InsightCount.Measure, _ label: String, by delta: Int) throws {
+            let key = Schema.insightKey(hour: hour, group: any.deliveryGroupId, service: any.service, measure: measure, label: label)
+            try increment(key, by: delta, in: schema.insights, txn)
+        }
+        let measure: InsightCount.Measure = any.rollbackOf != nil || any.kind == .rollback ? .rollback : .deploy
+        if old == nil, new != nil {
+            try txn.put(schema.deploymentsByScope, Schema.byScopeKey(any), [])
+            try count(measure, any.recipeId, by: 1)
+        } else if old != nil, new == nil {
+            try txn.delete(schema.deploymentsByScope, Schema.byScopeKey(any))
+            try count(measure, any.recipeId, by: -1)
+        }
+        if old?.failures != new?.failures {
+            for failure in old?.failures ?? [] { try count(.failure, failure.category.rawValue, by: -1) }
+            for failure in new?.failures ?? [] { try count(.failure, failure.category.rawValue, by: 1) }
+        }
     }
 
     /// Writes or removes a record's slot entry, keeping its group and environment's slot count and
@@ -187,12 +220,13 @@ extension GovernanceStore {
         try txn.delete(schema.idempotency, key)
     }
 
-    func increment(_ key: [UInt8], by delta: Int, _ txn: Transaction) throws {
-        let value = try txn.counter(schema.scopes, key) + delta
+    func increment(_ key: [UInt8], by delta: Int, in database: Database? = nil, _ txn: Transaction) throws {
+        let db = database ?? schema.scopes
+        let value = try txn.counter(db, key) + delta
         if value <= 0 {
-            try txn.delete(schema.scopes, key)
+            try txn.delete(db, key)
         } else {
-            try txn.put(schema.scopes, key, StoreKey.counterBytes(value))
+            try txn.put(db, key, StoreKey.counterBytes(value))
         }
     }
 

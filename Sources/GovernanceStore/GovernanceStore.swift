@@ -102,6 +102,11 @@ public final class GovernanceStore: Sendable {
                         try txn.put(schema.meta, Schema.schemaVersionKey, Array(String(2).utf8))
                         version = 2
                     }
+                    if version == 2 {
+                        try migrateDeploymentIndexes(txn)
+                        try txn.put(schema.meta, Schema.schemaVersionKey, Array(String(3).utf8))
+                        version = 3
+                    }
                     guard version == Schema.version else {
                         throw StoreError(.corrupt, path: path, "schema version \(version) is not \(Schema.version); use a matching dxcp-policy")
                     }
@@ -135,6 +140,21 @@ public final class GovernanceStore: Sendable {
             try updateSlot(record, holds: record.state.holdsSlot, txn)
         }
         logger.notice("data directory upgraded to schema 2 (slot counts and age index)", metadata: ["slots": "\(records.count)"])
+    }
+
+    /// Schema 2 → 3: every record enters the record-by-scope index, the counts of SUCCEEDED
+    /// versions and the insight counters (`reindex`), built from the stored records.
+    private func migrateDeploymentIndexes(_ txn: Transaction) throws {
+        let cursor = try txn.cursor(schema.deployments)
+        var records: [DeploymentRecord] = []
+        var entry = try cursor.first()
+        while let current = entry {
+            records.append(try RecordCodec.shared.decode(DeploymentRecord.self, current.value))
+            entry = try cursor.next()
+        }
+        for record in records { try reindex(from: nil, to: record, txn) }
+        logger.notice("data directory upgraded to schema 3 (records by service and environment, successes by version, insight counters)",
+            metadata: ["records": "\(records.count)"])
     }
 
     // MARK: Decisions

@@ -6,7 +6,7 @@ import FoundationEssentials
 /// are ``StoreKey`` composites.
 struct Schema: @unchecked Sendable {
     /// Bumped when the layout changes; a store refuses a data directory of another version.
-    static let version = 2
+    static let version = 3
 
     /// `schema_version`, `policy_generation`, `audit_head`, `audit_checkpoint`, `commits`.
     let meta: Database
@@ -18,6 +18,16 @@ struct Schema: @unchecked Sendable {
     let deploymentsByTime: Database
     /// (service, environment, createdAt, id) → empty: SUCCEEDED records, for restore points.
     let succeeded: Database
+    /// (service, environment, createdAt, id) → empty: every record of a service in an
+    /// environment, newest last (delivery status, `GET /v1/deployments?service=&environment=`).
+    let deploymentsByScope: Database
+    /// (service, environment, version) → how many records of that version are SUCCEEDED there
+    /// (a promotion's source).
+    let succeededVersions: Database
+    /// (hour, group, service, measure, label) → count: what failure insights read, kept by the
+    /// write path per hour of a record's creation; measure `deploy` or `rollback` (label the
+    /// recipe) or `failure` (label the category).
+    let insights: Database
     /// (service, version) → Build.
     let builds: Database
     /// (service, version, token) → UploadCapability.
@@ -44,6 +54,9 @@ struct Schema: @unchecked Sendable {
         deployments = try env.database("deployments", create: create)
         deploymentsByTime = try env.database("deployments_by_time", create: create)
         succeeded = try env.database("succeeded", create: create)
+        deploymentsByScope = try env.database("deployments_by_scope", create: create)
+        succeededVersions = try env.database("succeeded_versions", create: create)
+        insights = try env.database("insights", create: create)
         builds = try env.database("builds", create: create)
         capabilities = try env.database("capabilities", create: create)
         idempotency = try env.database("idempotency", create: create)
@@ -89,6 +102,18 @@ struct Schema: @unchecked Sendable {
     }
     static func succeededKey(_ r: DeploymentRecord) -> [UInt8] {
         StoreKey().adding(r.service).adding(r.environment).adding(r.createdAt.microseconds).adding(r.id).bytes
+    }
+    static func scopePrefix(service: String, environment: String) -> StoreKey {
+        StoreKey().adding(service).adding(environment)
+    }
+    static func byScopeKey(_ r: DeploymentRecord) -> [UInt8] {
+        scopePrefix(service: r.service, environment: r.environment).adding(r.createdAt.microseconds).adding(r.id).bytes
+    }
+    static func succeededVersionKey(service: String, environment: String, version: String) -> [UInt8] {
+        StoreKey().adding(service).adding(environment).adding(version).bytes
+    }
+    static func insightKey(hour: Int64, group: String, service: String, measure: InsightCount.Measure, label: String) -> [UInt8] {
+        StoreKey().adding(hour).adding(group).adding(service).adding(measure.rawValue).adding(label).bytes
     }
     static func byTimeKey(_ r: DeploymentRecord) -> [UInt8] {
         StoreKey().adding(r.createdAt.microseconds).adding(r.id).bytes

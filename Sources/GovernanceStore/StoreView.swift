@@ -92,6 +92,48 @@ final class StoreView: StateView {
         }
     }
 
+    func hasSucceeded(service: String, environment: String, version: String) -> Bool {
+        attempt(false) {
+            try txn.counter(schema.succeededVersions, Schema.succeededVersionKey(service: service, environment: environment, version: version)) > 0
+        }
+    }
+
+    func latestDeployment(service: String, environment: String) -> DeploymentRecord? {
+        attempt(nil) {
+            // Key layout: service, environment, createdAt (8 bytes), id; the newest is the last.
+            let prefix = Schema.scopePrefix(service: service, environment: environment).bytes
+            let cursor = try txn.cursor(schema.deploymentsByScope)
+            var entry = try cursor.seek(atLeast: StoreKey().adding(service).adding(environment).adding(Int64.max).bytes)
+            entry = entry == nil ? try cursor.last() : try cursor.previous()
+            guard let key = entry?.key, key.starts(with: prefix), let id = StoreKey.string(in: key, at: prefix.count + 8) else { return nil }
+            return deployment(id: id)
+        }
+    }
+
+    func insightCounts(hours: ClosedRange<Int64>) -> [InsightCount] {
+        attempt([]) {
+            var counts: [InsightCount] = []
+            let cursor = try txn.cursor(schema.insights)
+            var entry = try cursor.seek(atLeast: StoreKey().adding(hours.lowerBound).bytes)
+            while let current = entry {
+                let key = current.key
+                guard let hour = StoreKey.integer(in: key, at: 0) else { throw UndecodableValue(what: "insight counter") }
+                guard hour <= hours.upperBound else { break }
+                var parts: [String] = []
+                var offset = 8
+                while parts.count < 4, let part = StoreKey.string(in: key, at: offset) {
+                    parts.append(part)
+                    offset += StoreKey().adding(part).bytes.count
+                }
+                guard parts.count == 4, let measure = InsightCount.Measure(rawValue: parts[2]) else { throw UndecodableValue(what: "insight counter") }
+                let count = current.value.withUnsafeBytes { StoreKey.counter($0) }
+                counts.append(InsightCount(hour: hour, group: parts[0], service: parts[1], measure: measure, label: parts[3], count: count))
+                entry = try cursor.next()
+            }
+            return counts
+        }
+    }
+
     func build(service: String, version: String) -> Build? {
         attempt(nil) {
             guard let bytes = try txn.get(schema.builds, Schema.buildKey(service: service, version: version)) else { return nil }

@@ -11,6 +11,9 @@ public struct EmptyState: StateView {
     public func activeDeployments(group: String, environment: String) -> [ActiveDeployment] { [] }
     public func deployment(id: String) -> DeploymentRecord? { nil }
     public func latestSucceeded(service: String, environment: String, before: Timestamp) -> DeploymentRecord? { nil }
+    public func hasSucceeded(service: String, environment: String, version: String) -> Bool { false }
+    public func latestDeployment(service: String, environment: String) -> DeploymentRecord? { nil }
+    public func insightCounts(hours: ClosedRange<Int64>) -> [InsightCount] { [] }
     public func build(service: String, version: String) -> Build? { nil }
     public func builds(service: String) -> [Build] { [] }
     public func uploadCapabilities(service: String, version: String) -> [UploadCapability] { [] }

@@ -19,6 +19,13 @@ public protocol StateView {
     /// The newest SUCCEEDED deployment of a service in an environment created strictly before
     /// `before`.
     func latestSucceeded(service: String, environment: String, before: Timestamp) -> DeploymentRecord?
+    /// Whether some deployment of `version` of a service SUCCEEDED in an environment (a
+    /// promotion's source, REFERENCE §2.10). A store answers from its index of successes.
+    func hasSucceeded(service: String, environment: String, version: String) -> Bool
+    /// The newest record of a service in an environment, whatever its state or kind.
+    func latestDeployment(service: String, environment: String) -> DeploymentRecord?
+    /// The insight counters of the hours in `hours` (hours since the epoch, UTC).
+    func insightCounts(hours: ClosedRange<Int64>) -> [InsightCount]
     /// The build registered for a service and version.
     func build(service: String, version: String) -> Build?
     /// Whether a build is registered for a service and version (what deploy and validate need;
@@ -33,6 +40,33 @@ public protocol StateView {
     /// Deployments matching the query whose group is in `groups` (all groups when nil), newest
     /// first.
     func deployments(matching query: DeploymentQuery, groups: Set<String>?) -> [DeploymentRecord]
+}
+
+/// One counter the write path keeps for failure insights: deployments (by recipe), rollbacks (by
+/// recipe) or failures (by category) of a delivery group's service created in one hour.
+public struct InsightCount: Sendable, Hashable {
+    /// What is counted.
+    public enum Measure: String, Sendable, Hashable {
+        case deploy, rollback, failure
+    }
+
+    public var hour: Int64
+    public var group: String
+    public var service: String
+    public var measure: Measure
+    /// The recipe id (deploy, rollback) or the failure category (failure).
+    public var label: String
+    public var count: Int
+
+    /// A counter from its parts.
+    public init(hour: Int64, group: String, service: String, measure: Measure, label: String, count: Int) {
+        self.hour = hour
+        self.group = group
+        self.service = service
+        self.measure = measure
+        self.label = label
+        self.count = count
+    }
 }
 
 /// The slots of a group in an environment: how many are held, and the stale locks among them.

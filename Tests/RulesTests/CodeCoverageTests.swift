@@ -130,6 +130,13 @@ struct CodeCoverageTests {
         .init(
             code: .invalidURL, request: .registerExistingBuild(Fixtures.registration(commitURL: "git@github.com:acme/demo")),
             principal: Fixtures.ci),
+        .init(code: .promotionTargetRequired, request: .validatePromotion(PromotionRulesTests.intent("sandbox", "sandbox"))),
+        .init(
+            code: .promotionPathNotAllowed, request: .validatePromotion(PromotionRulesTests.intent("staging", "sandbox")),
+            policy: PromotionRulesTests.open, state: PromotionRulesTests.succeeded),
+        .init(
+            code: .promotionVersionIneligible, request: .promote(PromotionRulesTests.intent(version: "1.0.1")),
+            policy: PromotionRulesTests.open, state: PromotionRulesTests.succeeded),
         .init(
             code: .engineUnavailable, request: .validate(Fixtures.intent()),
             readiness: .unavailable(.engineUnavailable, detail: "connection failed")),
@@ -173,13 +180,15 @@ struct CodeCoverageTests {
         .recipeExists: 409, .recipeInUse: 409, .routeNotFound: 404, .methodNotAllowed: 405,
         .invalidEnvironmentId: 400, .invalidEnvironmentType: 400, .invalidEnvironmentLifecycleState: 400,
         .environmentExists: 409, .environmentTypeLocked: 409, .environmentDeleteBlockedReferenced: 409,
+        .promotionTargetRequired: 400, .promotionPathNotAllowed: 400, .promotionVersionIneligible: 400,
     ]
 
     static let userErrors: Set<ContractCode> = [
         .invalidRequest, .recipeIdRequired, .recipeIdMismatch, .invalidEnvironment, .environmentRequired, .invalidVersion,
         .invalidArtifact, .invalidBuildRegistration, .buildRegistrationConflict, .idempotencyKeyRequired, .versionNotFound,
         .recipeNotFound, .recipeNameRequired, .recipeBehaviorRequired, .idMismatch, .invalidStatus,
-        .environmentTypeLocked, .environmentDeleteBlockedReferenced,
+        .environmentTypeLocked, .environmentDeleteBlockedReferenced, .promotionTargetRequired, .promotionPathNotAllowed,
+        .promotionVersionIneligible,
     ]
 
     static let policyChanges: Set<ContractCode> = [

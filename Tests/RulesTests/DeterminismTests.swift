@@ -59,6 +59,13 @@ struct DeterminismTests {
             version: g.pick(versions), changeSummary: g.pick(summaries), recipeId: g.pick(recipeIds))
     }
 
+    static func promotion(_ g: inout SplitMix64) -> PromotionIntent {
+        PromotionIntent(
+            service: g.chance(70) ? "demo-service" : g.pick(services), sourceEnvironment: g.chance(70) ? "sandbox" : g.pick(environments),
+            targetEnvironment: g.chance(70) ? "staging" : g.pick(environments), version: g.chance(60) ? "1.0.0" : g.pick(versions),
+            changeSummary: g.pick(summaries))
+    }
+
     static func registration(_ g: inout SplitMix64) -> BuildRegistration {
         if g.chance(40) { return Fixtures.registration(version: g.pick(["2.0.0", "1.0.0", "2.0.1"])) }
         let service = g.chance(70) ? "demo-service" : g.pick(services)
@@ -75,7 +82,7 @@ struct DeterminismTests {
     }
 
     static func request(_ g: inout SplitMix64) -> Request {
-        switch g.below(17) {
+        switch g.below(20) {
         case 0: .validate(intent(&g))
         case 1: .deploy(intent(&g))
         case 2: .rollback(deploymentId: g.pick(recordIds))
@@ -114,6 +121,11 @@ struct DeterminismTests {
                 .whoami, .services, .serviceVersions(service: g.pick(services)), .deliveryGroups, .deliveryGroup(id: g.pick(["default", "nope"])),
                 .recipes, .recipe(id: g.pick(recipeIds.compactMap { $0 })), .build(service: "demo-service", version: g.pick(versions)),
                 .publicSettings, .adminSettings, .rateLimits, .ciPublishers, .mutationsDisabled,
+                .deliveryStatus(service: g.pick(services), environment: g.pick(environments)),
+                .runningState(service: g.pick(services), environment: g.pick(environments)),
+                .allowedActions(service: g.pick(services)),
+                .failureInsights(InsightsQuery(windowDays: g.pick([0, 1, 7, 30, 31]), groupId: g.pick([nil, "default"]), service: g.pick([nil, "demo-service", "nope"]))),
+                .configSanity, .uiExposure, .adminUIExposure,
             ] as [CatalogRead]))
         case 14, 15:
             { (e: SpinnakerExecution) -> Request in g.chance(50) ? .spinnakerCheck(e) : .spinnakerAdmit(e) }(SpinnakerExecution(
@@ -121,6 +133,10 @@ struct DeterminismTests {
                 user: g.pick(["owner@example.com", "stranger@example.com"]), service: g.chance(70) ? "demo-service" : g.pick(services),
                 environment: g.chance(70) ? "sandbox" : g.pick(environments), version: g.pick(versions),
                 dxcpDeploymentId: g.chance(20) ? g.pick(recordIds) : nil))
+        case 17: .validatePromotion(promotion(&g))
+        case 18: .promote(promotion(&g))
+        case 19:
+            .setUIExposure(UIExposurePolicy(artifactRefDisplay: g.chance(50), externalLinksDisplay: g.chance(50)))
         case 16:
             .gateway(GatewayCheck(
                 method: g.pick(["GET", "POST", "PUT"]), path: g.pick(["/v1/deployments", "/v1/admin/system/mutations-disabled", "/v1/builds"]),
@@ -136,7 +152,7 @@ struct DeterminismTests {
     static func suitable(for request: Request) -> Principal {
         switch request.action {
         case .uploadCapability, .registerBuild, .registerExistingBuild: Fixtures.ci
-        case .setRateLimits, .setCIPublishers, .setMutationsDisabled: Fixtures.admin
+        case .setRateLimits, .setCIPublishers, .setMutationsDisabled, .setUIExposure: Fixtures.admin
         case .readDeployment, .listDeployments: Fixtures.observer
         case .read, .changePolicy: Fixtures.admin
         default: Fixtures.owner
@@ -146,6 +162,7 @@ struct DeterminismTests {
     static func fingerprint(_ request: Request) -> String {
         switch request {
         case .deploy(let intent): intent.fingerprint
+        case .promote(let intent): intent.fingerprint
         case .spinnakerAdmit(let execution): execution.fingerprint
         case .rollback(let id): id
         case .uploadCapability(let body): body.fingerprint
@@ -157,6 +174,7 @@ struct DeterminismTests {
     static func policy(_ g: inout SplitMix64) -> PolicySnapshot {
         var p = Fixtures.policy
         if g.chance(10) { p.settings.mutationsDisabled = true }
+        if g.chance(40) { p.bindings["default"]?["staging"]?.isEnabled = true }
         if g.chance(20) {
             p.settings.readRPM = 1 + g.below(5)
             p.settings.mutateRPM = 1 + g.below(5)
@@ -216,6 +234,13 @@ struct DeterminismTests {
                 id: id, service: "demo-service", environment: "sandbox", version: "2.0.0", state: .succeeded, kind: .rollForward,
                 rollbackOf: nil, createdAt: now.adding(seconds: -10_000), group: "default", recipeId: "default",
                 spinnakerApplication: "demo-app"))
+        }
+        // For a promotion, often a success of 1.0.0 in sandbox, so that allowed promotions are common.
+        switch request {
+        case .validatePromotion, .promote:
+            if g.chance(50) { s.add(Fixtures.record(id: "source-success", createdAt: now.adding(seconds: -5_000))) }
+        default:
+            break
         }
         if g.chance(30) { s.add(Fixtures.build(version: "2.0.0", gitSha: g.pick([Fixtures.gitSha, "dead"]))) }
         for i in 0..<g.below(3) {

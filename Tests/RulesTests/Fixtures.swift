@@ -278,6 +278,31 @@ struct InMemoryState: StateView, Hashable, Sendable {
             .max { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }
     }
 
+    func latestDeployment(service: String, environment: String) -> DeploymentRecord? {
+        records.values.filter { $0.service == service && $0.environment == environment }.max { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }
+    }
+
+    /// The counters a store keeps, computed from the records.
+    func insightCounts(hours: ClosedRange<Int64>) -> [InsightCount] {
+        var counts: [InsightCount: Int] = [:]
+        for r in records.values where hours.contains(r.createdAt.hour) {
+            let measure: InsightCount.Measure = r.rollbackOf != nil || r.kind == .rollback ? .rollback : .deploy
+            counts[InsightCount(hour: r.createdAt.hour, group: r.deliveryGroupId, service: r.service, measure: measure, label: r.recipeId, count: 0), default: 0] += 1
+            for f in r.failures {
+                counts[InsightCount(hour: r.createdAt.hour, group: r.deliveryGroupId, service: r.service, measure: .failure, label: f.category.rawValue, count: 0), default: 0] += 1
+            }
+        }
+        return counts.map { key, n in
+            var c = key
+            c.count = n
+            return c
+        }
+    }
+
+    func hasSucceeded(service: String, environment: String, version: String) -> Bool {
+        records.values.contains { $0.service == service && $0.environment == environment && $0.version == version && $0.state == .succeeded }
+    }
+
     func build(service: String, version: String) -> Build? { builds[BuildKey(service: service, version: version)] }
     func builds(service: String) -> [Build] {
         builds.values.filter { $0.service == service }.sorted { $0.registeredAt > $1.registeredAt }

@@ -84,6 +84,13 @@ struct Section5ReadAccessTests {
         func latestSucceeded(service: String, environment: String, before: Timestamp) -> DeploymentRecord? {
             base.latestSucceeded(service: service, environment: environment, before: before)
         }
+        func hasSucceeded(service: String, environment: String, version: String) -> Bool {
+            base.hasSucceeded(service: service, environment: environment, version: version)
+        }
+        func latestDeployment(service: String, environment: String) -> DeploymentRecord? {
+            base.latestDeployment(service: service, environment: environment)
+        }
+        func insightCounts(hours: ClosedRange<Int64>) -> [InsightCount] { base.insightCounts(hours: hours) }
         func build(service: String, version: String) -> Build? { base.build(service: service, version: version) }
         func builds(service: String) -> [Build] { base.builds(service: service) }
         func uploadCapabilities(service: String, version: String) -> [UploadCapability] {

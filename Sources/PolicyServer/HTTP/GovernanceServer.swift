@@ -6,6 +6,7 @@ public import Logging
 import HTTPTypes
 import Foundation
 import NIOCore
+import JSONWriter
 
 /// The governance surface over HTTP: authentication first (DECISIONS D17), then strict request
 /// decoding, the decision, the engine dispatch for new reservations, and the response in the
@@ -213,8 +214,11 @@ public final class GovernanceServer: Sendable {
         // A read-only decision creates no record: it needs no second id.
         let decisionId = makeId()
         var context = DecisionContext(now: now, decisionId: decisionId, newId: contractRequest.isMutating ? makeId() : decisionId, idempotencyKey: key)
-        if case .validate = contractRequest, let readiness {
-            context.engineReadiness = await readiness.readiness(requestId: requestId)
+        switch contractRequest {
+        case .validate, .read(.configSanity):
+            if let readiness { context.engineReadiness = await readiness.readiness(requestId: requestId) }
+        default:
+            break
         }
         let decision: Decision
         do {
@@ -224,9 +228,9 @@ public final class GovernanceServer: Sendable {
             return denial(.internalError, status: 503, message: "The decision store is unavailable; nothing was changed", requestId: requestId, hint: nil)
         }
         metrics.decision(action: contractRequest.action.rawValue, allowed: decision.allowed, code: decision.code?.rawValue)
-        var answer = respond(to: decision, of: contractRequest, principal: principal, requestId: requestId)
+        var answer = respond(to: decision, of: contractRequest, principal: principal, requestId: requestId, engine: context.engineReadiness)
         if case .deployment(let record)? = decision.result, decision.allowed, !decision.replayed,
-            contractRequest.action == .deploy || contractRequest.action == .rollback
+            [.deploy, .rollback, .promote].contains(contractRequest.action)
         {
             answer = await dispatched(record, answer: answer, requestId: requestId, admin: principal.role == .platformAdmin)
         }
@@ -265,7 +269,9 @@ public final class GovernanceServer: Sendable {
     }
 
     /// The answer to a decision (before any engine dispatch).
-    private func respond(to decision: Decision, of contractRequest: Rules.Request, principal: Principal, requestId: String) -> Answer {
+    private func respond(
+        to decision: Decision, of contractRequest: Rules.Request, principal: Principal, requestId: String, engine: EngineReadiness
+    ) -> Answer {
         let admin = principal.role == .platformAdmin
         let showHints = admin || configuration.exposeOperatorHints
         var headers = [HTTPField(name: .decisionId, value: decision.decisionId)]
@@ -287,16 +293,42 @@ public final class GovernanceServer: Sendable {
             } catch {
                 return denial(.internalError, status: 503, message: "The audit log cannot be read", requestId: requestId, hint: nil)
             }
+        case .configSanity:
+            return Answer(status: 200, body: configSanity(engine: engine, requestId: requestId), headers: headers)
         default:
             return Answer(status: decision.status, body: Views.result(result, admin: admin), headers: headers)
         }
+    }
+
+    /// `GET /v1/config/sanity` (REFERENCE §2.9): the reference's three flags from this server's
+    /// real configuration, and what else an operator checks first — the store, the policy, the
+    /// verification keys and whether the engine answered its readiness probe.
+    private func configSanity(engine: EngineReadiness, requestId: String) -> [UInt8] {
+        let policy = try? store.policy()
+        var w = CompactJSONWriter()
+        w.open()
+        w.field("artifact_discovery_configured", false)
+        w.field("engine_reachable", engine == .ready)
+        // A request answered here was verified: keys exist; the claims it must carry are set.
+        let required = authenticator.requirements
+        w.field("oidc_configured", required.issuer?.isEmpty == false && required.audience?.isEmpty == false)
+        w.field("policy_loaded", policy.map { !$0.deliveryGroups.isEmpty } ?? false)
+        w.field("request_id", requestId)
+        w.field("spinnaker_configured", dispatcher != nil)
+        w.field("store_ready", policy != nil)
+        w.close()
+        return w.bytes
     }
 
     /// Dispatches a new reservation to the engine: the record with its execution replaces
     /// `answer`, or the engine error does — saying whether the reservation was released or is held
     /// while the outcome is confirmed (DECISIONS D6).
     private func dispatched(_ record: DeploymentRecord, answer: Answer, requestId: String, admin: Bool) async -> Answer {
-        let verb = record.kind == .rollback ? "rollback" : "deployment"
+        let verb = switch record.kind {
+        case .rollback: "rollback"
+        case .promote: "promotion"
+        case .rollForward: "deployment"
+        }
         let outcome: Dispatcher.Outcome
         if let dispatcher {
             outcome = await dispatcher.dispatch(record, requestId: requestId)
@@ -340,10 +372,11 @@ public final class GovernanceServer: Sendable {
         Answer(status: status ?? code.httpStatus, body: Views.envelope(code: code.rawValue, message: message, cause: code.failureCause, requestId: requestId, hint: hint, details: details))
     }
 
-    /// Endpoints that report `Idempotency-Replayed` (REFERENCE §6): deploy and the build endpoints.
+    /// Endpoints that report `Idempotency-Replayed` (REFERENCE §6): deploy, promotions and the
+    /// build endpoints.
     static func reportsReplay(_ request: Rules.Request) -> Bool {
         switch request {
-        case .deploy, .uploadCapability, .registerBuild, .registerExistingBuild: true
+        case .deploy, .promote, .uploadCapability, .registerBuild, .registerExistingBuild: true
         default: false
         }
     }

@@ -43,6 +43,31 @@ enum Views {
     static func result(_ result: DecisionResult, admin: Bool) -> [UInt8] {
         switch result {
         case .validation(let v): validation(v)
+        case .promotionValidation(let v): promotionValidation(v)
+        case .deliveryStatus(let status): deliveryStatus(status, admin: admin)
+        case .runningState(let running): body { w in runningState(running, into: &w) }
+        case .allowedActions(let service, let role, let view, let deploy, let rollback):
+            body { w in
+                w.open()
+                w.key("actions")
+                w.open()
+                w.field("deploy", deploy)
+                w.field("rollback", rollback)
+                w.field("view", view)
+                w.close()
+                w.field("role", role.rawValue)
+                w.field("service", service)
+                w.close()
+            }
+        case .failureInsights(let insights): failureInsights(insights)
+        case .uiExposure(let policy):
+            body { w in
+                w.open()
+                w.field("policy", policy.jsonValue)
+                w.field("source", "store")
+                w.close()
+            }
+        case .configSanity: preconditionFailure("the edge answers config sanity with the facts it holds")
         case .deployment(let r): body { deployment(r, admin: admin, into: &$0) }
         case .failures(let r): failures(r)
         case .timeline(let r): timeline(r)
@@ -378,6 +403,112 @@ enum Views {
             w.field("validatedAt", v.validatedAt.iso8601)
             w.field("version", v.version)
             w.field("versionRegistered", v.versionRegistered)
+            w.close()
+        }
+    }
+
+    /// What runs, or JSON null.
+    static func runningState(_ r: RunningState?, into w: inout CompactJSONWriter) {
+        guard let r else { return w.raw("null") }
+        w.open()
+        w.field("deploymentId", r.deploymentId)
+        w.field("deploymentKind", r.deploymentKind.rawValue)
+        w.field("derivedAt", r.derivedAt.iso8601)
+        w.field("environment", r.environment)
+        w.field("scope", "service")
+        w.field("service", r.service)
+        w.field("version", r.version)
+        w.close()
+    }
+
+    /// A service's delivery status (REFERENCE §2.9); `latest` carries the record's summary fields.
+    static func deliveryStatus(_ s: DeliveryStatus, admin: Bool) -> [UInt8] {
+        body { w in
+            w.open()
+            w.key("currentRunning")
+            runningState(s.currentRunning, into: &w)
+            w.field("environment", s.environment)
+            w.field("hasDeployments", s.latest != nil)
+            w.key("latest")
+            if let r = s.latest {
+                w.open()
+                w.field("createdAt", r.createdAt.iso8601)
+                w.field("deploymentKind", r.kind.rawValue)
+                if admin {
+                    w.nullable("engineExecutionId", r.engineExecutionId)
+                    w.nullable("engineExecutionUrl", r.engineExecutionURL)
+                }
+                w.field("id", r.id)
+                w.nullable("outcome", r.outcome?.rawValue)
+                w.field("recipeId", r.recipeId)
+                w.nullable("rollbackOf", r.rollbackOf)
+                w.nullable("sourceEnvironment", r.sourceEnvironment)
+                w.field("state", r.state.rawValue)
+                w.field("updatedAt", r.updatedAt.iso8601)
+                w.field("version", r.version)
+                w.close()
+            } else {
+                w.raw("null")
+            }
+            w.key("promotionCandidate")
+            if let c = s.promotionCandidate {
+                w.open()
+                w.field("eligible", c.eligible)
+                if let reason = c.reason { w.field("reason", reason) }
+                if let recipeId = c.recipeId { w.field("recipeId", recipeId) }
+                if let source = c.sourceEnvironment { w.field("source_environment", source) }
+                if let target = c.targetEnvironment { w.field("target_environment", target) }
+                if let version = c.version { w.field("version", version) }
+                w.close()
+            } else {
+                w.raw("null")
+            }
+            w.field("service", s.service)
+            w.close()
+        }
+    }
+
+    /// Failure insights (REFERENCE §2.9); the rollback rate as the reference's four-place float.
+    static func failureInsights(_ f: FailureInsights) -> [UInt8] {
+        func rows(_ name: StaticString, _ rows: [KeyCount], _ w: inout CompactJSONWriter) {
+            w.field(name, JSONValue.array(rows.map { .object(["count": .int(Int64($0.count)), "key": .string($0.key)]) }))
+        }
+        return body { w in
+            w.open()
+            rows("deploymentsByGroup", f.deploymentsByGroup, &w)
+            rows("deploymentsByRecipe", f.deploymentsByRecipe, &w)
+            rows("failuresByCategory", f.failuresByCategory, &w)
+            w.key("rollbackRate")
+            let rate = f.rollbackRateTenThousandths
+            var fraction = String(rate % 10_000)
+            fraction = String(repeating: "0", count: 4 - fraction.count) + fraction
+            while fraction.count > 1, fraction.hasSuffix("0") { fraction.removeLast() }
+            w.raw("\(rate / 10_000).\(fraction)")
+            w.field("totalDeployments", Int64(f.totalDeployments))
+            w.field("totalRollbacks", Int64(f.totalRollbacks))
+            w.field("windowDays", Int64(f.windowDays))
+            w.field("windowEnd", f.windowEnd.iso8601)
+            w.field("windowStart", f.windowStart.iso8601)
+            w.close()
+        }
+    }
+
+    /// Promotion validate's answer (REFERENCE §2.10).
+    static func promotionValidation(_ v: PromotionValidationReport) -> [UInt8] {
+        body { w in
+            w.open()
+            w.field("deliveryGroupId", v.deliveryGroupId)
+            w.key("policy")
+            w.open()
+            policy(v.policy, into: &w)
+            w.close()
+            w.field("recipeId", v.recipeId)
+            w.field("service", v.intent.service)
+            w.field("source_environment", v.intent.sourceEnvironment)
+            w.field("target_environment", v.intent.targetEnvironment)
+            w.field("validatedAt", v.validatedAt.iso8601)
+            w.field("version", v.intent.version)
+            w.field("versionEligible", true)
             w.close()
         }
     }

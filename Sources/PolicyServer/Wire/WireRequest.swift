@@ -87,6 +87,10 @@ public enum WireRequest {
             return .readDeployment(id: try pathId(route[1]), view: .timeline)
         case (_, 2, "deployments") where route[1] != "validate":
             throw WireError(code: .methodNotAllowed, status: 405, message: "Method Not Allowed", field: nil, details: nil)
+        case ("POST", 2, "promotions") where route[1] == "validate":
+            return .validatePromotion(try promotionIntent(body))
+        case ("POST", 1, "promotions"):
+            return .promote(try promotionIntent(body))
         case ("POST", 3, "spinnaker") where route[1] == "webhook" && route[2] == "check":
             return .spinnakerCheck(try spinnakerExecution(body))
         case ("POST", 3, "spinnaker") where route[1] == "webhook" && route[2] == "admit":
@@ -131,6 +135,26 @@ public enum WireRequest {
             return .read(.auditEvents(AuditQuery(
                 eventType: query["event_type"], deliveryGroupId: query["delivery_group_id"], startTime: try time("start_time"),
                 endTime: try time("end_time"), limit: Int(clamping: try integer("limit") ?? 200), before: before.map { UInt64(max(0, $0)) })))
+        case ("GET", 3, "services") where route[2] == "delivery-status":
+            return .read(.deliveryStatus(service: try pathId(route[1]), environment: try requiredQuery(query, "environment")))
+        case ("GET", 3, "services") where route[2] == "running":
+            return .read(.runningState(service: try pathId(route[1]), environment: try requiredQuery(query, "environment")))
+        case ("GET", 3, "services") where route[2] == "allowed-actions":
+            return .read(.allowedActions(service: try pathId(route[1])))
+        case ("GET", 2, "insights") where route[1] == "failures":
+            var windowDays = 7
+            if let text = query["windowDays"] {
+                guard let value = Int(text) else { throw WireError.invalid("windowDays", "windowDays must be an integer") }
+                windowDays = value
+            }
+            return .read(.failureInsights(InsightsQuery(
+                windowDays: windowDays, groupId: query["groupId"].flatMap { $0.isEmpty ? nil : $0 },
+                service: query["service"].flatMap { $0.isEmpty ? nil : $0 })))
+        case ("GET", 2, "config") where route[1] == "sanity": return .read(.configSanity)
+        case ("GET", 3, "ui") where route[1] == "policy" && route[2] == "ui-exposure": return .read(.uiExposure)
+        case ("GET", 3, "admin") where route[1] == "system" && route[2] == "ui-exposure-policy": return .read(.adminUIExposure)
+        case ("PUT", 3, "admin") where route[1] == "system" && route[2] == "ui-exposure-policy":
+            return .setUIExposure(try uiExposurePolicy(body))
         case ("GET", 1, "services"): return .read(.services)
         case ("GET", 3, "services") where route[2] == "versions": return .read(.serviceVersions(service: try pathId(route[1])))
         case ("GET", 1, "delivery-groups"): return .read(.deliveryGroups)
@@ -245,6 +269,41 @@ public enum WireRequest {
         let intent = DeploymentIntent(
             service: r.string("service"), environment: r.string("environment"), version: r.string("version"),
             changeSummary: r.string("changeSummary", maxLength: 240), recipeId: r.optionalString("recipeId"))
+        try r.check()
+        return intent
+    }
+
+    /// A query parameter that must be present and non-empty.
+    static func requiredQuery(_ query: [String: String], _ name: String) throws(WireError) -> String {
+        guard let value = query[name], !value.isEmpty else { throw WireError.invalid(name, "\(name) is required") }
+        return value
+    }
+
+    /// The UI exposure policy (REFERENCE §2.9): `artifactRef` and `externalLinks`, each an
+    /// object with a boolean `display` (absent or null: hidden); other members are ignored.
+    static func uiExposurePolicy(_ body: Body) throws(WireError) -> UIExposurePolicy {
+        let r = try reader(body)
+        func display(_ name: String) throws(WireError) -> Bool {
+            switch r.object[name] {
+            case nil, .null?: return false
+            case .object(let members)?:
+                switch members.last(where: { $0.0 == "display" })?.1 {
+                case nil: return false
+                case .bool(let value)?: return value
+                default: throw WireError.invalid("\(name).display", "\(name).display must be a boolean")
+                }
+            default: throw WireError.invalid(name, "\(name) must be an object")
+            }
+        }
+        return UIExposurePolicy(artifactRefDisplay: try display("artifactRef"), externalLinksDisplay: try display("externalLinks"))
+    }
+
+    static func promotionIntent(_ body: Body) throws(WireError) -> PromotionIntent {
+        var r = try reader(body)
+        let intent = PromotionIntent(
+            service: r.string("service"), sourceEnvironment: r.string("source_environment"),
+            targetEnvironment: r.string("target_environment"), version: r.string("version"),
+            changeSummary: r.string("changeSummary", maxLength: 240))
         try r.check()
         return intent
     }

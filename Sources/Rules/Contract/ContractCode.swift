@@ -37,6 +37,9 @@ public enum ContractCode: String, Sendable, Codable, CaseIterable {
     case rateLimited = "RATE_LIMITED"
     case concurrencyLimitReached = "CONCURRENCY_LIMIT_REACHED"
     case notFound = "NOT_FOUND"
+    case promotionTargetRequired = "PROMOTION_TARGET_REQUIRED"
+    case promotionPathNotAllowed = "PROMOTION_PATH_NOT_ALLOWED"
+    case promotionVersionIneligible = "PROMOTION_VERSION_INELIGIBLE"
     case rollbackOfRollback = "ROLLBACK_OF_ROLLBACK"
     case noPriorSuccessfulVersion = "NO_PRIOR_SUCCESSFUL_VERSION"
     case missingSpinnakerTarget = "MISSING_SPINNAKER_TARGET"
@@ -87,7 +90,8 @@ public enum ContractCode: String, Sendable, Codable, CaseIterable {
             .rollbackOfRollback, .noPriorSuccessfulVersion, .missingSpinnakerTarget, .invalidArtifact,
             .invalidURL, .missingId, .missingName, .invalidServices, .invalidEnvironments, .invalidRecipes, .invalidGuardrail,
             .invalidOwner, .idMismatch, .recipeNameRequired, .recipeDeployPipelineRequired, .recipeBehaviorRequired,
-            .invalidStatus, .invalidEnvironmentId, .invalidEnvironmentType, .invalidEnvironmentLifecycleState:
+            .invalidStatus, .invalidEnvironmentId, .invalidEnvironmentType, .invalidEnvironmentLifecycleState,
+            .promotionTargetRequired, .promotionPathNotAllowed, .promotionVersionIneligible:
             400
         case .unauthorized: 401
         case .authzRoleRequired, .roleForbidden, .ciOnly, .deliveryGroupScopeRequired, .pipelineNotRouted,
@@ -114,7 +118,8 @@ public enum ContractCode: String, Sendable, Codable, CaseIterable {
         case .invalidRequest, .recipeIdRequired, .recipeIdMismatch, .invalidEnvironment, .environmentRequired,
             .invalidVersion, .invalidArtifact, .invalidBuildRegistration, .buildRegistrationConflict,
             .idempotencyKeyRequired, .versionNotFound, .recipeNotFound, .recipeNameRequired, .recipeBehaviorRequired,
-            .idMismatch, .invalidStatus, .environmentTypeLocked, .environmentDeleteBlockedReferenced:
+            .idMismatch, .invalidStatus, .environmentTypeLocked, .environmentDeleteBlockedReferenced,
+            .promotionTargetRequired, .promotionPathNotAllowed, .promotionVersionIneligible:
             .userError
         case .serviceNotAllowlisted, .serviceNotInDeliveryGroup, .environmentNotAllowed, .environmentDisabled,
             .environmentRetired, .recipeNotAllowed, .recipeIncompatible, .recipeDeprecated,

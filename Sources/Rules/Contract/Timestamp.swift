@@ -22,6 +22,9 @@ public struct Timestamp: Sendable, Hashable, Comparable, Codable {
     /// The minute number since the epoch: the window of the per-actor rate limits.
     public var minute: Int64 { microseconds.floorDiv(60_000_000) }
 
+    /// Hours since the epoch (UTC), floored.
+    public var hour: Int64 { microseconds.floorDiv(3_600_000_000) }
+
     /// This time moved by `seconds`, saturating at the ends of the representable range.
     public func adding(seconds: Int64) -> Timestamp {
         let delta = Self.saturating(seconds, times: 1_000_000)

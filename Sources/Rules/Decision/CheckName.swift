@@ -36,6 +36,10 @@ public enum CheckName: String, Sendable, Hashable, Codable, CaseIterable {
     case rollbackTargetNotRollback = "rollback_target_not_rollback"
     case rollbackRecipeResolved = "rollback_recipe_resolved"
     case priorSuccessfulVersion = "prior_successful_version"
+    // promotions (REFERENCE §2.10)
+    case promotionTargetDiffers = "promotion_target_differs"
+    case promotionPathAllowed = "promotion_path_allowed"
+    case promotionVersionEligible = "promotion_version_eligible"
     // §3 build publishing
     case artifactValid = "artifact_valid"
     case builtAtValid = "built_at_valid"
@@ -73,6 +77,7 @@ public enum CheckName: String, Sendable, Hashable, Codable, CaseIterable {
         case .concurrencyAvailable: "§4.2"
         case .engineReady, .engineTargetResolved, .pipelineRouted, .deploymentAdmitted: "§2.6"
         case .rollbackTargetExists, .rollbackTargetNotRollback, .rollbackRecipeResolved, .priorSuccessfulVersion: "§6"
+        case .promotionTargetDiffers, .promotionPathAllowed, .promotionVersionEligible: "§2.10"
         case .artifactValid, .builtAtValid, .artifactSourceAllowed, .linksValid, .existingBuildConsistent,
             .uploadCapabilityMatched:
             "§3.1"

@@ -138,6 +138,80 @@ public indirect enum DecisionResult: Sendable, Hashable, Codable {
     case environment(EnvironmentView)
     /// An authorised audit query, for the edge to run against the log.
     case auditQuery(AuditQuery)
+    /// Promotion validate's answer.
+    case promotionValidation(PromotionValidationReport)
+    /// A service's delivery status in one environment.
+    case deliveryStatus(DeliveryStatus)
+    /// What runs of a service in an environment (nil: nothing known to run).
+    case runningState(RunningState?)
+    /// What the caller may do with a service.
+    case allowedActions(service: String, role: Role, view: Bool, deploy: Bool, rollback: Bool)
+    /// Failure insights over a window.
+    case failureInsights(FailureInsights)
+    /// The configuration sanity report; the edge adds the facts it holds.
+    case configSanity
+    /// The UI exposure policy.
+    case uiExposure(UIExposurePolicy)
+}
+
+/// What runs of a service in an environment: the newest SUCCEEDED deployment (REFERENCE §2.9).
+public struct RunningState: Sendable, Hashable, Codable {
+    public var service: String
+    public var environment: String
+    public var version: String
+    public var deploymentId: String
+    public var deploymentKind: DeploymentRecord.Kind
+    public var derivedAt: Timestamp
+}
+
+/// `GET /v1/services/{service}/delivery-status` (REFERENCE §2.9).
+public struct DeliveryStatus: Sendable, Hashable, Codable {
+    public var service: String
+    public var environment: String
+    /// The newest deployment of the service in the environment, whatever its state.
+    public var latest: DeploymentRecord?
+    public var currentRunning: RunningState?
+    /// nil when the service or environment is not deployable by its group.
+    public var promotionCandidate: PromotionCandidate?
+}
+
+/// Whether the version running in an environment could be promoted to the next one.
+public struct PromotionCandidate: Sendable, Hashable, Codable {
+    public var eligible: Bool
+    /// Why not (a code such as `PROMOTION_AT_HIGHEST_ENVIRONMENT`), when not eligible.
+    public var reason: String?
+    public var sourceEnvironment: String?
+    public var targetEnvironment: String?
+    public var version: String?
+    public var recipeId: String?
+}
+
+/// `GET /v1/insights/failures` (REFERENCE §2.9), from the write path's hourly counters.
+public struct FailureInsights: Sendable, Hashable, Codable {
+    public var windowDays: Int
+    /// The start of the first hour counted.
+    public var windowStart: Timestamp
+    public var windowEnd: Timestamp
+    public var totalDeployments: Int
+    public var totalRollbacks: Int
+    /// Rollbacks per deployment in ten-thousandths (the reference rounds to four places).
+    public var rollbackRateTenThousandths: Int
+    /// (key, count), most first, then by key.
+    public var failuresByCategory: [KeyCount]
+    public var deploymentsByRecipe: [KeyCount]
+    public var deploymentsByGroup: [KeyCount]
+}
+
+/// One row of an insight breakdown.
+public struct KeyCount: Sendable, Hashable, Codable {
+    public var key: String
+    public var count: Int
+
+    /// A row from its parts.
+    public init(key: String, count: Int) {
+        self.key = key
+        self.count = count
+    }
 }
 
 /// An environment with its bindings to the delivery groups the caller may see.
@@ -156,6 +230,16 @@ public struct ValidationReport: Sendable, Hashable, Codable {
     public var deliveryGroupId: String
     /// Always true: validate denies unregistered versions.
     public var versionRegistered: Bool
+    public var policy: PolicyNumbers
+    public var validatedAt: Timestamp
+}
+
+/// Promotion validate's answer (REFERENCE §2.10): validate's figures for the target environment.
+public struct PromotionValidationReport: Sendable, Hashable, Codable {
+    public var intent: PromotionIntent
+    /// The recipe routed for the target environment.
+    public var recipeId: String
+    public var deliveryGroupId: String
     public var policy: PolicyNumbers
     public var validatedAt: Timestamp
 }

@@ -108,29 +108,50 @@ extension Evaluator {
         return Allowed(status: 200, result: .mutationsDisabled(change.mutationsDisabled))
     }
 
+    /// `PUT /v1/admin/system/ui-exposure-policy`: replaces the whole UI exposure policy (what is
+    /// not sent is hidden), refused while the kill switch is on.
+    static func setUIExposure(_ policy: UIExposurePolicy, _ i: Inputs, _ state: some StateView, _ t: inout Trail) throws(Denial) -> Allowed {
+        t.subject.targetId = "ui_exposure_policy"
+        let role = try admin(i, state, &t)
+        let settings = i.settings
+        try t.check(.killSwitchOff) { () throws(Denial) in try Checks.killSwitchOff(settings) }
+        let fingerprint = canonical(policy.jsonValue)
+        let idem = try adminIdempotency(required: false, fingerprint: fingerprint, i, state, &t)
+        if let replay = idem.replay { return Allowed(status: replay.status, result: replay.result, replayed: true) }
+        let old = settings.uiExposure ?? UIExposurePolicy()
+        var updated = settings
+        updated.uiExposure = policy
+        t.effects.append(.putSettings(updated))
+        t.effects.append(configChange("ui_exposure_policy", old.jsonValue, policy.jsonValue, reason: nil, role: role, i))
+        if let scope = idem.scope { complete(scope, fingerprint, 200, .uiExposure(policy), i, &t) }
+        return Allowed(status: 200, result: .uiExposure(policy))
+    }
+
     /// The audit note of a denied mutating request; nil for reads and validate, which change nothing.
     static func deniedAuditNote(_ request: Request, _ denial: Denial, _ i: Inputs, _ subject: Subject) -> AuditNote? {
         let (eventType, targetType, target): (String, String, String)
         switch request {
         case .deploy(let intent): (eventType, targetType, target) = ("DEPLOY_DENIED", "Deployment", intent.service)
         case .rollback(let id): (eventType, targetType, target) = ("ROLLBACK_DENIED", "Deployment", id)
+        case .promote(let intent): (eventType, targetType, target) = ("PROMOTION_DENIED", "Deployment", intent.service)
         case .uploadCapability(let body): (eventType, targetType, target) = ("UPLOAD_CAPABILITY_DENIED", "Build", body.service)
         case .registerBuild(let body), .registerExistingBuild(let body):
             (eventType, targetType, target) = ("BUILD_REGISTER_DENIED", "Build", body.service)
-        case .setRateLimits, .setCIPublishers, .setMutationsDisabled:
+        case .setRateLimits, .setCIPublishers, .setMutationsDisabled, .setUIExposure:
             (eventType, targetType, target) = ("ADMIN_CONFIG_DENIED", "AdminSetting", subject.targetId ?? "")
         case .changePolicy(let change):
             (eventType, targetType, target) = ("ADMIN_CHANGE_DENIED", "Policy", change.endpoint)
         case .spinnakerAdmit(let execution):
             (eventType, targetType, target) = ("SPINNAKER_ADMIT_DENIED", "Deployment", execution.executionId)
-        case .validate, .policySummary, .readDeployment, .listDeployments, .read, .spinnakerCheck, .gateway:
+        case .validate, .validatePromotion, .policySummary, .readDeployment, .listDeployments, .read, .spinnakerCheck, .gateway:
             return nil
         }
         let verb = switch request.action {
         case .deploy: "Deploy"
         case .spinnakerAdmit: "Spinnaker admission"
         case .rollback: "Rollback"
-        case .setRateLimits, .setCIPublishers, .setMutationsDisabled, .changePolicy: "Setting change"
+        case .promote: "Promotion"
+        case .setRateLimits, .setCIPublishers, .setMutationsDisabled, .setUIExposure, .changePolicy: "Setting change"
         default: "Build publish"
         }
         return AuditNote(

@@ -61,6 +61,18 @@ extension Evaluator {
                 }
             }
             result = .auditQuery(query)
+        case .deliveryStatus(let service, let environment):
+            result = try deliveryStatus(service: service, environment: environment, i, state, &t)
+        case .runningState(let service, let environment):
+            result = try runningState(service: service, environment: environment, i, state, &t)
+        case .allowedActions(let service):
+            result = try allowedActions(service: service, i, &t)
+        case .failureInsights(let query):
+            result = try failureInsights(query, i, state, &t)
+        case .configSanity:
+            result = .configSanity
+        case .uiExposure, .adminUIExposure:
+            result = .uiExposure(policy.settings.uiExposure ?? UIExposurePolicy())
         }
         return Allowed(status: 200, result: result)
     }

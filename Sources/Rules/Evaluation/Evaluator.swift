@@ -22,6 +22,8 @@ public enum Evaluator {
             case .validate(let intent): try validate(intent, inputs, state, &trail)
             case .deploy(let intent): try deploy(intent, inputs, state, &trail)
             case .rollback(let id): try rollback(id, inputs, state, &trail)
+            case .validatePromotion(let intent): try validatePromotion(intent, inputs, state, &trail)
+            case .promote(let intent): try promote(intent, inputs, state, &trail)
             case .policySummary(let query): try policySummary(query, inputs, state, &trail)
             case .readDeployment(let id, let view): try readDeployment(id, view: view, inputs, state, &trail)
             case .listDeployments(let query): try listDeployments(query, inputs, state, &trail)
@@ -33,6 +35,7 @@ public enum Evaluator {
             case .setRateLimits(let change): try setRateLimits(change, inputs, state, &trail)
             case .setCIPublishers(let publishers): try setCIPublishers(publishers, inputs, state, &trail)
             case .setMutationsDisabled(let change): try setMutationsDisabled(change, inputs, state, &trail)
+            case .setUIExposure(let policy): try setUIExposure(policy, inputs, state, &trail)
             case .spinnakerCheck(let execution): try spinnaker(execution, admit: false, inputs, state, &trail)
             case .spinnakerAdmit(let execution): try spinnaker(execution, admit: true, inputs, state, &trail)
             case .gateway(let check): try gateway(check, inputs, state, &trail)
@@ -65,6 +68,9 @@ struct Inputs {
     let endpoint: String
 
     var settings: Settings { policy.settings }
+    /// The caller's role, for checks after `role_recognised` passed (which refuses a principal
+    /// without one); observer otherwise, the least a read can be.
+    var role: Role { principal.role ?? .observer }
     var now: Timestamp { context.now }
 }
 

@@ -29,6 +29,9 @@ public struct Settings: Sendable, Hashable, Codable {
     public var allowedContentTypes: [String]
     /// Spinnaker application used when a recipe names none.
     public var defaultSpinnakerApplication: String?
+    /// What the UI may display (`/v1/ui/policy/ui-exposure`); nil until an admin sets it: all
+    /// hidden.
+    public var uiExposure: UIExposurePolicy?
 
     /// The reference's defaults (REFERENCE §5.1, §6, §7, §3.2).
     public init(
@@ -54,5 +57,27 @@ public struct Settings: Sendable, Hashable, Codable {
         self.maxArtifactSizeBytes = maxArtifactSizeBytes
         self.allowedContentTypes = allowedContentTypes
         self.defaultSpinnakerApplication = defaultSpinnakerApplication
+    }
+}
+
+
+/// The UI exposure policy (REFERENCE §2.9): whether the UI may display artifact references and
+/// external links (commit and CI run URLs). Hidden unless an admin shows them.
+public struct UIExposurePolicy: Sendable, Hashable, Codable {
+    public var artifactRefDisplay: Bool
+    public var externalLinksDisplay: Bool
+
+    /// A policy from its parts; both hidden by default.
+    public init(artifactRefDisplay: Bool = false, externalLinksDisplay: Bool = false) {
+        self.artifactRefDisplay = artifactRefDisplay
+        self.externalLinksDisplay = externalLinksDisplay
+    }
+
+    /// The policy as JSON, as the API answers and the audit records it.
+    public var jsonValue: JSONValue {
+        .object([
+            "artifactRef": .object(["display": .bool(artifactRefDisplay)]),
+            "externalLinks": .object(["display": .bool(externalLinksDisplay)]),
+        ])
     }
 }

@@ -6,6 +6,10 @@ public enum Request: Sendable, Hashable, Codable {
     case deploy(DeploymentIntent)
     /// `POST /v1/deployments/{id}/rollback`.
     case rollback(deploymentId: String)
+    /// `POST /v1/promotions/validate`.
+    case validatePromotion(PromotionIntent)
+    /// `POST /v1/promotions`.
+    case promote(PromotionIntent)
     /// `POST /v1/policy/summary`.
     case policySummary(PolicySummaryQuery)
     /// `POST /v1/builds/upload-capability`.
@@ -20,6 +24,8 @@ public enum Request: Sendable, Hashable, Codable {
     case setCIPublishers([CIPublisher])
     /// `PUT` or `PATCH /v1/admin/system/mutations-disabled`.
     case setMutationsDisabled(KillSwitchChange)
+    /// `PUT /v1/admin/system/ui-exposure-policy`.
+    case setUIExposure(UIExposurePolicy)
     /// `GET /v1/deployments/{id}`, its `/failures` or its `/timeline`.
     case readDeployment(id: String, view: DeploymentView = .record)
     /// `GET /v1/deployments`.
@@ -42,6 +48,8 @@ public enum Request: Sendable, Hashable, Codable {
         case .validate: .validate
         case .deploy: .deploy
         case .rollback: .rollback
+        case .validatePromotion: .validatePromotion
+        case .promote: .promote
         case .policySummary: .policySummary
         case .uploadCapability: .uploadCapability
         case .registerBuild: .registerBuild
@@ -49,6 +57,7 @@ public enum Request: Sendable, Hashable, Codable {
         case .setRateLimits: .setRateLimits
         case .setCIPublishers: .setCIPublishers
         case .setMutationsDisabled: .setMutationsDisabled
+        case .setUIExposure: .setUIExposure
         case .readDeployment: .readDeployment
         case .listDeployments: .listDeployments
         case .read: .read
@@ -65,6 +74,8 @@ public enum Request: Sendable, Hashable, Codable {
         case .validate: "POST /v1/deployments/validate"
         case .deploy: "POST /v1/deployments"
         case .rollback(let id): "POST /v1/deployments/\(id)/rollback"
+        case .validatePromotion: "POST /v1/promotions/validate"
+        case .promote: "POST /v1/promotions"
         case .policySummary: "POST /v1/policy/summary"
         case .uploadCapability: "POST /v1/builds/upload-capability"
         case .registerBuild: "POST /v1/builds"
@@ -72,6 +83,7 @@ public enum Request: Sendable, Hashable, Codable {
         case .setRateLimits: "PUT /v1/admin/system/rate-limits"
         case .setCIPublishers: "PUT /v1/admin/system/ci-publishers"
         case .setMutationsDisabled: "PUT /v1/admin/system/mutations-disabled"
+        case .setUIExposure: "PUT /v1/admin/system/ui-exposure-policy"
         case .readDeployment(let id, .record): "GET /v1/deployments/\(id)"
         case .readDeployment(let id, let view): "GET /v1/deployments/\(id)/\(view.rawValue)"
         case .listDeployments: "GET /v1/deployments"
@@ -90,6 +102,8 @@ public enum Request: Sendable, Hashable, Codable {
 /// The governed actions.
 public enum Action: String, Sendable, Hashable, Codable, CaseIterable {
     case validate, deploy, rollback
+    case validatePromotion = "validate_promotion"
+    case promote
     case policySummary = "policy_summary"
     case uploadCapability = "upload_capability"
     case registerBuild = "register_build"
@@ -97,6 +111,7 @@ public enum Action: String, Sendable, Hashable, Codable, CaseIterable {
     case setRateLimits = "set_rate_limits"
     case setCIPublishers = "set_ci_publishers"
     case setMutationsDisabled = "set_mutations_disabled"
+    case setUIExposure = "set_ui_exposure"
     case readDeployment = "read_deployment"
     case listDeployments = "list_deployments"
     case read
@@ -108,7 +123,7 @@ public enum Action: String, Sendable, Hashable, Codable, CaseIterable {
     /// Whether the action may change state.
     public var isMutating: Bool {
         switch self {
-        case .validate, .policySummary, .readDeployment, .listDeployments, .read, .spinnakerCheck, .gatewayCheck: false
+        case .validate, .validatePromotion, .policySummary, .readDeployment, .listDeployments, .read, .spinnakerCheck, .gatewayCheck: false
         default: true
         }
     }
@@ -142,6 +157,40 @@ public struct DeploymentIntent: Sendable, Hashable, Codable {
         CanonicalJSON.object([
             ("changeSummary", .string(changeSummary)), ("environment", .string(environment)),
             ("recipeId", recipeId.map { .string($0) } ?? .null), ("service", .string(service)),
+            ("version", .string(version)),
+        ])
+    }
+}
+
+/// The body of both promotion endpoints (REFERENCE §2.10): deploy a version that succeeded in
+/// `sourceEnvironment` to the next environment of the delivery group's order.
+public struct PromotionIntent: Sendable, Hashable, Codable {
+    /// Service name.
+    public var service: String
+    /// Where the version succeeded.
+    public var sourceEnvironment: String
+    /// Where it is to be deployed: the environment after `sourceEnvironment`.
+    public var targetEnvironment: String
+    /// Version, semver-like.
+    public var version: String
+    /// Why (at most 240 characters; blank allowed).
+    public var changeSummary: String
+
+    /// An intent from its parts.
+    public init(service: String, sourceEnvironment: String, targetEnvironment: String, version: String, changeSummary: String) {
+        self.service = service
+        self.sourceEnvironment = sourceEnvironment
+        self.targetEnvironment = targetEnvironment
+        self.version = version
+        self.changeSummary = changeSummary
+    }
+
+    /// Canonical form for idempotency: the reference's promotion field list, strings
+    /// whitespace-normalised, keys sorted (REFERENCE §6).
+    public var fingerprint: String {
+        CanonicalJSON.object([
+            ("changeSummary", .string(changeSummary)), ("service", .string(service)),
+            ("source_environment", .string(sourceEnvironment)), ("target_environment", .string(targetEnvironment)),
             ("version", .string(version)),
         ])
     }
@@ -332,6 +381,20 @@ public enum CatalogRead: Sendable, Hashable, Codable {
     case serviceRoutes(service: String)
     /// `GET /v1/admin/delivery-groups/{group}/environments` (admins): the group's bindings.
     case groupBindings(group: String)
+    /// `GET /v1/services/{service}/delivery-status?environment=`.
+    case deliveryStatus(service: String, environment: String)
+    /// `GET /v1/services/{service}/running?environment=`.
+    case runningState(service: String, environment: String)
+    /// `GET /v1/services/{service}/allowed-actions`.
+    case allowedActions(service: String)
+    /// `GET /v1/insights/failures`.
+    case failureInsights(InsightsQuery)
+    /// `GET /v1/config/sanity`.
+    case configSanity
+    /// `GET /v1/ui/policy/ui-exposure`.
+    case uiExposure
+    /// `GET /v1/admin/system/ui-exposure-policy` (admins).
+    case adminUIExposure
 
     /// The path read.
     public var path: String {
@@ -354,15 +417,37 @@ public enum CatalogRead: Sendable, Hashable, Codable {
         case .auditEvents: "/v1/audit/events"
         case .serviceRoutes(let service): "/v1/admin/services/\(service)/environments"
         case .groupBindings(let group): "/v1/admin/delivery-groups/\(group)/environments"
+        case .deliveryStatus(let service, _): "/v1/services/\(service)/delivery-status"
+        case .runningState(let service, _): "/v1/services/\(service)/running"
+        case .allowedActions(let service): "/v1/services/\(service)/allowed-actions"
+        case .failureInsights: "/v1/insights/failures"
+        case .configSanity: "/v1/config/sanity"
+        case .uiExposure: "/v1/ui/policy/ui-exposure"
+        case .adminUIExposure: "/v1/admin/system/ui-exposure-policy"
         }
     }
 
     /// Whether only platform admins may read it (REFERENCE §4.5: role checked after the read window).
     public var adminOnly: Bool {
         switch self {
-        case .adminSettings, .rateLimits, .ciPublishers, .mutationsDisabled, .auditEvents, .serviceRoutes, .groupBindings: true
+        case .adminSettings, .rateLimits, .ciPublishers, .mutationsDisabled, .auditEvents, .serviceRoutes, .groupBindings, .adminUIExposure: true
         default: false
         }
+    }
+}
+
+/// Filters of `GET /v1/insights/failures` (REFERENCE §2.9).
+public struct InsightsQuery: Sendable, Hashable, Codable {
+    /// 1...30 (checked by the rules); 7 when not given.
+    public var windowDays: Int
+    public var groupId: String?
+    public var service: String?
+
+    /// A query from its parts.
+    public init(windowDays: Int = 7, groupId: String? = nil, service: String? = nil) {
+        self.windowDays = windowDays
+        self.groupId = groupId
+        self.service = service
     }
 }
 

@@ -1,0 +1,197 @@
+import Foundation
+import GovernanceStore
+import Rules
+import TestSupport
+import Testing
+
+/// The reads the reference's UI and Backstage integration call (REFERENCE §2.9), over real HTTP:
+/// delivery status, running state, allowed actions, failure insights, config sanity and the UI
+/// exposure policy.
+@Suite(.serialized) struct DeliveryReadsTests {
+    @Test func deliveryStatusAndRunningFollowTheRecords() async throws {
+        let rig = try await PromotionTests.Rig()
+        let server = rig.server
+        let owner = try await server.owner, observer = try await server.observer
+
+        let empty = try await server.send("GET", "/v1/services/demo-service/delivery-status?environment=sandbox", token: observer)
+        #expect(empty.status == 200)
+        #expect(empty.json["hasDeployments"] as? Bool == false)
+        #expect(empty.json["latest"] is NSNull)
+        #expect(empty.json["currentRunning"] is NSNull)
+        let noSource = try #require(empty.json["promotionCandidate"] as? [String: Any])
+        #expect(noSource["eligible"] as? Bool == false)
+        #expect(noSource["reason"] as? String == "PROMOTION_NO_SUCCESSFUL_SOURCE_VERSION")
+        #expect(noSource["target_environment"] as? String == "staging")
+        let nothingRuns = try await server.send("GET", "/v1/services/demo-service/running?environment=sandbox", token: observer)
+        #expect(nothingRuns.status == 200)
+        #expect(String(decoding: nothingRuns.body, as: UTF8.self) == "null")
+
+        let first = try await server.send("POST", "/v1/deployments", token: owner, json: deployBody(), headers: ["Idempotency-Key": "d1"])
+        let firstId = try #require(first.json["id"] as? String)
+        let inProgress = try await server.send("GET", "/v1/services/demo-service/delivery-status?environment=sandbox", token: observer)
+        #expect(inProgress.json["hasDeployments"] as? Bool == true)
+        let latest = try #require(inProgress.json["latest"] as? [String: Any])
+        #expect(latest["id"] as? String == firstId)
+        #expect(latest["state"] as? String == "IN_PROGRESS")
+        #expect(latest["outcome"] is NSNull)
+        #expect(latest["engineExecutionId"] == nil, "engine ids are for admins")
+        #expect(inProgress.json["currentRunning"] is NSNull)
+        try await rig.finish(firstId)
+
+        let registered = try await server.send(
+            "POST", "/v1/builds/register", token: try await server.ci, json: registerBody("1.0.1"), headers: ["Idempotency-Key": "b2"])
+        #expect(registered.status == 201)
+        let second = try await server.send("POST", "/v1/deployments", token: owner, json: deployBody("1.0.1"), headers: ["Idempotency-Key": "d2"])
+        try await rig.finish(try #require(second.json["id"] as? String), "TERMINAL")
+
+        let status = try await server.send("GET", "/v1/services/demo-service/delivery-status?environment=sandbox", token: try await server.admin)
+        let newest = try #require(status.json["latest"] as? [String: Any])
+        #expect(newest["version"] as? String == "1.0.1")
+        #expect(newest["state"] as? String == "FAILED")
+        #expect(newest["engineExecutionId"] is String)
+        let running = try #require(status.json["currentRunning"] as? [String: Any])
+        #expect(running["version"] as? String == "1.0.0", "a failed deployment does not replace what runs")
+        #expect(running["deploymentId"] as? String == firstId)
+        #expect(running["scope"] as? String == "service")
+        let candidate = try #require(status.json["promotionCandidate"] as? [String: Any])
+        #expect(candidate["eligible"] as? Bool == true)
+        #expect(candidate["version"] as? String == "1.0.0")
+        #expect(candidate["target_environment"] as? String == "staging")
+        #expect(candidate["recipeId"] as? String == "default")
+        let top = try await server.send("GET", "/v1/services/demo-service/delivery-status?environment=production", token: observer)
+        #expect((top.json["promotionCandidate"] as? [String: Any])?["reason"] as? String == "PROMOTION_AT_HIGHEST_ENVIRONMENT")
+
+        // Refusals: unknown service, missing environment, and D7 scoping.
+        let unknown = try await server.send("GET", "/v1/services/ghost/delivery-status?environment=sandbox", token: observer)
+        #expect(unknown.status == 403)
+        #expect(unknown.code == "SERVICE_NOT_ALLOWLISTED")
+        let noEnvironment = try await server.send("GET", "/v1/services/demo-service/running", token: observer)
+        #expect(noEnvironment.status == 400)
+        #expect(noEnvironment.code == "INVALID_REQUEST")
+        let stranger = try await server.send("GET", "/v1/services/demo-service/delivery-status?environment=sandbox", token: try await server.stranger)
+        #expect(stranger.code == "DELIVERY_GROUP_SCOPE_REQUIRED")
+        let elsewhere = try await server.send("GET", "/v1/services/demo-service/running?environment=moon", token: observer)
+        #expect(elsewhere.code == "ENVIRONMENT_NOT_ALLOWED")
+        let unbound = try await server.send("GET", "/v1/services/demo-service/delivery-status?environment=moon", token: observer)
+        #expect(unbound.status == 200, "as the reference: an environment the group cannot deploy to has no status")
+        #expect(unbound.json["promotionCandidate"] is NSNull)
+    }
+
+    @Test func allowedActionsTellTheTruthOfTheRules() async throws {
+        let server = try await RunningServer()
+        func actions(_ token: String) async throws -> [String: Bool] {
+            let reply = try await server.send("GET", "/v1/services/demo-service/allowed-actions", token: token)
+            #expect(reply.status == 200)
+            #expect(reply.json["service"] as? String == "demo-service")
+            return (reply.json["actions"] as? [String: Bool]) ?? [:]
+        }
+        #expect(try await actions(try await server.admin) == ["view": true, "deploy": true, "rollback": true])
+        #expect(try await actions(try await server.owner) == ["view": true, "deploy": true, "rollback": true])
+        #expect(try await actions(try await server.observer) == ["view": true, "deploy": false, "rollback": false])
+        #expect(try await actions(try await server.stranger) == ["view": false, "deploy": false, "rollback": false])
+        #expect(try await actions(try await server.ci) == ["view": false, "deploy": false, "rollback": false])
+        let role = try await server.send("GET", "/v1/services/demo-service/allowed-actions", token: try await server.observer)
+        #expect(role.json["role"] as? String == "OBSERVER")
+        #expect(try await server.send("GET", "/v1/services/ghost/allowed-actions", token: try await server.owner).code == "SERVICE_NOT_ALLOWLISTED")
+    }
+
+    @Test func insightsCountDeploymentsRollbacksAndFailures() async throws {
+        let rig = try await PromotionTests.Rig()
+        let server = rig.server
+        let owner = try await server.owner
+        let registered = try await server.send(
+            "POST", "/v1/builds/register", token: try await server.ci, json: registerBody("1.0.1"), headers: ["Idempotency-Key": "b2"])
+        #expect(registered.status == 201)
+        let first = try await server.send("POST", "/v1/deployments", token: owner, json: deployBody(), headers: ["Idempotency-Key": "d1"])
+        try await rig.finish(try #require(first.json["id"] as? String))
+        let second = try await server.send("POST", "/v1/deployments", token: owner, json: deployBody("1.0.1"), headers: ["Idempotency-Key": "d2"])
+        let secondId = try #require(second.json["id"] as? String)
+        try await rig.finish(secondId)
+        let rollback = try await server.send("POST", "/v1/deployments/\(secondId)/rollback", token: owner, headers: ["Idempotency-Key": "r1"])
+        #expect(rollback.status == 201)
+        let rollbackId = try #require(rollback.json["id"] as? String)
+        try await rig.finish(rollbackId, "TERMINAL")
+        let failures = try await server.send("GET", "/v1/deployments/\(rollbackId)/failures", token: owner).array ?? []
+        #expect(failures.count == 1)
+        let category = try #require(failures.first?["category"] as? String)
+
+        let insights = try await server.send("GET", "/v1/insights/failures?windowDays=30", token: try await server.observer)
+        #expect(insights.status == 200)
+        #expect(insights.json["windowDays"] as? Int == 30)
+        #expect(insights.json["totalDeployments"] as? Int == 2)
+        #expect(insights.json["totalRollbacks"] as? Int == 1)
+        #expect(insights.json["rollbackRate"] as? Double == 0.5)
+        let categories = try #require(insights.json["failuresByCategory"] as? [[String: Any]])
+        #expect(categories.count == 1)
+        #expect(categories.first?["key"] as? String == category)
+        #expect(categories.first?["count"] as? Int == 1)
+        let byRecipe = try #require(insights.json["deploymentsByRecipe"] as? [[String: Any]])
+        #expect(byRecipe.first?["key"] as? String == "default")
+        #expect(byRecipe.first?["count"] as? Int == 3, "rollbacks count by recipe too")
+        let start = try #require(insights.json["windowStart"] as? String)
+        #expect(start.hasSuffix(":00:00Z") || start.hasSuffix(":00:00.000000Z"), "the window starts at an hour: \(start)")
+
+        let filtered = try await server.send("GET", "/v1/insights/failures?service=payments-api", token: try await server.admin)
+        #expect(filtered.json["totalDeployments"] as? Int == 0)
+        #expect(filtered.json["rollbackRate"] as? Double == 0)
+        let strangers = try await server.send("GET", "/v1/insights/failures", token: try await server.stranger)
+        #expect(strangers.json["totalDeployments"] as? Int == 0, "owners see their own groups (D7)")
+        for bad in ["windowDays=0", "windowDays=31", "windowDays=seven"] {
+            let refused = try await server.send("GET", "/v1/insights/failures?\(bad)", token: owner)
+            #expect(refused.status == 400, "\(bad)")
+            #expect(refused.code == "INVALID_REQUEST")
+        }
+        #expect(try await server.send("GET", "/v1/insights/failures?service=ghost", token: owner).code == "SERVICE_NOT_ALLOWLISTED")
+    }
+
+    @Test func configSanityReportsTheRealConfiguration() async throws {
+        let withoutEngine = try await RunningServer()
+        let bare = try await withoutEngine.send("GET", "/v1/config/sanity", token: try await withoutEngine.observer)
+        #expect(bare.status == 200)
+        #expect(bare.json["request_id"] as? String == bare.headers["x-request-id"])
+        #expect(bare.json["oidc_configured"] as? Bool == true)
+        #expect(bare.json["spinnaker_configured"] as? Bool == false)
+        #expect(bare.json["engine_reachable"] as? Bool == false)
+        #expect(bare.json["artifact_discovery_configured"] as? Bool == false)
+        #expect(bare.json["policy_loaded"] as? Bool == true)
+        #expect(bare.json["store_ready"] as? Bool == true)
+
+        let emulator = try EmulatorProcess([])
+        let withEngine = try await RunningServer(gate: emulator.baseURL)
+        let full = try await withEngine.send("GET", "/v1/config/sanity", token: try await withEngine.owner)
+        #expect(full.json["spinnaker_configured"] as? Bool == true)
+        #expect(full.json["engine_reachable"] as? Bool == true)
+    }
+
+    @Test func theUIExposurePolicyIsHiddenUntilAnAdminShowsIt() async throws {
+        let server = try await RunningServer()
+        let admin = try await server.admin, observer = try await server.observer
+        let hidden = #"{"policy":{"artifactRef":{"display":false},"externalLinks":{"display":false}},"source":"store"}"#
+        #expect(String(decoding: try await server.send("GET", "/v1/ui/policy/ui-exposure", token: observer).body, as: UTF8.self) == hidden)
+        #expect(try await server.send("GET", "/v1/admin/system/ui-exposure-policy", token: observer).code == "ROLE_FORBIDDEN")
+        #expect(try await server.send("PUT", "/v1/admin/system/ui-exposure-policy", token: observer, json: #"{"artifactRef":{"display":true}}"#).code == "ROLE_FORBIDDEN")
+
+        let shown = try await server.send(
+            "PUT", "/v1/admin/system/ui-exposure-policy", token: admin, json: #"{"artifactRef":{"display":true},"externalLinks":{"display":true},"unknown":{"x":1}}"#)
+        #expect(shown.status == 200)
+        #expect(String(decoding: shown.body, as: UTF8.self) == #"{"policy":{"artifactRef":{"display":true},"externalLinks":{"display":true}},"source":"store"}"#)
+        let replaced = try await server.send("PUT", "/v1/admin/system/ui-exposure-policy", token: admin, json: #"{"artifactRef":{"display":true}}"#)
+        #expect(replaced.status == 200)
+        let read = try await server.send("GET", "/v1/ui/policy/ui-exposure", token: observer)
+        #expect(String(decoding: read.body, as: UTF8.self) == #"{"policy":{"artifactRef":{"display":true},"externalLinks":{"display":false}},"source":"store"}"#, "a PUT replaces the whole policy")
+
+        for bad in [
+            #"{"artifactRef":{"display":"true"}}"#, #"{"artifactRef":{"display":1}}"#, #"{"artifactRef":{"display":null}}"#,
+            #"{"artifactRef":{"display":[]}}"#, #"{"artifactRef":"invalid"}"#, #"{"externalLinks":{"display":"yes"}}"#,
+            #"{"externalLinks":"invalid"}"#, #"[]"#,
+        ] {
+            let refused = try await server.send("PUT", "/v1/admin/system/ui-exposure-policy", token: admin, json: bad)
+            #expect(refused.status == 400, "\(bad)")
+            #expect(refused.code == "INVALID_REQUEST", "\(bad)")
+        }
+        let audited = try server.store.auditEntries().filter { $0.eventType == "ADMIN_CONFIG_CHANGE" && $0.targetId == "ui_exposure_policy" }
+        #expect(audited.count == 2)
+        #expect(try await server.send("PUT", "/v1/admin/system/mutations-disabled", token: admin, json: #"{"mutations_disabled": true}"#).status == 200)
+        #expect(try await server.send("PUT", "/v1/admin/system/ui-exposure-policy", token: admin, json: "{}").code == "MUTATIONS_DISABLED")
+    }
+}
