@@ -11,7 +11,7 @@ extension GovernanceStore {
             return .pruned(try pruneAudit(retention, txn, codec, &state))
 
         case .replacePolicy(let snapshot, let actorId, let now):
-            state.policy = snapshot
+            state.policy = snapshot.stamped(after: state.policy, at: now, by: actorId)
             state.policyChanged = true
             let note = AuditNote(
                 eventType: "ADMIN_POLICY_LOAD", targetType: "Policy", targetId: "policy", outcome: .success,

@@ -178,7 +178,8 @@ struct Section5ReadAccessTests {
             policy: PolicyNumbers(
                 maxConcurrentDeployments: 1, currentConcurrentDeployments: 1, dailyDeployQuota: 25, deploymentsUsed: 7,
                 dailyQuotaBuildRegister: 50),
-            dailyRollbackQuota: 10, rollbacksUsed: 2)))
+            dailyRollbackQuota: 10, rollbacksUsed: 2, resolvedRecipe: Fixtures.policy.recipes["default"],
+            environmentObject: Fixtures.policy.environments["sandbox"], generatedAt: Fixtures.now)))
         #expect(d.effects == [.countRate(RateWindow(actorId: principal.actorId, bucket: .read, minute: Fixtures.now.minute))])
     }
 

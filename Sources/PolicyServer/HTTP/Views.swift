@@ -166,12 +166,34 @@ enum Views {
             }
         case .route(let route):
             body { self.route(route, into: &$0) }
-        case .routes(let routes):
-            array(routes) { w, r in route(r, into: &w) }
+        case .routes(let rows):
+            array(rows) { w, row in
+                w.open()
+                w.field("display_name", row.environment.displayName)
+                w.field("environment_id", row.environment.id)
+                w.field("is_enabled", row.environment.lifecycle == .active)
+                w.field("lifecycle_state", row.environment.lifecycle.rawValue)
+                w.nullable("recipe_id", row.recipeId)
+                w.field("service_id", row.service)
+                w.field("type", row.environment.kind.rawValue)
+                w.close()
+            }
         case .binding(let b):
             body { binding(b, into: &$0) }
-        case .bindings(let bindings):
-            array(bindings) { w, b in binding(b, into: &w) }
+        case .bindings(let rows):
+            array(rows) { w, row in
+                let b = row.binding
+                w.open()
+                w.field("delivery_group_id", b.deliveryGroupId)
+                w.nullable("display_name", row.environment?.displayName)
+                w.field("environment_id", b.environmentId)
+                w.field("is_enabled", b.isEnabled)
+                // As the reference: the binding's own state, active or disabled.
+                w.field("lifecycle_state", b.isEnabled ? "active" : "disabled")
+                w.field("order_index", Int64(b.orderIndex))
+                w.nullable("type", row.environment?.kind.rawValue)
+                w.close()
+            }
         case .deleted:
             []
         case .environments(let views):
@@ -207,6 +229,7 @@ enum Views {
         w.open()
         w.field("allowed_environments", JSONValue.strings(view.environments))
         w.field("allowed_recipes", JSONValue.strings(g.allowedRecipes))
+        stamp(g.stamp, into: &w)
         w.nullable("description", g.description)
         w.key("guardrails")
         w.open()
@@ -215,9 +238,11 @@ enum Views {
         w.field("max_concurrent_deployments", Int64(view.maxConcurrentDeployments))
         w.close()
         w.field("id", g.id)
+        changed(g.stamp, into: &w)
         w.field("name", g.name)
         w.field("owner", g.owners.joined(separator: ", "))
         w.field("services", JSONValue.strings(g.services))
+        updated(g.stamp, into: &w)
         w.close()
     }
 
@@ -225,8 +250,23 @@ enum Views {
         w.open()
         w.field("environment_id", route.environment)
         w.field("recipe_id", route.recipeId)
-        w.field("service", route.service)
+        w.field("service_id", route.service)
         w.close()
+    }
+
+    /// The created and updated stamps of a policy object; null before the write path stamps it.
+    static func stamp(_ stamp: ChangeStamp?, into w: inout CompactJSONWriter) {
+        w.nullable("created_at", stamp?.createdAt.iso8601)
+        w.nullable("created_by", stamp?.createdBy)
+    }
+
+    static func changed(_ stamp: ChangeStamp?, into w: inout CompactJSONWriter) {
+        w.nullable("last_change_reason", stamp?.lastChangeReason)
+    }
+
+    static func updated(_ stamp: ChangeStamp?, into w: inout CompactJSONWriter) {
+        w.nullable("updated_at", stamp?.updatedAt.iso8601)
+        w.nullable("updated_by", stamp?.updatedBy)
     }
 
     static func binding(_ b: EnvironmentBinding, into w: inout CompactJSONWriter) {
@@ -326,6 +366,7 @@ enum Views {
     /// A recipe; the engine mapping only for admins (REFERENCE §2.8).
     static func recipe(_ r: Recipe, mapping: Bool, into w: inout CompactJSONWriter) {
         w.open()
+        stamp(r.stamp, into: &w)
         if mapping {
             w.field("deploy_pipeline", r.deployPipeline)
             w.nullable("rollback_pipeline", r.rollbackPipeline)
@@ -333,10 +374,13 @@ enum Views {
         }
         w.nullable("description", r.description)
         w.field("effective_behavior_summary", r.effectiveBehaviorSummary)
+        w.field("engine_type", "SPINNAKER")
         w.field("id", r.id)
+        changed(r.stamp, into: &w)
         w.field("name", r.name)
         w.field("recipe_revision", Int64(r.revision))
         w.field("status", r.status.rawValue)
+        updated(r.stamp, into: &w)
         w.close()
     }
 
@@ -521,12 +565,34 @@ enum Views {
             w.field("daily_rollback_quota", Int64(s.dailyRollbackQuota))
             w.field("deliveryGroupId", s.deliveryGroupId)
             w.field("environment", s.environment)
+            w.field("generatedAt", s.generatedAt.iso8601)
             policy(s.policy, into: &w)
             w.key("policy")
             w.open()
             policy(s.policy, into: &w)
             w.close()
             w.nullable("recipeId", s.recipeId)
+            w.key("resolvedRecipe")
+            if let r = s.resolvedRecipe {
+                w.open()
+                w.field("effectiveBehaviorSummary", r.effectiveBehaviorSummary)
+                w.field("id", r.id)
+                w.field("name", r.name)
+                w.field("revision", Int64(r.revision))
+                w.key("routing")
+                w.open()
+                w.nullable("display_name", s.environmentObject?.displayName)
+                w.field("environment_id", s.environment)
+                w.nullable("lifecycle_state", s.environmentObject?.lifecycle.rawValue)
+                w.field("recipe_id", r.id)
+                w.field("service_id", s.service)
+                w.nullable("type", s.environmentObject?.kind.rawValue)
+                w.close()
+                w.field("status", r.status.rawValue)
+                w.close()
+            } else {
+                w.raw("null")
+            }
             w.field("rollbacks_used", Int64(s.rollbacksUsed))
             w.field("service", s.service)
             w.close()

@@ -125,9 +125,9 @@ public indirect enum DecisionResult: Sendable, Hashable, Codable {
     /// A service's routing row for an environment.
     case route(Route)
     /// A service's routing, by environment id.
-    case routes([Route])
+    case routes([RouteRow])
     /// A delivery group's bindings, in order.
-    case bindings([EnvironmentBinding])
+    case bindings([BindingRow])
     /// A group's binding to an environment.
     case binding(EnvironmentBinding)
     /// Something was deleted (204, no body).
@@ -256,6 +256,25 @@ public struct PolicySummary: Sendable, Hashable, Codable {
     public var dailyRollbackQuota: Int
     /// Rollbacks spent today.
     public var rollbacksUsed: Int
+    /// The routed recipe, when routing exists and names a recipe that exists.
+    public var resolvedRecipe: Recipe?
+    /// The environment (for the routing row of `resolvedRecipe`).
+    public var environmentObject: Environment?
+    public var generatedAt: Timestamp
+}
+
+/// One row of a service's routing (REFERENCE §2.8): an environment and the recipe routed there.
+public struct RouteRow: Sendable, Hashable, Codable {
+    public var service: String
+    public var environment: Environment
+    /// nil: nothing routed for the service in this environment.
+    public var recipeId: String?
+}
+
+/// One binding of a delivery group with its environment's names (REFERENCE §2.8).
+public struct BindingRow: Sendable, Hashable, Codable {
+    public var binding: EnvironmentBinding
+    public var environment: Environment?
 }
 
 /// A delivery group as the API shows it: its environments in binding order and its guardrails

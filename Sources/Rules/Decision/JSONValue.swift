@@ -60,11 +60,11 @@ extension Recipe {
     /// The recipe as the admin API shows it, for audit old and new values.
     public var jsonValue: JSONValue {
         .object([
-            "id": .string(id), "name": .string(name), "description": .optional(description),
+            "id": .string(id), "name": .string(name), "description": .optional(description), "engine_type": .string("SPINNAKER"),
             "spinnaker_application": .optional(spinnakerApplication), "deploy_pipeline": .string(deployPipeline),
             "rollback_pipeline": .optional(rollbackPipeline), "effective_behavior_summary": .string(effectiveBehaviorSummary),
             "status": .string(status.rawValue), "recipe_revision": .int(Int64(revision)),
-        ])
+        ].merging(stamp?.members ?? ChangeStamp.absent) { a, _ in a })
     }
 }
 
@@ -80,7 +80,7 @@ extension DeliveryGroup {
                 "daily_deploy_quota": guardrails.dailyDeployQuota.map { .int(Int64($0)) } ?? .null,
                 "daily_rollback_quota": guardrails.dailyRollbackQuota.map { .int(Int64($0)) } ?? .null,
             ]),
-        ])
+        ].merging(stamp?.members ?? ChangeStamp.absent) { a, _ in a })
     }
 }
 

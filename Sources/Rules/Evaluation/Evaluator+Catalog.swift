@@ -50,10 +50,14 @@ extension Evaluator {
             result = .environment(try t.check(.objectExists) { () throws(Denial) in try Checks.objectExists(views.first, "Environment") })
         case .serviceRoutes(let service):
             _ = try t.check(.objectExists) { () throws(Denial) in try Checks.objectExists(policy.services[service], "Service") }
-            result = .routes((policy.routes[service] ?? [:]).values.sorted { $0.environment < $1.environment })
+            // One row per environment, routed or not, as the reference lists them.
+            result = .routes(policy.environments.values.sorted { $0.id < $1.id }.map {
+                RouteRow(service: service, environment: $0, recipeId: policy.route(service: service, environment: $0.id)?.recipeId)
+            })
         case .groupBindings(let group):
             _ = try t.check(.objectExists) { () throws(Denial) in try Checks.objectExists(policy.deliveryGroups[group], "Delivery group") }
-            result = .bindings((policy.bindings[group] ?? [:]).values.sorted { ($0.orderIndex, $0.environmentId) < ($1.orderIndex, $1.environmentId) })
+            result = .bindings((policy.bindings[group] ?? [:]).values.sorted { ($0.orderIndex, $0.environmentId) < ($1.orderIndex, $1.environmentId) }
+                .map { BindingRow(binding: $0, environment: policy.environments[$0.environmentId]) })
         case .auditEvents(let query):
             try t.check(.settingsValid) { () throws(Denial) in
                 guard (1...500).contains(query.limit) else {

@@ -21,7 +21,8 @@ extension Evaluator {
         let note: (type: String, target: String, id: String, old: JSONValue, new: JSONValue, reason: String?)
         switch change {
         case .createRecipe(let c):
-            let recipe = try t.check(.policyChangeValid) { () throws(Denial) in try PolicyValidator.recipe(c, pathId: nil, revision: 1) }
+            var recipe = try t.check(.policyChangeValid) { () throws(Denial) in try PolicyValidator.recipe(c, pathId: nil, revision: 1) }
+            recipe.stamp = ChangeStamp(createdAt: now, createdBy: principal.actorId)
             try t.check(.objectAbsent) { () throws(Denial) in
                 if before.recipes[recipe.id] != nil { throw Denial(.recipeExists, "Recipe already exists") }
             }
@@ -30,9 +31,10 @@ extension Evaluator {
             note = ("ADMIN_CREATE", "Recipe", recipe.id, .null, recipe.jsonValue, c.changeReason)
         case .updateRecipe(let id, let c):
             let existing = try t.check(.objectExists) { () throws(Denial) in try Checks.objectExists(before.recipes[id], "Recipe") }
-            let recipe = try t.check(.policyChangeValid) { () throws(Denial) in
+            var recipe = try t.check(.policyChangeValid) { () throws(Denial) in
                 try PolicyValidator.recipe(c, pathId: id, revision: existing.revision + 1)
             }
+            recipe.stamp = stamp(updating: existing.stamp, reason: c.changeReason, i)
             policy.recipes[id] = recipe
             allowed = Allowed(status: 200, result: .recipe(recipe, engineMapping: true))
             note = ("ADMIN_UPDATE", "Recipe", id, existing.jsonValue, recipe.jsonValue, c.changeReason)
@@ -43,7 +45,8 @@ extension Evaluator {
             allowed = Allowed(status: 204, result: .deleted)
             note = ("ADMIN_DELETE", "Recipe", id, existing.jsonValue, .null, nil)
         case .createDeliveryGroup(let c):
-            let group = try t.check(.policyChangeValid) { () throws(Denial) in try PolicyValidator.deliveryGroup(c, pathId: nil, in: before) }
+            var group = try t.check(.policyChangeValid) { () throws(Denial) in try PolicyValidator.deliveryGroup(c, pathId: nil, in: before) }
+            group.stamp = ChangeStamp(createdAt: now, createdBy: principal.actorId)
             try t.check(.objectAbsent) { () throws(Denial) in
                 if before.deliveryGroups[group.id] != nil { throw Denial(.deliveryGroupExists, "Delivery group already exists") }
             }
@@ -53,7 +56,8 @@ extension Evaluator {
             note = ("ADMIN_CREATE", "DeliveryGroup", group.id, .null, group.jsonValue(environments: view.environments), c.changeReason)
         case .updateDeliveryGroup(let id, let c):
             let existing = try t.check(.objectExists) { () throws(Denial) in try Checks.objectExists(before.deliveryGroups[id], "Delivery group") }
-            let group = try t.check(.policyChangeValid) { () throws(Denial) in try PolicyValidator.deliveryGroup(c, pathId: id, in: before) }
+            var group = try t.check(.policyChangeValid) { () throws(Denial) in try PolicyValidator.deliveryGroup(c, pathId: id, in: before) }
+            group.stamp = stamp(updating: existing.stamp, reason: c.changeReason, i)
             apply(group, environments: c.allowedEnvironments, to: &policy)
             let view = DeliveryGroupView(group, in: policy)
             allowed = Allowed(status: 200, result: .deliveryGroup(view))
@@ -124,6 +128,12 @@ extension Evaluator {
                 actorSubject: principal.claims.subject, actorEmail: principal.email, actorAuthorizedParty: principal.claims.authorizedParty))))
         if let scope = idem.scope { complete(scope, fingerprint, allowed.status, allowed.result, i, &t) }
         return allowed
+    }
+
+    /// The stamp of an object changed now by the caller: created earlier (when known), updated
+    /// now, the reason given kept as the last one.
+    static func stamp(updating old: ChangeStamp?, reason: String?, _ i: Inputs) -> ChangeStamp {
+        (old ?? ChangeStamp(createdAt: i.now, createdBy: i.principal.actorId)).updated(at: i.now, by: i.principal.actorId, reason: reason)
     }
 
     /// Puts `group` into `policy`; with `environments`, its bindings become exactly those (new

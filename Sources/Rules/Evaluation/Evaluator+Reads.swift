@@ -56,10 +56,13 @@ extension Evaluator {
             dailyDeployQuota: limits.dailyDeployQuota,
             deploymentsUsed: state.quotaUsed(QuotaScope(kind: .deploy, key: key), day: now.day),
             dailyQuotaBuildRegister: settings.dailyQuotaBuildRegister)
+        let routed = policy.route(service: query.service, environment: query.environment)?.recipeId
         return Allowed(status: 200, result: .policySummary(PolicySummary(
             service: query.service, environment: query.environment, deliveryGroupId: group.id,
-            recipeId: policy.route(service: query.service, environment: query.environment)?.recipeId, policy: numbers,
+            recipeId: routed, policy: numbers,
             dailyRollbackQuota: limits.dailyRollbackQuota,
-            rollbacksUsed: state.quotaUsed(QuotaScope(kind: .rollback, key: key), day: now.day))))
+            rollbacksUsed: state.quotaUsed(QuotaScope(kind: .rollback, key: key), day: now.day),
+            resolvedRecipe: routed.flatMap { policy.recipes[$0] }, environmentObject: policy.environments[query.environment],
+            generatedAt: now)))
     }
 }

@@ -16,6 +16,8 @@ public struct DeliveryGroup: Sendable, Hashable, Codable {
     public var allowedRecipes: [String]
     /// Limits; unset values fall back to the environment's, then to the defaults.
     public var guardrails: Guardrails
+    /// Who created and last changed the group, when and why; nil until the write path stamps it.
+    public var stamp: ChangeStamp?
 
     /// A delivery group from its parts; owner emails are normalised.
     public init(
@@ -56,5 +58,59 @@ public struct Guardrails: Sendable, Hashable, Codable {
         self.maxConcurrentDeployments = maxConcurrentDeployments
         self.dailyDeployQuota = dailyDeployQuota
         self.dailyRollbackQuota = dailyRollbackQuota
+    }
+}
+
+
+/// Who created and last changed a policy object, when, and the reason given for the last change
+/// (REFERENCE §2.8 `created_at`, `created_by`, `updated_at`, `updated_by`, `last_change_reason`).
+public struct ChangeStamp: Sendable, Hashable, Codable {
+    public var createdAt: Timestamp
+    public var createdBy: String
+    public var updatedAt: Timestamp
+    public var updatedBy: String
+    public var lastChangeReason: String?
+
+    /// The stamp of an object created by `actor` at `now`.
+    public init(createdAt: Timestamp, createdBy: String) {
+        self.createdAt = createdAt
+        self.createdBy = createdBy
+        self.updatedAt = createdAt
+        self.updatedBy = createdBy
+        self.lastChangeReason = nil
+    }
+
+    /// This stamp after `actor` changed the object at `now`; a non-blank `reason` (trimmed)
+    /// replaces the last one, as in the reference.
+    public func updated(at now: Timestamp, by actor: String, reason: String?) -> ChangeStamp {
+        var next = self
+        next.updatedAt = now
+        next.updatedBy = actor
+        if let trimmed = reason?.trimmingWhitespace, !trimmed.isEmpty { next.lastChangeReason = trimmed }
+        return next
+    }
+
+    /// The stamp as the admin API shows it and the audit keeps it.
+    public var members: [String: JSONValue] {
+        [
+            "created_at": .string(createdAt.iso8601), "created_by": .string(createdBy), "updated_at": .string(updatedAt.iso8601),
+            "updated_by": .string(updatedBy), "last_change_reason": .optional(lastChangeReason),
+        ]
+    }
+
+    /// The members of no stamp: all null.
+    public static let absent: [String: JSONValue] = [
+        "created_at": .null, "created_by": .null, "updated_at": .null, "updated_by": .null, "last_change_reason": .null,
+    ]
+}
+
+extension String {
+    /// The string without leading and trailing whitespace.
+    var trimmingWhitespace: String {
+        let scalars = unicodeScalars
+        guard let first = scalars.firstIndex(where: { !$0.properties.isWhitespace }),
+            let last = scalars.lastIndex(where: { !$0.properties.isWhitespace })
+        else { return "" }
+        return String(scalars[first...last])
     }
 }

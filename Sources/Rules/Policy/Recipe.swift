@@ -24,6 +24,8 @@ public struct Recipe: Sendable, Hashable, Codable {
     public var status: Status
     /// Bumped on every update; frozen into each deployment record.
     public var revision: Int
+    /// Who created and last changed the recipe, when and why; nil until the write path stamps it.
+    public var stamp: ChangeStamp?
 
     /// A recipe from its parts.
     public init(
