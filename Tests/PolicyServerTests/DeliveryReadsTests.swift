@@ -107,6 +107,12 @@ import Testing
         let second = try await server.send("POST", "/v1/deployments", token: owner, json: deployBody("1.0.1"), headers: ["Idempotency-Key": "d2"])
         let secondId = try #require(second.json["id"] as? String)
         try await rig.finish(secondId)
+        // The first success is superseded by the second (REFERENCE §8.3), in a read and a list.
+        let firstId = try #require(first.json["id"] as? String)
+        #expect(try await server.send("GET", "/v1/deployments/\(firstId)", token: owner).json["outcome"] as? String == "SUPERSEDED")
+        #expect(try await server.send("GET", "/v1/deployments/\(secondId)", token: owner).json["outcome"] as? String == "SUCCEEDED")
+        let listed = try await server.send("GET", "/v1/deployments?service=demo-service", token: owner).array ?? []
+        #expect(listed.map { $0["outcome"] as? String } == ["SUCCEEDED", "SUPERSEDED"])
         let rollback = try await server.send("POST", "/v1/deployments/\(secondId)/rollback", token: owner, headers: ["Idempotency-Key": "r1"])
         #expect(rollback.status == 201)
         let rollbackId = try #require(rollback.json["id"] as? String)

@@ -1,3 +1,5 @@
+import GovernanceStore
+import PolicyFile
 import Foundation
 import Testing
 
@@ -150,5 +152,86 @@ import Testing
         let again = try await server.send("DELETE", "/v1/environments/qa-7", token: admin, headers: ["Idempotency-Key": "del-qa-7"])
         #expect(again.status == 204)
         #expect(again.headers["idempotency-replayed"] == "true")
+    }
+
+    /// The reference's object shapes (REFERENCE §2.8, DECISIONS D1): stamps written by the change
+    /// that made them, `engine_type`, routing and binding rows, the policy summary's resolved recipe.
+    @Test func adminObjectsHaveTheReferencesShape() async throws {
+        let server = try await RunningServer()
+        let admin = try await server.admin
+        let other = try await server.token(["dxcp-platform-admins"], subject: "admin-2", email: "admin2@example.com")
+
+        // Loaded from the policy file: stamped by the load, unchanged by a reload of the same file.
+        let loaded = try await server.send("GET", "/v1/recipes/default", token: admin)
+        #expect(loaded.json["created_by"] as? String == "test")
+        #expect(loaded.json["engine_type"] as? String == "SPINNAKER")
+        let loadedAt = try #require(loaded.json["created_at"] as? String)
+        try await server.store.replacePolicy(try PolicyFile.load(path: RunningServer.demoPolicy), actorId: "reload", now: currentTime())
+        let reloaded = try await server.send("GET", "/v1/recipes/default", token: admin)
+        #expect(reloaded.json["created_at"] as? String == loadedAt)
+        #expect(reloaded.json["updated_by"] as? String == "test", "an unchanged object keeps its stamp")
+
+        let created = try await server.send("POST", "/v1/recipes", token: admin, json: Self.recipe.replacingOccurrences(of: "}", with: #","change_reason":"ignored on create"}"#))
+        #expect(created.status == 200)
+        #expect(created.json["created_by"] as? String == "admin-1")
+        #expect(created.json["updated_by"] as? String == "admin-1")
+        #expect(created.json["created_at"] as? String == created.json["updated_at"] as? String)
+        #expect(created.json["last_change_reason"] is NSNull)
+        #expect(created.json["engine_type"] as? String == "SPINNAKER")
+        try await Task.sleep(for: .milliseconds(5))
+        let updated = try await server.send("PUT", "/v1/recipes/temp-recipe", token: other,
+            json: #"{"name":"Temporary v2","deploy_pipeline":"demo-deploy","effective_behavior_summary":"Changed.","change_reason":"  Refine metadata "}"#)
+        #expect(updated.json["created_by"] as? String == "admin-1")
+        #expect(updated.json["updated_by"] as? String == "admin-2")
+        #expect(updated.json["created_at"] as? String == created.json["created_at"] as? String)
+        #expect(updated.json["updated_at"] as? String != created.json["updated_at"] as? String)
+        #expect(updated.json["last_change_reason"] as? String == "Refine metadata")
+        #expect(updated.json["recipe_revision"] as? Int == 2)
+        let publicView = try await server.send("GET", "/v1/recipes/temp-recipe", token: try await server.observer)
+        #expect(publicView.json["created_by"] as? String == "admin-1")
+        #expect(publicView.json["deploy_pipeline"] == nil, "the engine mapping is for admins")
+
+        let group = #"{"id":"team-a","name":"Team A","owner":"lead@example.com","services":[],"allowed_environments":["sandbox"],"allowed_recipes":["default"],"change_reason":"new team"}"#
+        let createdGroup = try await server.send("POST", "/v1/delivery-groups", token: admin, json: group)
+        #expect(createdGroup.json["created_by"] as? String == "admin-1")
+        #expect(createdGroup.json["last_change_reason"] is NSNull)
+        let updatedGroup = try await server.send("PUT", "/v1/delivery-groups/team-a", token: other, json: group.replacingOccurrences(of: "new team", with: "renamed"))
+        #expect(updatedGroup.json["updated_by"] as? String == "admin-2")
+        #expect(updatedGroup.json["last_change_reason"] as? String == "renamed")
+        let listed = try await server.send("GET", "/v1/delivery-groups/team-a", token: try await server.owner)
+        #expect(listed.json["created_by"] as? String == "admin-1")
+
+        // The audit keeps the stamped objects as old and new values.
+        let change = try #require(try server.store.auditEntries().last { $0.eventType == "ADMIN_UPDATE" && $0.targetType == "DeliveryGroup" })
+        #expect(change.summary.contains(#""updated_by":"admin-2""#), "\(change.summary)")
+        #expect(change.summary.contains(#""last_change_reason":"renamed""#))
+
+        let routes = try #require(try await server.send("GET", "/v1/admin/services/demo-service/environments", token: admin).array)
+        #expect(routes.count == 3, "one row per environment")
+        let sandbox = try #require(routes.first { $0["environment_id"] as? String == "sandbox" })
+        #expect(sandbox["service_id"] as? String == "demo-service")
+        #expect(sandbox["recipe_id"] as? String == "default")
+        #expect(sandbox["display_name"] as? String == "Sandbox")
+        #expect(sandbox["type"] as? String == "non_prod")
+        #expect(sandbox["lifecycle_state"] as? String == "active")
+        #expect(sandbox["is_enabled"] as? Bool == true)
+        let paymentsRoutes = try #require(try await server.send("GET", "/v1/admin/services/payments-api/environments", token: admin).array)
+        #expect(paymentsRoutes.first { $0["environment_id"] as? String == "staging" }?["recipe_id"] is NSNull, "unrouted environments are listed")
+        let routed = try await server.send("PUT", "/v1/admin/services/demo-service/environments/sandbox", token: admin, json: #"{"recipe_id":"temp-recipe"}"#)
+        #expect(Set(routed.json.keys) == ["service_id", "environment_id", "recipe_id"])
+
+        let bindings = try #require(try await server.send("GET", "/v1/admin/delivery-groups/default/environments", token: admin).array)
+        #expect(bindings.map { $0["environment_id"] as? String } == ["sandbox", "staging", "production"])
+        #expect(bindings.last?["type"] as? String == "prod")
+        #expect(bindings.last?["display_name"] as? String == "Production")
+        #expect(bindings.first?["lifecycle_state"] as? String == "active")
+
+        let summary = try await server.send("POST", "/v1/policy/summary", token: admin, json: #"{"service":"demo-service","environment":"staging"}"#)
+        #expect(summary.json["generatedAt"] is String)
+        let resolved = try #require(summary.json["resolvedRecipe"] as? [String: Any])
+        #expect(resolved["id"] as? String == "default")
+        #expect(resolved["revision"] as? Int == 1)
+        #expect(resolved["status"] as? String == "active")
+        #expect((resolved["routing"] as? [String: Any])?["service_id"] as? String == "demo-service")
     }
 }

@@ -17,7 +17,7 @@ struct Section5ReadAccessTests {
     func readAllowed(_ principal: Principal) {
         let d = decide(.readDeployment(id: "demo-1"), by: principal, state: Self.state)
         #expect(d.status == 200)
-        #expect(d.result == .deployment(Self.state.records["demo-1"]!))
+        #expect(d.result == .deploymentRead(Self.state.records["demo-1"]!, superseded: false))
         #expect(d.effects == [.countRate(RateWindow(actorId: principal.actorId, bucket: .read, minute: Fixtures.now.minute))])
     }
 
@@ -112,7 +112,7 @@ struct Section5ReadAccessTests {
     }
 
     static func ids(_ d: Decision) -> [String]? {
-        if case .deployments(let records) = d.result { records.map(\.id) } else { nil }
+        if case .deployments(let records, _) = d.result { records.map(\.id) } else { nil }
     }
 
     @Test("admins and observers list every group (groups nil), newest first", arguments: [Fixtures.admin, Fixtures.observer])

@@ -71,12 +71,14 @@ enum Views {
         case .deployment(let r): body { deployment(r, admin: admin, into: &$0) }
         case .failures(let r): failures(r)
         case .timeline(let r): timeline(r)
-        case .deployments(let list):
+        case .deploymentRead(let r, let superseded): body { deployment(r, admin: admin, superseded: superseded, into: &$0) }
+        case .deployments(let list, let ids):
             body { w in
+                let superseded = Set(ids)
                 w.raw("[")
                 for (i, r) in list.enumerated() {
                     if i > 0 { w.raw(",") }
-                    deployment(r, admin: admin, into: &w)
+                    deployment(r, admin: admin, superseded: superseded.contains(r.id), into: &w)
                 }
                 w.raw("]")
             }
@@ -385,7 +387,7 @@ enum Views {
     }
 
     /// The public view of a deployment record (REFERENCE §8.1); admins also see the execution.
-    static func deployment(_ r: DeploymentRecord, admin: Bool, into w: inout CompactJSONWriter) {
+    static func deployment(_ r: DeploymentRecord, admin: Bool, superseded: Bool = false, into w: inout CompactJSONWriter) {
         w.open()
         w.field("changeSummary", r.changeSummary)
         w.field("createdAt", r.createdAt.iso8601)
@@ -412,7 +414,7 @@ enum Views {
         }
         w.raw("]")
         w.field("id", r.id)
-        w.nullable("outcome", r.outcome?.rawValue)
+        w.nullable("outcome", superseded ? "SUPERSEDED" : r.outcome?.rawValue)
         w.field("recipeId", r.recipeId)
         w.field("recipeRevision", Int64(r.recipeRevision))
         w.nullable("rollbackOf", r.rollbackOf)

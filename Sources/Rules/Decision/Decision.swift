@@ -93,7 +93,8 @@ public indirect enum DecisionResult: Sendable, Hashable, Codable {
     /// A deployment's derived timeline (`GET /v1/deployments/{id}/timeline`).
     case timeline(DeploymentRecord)
     /// Deployment records, newest first.
-    case deployments([DeploymentRecord])
+    /// Records, newest first, with the ids of those shown as SUPERSEDED (sorted).
+    case deployments([DeploymentRecord], superseded: [String] = [])
     /// The policy figures of a service and environment.
     case policySummary(PolicySummary)
     /// An issued upload capability.
@@ -140,6 +141,9 @@ public indirect enum DecisionResult: Sendable, Hashable, Codable {
     case auditQuery(AuditQuery)
     /// Promotion validate's answer.
     case promotionValidation(PromotionValidationReport)
+    /// A deployment as a read shows it: SUCCEEDED but no longer the newest success of its
+    /// service and environment shows the outcome SUPERSEDED (REFERENCE §8.3).
+    case deploymentRead(DeploymentRecord, superseded: Bool)
     /// A service's delivery status in one environment.
     case deliveryStatus(DeliveryStatus)
     /// What runs of a service in an environment (nil: nothing known to run).

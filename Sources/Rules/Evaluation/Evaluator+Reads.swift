@@ -22,7 +22,7 @@ extension Evaluator {
         }
         try t.check(.recordReadScope) { () throws(Denial) in try Checks.recordReadScope(principal, role, record, policy) }
         return switch view {
-        case .record: Allowed(status: 200, result: .deployment(record))
+        case .record: Allowed(status: 200, result: .deploymentRead(record, superseded: !superseded(of: [record], state).isEmpty))
         case .failures: Allowed(status: 200, result: .failures(record))
         case .timeline: Allowed(status: 200, result: .timeline(record))
         }
@@ -35,7 +35,23 @@ extension Evaluator {
         try readWindow(i, state, &t)
         let groups = Checks.readableGroups(principal, role, i.policy)
         let records = groups?.isEmpty == true ? [] : state.deployments(matching: query, groups: groups)
-        return Allowed(status: 200, result: .deployments(records))
+        return Allowed(status: 200, result: .deployments(records, superseded: superseded(of: records, state)))
+    }
+
+    /// The SUCCEEDED records among `records` that are not the newest success of their service
+    /// and environment (REFERENCE §8.3 `SUPERSEDED`): one index lookup per service and
+    /// environment.
+    static func superseded(of records: [DeploymentRecord], _ state: some StateView) -> [String] {
+        var newest: [String: String?] = [:]
+        var out: Set<String> = []
+        for r in records where r.state == .succeeded {
+            let scope = "\(r.service)\u{0}\(r.environment)"
+            if newest[scope] == nil {
+                newest[scope] = .some(state.latestSucceeded(service: r.service, environment: r.environment, before: Timestamp(microseconds: .max))?.id)
+            }
+            if let latest = newest[scope] ?? nil, latest != r.id { out.insert(r.id) }
+        }
+        return out.sorted()
     }
 
     /// `POST /v1/policy/summary`: the limits and usage of a service in an environment, for
