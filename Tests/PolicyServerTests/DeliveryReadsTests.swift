@@ -200,4 +200,23 @@ import Testing
         #expect(try await server.send("PUT", "/v1/admin/system/mutations-disabled", token: admin, json: #"{"mutations_disabled": true}"#).status == 200)
         #expect(try await server.send("PUT", "/v1/admin/system/ui-exposure-policy", token: admin, json: "{}").code == "MUTATIONS_DISABLED")
     }
+
+    @Test func whatIsDeliberatelyNotServedSaysSoInTheEnvelope() async throws {
+        let server = try await RunningServer()
+        let admin = try await server.admin
+        for (method, path) in [
+            ("GET", "/v1/spinnaker/status"), ("GET", "/v1/spinnaker/applications"), ("GET", "/v1/spinnaker/applications/demo-app/pipelines"),
+            ("GET", "/v1/admin/system/engine-adapters/main"), ("PUT", "/v1/admin/system/engine-adapters/main"),
+            ("POST", "/v1/admin/system/engine-adapters/main/validate"),
+        ] {
+            let reply = method == "GET" ? try await server.send(method, path, token: admin) : try await server.send(method, path, token: admin, json: "{}")
+            #expect(reply.status == 501, "\(method) \(path)")
+            #expect(reply.code == "NOT_SERVED", "\(method) \(path)")
+            #expect(reply.json["request_id"] as? String == reply.headers["x-request-id"])
+            #expect((reply.json["details"] as? [String: Any])?["not_served"] as? Bool == true)
+        }
+        let versions = try await server.send("GET", "/v1/services/demo-service/versions?refresh=true", token: try await server.observer)
+        #expect(versions.status == 200, "versions come from the build registry; refresh has nothing to discover (DECISIONS D2)")
+        #expect(versions.json["source"] as? String == "registry")
+    }
 }

@@ -29,6 +29,7 @@ struct CodeCoverageTests {
         .engineCallFailed: "engine dispatch outcome, mapped outside the rules (only passed through engineReadiness)",
         .internalError: "unexpected server failure; a rule denial is never an internal error",
         .routeNotFound: "answered by the edge's routing before any rule runs",
+        .notServed: "answered by the edge's routing before any rule runs",
         .methodNotAllowed: "answered by the edge's routing before any rule runs",
     ]
 
@@ -180,7 +181,7 @@ struct CodeCoverageTests {
         .recipeExists: 409, .recipeInUse: 409, .routeNotFound: 404, .methodNotAllowed: 405,
         .invalidEnvironmentId: 400, .invalidEnvironmentType: 400, .invalidEnvironmentLifecycleState: 400,
         .environmentExists: 409, .environmentTypeLocked: 409, .environmentDeleteBlockedReferenced: 409,
-        .promotionTargetRequired: 400, .promotionPathNotAllowed: 400, .promotionVersionIneligible: 400,
+        .promotionTargetRequired: 400, .promotionPathNotAllowed: 400, .promotionVersionIneligible: 400, .notServed: 501,
     ]
 
     static let userErrors: Set<ContractCode> = [

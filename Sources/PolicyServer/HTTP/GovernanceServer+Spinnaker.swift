@@ -9,7 +9,7 @@ import HTTPTypes
 /// the principal, as a delivery owner. Denials are 4xx that Spinnaker does not retry — never 429
 /// or 5xx — with the contract code and the decision id in the body for a later stage to read.
 extension GovernanceServer {
-    static let webhookPrefix = "/v1/spinnaker/"
+    static let webhookPrefix = "/v1/spinnaker/webhook/"
 
     func webhookAnswer(_ request: inout Request, path: String, requestId: String) async -> Answer {
         var answer = await webhookDecision(&request, path: path, requestId: requestId)

@@ -155,6 +155,13 @@ public enum WireRequest {
         case ("GET", 3, "admin") where route[1] == "system" && route[2] == "ui-exposure-policy": return .read(.adminUIExposure)
         case ("PUT", 3, "admin") where route[1] == "system" && route[2] == "ui-exposure-policy":
             return .setUIExposure(try uiExposurePolicy(body))
+        case ("GET", 2, "spinnaker") where route[1] == "status" || route[1] == "applications",
+            ("GET", 4, "spinnaker") where route[1] == "applications" && route[3] == "pipelines",
+            ("GET", 4, "admin") where route[1] == "system" && route[2] == "engine-adapters",
+            ("PUT", 4, "admin") where route[1] == "system" && route[2] == "engine-adapters",
+            ("POST", 5, "admin") where route[1] == "system" && route[2] == "engine-adapters" && route[4] == "validate":
+            throw notServed("Engine diagnostics and engine adapter settings are not served: Gate is configured when the service starts "
+                + "(docs/CONFIGURATION.md) and its state is read from Spinnaker itself")
         case ("GET", 1, "services"): return .read(.services)
         case ("GET", 3, "services") where route[2] == "versions": return .read(.serviceVersions(service: try pathId(route[1])))
         case ("GET", 1, "delivery-groups"): return .read(.deliveryGroups)
@@ -271,6 +278,12 @@ public enum WireRequest {
             changeSummary: r.string("changeSummary", maxLength: 240), recipeId: r.optionalString("recipeId"))
         try r.check()
         return intent
+    }
+
+    /// An endpoint of the reference that is deliberately not served (DECISIONS 65): 501 in the
+    /// envelope, saying why.
+    static func notServed(_ why: String) -> WireError {
+        WireError(code: .notServed, status: 501, message: why, field: nil, details: ["not_served": .bool(true)])
     }
 
     /// A query parameter that must be present and non-empty.

@@ -53,6 +53,9 @@ public enum ContractCode: String, Sendable, Codable, CaseIterable {
     /// A Spinnaker execution that is not the pipeline routed for its service and environment.
     case pipelineNotRouted = "PIPELINE_NOT_ROUTED"
     case internalError = "INTERNAL_ERROR"
+    /// An endpoint of the reference this service deliberately does not serve (DECISIONS 65),
+    /// answered by routing, before any rule.
+    case notServed = "NOT_SERVED"
     /// No endpoint at this path (answered by routing, before any rule).
     case routeNotFound = "ROUTE_NOT_FOUND"
     /// The path exists, not with this method (answered by routing, before any rule).
@@ -106,6 +109,7 @@ public enum ContractCode: String, Sendable, Codable, CaseIterable {
             409
         case .quotaExceeded, .rateLimited: 429
         case .internalError: 500
+        case .notServed: 501
         case .engineMisconfigured, .engineUnauthorized, .engineCallFailed: 502
         case .mutationsDisabled, .engineUnavailable: 503
         case .engineTimeout: 504
