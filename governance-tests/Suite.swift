@@ -65,6 +65,7 @@ final class Suite {
         await stepI()
         await stepG()
         await stepRecords()
+        await stepP()
         await stepH()
         await stepJ()
         await restores.unwind(to: 0, recorder: recorder)

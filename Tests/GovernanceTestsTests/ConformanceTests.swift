@@ -29,7 +29,8 @@ import TestSupport
         "cleanup.group_guardrails", "killswitch.toggle", "killswitch.blocks_deployments", "killswitch.blocks_builds",
         "killswitch.blocks_admin_mutations", "killswitch.toggle_usable_while_on", "killswitch.released", "cleanup.kill_switch",
         "cleanup.ci_publishers", "cleanup.delivery_group_membership", "cleanup.state_restored", "audit.admin_config_changes", "audit.every_admin_change",
-        "audit.deployments_recorded",
+        "audit.deployments_recorded", "promotion.same_environment", "promotion.key_required", "delivery.status",
+        "delivery.allowed_actions", "insights.window", "admin.object_shapes",
     ]
 
     /// A fresh server with the emulator passes strict + active: exit 0, every check passed, the

@@ -8,7 +8,7 @@ import Testing
     static let readme = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("governance-tests/README.md").path
 
-    /// The matrix rows: guardrail → cells (validate, deploy, rollback).
+    /// The matrix rows: guardrail → cells (validate, deploy, rollback, promotion).
     static func matrix() throws -> [(String, [String])] {
         let text = try String(contentsOfFile: readme, encoding: .utf8)
         guard let start = text.range(of: "<!-- coverage-matrix -->"), let end = text.range(of: "<!-- /coverage-matrix -->") else { return [] }
@@ -26,8 +26,8 @@ import Testing
         ])
         let corpus = Set(try CorpusRunTests.caseIds())
         for (guardrail, cells) in rows {
-            #expect(cells.count == 3, "\(guardrail): \(cells)")
-            for (endpoint, cell) in zip(["validate", "deploy", "rollback"], cells) {
+            #expect(cells.count == 4, "\(guardrail): \(cells)")
+            for (endpoint, cell) in zip(["validate", "deploy", "rollback", "promotion"], cells) {
                 let names = cell.split(separator: "`", omittingEmptySubsequences: false).enumerated().filter { $0.offset % 2 == 1 }.map { String($0.element) }
                 if names.isEmpty {
                     #expect(cell.hasPrefix("n/a: ") && cell.count > 12, "\(guardrail) × \(endpoint) is empty: \(cell)")

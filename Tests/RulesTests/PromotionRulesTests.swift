@@ -34,7 +34,7 @@ struct PromotionRulesTests {
         #expect(record.recipeId == "default")
         #expect(d.effects.contains(.spendQuota(QuotaScope(kind: .deploy, key: "default:staging"), day: Fixtures.now.day)))
         #expect(d.trail.map(\.check) == [
-            .roleRecognised, .principalClaimPresent, .roleAllowed, .intentWellFormed, .killSwitchOff, .idempotencyKeyPresent,
+            .roleRecognised, .principalClaimPresent, .intentWellFormed, .roleAllowed, .killSwitchOff, .idempotencyKeyPresent,
             .promotionTargetDiffers, .deliveryGroupResolved, .deliveryGroupMember, .environmentAllowed, .environmentAllowed,
             .promotionPathAllowed, .recipeRouted, .recipeAllowedByGroup, .serviceAllowlisted, .environmentConfigured,
             .environmentConfigured, .versionFormat, .recipeCompatible, .versionRegistered, .promotionVersionEligible,

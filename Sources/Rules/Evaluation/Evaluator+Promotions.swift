@@ -77,10 +77,13 @@ extension Evaluator {
         let settings = i.settings, now = i.now, principal = i.principal, context = i.context
         t.subject.service = intent.service
         t.subject.environment = intent.targetEnvironment
-        let (role, user) = try deployer(i, &t, doing: "promote")
+        // The order of a deploy (REFERENCE §4.2).
+        let role = try t.check(.roleRecognised) { () throws(Denial) in try Checks.roleRecognised(principal) }
+        let user = try t.check(.principalClaimPresent) { () throws(Denial) in try Checks.principalClaimPresent(principal) }
         try t.check(.intentWellFormed) { () throws(Denial) in
             try Checks.intentWellFormed(service: intent.service, environment: intent.targetEnvironment, version: intent.version, changeSummary: intent.changeSummary)
         }
+        try t.check(.roleAllowed) { () throws(Denial) in try Checks.roleAllowed(role, deployers, doing: "promote") }
         try t.check(.killSwitchOff) { () throws(Denial) in try Checks.killSwitchOff(settings) }
         let key = try t.check(.idempotencyKeyPresent) { () throws(Denial) in try Checks.idempotencyKeyPresent(context.idempotencyKey) }
         let r = try promotionRoute(intent, i, state, &t)
