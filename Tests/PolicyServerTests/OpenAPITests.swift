@@ -26,6 +26,10 @@ import Yams
         "PUT /v1/admin/system/mutations-disabled", "PATCH /v1/admin/system/mutations-disabled", "GET /v1/audit/events",
         "POST /v1/spinnaker/webhook/check", "POST /v1/spinnaker/webhook/admit", "GET /v1/gateway/nginx", "GET /v1/gateway/traefik",
         "GET /v1/gateway/envoy/{original_path}", "POST /v1/gateway/envoy/{original_path}",
+        "POST /v1/promotions/validate", "POST /v1/promotions", "GET /v1/services/{service}/delivery-status",
+        "GET /v1/services/{service}/running", "GET /v1/services/{service}/allowed-actions", "GET /v1/insights/failures",
+        "GET /v1/config/sanity", "GET /v1/ui/policy/ui-exposure", "GET /v1/admin/system/ui-exposure-policy",
+        "PUT /v1/admin/system/ui-exposure-policy",
     ]
 
     @Test func theDocumentMatchesTheServer() async throws {
