@@ -626,7 +626,10 @@ enum WireFuzz {
         return parts.joined(separator: "/")
     }
 
-    static let queryKeys = ["state", "service", "environment", "version", "before", "limit", "start_time", "end_time", "event_type", "delivery_group_id"]
+    static let queryKeys = [
+        "state", "service", "environment", "version", "before", "limit", "start_time", "end_time", "event_type", "delivery_group_id",
+        "windowDays", "groupId",
+    ]
     static let queryValues = [
         "", "SUCCEEDED", "succeeded", "PENDING", "9223372036854775807", "9223372036854775808", "-9223372036854775808", "-1", "0", "1e3",
         " 1", "+5", "0x10", "2026-01-01T00:00:00Z", "2026-13-45T99:99:99Z", "9999-12-31T23:59:59Z", "10000-01-01T00:00:00Z",
@@ -637,7 +640,11 @@ enum WireFuzz {
 
     static func query(_ route: Route, _ rng: inout SplitMix64, pristine: Bool) -> [String: String] {
         if pristine {
-            return route.key == "GET /v1/builds" ? ["service": Fuzz.word(&rng), "version": Fuzz.word(&rng)] : [:]
+            switch route.key {
+            case "GET /v1/builds": return ["service": Fuzz.word(&rng), "version": Fuzz.word(&rng)]
+            case "GET /v1/services/{service}/delivery-status", "GET /v1/services/{service}/running": return ["environment": Fuzz.word(&rng)]
+            default: return [:]
+            }
         }
         var query: [String: String] = [:]
         for _ in 0..<rng.below(5) {
@@ -656,6 +663,9 @@ enum WireFuzz {
 
     static let intent: [(String, Shape)] = [
         ("service", .string), ("environment", .string), ("version", .string), ("changeSummary", .string), ("recipeId", .string),
+    ]
+    static let promotion: [(String, Shape)] = [
+        ("service", .string), ("source_environment", .string), ("target_environment", .string), ("version", .string), ("changeSummary", .string),
     ]
     static let execution: [(String, Shape)] = [
         ("application", .string), ("pipeline", .string), ("executionId", .string), ("user", .string), ("service", .string),
@@ -688,6 +698,11 @@ enum WireFuzz {
     static let bodies: [String: [(String, Shape)]] = [
         "POST /v1/deployments/validate": intent,
         "POST /v1/deployments": intent,
+        "POST /v1/promotions/validate": promotion,
+        "POST /v1/promotions": promotion,
+        "PUT /v1/admin/system/ui-exposure-policy": [
+            ("artifactRef", .object([("display", .boolean)])), ("externalLinks", .object([("display", .boolean)])),
+        ],
         "POST /v1/spinnaker/webhook/check": execution,
         "POST /v1/spinnaker/webhook/admit": execution,
         "POST /v1/policy/summary": [("service", .string), ("environment", .string), ("recipeId", .string)],

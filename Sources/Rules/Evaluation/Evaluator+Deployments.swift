@@ -127,23 +127,56 @@ extension Evaluator {
         let target = try t.check(.engineTargetResolved) { () throws(Denial) in
             try Checks.engineTargetResolved(r.recipe, rollbackOf: nil, settings)
         }
+        return admit(Admission(
+            service: intent.service, environment: intent.environment, version: intent.version, kind: .rollForward,
+            changeSummary: intent.changeSummary, group: r.group, recipe: r.recipe, target: target, reservation: reservation,
+            scope: scope, fingerprint: fingerprint, role: role, engineUser: user, auditEvent: "DEPLOY_SUBMIT",
+            auditSummary: "Deploy submitted for \(intent.service) \(intent.version) to \(intent.environment)"), i, &t)
+    }
+
+    /// A deployment the rules admit: what it deploys where, with which recipe and engine target,
+    /// under which reservation and key, and how it is audited.
+    struct Admission {
+        var service: String
+        var environment: String
+        var version: String
+        var kind: DeploymentRecord.Kind
+        var changeSummary: String
+        var group: DeliveryGroup
+        var recipe: Recipe
+        var target: Checks.EngineTarget
+        var reservation: Reservation
+        var scope: IdempotencyScope
+        var fingerprint: String
+        var role: Role
+        var engineUser: String
+        var auditEvent: String
+        var auditSummary: String
+        var sourceEnvironment: String? = nil
+        var rollbackOf: String? = nil
+    }
+
+    /// The effects of an admitted deployment, the same for a deploy, a rollback and a promotion:
+    /// its quota unit spent, the IN_PROGRESS record inserted (queued for the engine), its key held
+    /// in flight until the engine's answer completes it, and the audit entry. Answers 201.
+    static func admit(_ a: Admission, _ i: Inputs, _ t: inout Trail) -> Allowed {
+        let now = i.now, context = i.context, principal = i.principal
         let record = DeploymentRecord(
-            id: context.newId, service: intent.service, environment: intent.environment, version: intent.version,
-            sourceEnvironment: nil, recipeId: r.recipe.id, recipeRevision: r.recipe.revision,
-            effectiveBehaviorSummary: r.recipe.effectiveBehaviorSummary, state: .inProgress, kind: .rollForward,
-            changeSummary: intent.changeSummary, createdAt: now, updatedAt: now, rollbackOf: nil, deliveryGroupId: r.group.id,
-            failures: [], intentCorrelationId: key, engineExecutionId: nil, engineExecutionURL: nil,
-            spinnakerApplication: target.application, spinnakerPipeline: target.pipeline,
-            actor: ActorIdentity(principal: principal, role: role, engineUser: user), policySnapshot: reservation.numbers)
-        t.effects.append(.spendQuota(reservation.quota, day: now.day))
-        t.effects.append(.insertDeployment(record, idempotency: scope))
-        t.effects.append(.putIdempotency(scope, IdempotencyRecord(
-            fingerprint: fingerprint, expiresAt: now.adding(seconds: settings.idempotencyTTLSeconds), response: nil)))
+            id: context.newId, service: a.service, environment: a.environment, version: a.version,
+            sourceEnvironment: a.sourceEnvironment, recipeId: a.recipe.id, recipeRevision: a.recipe.revision,
+            effectiveBehaviorSummary: a.recipe.effectiveBehaviorSummary, state: .inProgress, kind: a.kind,
+            changeSummary: a.changeSummary, createdAt: now, updatedAt: now, rollbackOf: a.rollbackOf, deliveryGroupId: a.group.id,
+            failures: [], intentCorrelationId: a.scope.key, engineExecutionId: nil, engineExecutionURL: nil,
+            spinnakerApplication: a.target.application, spinnakerPipeline: a.target.pipeline,
+            actor: ActorIdentity(principal: principal, role: a.role, engineUser: a.engineUser), policySnapshot: a.reservation.numbers)
+        t.effects.append(.spendQuota(a.reservation.quota, day: now.day))
+        t.effects.append(.insertDeployment(record, idempotency: a.scope))
+        t.effects.append(.putIdempotency(a.scope, IdempotencyRecord(
+            fingerprint: a.fingerprint, expiresAt: now.adding(seconds: i.settings.idempotencyTTLSeconds), response: nil)))
         t.effects.append(.audit(AuditNote(
-            eventType: "DEPLOY_SUBMIT", targetType: "Deployment", targetId: record.id, outcome: .success,
-            summary: "Deploy submitted for \(intent.service) \(intent.version) to \(intent.environment)",
-            actorId: principal.actorId, actorRole: role, deliveryGroupId: r.group.id, serviceName: intent.service,
-            environment: intent.environment)))
+            eventType: a.auditEvent, targetType: "Deployment", targetId: record.id, outcome: .success, summary: a.auditSummary,
+            actorId: principal.actorId, actorRole: a.role, deliveryGroupId: a.group.id, serviceName: a.service,
+            environment: a.environment)))
         return Allowed(status: 201, result: .deployment(record))
     }
 
@@ -216,23 +249,12 @@ extension Evaluator {
         let engine = try t.check(.engineTargetResolved) { () throws(Denial) in
             try Checks.engineTargetResolved(recipe, rollbackOf: target, settings)
         }
-        let record = DeploymentRecord(
-            id: context.newId, service: target.service, environment: target.environment, version: prior.version,
-            sourceEnvironment: nil, recipeId: recipe.id, recipeRevision: recipe.revision,
-            effectiveBehaviorSummary: recipe.effectiveBehaviorSummary, state: .inProgress, kind: .rollback,
-            changeSummary: "rollback of \(target.id) to \(prior.version)", createdAt: now, updatedAt: now,
-            rollbackOf: target.id, deliveryGroupId: group.id, failures: [], intentCorrelationId: key,
-            engineExecutionId: nil, engineExecutionURL: nil, spinnakerApplication: engine.application,
-            spinnakerPipeline: engine.pipeline, actor: ActorIdentity(principal: principal, role: role, engineUser: user),
-            policySnapshot: reservation.numbers)
-        t.effects.append(.spendQuota(reservation.quota, day: now.day))
-        t.effects.append(.insertDeployment(record, idempotency: scope))
-        t.effects.append(.putIdempotency(scope, IdempotencyRecord(
-            fingerprint: id, expiresAt: now.adding(seconds: settings.idempotencyTTLSeconds), response: nil)))
-        t.effects.append(.audit(AuditNote(
-            eventType: "ROLLBACK_SUBMIT", targetType: "Deployment", targetId: record.id, outcome: .success,
-            summary: "Rollback of \(target.id) to \(prior.version) submitted", actorId: principal.actorId, actorRole: role,
-            deliveryGroupId: group.id, serviceName: target.service, environment: target.environment)))
-        return Allowed(status: 201, result: .deployment(record))
+        var admission = Admission(
+            service: target.service, environment: target.environment, version: prior.version, kind: .rollback,
+            changeSummary: "rollback of \(target.id) to \(prior.version)", group: group, recipe: recipe, target: engine,
+            reservation: reservation, scope: scope, fingerprint: id, role: role, engineUser: user, auditEvent: "ROLLBACK_SUBMIT",
+            auditSummary: "Rollback of \(target.id) to \(prior.version) submitted")
+        admission.rollbackOf = target.id
+        return admit(admission, i, &t)
     }
 }

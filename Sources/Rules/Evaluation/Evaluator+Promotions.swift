@@ -99,23 +99,12 @@ extension Evaluator {
         let target = try t.check(.engineTargetResolved) { () throws(Denial) in
             try Checks.engineTargetResolved(r.recipe, rollbackOf: nil, settings)
         }
-        let record = DeploymentRecord(
-            id: context.newId, service: intent.service, environment: intent.targetEnvironment, version: intent.version,
-            sourceEnvironment: intent.sourceEnvironment, recipeId: r.recipe.id, recipeRevision: r.recipe.revision,
-            effectiveBehaviorSummary: r.recipe.effectiveBehaviorSummary, state: .inProgress, kind: .promote,
-            changeSummary: intent.changeSummary, createdAt: now, updatedAt: now, rollbackOf: nil, deliveryGroupId: r.group.id,
-            failures: [], intentCorrelationId: key, engineExecutionId: nil, engineExecutionURL: nil,
-            spinnakerApplication: target.application, spinnakerPipeline: target.pipeline,
-            actor: ActorIdentity(principal: principal, role: role, engineUser: user), policySnapshot: reservation.numbers)
-        t.effects.append(.spendQuota(reservation.quota, day: now.day))
-        t.effects.append(.insertDeployment(record, idempotency: scope))
-        t.effects.append(.putIdempotency(scope, IdempotencyRecord(
-            fingerprint: fingerprint, expiresAt: now.adding(seconds: settings.idempotencyTTLSeconds), response: nil)))
-        t.effects.append(.audit(AuditNote(
-            eventType: "PROMOTION_SUBMIT", targetType: "Deployment", targetId: record.id, outcome: .success,
-            summary: "Promotion submitted for \(intent.service) \(intent.sourceEnvironment)->\(intent.targetEnvironment)",
-            actorId: principal.actorId, actorRole: role, deliveryGroupId: r.group.id, serviceName: intent.service,
-            environment: intent.targetEnvironment)))
-        return Allowed(status: 201, result: .deployment(record))
+        var admission = Admission(
+            service: intent.service, environment: intent.targetEnvironment, version: intent.version, kind: .promote,
+            changeSummary: intent.changeSummary, group: r.group, recipe: r.recipe, target: target, reservation: reservation,
+            scope: scope, fingerprint: fingerprint, role: role, engineUser: user, auditEvent: "PROMOTION_SUBMIT",
+            auditSummary: "Promotion submitted for \(intent.service) \(intent.sourceEnvironment)->\(intent.targetEnvironment)")
+        admission.sourceEnvironment = intent.sourceEnvironment
+        return admit(admission, i, &t)
     }
 }
