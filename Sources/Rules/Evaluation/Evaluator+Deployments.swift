@@ -92,20 +92,33 @@ extension Evaluator {
         }
     }
 
-    /// `POST /v1/deployments`, in the order of REFERENCE §4.2 with DECISIONS D4–D8, D11: the
-    /// decision reserves the slot and the quota unit and queues the engine dispatch.
-    static func deploy(_ intent: DeploymentIntent, _ i: Inputs, _ state: some StateView, _ t: inout Trail) throws(Denial) -> Allowed {
-        let settings = i.settings, now = i.now, principal = i.principal, context = i.context
-        t.subject.service = intent.service
-        t.subject.environment = intent.environment
+    /// The checks a deploy and a promotion start with, in the order of REFERENCE §4.2: role
+    /// recognised, engine user present, intent well formed, role allowed, kill switch,
+    /// `Idempotency-Key` present.
+    static func submitter(
+        service: String, environment: String, version: String, changeSummary: String, doing what: String, _ i: Inputs, _ t: inout Trail
+    ) throws(Denial) -> (role: Role, user: String, key: String) {
+        let principal = i.principal, settings = i.settings, context = i.context
         let role = try t.check(.roleRecognised) { () throws(Denial) in try Checks.roleRecognised(principal) }
         let user = try t.check(.principalClaimPresent) { () throws(Denial) in try Checks.principalClaimPresent(principal) }
         try t.check(.intentWellFormed) { () throws(Denial) in
-            try Checks.intentWellFormed(service: intent.service, environment: intent.environment, version: intent.version, changeSummary: intent.changeSummary)
+            try Checks.intentWellFormed(service: service, environment: environment, version: version, changeSummary: changeSummary)
         }
-        try t.check(.roleAllowed) { () throws(Denial) in try Checks.roleAllowed(role, deployers, doing: "deploy") }
+        try t.check(.roleAllowed) { () throws(Denial) in try Checks.roleAllowed(role, deployers, doing: what) }
         try t.check(.killSwitchOff) { () throws(Denial) in try Checks.killSwitchOff(settings) }
         let key = try t.check(.idempotencyKeyPresent) { () throws(Denial) in try Checks.idempotencyKeyPresent(context.idempotencyKey) }
+        return (role, user, key)
+    }
+
+    /// `POST /v1/deployments`, in the order of REFERENCE §4.2 with DECISIONS D4–D8, D11: the
+    /// decision reserves the slot and the quota unit and queues the engine dispatch.
+    static func deploy(_ intent: DeploymentIntent, _ i: Inputs, _ state: some StateView, _ t: inout Trail) throws(Denial) -> Allowed {
+        let settings = i.settings, now = i.now, principal = i.principal
+        t.subject.service = intent.service
+        t.subject.environment = intent.environment
+        let (role, user, key) = try submitter(
+            service: intent.service, environment: intent.environment, version: intent.version, changeSummary: intent.changeSummary,
+            doing: "deploy", i, &t)
         let r = try routing(service: intent.service, environment: intent.environment, recipeId: intent.recipeId, i, &t)
         try capability(service: intent.service, environment: intent.environment, version: intent.version, i, &t, compatibleWith: nil)
         try t.check(.versionRegistered) { () throws(Denial) in try Checks.versionRegistered(intent.service, intent.version, state) }

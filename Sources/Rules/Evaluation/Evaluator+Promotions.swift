@@ -74,18 +74,12 @@ extension Evaluator {
     /// and a unit of the target's daily deploy quota (DECISIONS 64) and is dispatched like a
     /// deploy.
     static func promote(_ intent: PromotionIntent, _ i: Inputs, _ state: some StateView, _ t: inout Trail) throws(Denial) -> Allowed {
-        let settings = i.settings, now = i.now, principal = i.principal, context = i.context
+        let settings = i.settings, now = i.now, principal = i.principal
         t.subject.service = intent.service
         t.subject.environment = intent.targetEnvironment
-        // The order of a deploy (REFERENCE §4.2).
-        let role = try t.check(.roleRecognised) { () throws(Denial) in try Checks.roleRecognised(principal) }
-        let user = try t.check(.principalClaimPresent) { () throws(Denial) in try Checks.principalClaimPresent(principal) }
-        try t.check(.intentWellFormed) { () throws(Denial) in
-            try Checks.intentWellFormed(service: intent.service, environment: intent.targetEnvironment, version: intent.version, changeSummary: intent.changeSummary)
-        }
-        try t.check(.roleAllowed) { () throws(Denial) in try Checks.roleAllowed(role, deployers, doing: "promote") }
-        try t.check(.killSwitchOff) { () throws(Denial) in try Checks.killSwitchOff(settings) }
-        let key = try t.check(.idempotencyKeyPresent) { () throws(Denial) in try Checks.idempotencyKeyPresent(context.idempotencyKey) }
+        let (role, user, key) = try submitter(
+            service: intent.service, environment: intent.targetEnvironment, version: intent.version, changeSummary: intent.changeSummary,
+            doing: "promote", i, &t)
         let r = try promotionRoute(intent, i, state, &t)
         let scope = IdempotencyScope(actorId: principal.actorId, endpoint: i.endpoint, key: key)
         let fingerprint = intent.fingerprint
