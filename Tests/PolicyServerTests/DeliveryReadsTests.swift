@@ -195,8 +195,20 @@ import Testing
             #expect(refused.status == 400, "\(bad)")
             #expect(refused.code == "INVALID_REQUEST", "\(bad)")
         }
+        // External links of builds are shown only while the policy shows them.
+        let registered = try await server.send(
+            "POST", "/v1/builds/register", token: try await server.ci,
+            json: registerBody("1.0.0").replacingOccurrences(of: "}", with: #","commit_url":"https://git.example/c/1","run_url":"https://ci.example/r/1"}"#),
+            headers: ["Idempotency-Key": "b1"])
+        #expect(registered.status == 201)
+        let hiddenLinks = try await server.send("GET", "/v1/builds?service=demo-service&version=1.0.0", token: observer)
+        #expect(hiddenLinks.json["commit_url"] is NSNull && hiddenLinks.json["run_url"] is NSNull, "\(hiddenLinks.json)")
+        #expect(try await server.send("PUT", "/v1/admin/system/ui-exposure-policy", token: admin, json: #"{"externalLinks":{"display":true}}"#).status == 200)
+        let shownLinks = try await server.send("GET", "/v1/builds?service=demo-service&version=1.0.0", token: observer)
+        #expect(shownLinks.json["commit_url"] as? String == "https://git.example/c/1")
+        #expect(shownLinks.json["run_url"] as? String == "https://ci.example/r/1")
         let audited = try server.store.auditEntries().filter { $0.eventType == "ADMIN_CONFIG_CHANGE" && $0.targetId == "ui_exposure_policy" }
-        #expect(audited.count == 2)
+        #expect(audited.count == 3)
         #expect(try await server.send("PUT", "/v1/admin/system/mutations-disabled", token: admin, json: #"{"mutations_disabled": true}"#).status == 200)
         #expect(try await server.send("PUT", "/v1/admin/system/ui-exposure-policy", token: admin, json: "{}").code == "MUTATIONS_DISABLED")
     }

@@ -111,6 +111,8 @@ import Testing
         let submitted = try server.store.auditEntries().filter { $0.eventType == "PROMOTION_SUBMIT" }
         #expect(submitted.map(\.environment) == ["staging", "production"])
         #expect(submitted.first?.summary == "Promotion submitted for demo-service sandbox->staging")
+        let timeline = try await server.send("GET", "/v1/deployments/\(staging)/timeline", token: owner).array ?? []
+        #expect(timeline.first?["detail"] as? String == "Promotion of 1.0.0 from sandbox")
         let list = try await server.send("GET", "/v1/deployments?service=demo-service&environment=staging", token: owner)
         #expect(list.array?.first?["deploymentKind"] as? String == "PROMOTE")
     }

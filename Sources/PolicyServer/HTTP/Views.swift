@@ -345,7 +345,8 @@ enum Views {
 
     /// The timeline of a deployment, derived from its record (REFERENCE §8.3).
     static func timeline(_ r: DeploymentRecord) -> [UInt8] {
-        var steps: [(String, String, Timestamp, String?)] = [("submitted", "Submitted", r.createdAt, nil), ("validated", "Validated", r.createdAt, nil)]
+        let promoted = r.sourceEnvironment.map { "Promotion of \(r.version) from \($0)" }
+        var steps: [(String, String, Timestamp, String?)] = [("submitted", "Submitted", r.createdAt, promoted), ("validated", "Validated", r.createdAt, nil)]
         let rollback = r.kind == .rollback
         switch r.state {
         case .succeeded: steps.append((rollback ? "rollback_succeeded" : "succeeded", rollback ? "Rollback succeeded" : "Succeeded", r.updatedAt, nil))

@@ -31,7 +31,13 @@ extension Evaluator {
         case .recipe(let id):
             result = .recipe(try t.check(.objectExists) { () throws(Denial) in try Checks.objectExists(policy.recipes[id], "Recipe") }, engineMapping: admin)
         case .build(let service, let version):
-            result = .build(try t.check(.objectExists) { () throws(Denial) in try Checks.objectExists(state.build(service: service, version: version), "Build") })
+            var build = try t.check(.objectExists) { () throws(Denial) in try Checks.objectExists(state.build(service: service, version: version), "Build") }
+            // The UI exposure policy hides external links (commit and CI run URLs) unless shown.
+            if policy.settings.uiExposure?.externalLinksDisplay != true {
+                build.commitURL = nil
+                build.runURL = nil
+            }
+            result = .build(build)
         case .publicSettings:
             result = .settings(policy.settings, admin: false)
         case .adminSettings:
