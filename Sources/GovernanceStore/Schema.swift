@@ -19,7 +19,7 @@ struct Schema: @unchecked Sendable {
     /// (service, environment, createdAt, id) → empty: SUCCEEDED records, for restore points.
     let succeeded: Database
     /// (service, environment, createdAt, id) → empty: every record of a service in an
-    /// environment, newest last (delivery status, `GET /v1/deployments?service=&environment=`).
+    /// environment, newest last (delivery status).
     let deploymentsByScope: Database
     /// (service, environment, version) → how many records of that version are SUCCEEDED there
     /// (a promotion's source).
@@ -54,9 +54,11 @@ struct Schema: @unchecked Sendable {
         deployments = try env.database("deployments", create: create)
         deploymentsByTime = try env.database("deployments_by_time", create: create)
         succeeded = try env.database("succeeded", create: create)
-        deploymentsByScope = try env.database("deployments_by_scope", create: create)
-        succeededVersions = try env.database("succeeded_versions", create: create)
-        insights = try env.database("insights", create: create)
+        // Created whenever missing: a schema-2 directory lacks them until its upgrade fills them,
+        // and every command that opens a directory upgrades it (`audit`, `eval` and `drive` too).
+        deploymentsByScope = try env.database("deployments_by_scope", create: true)
+        succeededVersions = try env.database("succeeded_versions", create: true)
+        insights = try env.database("insights", create: true)
         builds = try env.database("builds", create: create)
         capabilities = try env.database("capabilities", create: create)
         idempotency = try env.database("idempotency", create: create)

@@ -83,6 +83,13 @@ public final class Transaction {
         if rc != MDB_SUCCESS { throw fail(rc, "mdb_put", db) }
     }
 
+    /// Deletes database `db` from the environment, its entries and its name (`mdb_drop` with
+    /// `del` 1); its handle is closed.
+    public func drop(_ db: Database) throws(LMDBError) {
+        let rc = mdb_drop(live, db.id, 1)
+        if rc != MDB_SUCCESS { throw fail(rc, "mdb_drop", db) }
+    }
+
     /// Removes `key`; returns whether it was present.
     @discardableResult
     public func delete(_ db: Database, _ key: [UInt8]) throws(LMDBError) -> Bool {

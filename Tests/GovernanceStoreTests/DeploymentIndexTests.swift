@@ -93,13 +93,12 @@ import Testing
             let indexes = try ["deployments_by_scope", "succeeded_versions", "insights"].map { try env.database($0, create: false) }
             let meta = try env.database("meta", create: false)
             try env.write { txn in
-                for db in indexes {
-                    for (key, _) in try txn.entries(db, prefix: []) { _ = try txn.delete(db, key) }
-                }
+                for db in indexes { try txn.drop(db) }
                 try txn.put(meta, Array("schema_version".utf8), Array("2".utf8))
             }
         }
-        let store = try GovernanceStore(directory: dir.path)
+        // Opened as `audit verify` opens it (create: false): the missing databases are created and filled.
+        let store = try GovernanceStore(directory: dir.path, options: .init(mapSize: 64 << 20, create: false))
         #expect(try Expected(store, versions: Self.versions) == expected)
     }
 }

@@ -117,6 +117,14 @@ import Testing
             #expect(reply.json["code"] as? String == code, "\(label): \(reply.json["code"] ?? "none")")
             #expect(reply.json["decision_id"] as? String != nil || status == 401 || status == 400, "\(label)")
         }
+        // The webhook decisions are the webhook door's only: a user's token on a bent path that
+        // routes to them reaches no endpoint.
+        let owner = try await server.owner
+        for path in ["/v1/spinnaker//webhook/admit", "/v1//spinnaker/webhook/admit", "/v1/spinnaker//webhook/check"] {
+            let bent = try await server.send("POST", path, token: owner, body: Data(try Self.payload(Self.values(execution: "e1")).utf8))
+            #expect(bent.status == 404, "\(path): \(bent.status) \(bent.code ?? "")")
+        }
+        #expect(try server.store.deployments().isEmpty, "nothing was admitted")
         expectDenial(try await ask(server, "admit", Self.values(execution: "e1"), token: nil), 401, "UNAUTHORIZED", "no token")
         expectDenial(try await ask(server, "admit", Self.values(execution: "e1"), token: "wrong"), 401, "UNAUTHORIZED", "wrong token")
         expectDenial(try await ask(server, "check", Self.values(execution: "e1", user: "stranger@example.com")), 403, "DELIVERY_GROUP_SCOPE_REQUIRED", "not an owner")

@@ -202,6 +202,11 @@ public final class GovernanceServer: Sendable {
         }
         let contractRequest: Rules.Request
         switch await decode(&request, method: method, path: path, query: query, requestId: requestId) {
+        case .success(.spinnakerCheck), .success(.spinnakerAdmit):
+            // Only the webhook door (its token, its principal) decides for Spinnaker: a path that
+            // reaches the webhook routes without its exact prefix (`/v1/spinnaker//webhook/…`) is
+            // no endpoint here.
+            return Answer(status: 404, body: Views.routingError(code: .routeNotFound, status: 404, requestId: requestId))
         case .success(let decoded): contractRequest = decoded
         case .failure(let error): return error.answer
         }

@@ -67,7 +67,8 @@ enum Views {
                 w.field("source", "store")
                 w.close()
             }
-        case .configSanity: preconditionFailure("the edge answers config sanity with the facts it holds")
+        // The edge answers with the facts it holds (GovernanceServer.configSanity); the rules know none.
+        case .configSanity: Array("{}".utf8)
         case .deployment(let r): body { deployment(r, admin: admin, into: &$0) }
         case .failures(let r): failures(r)
         case .timeline(let r): timeline(r)
@@ -258,7 +259,7 @@ enum Views {
 
     /// The created and updated stamps of a policy object; null before the write path stamps it.
     static func stamp(_ stamp: ChangeStamp?, into w: inout CompactJSONWriter) {
-        w.nullable("created_at", stamp?.createdAt.iso8601)
+        w.nullable("created_at", stamp?.createdAt?.iso8601)
         w.nullable("created_by", stamp?.createdBy)
     }
 

@@ -9,7 +9,7 @@ extension Evaluator {
         let group = try serviceScope(service, i, &t)
         var status = DeliveryStatus(service: service, environment: environment)
         guard let group, (try? Checks.environmentAllowed(environment, group, policy)) != nil else { return .deliveryStatus(status) }
-        status.latest = state.latestDeployment(service: service, environment: environment)
+        status.latest = state.latestDeployment(service: service, environment: environment).flatMap { readable($0, i) }
         status.currentRunning = running(service: service, environment: environment, i, state)
         status.promotionCandidate = promotionCandidate(service: service, source: environment, group, i, state)
         return .deliveryStatus(status)
@@ -26,13 +26,16 @@ extension Evaluator {
 
     /// `GET /v1/services/{service}/allowed-actions`: what the caller may do with the service —
     /// the truth of the rules rather than the role alone: owners deploy and roll back only their
-    /// groups' services (DECISIONS D7), CI identities do neither and read no records.
+    /// groups' services (DECISIONS D7), nobody while the kill switch is on or for a service in no
+    /// group, CI identities neither and read no records.
     static func allowedActions(service: String, _ i: Inputs, _ t: inout Trail) throws(Denial) -> DecisionResult {
         let policy = i.policy, principal = i.principal, role = i.role
         _ = try t.check(.serviceAllowlisted) { () throws(Denial) in try Checks.buildServiceAllowlisted(service, policy) }
-        let member = policy.deliveryGroup(forService: service).map { principal.isMember(of: $0) } ?? false
-        let deploy = role == .platformAdmin || (role == .deliveryOwner && member)
+        let group = policy.deliveryGroup(forService: service)
+        let member = group.map { principal.isMember(of: $0) } ?? false
         let view = role == .platformAdmin || role == .observer || (role == .deliveryOwner && member)
+        // Deploying needs a delivery group (else SERVICE_NOT_IN_DELIVERY_GROUP) and the kill switch off.
+        let deploy = group != nil && !policy.settings.mutationsDisabled && (role == .platformAdmin || (role == .deliveryOwner && member))
         return .allowedActions(service: service, role: role, view: view, deploy: deploy, rollback: deploy)
     }
 
@@ -55,9 +58,21 @@ extension Evaluator {
         return group
     }
 
+    /// `record` when the caller may read it as `GET /v1/deployments/{id}` would (D7: by the
+    /// record's own group, which may differ from the service's group today).
+    static func readable(_ record: DeploymentRecord, _ i: Inputs) -> DeploymentRecord? {
+        do throws(Denial) {
+            try Checks.recordReadScope(i.principal, i.role, record, i.policy)
+            return record
+        } catch {
+            return nil
+        }
+    }
+
     /// The newest SUCCEEDED deployment of a service in an environment, as running state.
     static func running(service: String, environment: String, _ i: Inputs, _ state: some StateView) -> RunningState? {
-        guard let r = state.latestSucceeded(service: service, environment: environment, before: Timestamp(microseconds: .max)) else { return nil }
+        guard let r = state.latestSucceeded(service: service, environment: environment, before: Timestamp(microseconds: .max)).flatMap({ readable($0, i) })
+        else { return nil }
         return RunningState(
             service: service, environment: environment, version: r.version, deploymentId: r.id, deploymentKind: r.kind, derivedAt: i.now)
     }
@@ -130,7 +145,7 @@ extension Evaluator {
         // round(rollbacks / deployments, 4), half away from zero.
         let rate = deployments > 0 ? (rollbacks * 20_000 + deployments) / (2 * deployments) : 0
         return .failureInsights(FailureInsights(
-            windowDays: query.windowDays, windowStart: Timestamp(microseconds: first * 3_600_000_000), windowEnd: now,
+            windowDays: query.windowDays, windowStart: Timestamp(microseconds: first.multipliedReportingOverflow(by: 3_600_000_000).overflow ? .min : first * 3_600_000_000), windowEnd: now,
             totalDeployments: deployments, totalRollbacks: rollbacks, rollbackRateTenThousandths: rate,
             failuresByCategory: rows(categories), deploymentsByRecipe: rows(recipes), deploymentsByGroup: rows(groups)))
     }

@@ -130,10 +130,10 @@ extension Evaluator {
         return allowed
     }
 
-    /// The stamp of an object changed now by the caller: created earlier (when known), updated
-    /// now, the reason given kept as the last one.
+    /// The stamp of an object changed now by the caller: created when its stamp says (unknown for
+    /// an object older than stamps), updated now, the reason given kept as the last one.
     static func stamp(updating old: ChangeStamp?, reason: String?, _ i: Inputs) -> ChangeStamp {
-        (old ?? ChangeStamp(createdAt: i.now, createdBy: i.principal.actorId)).updated(at: i.now, by: i.principal.actorId, reason: reason)
+        (old ?? ChangeStamp(firstChangedAt: i.now, by: i.principal.actorId)).updated(at: i.now, by: i.principal.actorId, reason: reason)
     }
 
     /// Puts `group` into `policy`; with `environments`, its bindings become exactly those (new

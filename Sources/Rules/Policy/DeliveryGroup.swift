@@ -65,8 +65,9 @@ public struct Guardrails: Sendable, Hashable, Codable {
 /// Who created and last changed a policy object, when, and the reason given for the last change
 /// (REFERENCE §2.8 `created_at`, `created_by`, `updated_at`, `updated_by`, `last_change_reason`).
 public struct ChangeStamp: Sendable, Hashable, Codable {
-    public var createdAt: Timestamp
-    public var createdBy: String
+    /// nil when the object existed before stamps were kept (a data directory older than schema 3).
+    public var createdAt: Timestamp?
+    public var createdBy: String?
     public var updatedAt: Timestamp
     public var updatedBy: String
     public var lastChangeReason: String?
@@ -77,6 +78,15 @@ public struct ChangeStamp: Sendable, Hashable, Codable {
         self.createdBy = createdBy
         self.updatedAt = createdAt
         self.updatedBy = createdBy
+        self.lastChangeReason = nil
+    }
+
+    /// The stamp of an object whose creation is not known, first changed by `actor` at `now`.
+    public init(firstChangedAt now: Timestamp, by actor: String) {
+        self.createdAt = nil
+        self.createdBy = nil
+        self.updatedAt = now
+        self.updatedBy = actor
         self.lastChangeReason = nil
     }
 
@@ -93,7 +103,7 @@ public struct ChangeStamp: Sendable, Hashable, Codable {
     /// The stamp as the admin API shows it and the audit keeps it.
     public var members: [String: JSONValue] {
         [
-            "created_at": .string(createdAt.iso8601), "created_by": .string(createdBy), "updated_at": .string(updatedAt.iso8601),
+            "created_at": .optional(createdAt?.iso8601), "created_by": .optional(createdBy), "updated_at": .string(updatedAt.iso8601),
             "updated_by": .string(updatedBy), "last_change_reason": .optional(lastChangeReason),
         ]
     }

@@ -131,24 +131,32 @@ public struct DeploymentLimits: Sendable, Hashable, Codable {
 extension PolicySnapshot {
     /// This snapshot, loaded by `actor` at `now` in place of `previous` (the policy file behind
     /// `seed` and `serve --policy`), with its groups and recipes stamped: one unchanged since
-    /// `previous` keeps its stamp, a changed one is updated, a new one is created now.
+    /// `previous` keeps its stamp (none, if it had none), a changed one is updated (its creation
+    /// unknown if it had no stamp), a new one is created now.
     public func stamped(after previous: PolicySnapshot, at now: Timestamp, by actor: String) -> PolicySnapshot {
-        func stamp(_ old: ChangeStamp?, unchanged: Bool) -> ChangeStamp {
+        func stamp(_ old: (stamp: ChangeStamp?, unchanged: Bool)?) -> ChangeStamp? {
             guard let old else { return ChangeStamp(createdAt: now, createdBy: actor) }
-            return unchanged ? old : old.updated(at: now, by: actor, reason: nil)
+            if old.unchanged { return old.stamp }
+            return (old.stamp ?? ChangeStamp(firstChangedAt: now, by: actor)).updated(at: now, by: actor, reason: nil)
         }
         var next = self
         next.setGroups(deliveryGroups.values.map { group in
             var stamped = group
-            var before = previous.deliveryGroups[group.id]
-            before?.stamp = group.stamp
-            stamped.stamp = group.stamp ?? stamp(previous.deliveryGroups[group.id]?.stamp, unchanged: before == group)
+            if group.stamp == nil {
+                stamped.stamp = stamp(previous.deliveryGroups[group.id].map { before in
+                    var unstamped = before
+                    unstamped.stamp = nil
+                    return (before.stamp, unstamped == group)
+                })
+            }
             return stamped
         })
-        for (id, recipe) in recipes {
-            var before = previous.recipes[id]
-            before?.stamp = recipe.stamp
-            next.recipes[id]?.stamp = recipe.stamp ?? stamp(previous.recipes[id]?.stamp, unchanged: before == recipe)
+        for (id, recipe) in recipes where recipe.stamp == nil {
+            next.recipes[id]?.stamp = stamp(previous.recipes[id].map { before in
+                var unstamped = before
+                unstamped.stamp = nil
+                return (before.stamp, unstamped == recipe)
+            })
         }
         return next
     }
