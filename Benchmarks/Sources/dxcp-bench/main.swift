@@ -62,6 +62,9 @@ struct BenchState: StateView {
     func activeDeployments(group: String, environment: String) -> [ActiveDeployment] { [] }
     func deployment(id: String) -> DeploymentRecord? { nil }
     func latestSucceeded(service: String, environment: String, before: Timestamp) -> DeploymentRecord? { nil }
+    func hasSucceeded(service: String, environment: String, version: String) -> Bool { false }
+    func latestDeployment(service: String, environment: String) -> DeploymentRecord? { nil }
+    func insightCounts(hours: ClosedRange<Int64>) -> [InsightCount] { [] }
     func build(service: String, version: String) -> Build? { version == "1.0.0" ? registered : nil }
     func builds(service: String) -> [Build] { [registered] }
     func uploadCapabilities(service: String, version: String) -> [UploadCapability] { [] }
