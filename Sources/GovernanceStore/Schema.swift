@@ -19,7 +19,7 @@ struct Schema: @unchecked Sendable {
     /// (service, environment, createdAt, id) → empty: SUCCEEDED records, for restore points.
     let succeeded: Database
     /// (service, environment, createdAt, id) → empty: every record of a service in an
-    /// environment, newest last (delivery status).
+    /// environment, newest last (delivery status, `GET /v1/deployments?service=&environment=`).
     let deploymentsByScope: Database
     /// (service, environment, version) → how many records of that version are SUCCEEDED there
     /// (a promotion's source).

@@ -169,12 +169,21 @@ final class StoreView: StateView {
 
     func deployments(matching query: DeploymentQuery, groups: Set<String>?) -> [DeploymentRecord] {
         attempt([]) {
+            // A service and an environment are read from their own index; anything else walks the
+            // time index. Both are ordered (createdAt, id): stepping back is newest first.
+            let (database, prefix): (Database, [UInt8]) =
+                if let service = query.service, let environment = query.environment {
+                    (schema.deploymentsByScope, Schema.scopePrefix(service: service, environment: environment).bytes)
+                } else {
+                    (schema.deploymentsByTime, [])
+                }
             var out: [DeploymentRecord] = []
-            let cursor = try txn.cursor(schema.deploymentsByTime)
-            var entry = try cursor.last()
-            while let current = entry {
-                // Key layout: createdAt (8 bytes), id.
-                if let id = StoreKey.string(in: current.key, at: 8), let record = deployment(id: id),
+            let cursor = try txn.cursor(database)
+            var entry = try cursor.seek(atLeast: prefix + StoreKey().adding(Int64.max).bytes)
+            entry = entry == nil ? try cursor.last() : try cursor.previous()
+            while let current = entry, current.key.starts(with: prefix) {
+                // Key layout: the prefix, createdAt (8 bytes), id.
+                if let id = StoreKey.string(in: current.key, at: prefix.count + 8), let record = deployment(id: id),
                     query.service.map({ $0 == record.service }) ?? true,
                     query.environment.map({ $0 == record.environment }) ?? true,
                     query.state.map({ $0 == record.state }) ?? true,

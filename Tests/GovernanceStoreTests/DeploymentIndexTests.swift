@@ -65,7 +65,15 @@ import Testing
             default:
                 break
             }
-            #expect(try Expected(store, versions: Self.versions) == Expected(try store.deployments()), "step \(step)")
+            let records = try store.deployments()
+            #expect(try Expected(store, versions: Self.versions) == Expected(records), "step \(step)")
+            // The list of a service and environment, read from its index, is the scan's, newest first.
+            let listed = try store.read { view, _ in
+                view.deployments(matching: DeploymentQuery(service: "demo-service", environment: "sandbox"), groups: nil).map(\.id)
+            }
+            let scanned = records.filter { $0.service == "demo-service" && $0.environment == "sandbox" }
+                .sorted { ($0.createdAt, $0.id) > ($1.createdAt, $1.id) }.map(\.id)
+            #expect(listed == scanned, "step \(step)")
         }
         let records = try store.deployments()
         #expect(records.contains { $0.state == .succeeded } && records.contains { !$0.failures.isEmpty }, "the run reached successes and failures")
