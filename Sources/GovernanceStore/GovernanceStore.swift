@@ -325,6 +325,27 @@ public final class GovernanceStore: Sendable {
     /// Bytes of map configured and used.
     public func usage() -> (mapSize: Int, used: Int) { environment.usage() }
 
+    /// The sizes a map may be given: 16 MiB to 16 TiB.
+    public static let mapSizeBounds: ClosedRange<Int> = (16 << 20)...(16 << 40)
+    /// The share of the map in use from which the store reports itself nearly full (`/readyz`).
+    public static let nearlyFullShare = 0.9
+
+    /// A map size as an operator writes it: bytes, or a number with a binary unit (`512MiB`,
+    /// `4GiB`, `1TiB`; `K`, `M`, `G`, `T` alike), within ``mapSizeBounds``; nil otherwise.
+    public static func mapSize(parsing text: String) -> Int? {
+        let units: [(String, Int)] = [
+            ("KiB", 10), ("MiB", 20), ("GiB", 30), ("TiB", 40), ("K", 10), ("M", 20), ("G", 30), ("T", 40), ("B", 0), ("", 0),
+        ]
+        let trimmed = text.filter { $0 != " " }
+        for (suffix, shift) in units where trimmed.hasSuffix(suffix) {
+            let digits = trimmed.dropLast(suffix.count)
+            guard !digits.isEmpty, digits.utf8.allSatisfy({ (0x30...0x39).contains($0) }), let value = Int(digits) else { continue }
+            let (bytes, overflow) = value.multipliedReportingOverflow(by: 1 << shift)
+            return !overflow && mapSizeBounds.contains(bytes) ? bytes : nil
+        }
+        return nil
+    }
+
     // MARK: State changes outside the rules
 
     /// Replaces all policy data and settings (the `seed` command), audited as an admin change.

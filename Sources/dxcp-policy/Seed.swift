@@ -15,8 +15,8 @@ struct Seed: AsyncParsableCommand {
     @Option(name: .long, help: "Policy data file (see docs/POLICY-FILE.md).")
     var policy: String
 
-    @Option(name: .long, help: "Largest size the data file may grow to, in MiB.")
-    var mapSizeMiB: Int = 4096
+    @Option(name: .long, help: "Largest the data file may grow: bytes or e.g. 512MiB, 4GiB, 1TiB (default 4GiB).")
+    var mapSize: String = "4GiB"
 
     func run() async throws {
         let snapshot: PolicySnapshot
@@ -27,7 +27,11 @@ struct Seed: AsyncParsableCommand {
             throw ExitCode(2)
         }
         do {
-            let store = try GovernanceStore(directory: dataDir, options: .init(mapSize: mapSizeMiB << 20, create: true))
+            guard let bytes = GovernanceStore.mapSize(parsing: mapSize) else {
+                printError("error: --map-size must be bytes or a size such as 512MiB or 4GiB, from 16MiB to 16TiB, got '\(mapSize)'")
+                throw ExitCode(2)
+            }
+            let store = try GovernanceStore(directory: dataDir, options: .init(mapSize: bytes, create: true))
             try await store.replacePolicy(snapshot, actorId: "dxcp-policy seed", now: currentTime())
             await store.close()
             print("seeded \(dataDir): \(snapshot.deliveryGroups.count) delivery groups, \(snapshot.recipes.count) recipes, \(snapshot.services.count) services, \(snapshot.environments.count) environments")

@@ -44,6 +44,9 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: "Gate base URL (overrides DXCP_SPINNAKER_GATE_URL).")
     var gateUrl: String?
 
+    @Option(name: .long, help: "Largest the data file may grow: bytes or e.g. 512MiB, 4GiB, 1TiB (DXCP_LMDB_MAP_SIZE; default 4GiB).")
+    var mapSize: String?
+
     @Flag(help: "Demo mode: demo policy, development signing key, tokens printed, operator hints shown.")
     var demo = false
 
@@ -72,6 +75,11 @@ struct Serve: AsyncParsableCommand {
                 "error: DXCP_AUDIT_RETENTION_DAYS must be a number of days in \(PolicyBounds.auditRetentionDays) (0 keeps everything), got '\(env["DXCP_AUDIT_RETENTION_DAYS"] ?? "")'")
             throw ExitCode(2)
         }
+        let mapSizeText = mapSize ?? env["DXCP_LMDB_MAP_SIZE"] ?? "4GiB"
+        guard let mapBytes = GovernanceStore.mapSize(parsing: mapSizeText) else {
+            printError("error: --map-size (DXCP_LMDB_MAP_SIZE) must be bytes or a size such as 512MiB or 4GiB, from 16MiB to 16TiB, got '\(mapSizeText)'")
+            throw ExitCode(2)
+        }
         let engine = try Self.engineSettings(env)
         let logger = {
             var logger = Logger(label: "dxcp")
@@ -81,7 +89,7 @@ struct Serve: AsyncParsableCommand {
         let metrics = ServerMetrics()
         let store: GovernanceStore
         do {
-            store = try GovernanceStore(directory: dataDir, options: .init(create: true, commitObserver: { size, applying, committing in
+            store = try GovernanceStore(directory: dataDir, options: .init(mapSize: mapBytes, create: true, commitObserver: { size, applying, committing in
                 metrics.batch(size: size, applying: applying, committing: committing)
             }))
             if try store.policyGeneration() == 0 {

@@ -168,10 +168,11 @@ public final class GovernanceServer: Sendable {
         case ("GET", "/v1/openapi.yaml"):
             return Answer(status: 200, body: Self.openAPIDocument, contentType: "application/yaml", route: "openapi")
         case ("GET", "/metrics"):
+            let usage = store.usage()
+            metrics.store(mapSize: usage.mapSize, used: usage.used)
             return Answer(status: 200, body: metrics.render(), contentType: "text/plain; version=0.0.4", route: "metrics")
         case ("GET", "/readyz"):
-            let ready = (try? store.policy().deliveryGroups.isEmpty == false) ?? false
-            return Answer(status: ready ? 200 : 503, body: Array((ready ? #"{"status":"ready"}"# : #"{"status":"not ready: no policy data"}"#).utf8), route: "readyz")
+            return readyz()
         default:
             break
         }
@@ -271,6 +272,27 @@ public final class GovernanceServer: Sendable {
         Answer(status: error.status, body: Views.envelope(
             code: error.code.rawValue, message: error.message, cause: error.code.failureCause, requestId: requestId, hint: nil,
             details: error.details))
+    }
+
+    /// `/readyz`: ready with policy data and room in the map; not ready without policy, or once the
+    /// data file uses 90% of its map (mutations would soon answer 503), which is also logged.
+    private func readyz() -> Answer {
+        func answer(_ status: String) -> Answer {
+            var w = CompactJSONWriter()
+            w.open()
+            w.field("status", status)
+            w.close()
+            return Answer(status: status == "ready" ? 200 : 503, body: w.bytes, route: "readyz")
+        }
+        guard (try? store.policy().deliveryGroups.isEmpty == false) ?? false else { return answer("not ready: no policy data") }
+        let usage = store.usage()
+        let share = Double(usage.used) / Double(max(1, usage.mapSize))
+        guard share < GovernanceStore.nearlyFullShare else {
+            let percent = Int(share * 100)
+            logger.warning("the data file is nearly full", metadata: ["used_bytes": "\(usage.used)", "map_size_bytes": "\(usage.mapSize)", "percent": "\(percent)"])
+            return answer("not ready: the data file uses \(percent)% of its map; restart with a larger --map-size (DXCP_LMDB_MAP_SIZE)")
+        }
+        return answer("ready")
     }
 
     /// The answer to a decision (before any engine dispatch).

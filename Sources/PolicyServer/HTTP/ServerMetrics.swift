@@ -93,6 +93,12 @@ public final class ServerMetrics: Sendable {
         Gauge(label: "dxcp_engine_dispatch_oldest_pending_seconds", factory: factory).record(report.oldestPendingSeconds)
     }
 
+    /// The store's map: its size and the bytes of it in use (the data file's high-water mark).
+    func store(mapSize: Int, used: Int) {
+        Gauge(label: "dxcp_store_map_size_bytes", factory: factory).record(mapSize)
+        Gauge(label: "dxcp_store_used_bytes", factory: factory).record(used)
+    }
+
     /// The Prometheus text exposition.
     func render() -> [UInt8] {
         var buffer: [UInt8] = []
