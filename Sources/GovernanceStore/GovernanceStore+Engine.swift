@@ -10,6 +10,9 @@ extension GovernanceStore {
         case .pruneAudit(let retention):
             return .pruned(try pruneAudit(retention, txn, codec, &state))
 
+        case .expire(let now, let limit):
+            return .expired(try expire(now: now, limit: limit, txn, codec))
+
         case .replacePolicy(let snapshot, let actorId, let now):
             state.policy = snapshot.stamped(after: state.policy, at: now, by: actorId)
             state.policyChanged = true

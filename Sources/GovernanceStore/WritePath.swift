@@ -17,6 +17,8 @@ enum StoreMutation: Sendable {
     case releaseReservation(String, reason: String, now: Timestamp)
     case recordEngineState(String, state: DeploymentRecord.State, failures: [Failure], now: Timestamp)
     case pruneAudit(AuditRetention)
+    /// Removes up to `limit` idempotency records and upload capabilities that expired by `now`.
+    case expire(now: Timestamp, limit: Int)
 }
 
 /// What one piece of work produced.
@@ -27,6 +29,8 @@ enum WriteOutcome: Sendable {
     case mutation(DeploymentRecord?)
     /// What one retention pass removed (nil when nothing was old enough).
     case pruned(AuditPruning?)
+    /// What one expiry pass removed.
+    case expired(Expiry)
 
     /// The record of a mutation (nil for decisions).
     var record: DeploymentRecord? {

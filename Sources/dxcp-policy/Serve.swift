@@ -188,13 +188,16 @@ struct Serve: AsyncParsableCommand {
             ]
         } ?? []
         let retention = retentionDays > 0 ? Task { await AuditRetentionTask(store: store, days: retentionDays, logger: logger).run() } : nil
+        let expiry = Task { await ExpiryTask(store: store, logger: logger).run() }
         try await app.runService()
         // In order: background work ends (its last writes committed), dispatches under way finish
         // and their executions are recorded, then the store closes.
         background.forEach { $0.cancel() }
         retention?.cancel()
+        expiry.cancel()
         for task in background { await task.value }
         await retention?.value
+        await expiry.value
         await dispatcher?.settle()
         await store.close()
     }

@@ -1,0 +1,27 @@
+import GovernanceStore
+import Logging
+import Rules
+
+/// Expiry (DECISIONS 73): every minute, removes idempotency records past their time to live and
+/// expired upload capabilities, in short passes through the store's write path.
+struct ExpiryTask: Sendable {
+    let store: GovernanceStore
+    let logger: Logger
+
+    /// Runs until cancelled.
+    func run() async {
+        while !Task.isCancelled {
+            do {
+                let removed = try await store.expire(now: currentTime())
+                if removed.total > 0 {
+                    logger.info("expired", metadata: [
+                        "idempotency_records": "\(removed.idempotencyRecords)", "upload_capabilities": "\(removed.uploadCapabilities)",
+                    ])
+                }
+            } catch {
+                logger.error("expiry failed; nothing was removed by the failed pass", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: .seconds(60))
+        }
+    }
+}

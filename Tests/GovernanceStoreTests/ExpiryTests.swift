@@ -1,0 +1,65 @@
+import Foundation
+@testable import GovernanceStore
+import Rules
+import TestSupport
+import Testing
+
+/// Expiry (DECISIONS 73): exactly what expired goes — idempotency records past their time to
+/// live, upload capabilities past theirs — in bounded passes; a key in flight stays; a request
+/// with an expired key is a new request.
+@Suite struct ExpiryTests {
+    static func registration(_ version: String) -> BuildRegistration {
+        BuildRegistration(
+            service: "demo-service", version: version, artifactRef: "s3://artifacts/demo-service-\(version).zip", gitSha: "abc\(version)",
+            gitBranch: "main", ciProvider: "github", ciRunId: "1", builtAt: "2026-11-25T11:00:00Z")
+    }
+
+    @Test func exactlyWhatExpiredIsRemoved() async throws {
+        let dir = TempDirectory()
+        var policy = testPolicy(maxConcurrent: 10)
+        policy.settings.idempotencyTTLSeconds = 60
+        policy.settings.uploadCapabilityTTLSeconds = 120
+        let store = try GovernanceStore(directory: dir.path, options: .init(mapSize: 64 << 20, create: true))
+        try await store.replacePolicy(policy, actorId: "test", now: baseTime)
+        // At t0: ten registrations (answered: their keys expire at t0+60), a deploy (in flight: never
+        // expires while in flight), three capabilities (their keys expire at t0+60, the capabilities
+        // at t0+120). At t0+30: ten more registrations.
+        for n in 0..<10 {
+            #expect(try await store.decide(.registerExistingBuild(Self.registration("1.0.\(n)")), by: ciBot, context: context("early-\(n)", at: baseTime)).allowed)
+        }
+        #expect(try await store.decide(.deploy(deployIntent("1.0.0")), by: owner, context: context("in-flight", at: baseTime, id: "dep-1")).allowed)
+        for n in 0..<3 {
+            let upload = BuildUploadRequest(service: "demo-service", version: "2.0.\(n)", expectedSizeBytes: 10, expectedSha256: String(repeating: "a", count: 64), contentType: "application/zip")
+            #expect(try await store.decide(.uploadCapability(upload), by: ciBot, context: context("cap-\(n)", at: baseTime)).allowed)
+        }
+        for n in 0..<10 {
+            #expect(try await store.decide(.registerExistingBuild(Self.registration("1.1.\(n)")), by: ciBot, context: context("late-\(n)", at: baseTime.adding(seconds: 30))).allowed)
+        }
+        func key(_ name: String, _ endpoint: String = "POST /v1/builds/register", _ actor: Principal = ciBot) -> IdempotencyScope {
+            IdempotencyScope(actorId: actor.actorId, endpoint: endpoint, key: name)
+        }
+        func present(_ scope: IdempotencyScope) throws -> Bool { try store.read { view, _ in view.idempotencyRecord(scope) != nil } }
+        func capabilities() throws -> Int { try store.read { view, _ in (0..<3).reduce(0) { $0 + view.uploadCapabilities(service: "demo-service", version: "2.0.\($1)").count } } }
+
+        #expect(try await store.expire(now: baseTime.adding(seconds: 59)).total == 0, "nothing has expired yet")
+        let first = try await store.expire(now: baseTime.adding(seconds: 60), batch: 4)
+        #expect(first.idempotencyRecords == 13, "the ten early keys and the capabilities' three, in passes of at most four")
+        #expect(first.uploadCapabilities == 0)
+        #expect(try (0..<10).allSatisfy { !(try present(key("early-\($0)"))) })
+        #expect(try (0..<10).allSatisfy { try present(key("late-\($0)")) })
+        #expect(try present(key("in-flight", "POST /v1/deployments", owner)), "a key in flight stays")
+        #expect(try capabilities() == 3)
+
+        let second = try await store.expire(now: baseTime.adding(seconds: 121))
+        #expect(second.idempotencyRecords == 10, "the late keys")
+        #expect(second.uploadCapabilities == 3)
+        #expect(try capabilities() == 0)
+        #expect(try present(key("in-flight", "POST /v1/deployments", owner)), "still in flight, still kept")
+
+        // A key that expired is a new request: the registration is decided again, not replayed.
+        let again = try await store.decide(.registerExistingBuild(Self.registration("1.0.0")), by: ciBot, context: context("early-0", at: baseTime.adding(seconds: 200)))
+        #expect(again.allowed && !again.replayed)
+        #expect(try present(key("early-0")))
+        guard case .intact = try store.verifyAudit() else { Issue.record("the audit log does not verify"); return }
+    }
+}
