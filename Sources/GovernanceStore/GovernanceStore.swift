@@ -27,11 +27,19 @@ public final class GovernanceStore: Sendable {
         /// Off only in the benchmark that measures what auditing costs; never in a server.
         @_spi(Benchmark) public var writesAudit = true
 
-        /// 4 GiB of map (sparse), no creation, batches of up to 256.
-        public init(mapSize: Int = 4 << 30, create: Bool = false, maxBatch: Int = 256, commitObserver: (@Sendable (Int, Duration, Duration) -> Void)? = nil) {
+        /// The most decisions waiting for the writer; past it a mutating decision is refused at once
+        /// (``StoreError/Kind/busy``). The store's own work (engine outcomes, expiry) always queues.
+        public var maxQueue: Int
+
+        /// 4 GiB of map (sparse), no creation, batches of up to 256, up to 4,096 decisions waiting.
+        public init(
+            mapSize: Int = 4 << 30, create: Bool = false, maxBatch: Int = 256, maxQueue: Int = 4096,
+            commitObserver: (@Sendable (Int, Duration, Duration) -> Void)? = nil
+        ) {
             self.mapSize = mapSize
             self.create = create
             self.maxBatch = maxBatch
+            self.maxQueue = maxQueue
             self.commitObserver = commitObserver
         }
     }
@@ -87,7 +95,7 @@ public final class GovernanceStore: Sendable {
         } catch {
             throw StoreError(error)
         }
-        self.writer = WritePath(maxBatch: options.maxBatch, observer: options.commitObserver)
+        self.writer = WritePath(maxBatch: options.maxBatch, maxQueue: options.maxQueue, observer: options.commitObserver)
         try checkSchemaVersion(create: options.create)
         writer.store = self
     }

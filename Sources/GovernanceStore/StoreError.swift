@@ -15,6 +15,8 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
         case full
         /// The store is shutting down and takes no more decisions.
         case closed
+        /// The writer's queue is full: the decision was refused before anything was done.
+        case busy
         /// Audit entries asked for were already removed by retention.
         case pruned
         /// Any other storage failure.

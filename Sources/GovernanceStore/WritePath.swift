@@ -77,8 +77,11 @@ final class WritePath: Sendable {
 
     private let observer: (@Sendable (Int, Duration, Duration) -> Void)?
 
-    init(maxBatch: Int, observer: (@Sendable (Int, Duration, Duration) -> Void)? = nil) {
+    private let maxQueue: Int
+
+    init(maxBatch: Int, maxQueue: Int = .max, observer: (@Sendable (Int, Duration, Duration) -> Void)? = nil) {
         self.maxBatch = max(1, maxBatch)
+        self.maxQueue = max(0, maxQueue)
         self.observer = observer
     }
 
@@ -93,19 +96,24 @@ final class WritePath: Sendable {
     /// outcome once its batch is durable.
     func enqueue(_ work: WriteWork, complete: @escaping @Sendable (Result<WriteOutcome, any Error>) -> Void) {
         let job = Job(work: work, complete: complete)
-        let start: Bool? = queue.withLock { q in
-            if q.closed { return nil }
+        enum Start { case closed, busy, queued, drain }
+        let start: Start = queue.withLock { q in
+            if q.closed { return .closed }
+            // INVARIANT: a refused decision was never queued: nothing of it is done.
+            if case .decide = work, q.jobs.count >= maxQueue { return .busy }
             q.jobs.append(job)
-            if q.draining { return false }
+            if q.draining { return .queued }
             q.draining = true
-            return true
+            return .drain
         }
         switch start {
-        case nil:
+        case .closed:
             complete(.failure(StoreError(.closed, path: store?.path ?? "", "the store is shutting down")))
-        case true?:
+        case .busy:
+            complete(.failure(StoreError(.busy, path: store?.path ?? "", "\(maxQueue) decisions are waiting for the writer; retry shortly")))
+        case .drain:
             thread.async { self.drain() }
-        case false?:
+        case .queued:
             break
         }
     }

@@ -38,7 +38,7 @@ public enum ServerConfigFile {
             ("reconcile_interval_seconds", "DXCP_SPINNAKER_RECONCILE_INTERVAL_SECONDS", .integer),
         ]),
         ("audit", [("retention_days", "DXCP_AUDIT_RETENTION_DAYS", .integer)]),
-        ("store", [("map_size", "DXCP_LMDB_MAP_SIZE", .text)]),
+        ("store", [("map_size", "DXCP_LMDB_MAP_SIZE", .text), ("write_queue_limit", "DXCP_WRITE_QUEUE_LIMIT", .integer)]),
         ("http", [
             ("head_timeout_seconds", "DXCP_HTTP_HEAD_TIMEOUT_SECONDS", .integer),
             ("body_timeout_seconds", "DXCP_HTTP_BODY_TIMEOUT_SECONDS", .integer),

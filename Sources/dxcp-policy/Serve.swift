@@ -80,6 +80,7 @@ struct Serve: AsyncParsableCommand {
             printError("error: --map-size (DXCP_LMDB_MAP_SIZE) must be bytes or a size such as 512MiB or 4GiB, from 16MiB to 16TiB, got '\(mapSizeText)'")
             throw ExitCode(2)
         }
+        let writeQueueLimit = try Self.bounded(env, "DXCP_WRITE_QUEUE_LIMIT", 16...1_000_000, default: 4096)
         let engine = try Self.engineSettings(env)
         let logger = {
             var logger = Logger(label: "dxcp")
@@ -89,7 +90,7 @@ struct Serve: AsyncParsableCommand {
         let metrics = ServerMetrics()
         let store: GovernanceStore
         do {
-            store = try GovernanceStore(directory: dataDir, options: .init(mapSize: mapBytes, create: true, commitObserver: { size, applying, committing in
+            store = try GovernanceStore(directory: dataDir, options: .init(mapSize: mapBytes, create: true, maxQueue: writeQueueLimit, commitObserver: { size, applying, committing in
                 metrics.batch(size: size, applying: applying, committing: committing)
             }))
             if try store.policyGeneration() == 0 {

@@ -31,10 +31,10 @@ final class RunningServer {
     init(
         gate: String? = nil, gateTimeoutMs: Int = 10_000, bodyLimit: Int = 64 * 1024, jwks: String? = nil, developmentSecret: String? = RunningServer.secret,
         jwksURL: String? = nil, jwksRefreshInterval: Int64 = Authenticator.unknownKeyRefreshInterval, webhookToken: String? = RunningServer.webhookToken,
-        mapSize: Int = 64 << 20
+        mapSize: Int = 64 << 20, maxQueue: Int = 4096
     ) async throws {
         let metrics = ServerMetrics()
-        store = try GovernanceStore(directory: dir, options: .init(mapSize: mapSize, create: true, commitObserver: { size, applying, committing in
+        store = try GovernanceStore(directory: dir, options: .init(mapSize: mapSize, create: true, maxQueue: maxQueue, commitObserver: { size, applying, committing in
             metrics.batch(size: size, applying: applying, committing: committing)
         }))
         try await store.replacePolicy(try PolicyFile.load(path: Self.demoPolicy), actorId: "test", now: currentTime())

@@ -77,4 +77,19 @@ import Testing
         let more = try await Self.fill(store) { used, _ in used > (1 << 20) + (64 << 10) }
         #expect(more > 0)
     }
+
+    @Test func aFullWriterQueueAnswers503WithRetryAfter() async throws {
+        let server = try await RunningServer(maxQueue: 0)
+        let owner = try await server.owner
+        let refused = try await server.send("POST", "/v1/deployments", token: owner, json: deployBody(), headers: ["Idempotency-Key": "k"])
+        #expect(refused.status == 503)
+        #expect(refused.code == "SERVICE_OVERLOADED")
+        #expect(refused.headers["retry-after"] == "1")
+        #expect(refused.json["request_id"] as? String == refused.headers["x-request-id"])
+        let validate = try await server.send("POST", "/v1/deployments/validate", token: owner, json: deployBody())
+        #expect(validate.status != 503, "validate reads; it never waits for the writer")
+        let metrics = String(decoding: try await server.send("GET", "/metrics").body, as: UTF8.self)
+        #expect(metrics.contains("dxcp_store_overloaded_total 1"))
+        #expect(try server.store.deployments().isEmpty)
+    }
 }

@@ -30,6 +30,7 @@ struct CodeCoverageTests {
         .internalError: "unexpected server failure; a rule denial is never an internal error",
         .routeNotFound: "answered by the edge's routing before any rule runs",
         .notServed: "answered by the edge's routing before any rule runs",
+        .serviceOverloaded: "answered by the edge when the store's writer queue is full, before any rule runs",
         .methodNotAllowed: "answered by the edge's routing before any rule runs",
     ]
 
@@ -181,7 +182,7 @@ struct CodeCoverageTests {
         .recipeExists: 409, .recipeInUse: 409, .routeNotFound: 404, .methodNotAllowed: 405,
         .invalidEnvironmentId: 400, .invalidEnvironmentType: 400, .invalidEnvironmentLifecycleState: 400,
         .environmentExists: 409, .environmentTypeLocked: 409, .environmentDeleteBlockedReferenced: 409,
-        .promotionTargetRequired: 400, .promotionPathNotAllowed: 400, .promotionVersionIneligible: 400, .notServed: 501,
+        .promotionTargetRequired: 400, .promotionPathNotAllowed: 400, .promotionVersionIneligible: 400, .notServed: 501, .serviceOverloaded: 503,
     ]
 
     static let userErrors: Set<ContractCode> = [

@@ -47,9 +47,8 @@ extension GovernanceServer {
             decision = try await store.decide(contractRequest, by: principal, context: context, requestId: requestId)
         } catch {
             // Not a denial: the store could not decide. Spinnaker retries a 5xx, which is what a
-            // passing storage fault needs; nothing was changed.
-            logger.error("webhook decision failed", metadata: ["request_id": "\(requestId)", "error": "\(error)"])
-            return denial(.internalError, status: 503, message: "The decision store is unavailable; nothing was changed", requestId: requestId, hint: nil)
+            // passing storage fault or a full writer queue needs; nothing was changed.
+            return storeFailure(error, requestId: requestId)
         }
         metrics.decision(action: contractRequest.action.rawValue, allowed: decision.allowed, code: decision.code?.rawValue)
         var headers = [HTTPField(name: .decisionId, value: decision.decisionId)]

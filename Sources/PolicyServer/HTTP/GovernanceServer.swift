@@ -230,8 +230,7 @@ public final class GovernanceServer: Sendable {
         do {
             decision = try await store.decide(contractRequest, by: principal, context: context, requestId: requestId)
         } catch {
-            logger.error("decision failed", metadata: ["request_id": "\(requestId)", "error": "\(error)"])
-            return denial(.internalError, status: 503, message: "The decision store is unavailable; nothing was changed", requestId: requestId, hint: nil)
+            return storeFailure(error, requestId: requestId)
         }
         metrics.decision(action: contractRequest.action.rawValue, allowed: decision.allowed, code: decision.code?.rawValue)
         var answer = respond(to: decision, of: contractRequest, principal: principal, requestId: requestId, engine: context.engineReadiness)
@@ -390,6 +389,22 @@ public final class GovernanceServer: Sendable {
             hint: admin ? error.detail : nil, details: details)
         failed.headers += answer.headers.filter { $0.name == .decisionId } + [HTTPField(name: .decisionReason, value: error.code.rawValue)]
         return failed
+    }
+
+    /// The answer when the store could not decide — nothing was changed either way: the writer's
+    /// queue full is 503 `SERVICE_OVERLOADED` with `Retry-After` (DECISIONS 74); any other failure
+    /// 503 with the store unavailable.
+    func storeFailure(_ error: any Error, requestId: String) -> Answer {
+        if let error = error as? StoreError, error.kind == .busy {
+            metrics.overloaded()
+            var answer = denial(
+                .serviceOverloaded, message: "Too many decisions are waiting; nothing was changed. Retry after the Retry-After seconds",
+                requestId: requestId, hint: nil)
+            answer.headers.append(HTTPField(name: .retryAfter, value: "1"))
+            return answer
+        }
+        logger.error("decision failed", metadata: ["request_id": "\(requestId)", "error": "\(error)"])
+        return denial(.internalError, status: 503, message: "The decision store is unavailable; nothing was changed", requestId: requestId, hint: nil)
     }
 
     /// A refusal in the contract's envelope. Its status is the code's (``ContractCode/httpStatus``,

@@ -93,6 +93,11 @@ public final class ServerMetrics: Sendable {
         Gauge(label: "dxcp_engine_dispatch_oldest_pending_seconds", factory: factory).record(report.oldestPendingSeconds)
     }
 
+    /// One decision refused because the writer's queue was full.
+    func overloaded() {
+        Counter(label: "dxcp_store_overloaded_total", factory: factory).increment()
+    }
+
     /// The store's map: its size and the bytes of it in use (the data file's high-water mark).
     func store(mapSize: Int, used: Int) {
         Gauge(label: "dxcp_store_map_size_bytes", factory: factory).record(mapSize)

@@ -53,6 +53,9 @@ public enum ContractCode: String, Sendable, Codable, CaseIterable {
     /// A Spinnaker execution that is not the pipeline routed for its service and environment.
     case pipelineNotRouted = "PIPELINE_NOT_ROUTED"
     case internalError = "INTERNAL_ERROR"
+    /// Too many decisions wait for the store's writer: refused before anything was done, to be
+    /// retried after `Retry-After` (DECISIONS 74); answered by the edge, before any rule.
+    case serviceOverloaded = "SERVICE_OVERLOADED"
     /// An endpoint of the reference this service deliberately does not serve (DECISIONS 65),
     /// answered by routing, before any rule.
     case notServed = "NOT_SERVED"
@@ -111,7 +114,7 @@ public enum ContractCode: String, Sendable, Codable, CaseIterable {
         case .internalError: 500
         case .notServed: 501
         case .engineMisconfigured, .engineUnauthorized, .engineCallFailed: 502
-        case .mutationsDisabled, .engineUnavailable: 503
+        case .mutationsDisabled, .engineUnavailable, .serviceOverloaded: 503
         case .engineTimeout: 504
         }
     }

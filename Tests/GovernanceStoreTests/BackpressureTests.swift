@@ -1,0 +1,66 @@
+import Foundation
+@testable import GovernanceStore
+import Rules
+import TestSupport
+import Testing
+
+/// The writer's queue is bounded (DECISIONS 74): past the bound a mutating decision is refused at
+/// once with nothing done; reads and the store's own work are never refused.
+@Suite struct BackpressureTests {
+    static func denied(_ n: Int) -> Request {
+        .deploy(deployIntent("9.9.\(n)", summary: "unregistered"))
+    }
+
+    @Test func pastTheBoundADecisionIsRefusedWithNothingDone() async throws {
+        let dir = TempDirectory()
+        do {
+            let store = try await seededStore(dir)
+            await store.close()
+        }
+        let store = try GovernanceStore(directory: dir.path, options: .init(mapSize: 64 << 20, maxQueue: 0))
+        let before = try store.auditEntries().count
+        await #expect(throws: StoreError.self) {
+            _ = try await store.decide(Self.denied(1), by: owner, context: context("k1"))
+        }
+        do {
+            _ = try await store.decide(Self.denied(1), by: owner, context: context("k1"))
+        } catch let error as StoreError {
+            #expect(error.kind == .busy)
+        }
+        #expect(try store.auditEntries().count == before, "a refused decision wrote nothing, not even its audit entry")
+        let validate = try await store.decide(.validate(deployIntent()), by: owner, context: context())
+        #expect(validate.allowed, "validate reads; it never waits for the writer")
+        _ = try await store.expire(now: baseTime)
+    }
+
+    @Test func underAFloodEveryDecisionIsWholeOrRefused() async throws {
+        let dir = TempDirectory()
+        do {
+            let store = try await seededStore(dir)
+            await store.close()
+        }
+        let store = try GovernanceStore(directory: dir.path, options: .init(mapSize: 64 << 20, maxBatch: 2, maxQueue: 2))
+        let before = try store.auditEntries().count
+        let outcomes = await withTaskGroup(of: Bool?.self) { group in
+            for n in 0..<200 {
+                group.addTask {
+                    do {
+                        _ = try await store.decide(Self.denied(n), by: owner, context: context("k\(n)", id: "d\(n)"))
+                        return true
+                    } catch let error as StoreError where error.kind == .busy {
+                        return false
+                    } catch {
+                        return nil
+                    }
+                }
+            }
+            var all: [Bool?] = []
+            for await outcome in group { all.append(outcome) }
+            return all
+        }
+        #expect(!outcomes.contains { $0 == nil }, "no other failure")
+        let decided = outcomes.filter { $0 == true }.count
+        #expect(try store.auditEntries().count == before + decided, "one audit entry per decided denial, none for a refused one")
+        guard case .intact = try store.verifyAudit() else { Issue.record("the audit log does not verify"); return }
+    }
+}
