@@ -11,7 +11,9 @@ extension GovernanceStore {
             return .pruned(try pruneAudit(retention, txn, codec, &state))
 
         case .expire(let now, let limit):
-            return .expired(try expire(now: now, limit: limit, txn, codec))
+            var expiry = try expire(now: now, limit: limit, txn, codec)
+            expiry.refusalMinutes = try auditRefusals(before: now.minute, now: now, limit: limit, txn, codec, &state)
+            return .expired(expiry)
 
         case .replacePolicy(let snapshot, let actorId, let now):
             state.policy = snapshot.stamped(after: state.policy, at: now, by: actorId)

@@ -1,4 +1,5 @@
 public import Rules
+import Audit
 import LMDB
 
 /// What one expiry pass removed.
@@ -7,9 +8,11 @@ public struct Expiry: Sendable, Hashable {
     public var idempotencyRecords = 0
     /// Upload capabilities past their expiry.
     public var uploadCapabilities = 0
+    /// Closed minutes of rate-limit refusals audited, one entry each (DECISIONS 75).
+    public var refusalMinutes = 0
 
-    /// Everything removed.
-    public var total: Int { idempotencyRecords + uploadCapabilities }
+    /// Everything done.
+    public var total: Int { idempotencyRecords + uploadCapabilities + refusalMinutes }
 }
 
 extension GovernanceStore {
@@ -24,8 +27,35 @@ extension GovernanceStore {
             guard case .expired(let pass) = try await writer.submit(.mutation(.expire(now: now, limit: max(1, batch)))) else { return total }
             total.idempotencyRecords += pass.idempotencyRecords
             total.uploadCapabilities += pass.uploadCapabilities
+            total.refusalMinutes += pass.refusalMinutes
             if pass.total < batch { return total }
         }
+    }
+
+    /// Audits up to `limit` tallies of rate-limit refusals of minutes before `minute`: one entry
+    /// per actor, code and minute, with the count; the tallies go.
+    func auditRefusals(before minute: Int64, now: Timestamp, limit: Int, _ txn: Transaction, _ codec: RecordCodec, _ state: inout BatchState) throws -> Int {
+        var done: [([UInt8], RefusalTally, Int64)] = []
+        let cursor = try txn.cursor(schema.refusals)
+        var entry = try cursor.first()
+        // Key layout: minute (8 bytes), actor, code.
+        while let current = entry, done.count < limit {
+            guard let at = StoreKey.integer(in: current.key, at: 0), at < minute else { break }
+            done.append((current.key, try codec.decode(RefusalTally.self, current.value), at))
+            entry = try cursor.next()
+        }
+        for (index, (key, tally, at)) in done.enumerated() {
+            let first = tally.first
+            let from = Timestamp(microseconds: at * 60_000_000)
+            let note = AuditNote(
+                eventType: "RATE_LIMITED_REFUSALS", targetType: "Actor", targetId: first.actorId, outcome: .denied,
+                summary: "\(tally.count) mutating request\(tally.count == 1 ? "" : "s") refused RATE_LIMITED in the minute from \(from.iso8601); the first: \(first.summary)",
+                actorId: first.actorId, actorRole: first.actorRole, deliveryGroupId: first.deliveryGroupId, serviceName: first.serviceName,
+                environment: first.environment)
+            try appendAudit(note, origin: AuditOrigin(decisionId: nil, requestId: nil, timestamp: now), index: index, txn, codec, &state)
+            try txn.delete(schema.refusals, key)
+        }
+        return done.count
     }
 
     /// One pass: the front of the expiry index up to `now`, then the capabilities, `limit` removals at most.

@@ -113,6 +113,12 @@ extension GovernanceStore {
             case .audit(let note):
                 try appendAudit(note, origin: origin, index: auditIndex, txn, codec, &state)
                 auditIndex += 1
+            case .auditRefusal(let note, let code, let minute):
+                guard writesAudit else { break }
+                let key = Schema.refusalKey(minute: minute, actor: note.actorId, code: code)
+                var tally = try txn.get(schema.refusals, key).map { try codec.decode(RefusalTally.self, $0) } ?? RefusalTally(count: 0, first: note)
+                tally.count += 1
+                try txn.put(schema.refusals, key, codec.encode(tally))
             }
         }
     }

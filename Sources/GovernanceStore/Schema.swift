@@ -28,6 +28,9 @@ struct Schema: @unchecked Sendable {
     /// write path per hour of a record's creation; measure `deploy` or `rollback` (label the
     /// recipe) or `failure` (label the category).
     let insights: Database
+    /// (minute, actor, code) → RefusalTally: rate-limit refusals counted until their minute is
+    /// audited as one entry (DECISIONS 75).
+    let refusals: Database
     /// (service, version) → Build.
     let builds: Database
     /// (service, version, token) → UploadCapability.
@@ -59,6 +62,7 @@ struct Schema: @unchecked Sendable {
         deploymentsByScope = try env.database("deployments_by_scope", create: true)
         succeededVersions = try env.database("succeeded_versions", create: true)
         insights = try env.database("insights", create: true)
+        refusals = try env.database("refusals", create: true)
         builds = try env.database("builds", create: create)
         capabilities = try env.database("capabilities", create: create)
         idempotency = try env.database("idempotency", create: create)
@@ -117,6 +121,9 @@ struct Schema: @unchecked Sendable {
     static func insightKey(hour: Int64, group: String, service: String, measure: InsightCount.Measure, label: String) -> [UInt8] {
         StoreKey().adding(hour).adding(group).adding(service).adding(measure.rawValue).adding(label).bytes
     }
+    static func refusalKey(minute: Int64, actor: String, code: ContractCode) -> [UInt8] {
+        StoreKey().adding(minute).adding(actor).adding(code.rawValue).bytes
+    }
     static func byTimeKey(_ r: DeploymentRecord) -> [UInt8] {
         StoreKey().adding(r.createdAt.microseconds).adding(r.id).bytes
     }
@@ -135,6 +142,12 @@ struct Schema: @unchecked Sendable {
     static func sequenceKey(_ seq: UInt64) -> [UInt8] {
         StoreKey().adding(Int64(bitPattern: seq)).bytes
     }
+}
+
+/// Rate-limit refusals of one actor, code and minute, and the first one's audit note.
+struct RefusalTally: Codable {
+    var count: Int
+    var first: AuditNote
 }
 
 /// A reservation waiting for its engine trigger to be recorded (DECISIONS D13).

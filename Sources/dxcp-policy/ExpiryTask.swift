@@ -3,7 +3,8 @@ import Logging
 import Rules
 
 /// Expiry (DECISIONS 73): every minute, removes idempotency records past their time to live and
-/// expired upload capabilities, in short passes through the store's write path.
+/// expired upload capabilities, and audits the closed minutes' rate-limit refusal tallies
+/// (DECISIONS 75), in short passes through the store's write path.
 struct ExpiryTask: Sendable {
     let store: GovernanceStore
     let logger: Logger
@@ -16,6 +17,7 @@ struct ExpiryTask: Sendable {
                 if removed.total > 0 {
                     logger.info("expired", metadata: [
                         "idempotency_records": "\(removed.idempotencyRecords)", "upload_capabilities": "\(removed.uploadCapabilities)",
+                        "refusal_minutes": "\(removed.refusalMinutes)",
                     ])
                 }
             } catch {

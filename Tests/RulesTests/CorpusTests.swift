@@ -95,7 +95,7 @@ final class RulesTransport: CorpusTransport, @unchecked Sendable {
             request, by: Self.principal(identity), policy: policy, state: state,
             context: DecisionContext(now: clock, decisionId: "decision-\(ids)", newId: String(format: "d%06d", ids), idempotencyKey: key))
         // A refusal commits nothing but its rate count and audit entry (D13): no record, no quota unit.
-        if !decision.allowed, let change = decision.effects.first(where: { if case .countRate = $0 { false } else if case .audit = $0 { false } else { true } }) {
+        if !decision.allowed, let change = decision.effects.first(where: { if case .countRate = $0 { false } else if case .audit = $0 { false } else if case .auditRefusal = $0 { false } else { true } }) {
             throw CorpusError("\(method) \(target) was refused (\(decision.code?.rawValue ?? "?")) yet changes state: \(change)")
         }
         apply(decision)
@@ -137,7 +137,7 @@ final class RulesTransport: CorpusTransport, @unchecked Sendable {
                 state.capabilities[key]?.removeAll { $0.token == capability.token }
             case .putSettings(let settings): policy.settings = settings
             case .putPolicy(let snapshot): policy = snapshot
-            case .audit: break
+            case .audit, .auditRefusal: break
             }
         }
         // The stand-in engine starts every execution: the key completes with the record.

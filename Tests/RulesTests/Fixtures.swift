@@ -372,7 +372,7 @@ extension Decision {
     var changesState: Bool {
         effects.contains {
             switch $0 {
-            case .countRate, .audit: false
+            case .countRate, .audit, .auditRefusal: false
             default: true
             }
         }

@@ -103,6 +103,9 @@ struct Section4DeploymentGovernanceTests {
         #expect(blocked.status == 429)
         #expect(blocked.code == .rateLimited)
         #expect(blocked.failedCheck == .mutateRateLimit)
+        // Counted in its minute, audited once per actor and minute by the store (DECISIONS 75).
+        #expect(blocked.effects.contains { if case .auditRefusal(let note, .rateLimited, Fixtures.now.minute) = $0 { note.eventType == "DEPLOY_DENIED" } else { false } })
+        #expect(!blocked.effects.contains { if case .audit = $0 { true } else { false } })
         let ok = Self.run(Fixtures.intent(), deploy: false, state: mutateFull)
         #expect(ok.status == 200)
         #expect(ok.countedWindows == [Self.ownerRead])

@@ -30,6 +30,9 @@ public enum Effect: Sendable, Hashable, Codable {
     indirect case putPolicy(PolicySnapshot)
     /// Append an audit entry.
     indirect case audit(AuditNote)
+    /// Count a rate-limit refusal in its actor's minute: the store audits each actor, code and
+    /// minute once, with the count, when the minute has closed (DECISIONS 75).
+    indirect case auditRefusal(AuditNote, code: ContractCode, minute: Int64)
 }
 
 /// A per-actor minute window of a rate limit.

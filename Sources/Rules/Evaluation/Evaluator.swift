@@ -46,7 +46,8 @@ public enum Evaluator {
                 trail: trail.checks, effects: trail.effects, result: allowed.result, replayed: allowed.replayed)
         } catch {
             if let note = deniedAuditNote(request, error, inputs, trail.subject) {
-                trail.effects.append(.audit(note))
+                // A flood of rate-limit refusals costs one audit entry per actor and minute.
+                trail.effects.append(error.code == .rateLimited ? .auditRefusal(note, code: error.code, minute: context.now.minute) : .audit(note))
             }
             return Decision(
                 decisionId: context.decisionId, contractVersion: governanceContractVersion, action: request.action,
