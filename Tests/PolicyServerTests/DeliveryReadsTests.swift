@@ -231,4 +231,53 @@ import Testing
         #expect(versions.status == 200, "versions come from the build registry; refresh has nothing to discover (DECISIONS D2)")
         #expect(versions.json["source"] as? String == "registry")
     }
+
+    /// `GET /v1/deployments` a page at a time (DECISIONS 76): every record exactly once across the
+    /// pages, newest first, while new records arrive; a bad limit or cursor is 400.
+    @Test func deploymentListsComeInPagesWithEveryRecordOnce() async throws {
+        let server = try await RunningServer()
+        let owner = try await server.owner, observer = try await server.observer
+        let ci = try await server.ci
+        _ = try await server.send("POST", "/v1/builds/register", token: ci, json: registerBody("1.0.0"), headers: ["Idempotency-Key": "b1"])
+        // Deployments without an engine are released at once; refused ones leave no record. Admit
+        // executions through the store instead: records that stay.
+        func add(_ n: Int) async throws {
+            let execution = SpinnakerExecution(
+                application: "demo-app", pipeline: "demo-deploy", executionId: "exec-\(n)", user: "owner@example.com", service: "demo-service",
+                environment: "sandbox", version: "1.0.0", changeSummary: "page \(n)")
+            let decision = try await server.store.decide(
+                .spinnakerAdmit(execution), by: Principal(claims: Claims(subject: "owner-1", email: "owner@example.com", roles: .values(["dxcp-delivery-owners"]))),
+                context: DecisionContext(now: currentTime(), decisionId: "d\(n)", newId: RecordID.make(at: currentTime())))
+            #expect(decision.allowed, "\(decision.code.map(\.rawValue) ?? "")")
+            _ = try await server.store.recordEngineState(deploymentId: try #require(decision.result.flatMap { if case .deployment(let r) = $0 { r.id } else { nil } }), state: .succeeded, failures: [], now: currentTime())
+        }
+        for n in 0..<20 { try await add(n) }
+        var seen: [String] = []
+        var cursor: String?
+        var pages = 0
+        repeat {
+            let path = "/v1/deployments?limit=7" + (cursor.map { "&before=\($0)" } ?? "")
+            let page = try await server.send("GET", path, token: observer)
+            #expect(page.status == 200)
+            seen += (page.array ?? []).compactMap { $0["id"] as? String }
+            cursor = page.headers["x-next-before"]
+            pages += 1
+            if pages == 2 { for n in 20..<24 { try await add(n) } }
+        } while cursor != nil && pages < 20
+        let stored = try server.store.deployments().filter { $0.service == "demo-service" }
+        let older = stored.filter { !seen.contains($0.id) }
+        #expect(Set(seen).count == seen.count, "no record twice")
+        #expect(older.count == 4, "only the four that arrived after the first pages are not in the walk: \(older.count)")
+        #expect(seen.count == 20)
+        let firstPage = try await server.send("GET", "/v1/deployments?limit=5", token: owner).array ?? []
+        #expect(firstPage.count == 5)
+        for bad in ["limit=0", "limit=501", "limit=x", "before=no-such-deployment"] {
+            let refused = try await server.send("GET", "/v1/deployments?\(bad)", token: observer)
+            #expect(refused.status == 400, "\(bad)")
+            #expect(refused.code == "INVALID_REQUEST", "\(bad)")
+        }
+        let byScope = try await server.send("GET", "/v1/deployments?service=demo-service&environment=sandbox&limit=10", token: observer)
+        #expect((byScope.array ?? []).count == 10)
+        #expect(byScope.headers["x-next-before"] == (byScope.array ?? []).last?["id"] as? String)
+    }
 }

@@ -18,7 +18,7 @@ import Testing
         #expect(try decode("POST", "/v1/deployments/abc-1/rollback", "") == .rollback(deploymentId: "abc-1"))
         #expect(try decode("GET", "/v1/deployments/abc-1/timeline", "") == .readDeployment(id: "abc-1", view: .timeline))
         #expect(try decode("GET", "/v1/deployments", "", query: ["service": "s", "state": "SUCCEEDED"])
-            == .listDeployments(DeploymentQuery(service: "s", state: .succeeded)))
+            == .listDeployments(DeploymentQuery(service: "s", state: .succeeded, limit: 200)))
     }
 
     @Test func pathsSplitAtSlashesOnly() throws {

@@ -321,6 +321,12 @@ public final class GovernanceServer: Sendable {
             }
         case .configSanity:
             return Answer(status: 200, body: configSanity(engine: engine, requestId: requestId), headers: headers)
+        case .deployments(let records, _):
+            // A full page names its last record as the next page's cursor (`before=`).
+            if case .listDeployments(let query) = contractRequest, let limit = query.limit, records.count == limit, let last = records.last {
+                headers.append(HTTPField(name: .nextBefore, value: last.id))
+            }
+            return Answer(status: decision.status, body: Views.result(result, admin: admin), headers: headers)
         default:
             return Answer(status: decision.status, body: Views.result(result, admin: admin), headers: headers)
         }

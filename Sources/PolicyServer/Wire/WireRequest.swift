@@ -76,7 +76,14 @@ public enum WireRequest {
                 guard let state = DeploymentRecord.State(rawValue: text) else { throw WireError.invalid("state", "state is not a deployment state") }
                 return state
             }
-            return .listDeployments(DeploymentQuery(service: query["service"], environment: query["environment"], state: state))
+            var limit = 200
+            if let text = query["limit"] {
+                guard let value = Int(text) else { throw WireError.invalid("limit", "limit must be an integer") }
+                limit = value
+            }
+            return .listDeployments(DeploymentQuery(
+                service: query["service"], environment: query["environment"], state: state, limit: limit,
+                before: query["before"].flatMap { $0.isEmpty ? nil : $0 }))
         case ("POST", 3, "deployments") where route[2] == "rollback":
             return .rollback(deploymentId: try pathId(route[1]))
         case ("GET", 2, "deployments"):

@@ -33,6 +33,14 @@ extension Evaluator {
         let principal = i.principal
         let role = try t.check(.roleRecognised) { () throws(Denial) in try Checks.roleRecognised(principal) }
         try readWindow(i, state, &t)
+        try t.check(.settingsValid) { () throws(Denial) in
+            if let limit = query.limit, !(1...500).contains(limit) {
+                throw Denial(.invalidRequest, "limit must be between 1 and 500", details: ["field": .string("limit")])
+            }
+            if let before = query.before, state.deployment(id: before) == nil {
+                throw Denial(.invalidRequest, "before names no deployment", details: ["field": .string("before")])
+            }
+        }
         let groups = Checks.readableGroups(principal, role, i.policy)
         let records = groups?.isEmpty == true ? [] : state.deployments(matching: query, groups: groups)
         return Allowed(status: 200, result: .deployments(records, superseded: superseded(of: records, state)))

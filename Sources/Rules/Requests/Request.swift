@@ -334,12 +334,19 @@ public struct DeploymentQuery: Sendable, Hashable, Codable {
     public var service: String?
     public var environment: String?
     public var state: DeploymentRecord.State?
+    /// At most this many records, 1...500 (checked by the rules); nil: all (the store's own reads;
+    /// the API sends 200 when the caller gives none).
+    public var limit: Int?
+    /// Only records older than this one (the cursor `X-Next-Before` of the previous page).
+    public var before: String?
 
     /// A query from its parts.
-    public init(service: String? = nil, environment: String? = nil, state: DeploymentRecord.State? = nil) {
+    public init(service: String? = nil, environment: String? = nil, state: DeploymentRecord.State? = nil, limit: Int? = nil, before: String? = nil) {
         self.service = service
         self.environment = environment
         self.state = state
+        self.limit = limit
+        self.before = before
     }
 }
 
