@@ -233,12 +233,14 @@ import Testing
         let gate = GateClient(configuration: GateConfiguration(baseURL: emulator.baseURL, requestTimeoutMs: 1_000))
         let dispatcher = Dispatcher(store: fixture.store, gate: gate, clock: { DispatchTests.start })
         let reconciler = Reconciler(store: fixture.store, gate: gate, dispatcher: dispatcher)
-        try emulator.control("/_emulator/faults", #"{"afterStart": "later", "delayMs": 600, "times": 1}"#)
+        // Stored 1.5 s after the connection closes: well after the first look even on a loaded
+        // machine (the first look must find nothing yet), and before the second.
+        try emulator.control("/_emulator/faults", #"{"afterStart": "later", "delayMs": 1500, "times": 1}"#)
         let record = try await fixture.reserve("k1")
         guard case .unconfirmed = await dispatcher.dispatch(record, requestId: "r") else { Issue.record("expected unconfirmed"); return }
         let first = try await reconciler.reconcileOnce(now: Self.start.adding(seconds: 3), requestId: "r")
         #expect(first.confirming == [record.id], "Gate has not stored it yet")
-        try await Task.sleep(for: .milliseconds(800))
+        try await Task.sleep(for: .milliseconds(1700))
         let second = try await reconciler.reconcileOnce(now: Self.start.adding(seconds: 4), requestId: "r")
         #expect(second.recorded == [record.id])
         #expect(try fixture.store.deployment(id: record.id)?.engineExecutionId != nil)
