@@ -12,7 +12,9 @@ extension GovernanceStore {
 
         case .expire(let now, let limit):
             var expiry = try expire(now: now, limit: limit, txn, codec)
-            expiry.refusalMinutes = try auditRefusals(before: now.minute, now: now, limit: limit, txn, codec, &state)
+            // A minute is audited once the next one has passed too: a refusal decided late in a
+            // minute and committed early in the next still joins its minute's tally.
+            expiry.refusalMinutes = try auditRefusals(before: now.minute - 1, now: now, limit: max(0, limit - expiry.total), txn, codec, &state)
             return .expired(expiry)
 
         case .replacePolicy(let snapshot, let actorId, let now):

@@ -23,8 +23,9 @@ extension GovernanceStore {
     /// records and audit entries are not touched (audit retention is its own setting).
     public func expire(now: Timestamp, batch: Int = 500) async throws -> Expiry {
         var total = Expiry()
+        let batch = max(1, batch)
         while true {
-            guard case .expired(let pass) = try await writer.submit(.mutation(.expire(now: now, limit: max(1, batch)))) else { return total }
+            guard case .expired(let pass) = try await writer.submit(.mutation(.expire(now: now, limit: batch))) else { return total }
             total.idempotencyRecords += pass.idempotencyRecords
             total.uploadCapabilities += pass.uploadCapabilities
             total.refusalMinutes += pass.refusalMinutes

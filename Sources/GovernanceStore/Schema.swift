@@ -37,7 +37,8 @@ struct Schema: @unchecked Sendable {
     let capabilities: Database
     /// (actor, endpoint, key) → IdempotencyRecord.
     let idempotency: Database
-    /// (expiresAt, actor, endpoint, key) → empty: idempotency records by expiry, for pruning.
+    /// (expiresAt, actor, endpoint, key) → the record's key: idempotency records by expiry, walked
+    /// from the front by the expiry pass.
     let idempotencyExpiry: Database
     /// Per-scope state, keyed by scope first so that what one decision touches for a scope sits
     /// together on one page: (scope, "quota", kind, day) → count; (`group:environment`, "slot",

@@ -180,9 +180,7 @@ final class StoreView: StateView {
             var out: [DeploymentRecord] = []
             let cursor = try txn.cursor(database)
             // From the newest, or from just older than the cursor's record.
-            let start = try query.before.flatMap { id in
-                try txn.get(schema.deployments, Array(id.utf8)).map { try codec.decode(DeploymentRecord.self, $0) }
-            }.map { StoreKey().adding($0.createdAt.microseconds).adding($0.id).bytes } ?? StoreKey().adding(Int64.max).bytes
+            let start = query.before.map { StoreKey().adding($0.createdAt.microseconds).adding($0.id).bytes } ?? StoreKey().adding(Int64.max).bytes
             var entry = try cursor.seek(atLeast: prefix + start)
             entry = entry == nil ? try cursor.last() : try cursor.previous()
             while let current = entry, current.key.starts(with: prefix), out.count < (query.limit ?? .max) {

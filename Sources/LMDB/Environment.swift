@@ -153,13 +153,37 @@ public final class Environment: @unchecked Sendable {
         try check(mdb_env_sync(handle, 1), "mdb_env_sync", path: path)
     }
 
-    /// The configured map size in bytes and the bytes used so far.
+    /// The configured map size in bytes and the bytes in use: the file's high-water mark less the
+    /// pages on LMDB's free list, which later commits reuse before growing the file.
     public func usage() -> (mapSize: Int, used: Int) {
         var info = MDB_envinfo()
         var stat = MDB_stat()
         mdb_env_info(handle, &info)
         mdb_env_stat(handle, &stat)
-        return (info.me_mapsize, (info.me_last_pgno + 1) * Int(stat.ms_psize))
+        let pageSize = Int(stat.ms_psize)
+        let highWater = (info.me_last_pgno + 1) * pageSize
+        return (info.me_mapsize, max(0, highWater - freePages() * pageSize))
+    }
+
+    /// The pages listed on the free list (its records, in database 0, are page-number lists whose
+    /// first word is their length); 0 when it cannot be read.
+    private func freePages() -> Int {
+        var txn: OpaquePointer?
+        guard mdb_txn_begin(handle, nil, UInt32(MDB_RDONLY), &txn) == MDB_SUCCESS, let txn else { return 0 }
+        defer { mdb_txn_abort(txn) }
+        var cursor: OpaquePointer?
+        guard mdb_cursor_open(txn, 0, &cursor) == MDB_SUCCESS, let cursor else { return 0 }
+        defer { mdb_cursor_close(cursor) }
+        var key = MDB_val(), value = MDB_val()
+        var total = 0
+        var op = MDB_FIRST
+        while mdb_cursor_get(cursor, &key, &value, op) == MDB_SUCCESS {
+            if value.mv_size >= MemoryLayout<Int>.size, let data = value.mv_data {
+                total += data.loadUnaligned(as: Int.self)
+            }
+            op = MDB_NEXT
+        }
+        return total
     }
 
     /// Copies the environment, compacted, into the existing empty directory `destination`

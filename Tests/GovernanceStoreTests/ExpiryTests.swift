@@ -79,14 +79,15 @@ import Testing
         let afterFlood = try store.auditEntries()
         #expect(afterFlood.count == before + 2, "the two admitted deploys only; the refusals are counted")
         #expect(try await store.expire(now: minute.adding(seconds: 59)).refusalMinutes == 0, "not before the minute closes")
-        #expect(try await store.expire(now: minute.adding(seconds: 60)).refusalMinutes == 1)
+        #expect(try await store.expire(now: minute.adding(seconds: 119)).refusalMinutes == 0, "nor before the next one has passed")
+        #expect(try await store.expire(now: minute.adding(seconds: 120)).refusalMinutes == 1)
         let entries = try store.auditEntries()
         #expect(entries.count == before + 3)
         let aggregate = try #require(entries.last)
         #expect(aggregate.eventType == "RATE_LIMITED_REFUSALS")
         #expect(aggregate.actorId == owner.actorId)
         #expect(aggregate.summary.hasPrefix("50 mutating requests refused RATE_LIMITED in the minute from \(minute.iso8601)"), "\(aggregate.summary)")
-        #expect(try await store.expire(now: minute.adding(seconds: 120)).refusalMinutes == 0, "audited once")
+        #expect(try await store.expire(now: minute.adding(seconds: 180)).refusalMinutes == 0, "audited once")
         guard case .intact = try store.verifyAudit() else { Issue.record("the audit log does not verify"); return }
     }
 }

@@ -271,13 +271,20 @@ import Testing
         #expect(seen.count == 20)
         let firstPage = try await server.send("GET", "/v1/deployments?limit=5", token: owner).array ?? []
         #expect(firstPage.count == 5)
-        for bad in ["limit=0", "limit=501", "limit=x", "before=no-such-deployment"] {
+        for bad in ["limit=0", "limit=501", "limit=x", "before=no-such-deployment", "before=12.", "before=x.y"] {
             let refused = try await server.send("GET", "/v1/deployments?\(bad)", token: observer)
             #expect(refused.status == 400, "\(bad)")
             #expect(refused.code == "INVALID_REQUEST", "\(bad)")
         }
         let byScope = try await server.send("GET", "/v1/deployments?service=demo-service&environment=sandbox&limit=10", token: observer)
         #expect((byScope.array ?? []).count == 10)
-        #expect(byScope.headers["x-next-before"] == (byScope.array ?? []).last?["id"] as? String)
+        let lastId = try #require((byScope.array ?? []).last?["id"] as? String)
+        #expect(byScope.headers["x-next-before"]?.hasSuffix("." + lastId) == true)
+        // A cursor stays valid when its record is gone (a released reservation): the walk goes on
+        // from its position.
+        let gone = "\(currentTime().microseconds).0000-not-stored"
+        let fromGone = try await server.send("GET", "/v1/deployments?limit=3&before=\(gone)", token: observer)
+        #expect(fromGone.status == 200)
+        #expect((fromGone.array ?? []).count == 3)
     }
 }

@@ -321,7 +321,7 @@ struct InMemoryState: StateView, Hashable, Sendable {
                     && (query.state.map { $0 == r.state } ?? true) && (groups.map { $0.contains(r.deliveryGroupId) } ?? true)
             }
             .sorted { ($0.createdAt, $0.id) > ($1.createdAt, $1.id) }
-            .filter { r in query.before.flatMap { records[$0] }.map { ($0.createdAt, $0.id) > (r.createdAt, r.id) } ?? true }
+            .filter { r in query.before.map { ($0.createdAt, $0.id) > (r.createdAt, r.id) } ?? true }
             .prefix(query.limit ?? .max).map { $0 }
     }
 }

@@ -286,9 +286,16 @@ public final class GovernanceServer: Sendable {
         guard (try? store.policy().deliveryGroups.isEmpty == false) ?? false else { return answer("not ready: no policy data") }
         let usage = store.usage()
         let share = Double(usage.used) / Double(max(1, usage.mapSize))
-        guard share < GovernanceStore.nearlyFullShare else {
-            let percent = Int(share * 100)
-            logger.warning("the data file is nearly full", metadata: ["used_bytes": "\(usage.used)", "map_size_bytes": "\(usage.mapSize)", "percent": "\(percent)"])
+        let nearlyFull = share >= GovernanceStore.nearlyFullShare
+        let percent = Int(share * 100)
+        if metrics.nearlyFull(nearlyFull) {
+            if nearlyFull {
+                logger.warning("the data file is nearly full", metadata: ["used_bytes": "\(usage.used)", "map_size_bytes": "\(usage.mapSize)", "percent": "\(percent)"])
+            } else {
+                logger.notice("the data file has room again", metadata: ["used_bytes": "\(usage.used)", "map_size_bytes": "\(usage.mapSize)"])
+            }
+        }
+        guard !nearlyFull else {
             return answer("not ready: the data file uses \(percent)% of its map; restart with a larger --map-size (DXCP_LMDB_MAP_SIZE)")
         }
         return answer("ready")
@@ -324,7 +331,7 @@ public final class GovernanceServer: Sendable {
         case .deployments(let records, _):
             // A full page names its last record as the next page's cursor (`before=`).
             if case .listDeployments(let query) = contractRequest, let limit = query.limit, records.count == limit, let last = records.last {
-                headers.append(HTTPField(name: .nextBefore, value: last.id))
+                headers.append(HTTPField(name: .nextBefore, value: DeploymentQuery.Cursor(after: last).text))
             }
             return Answer(status: decision.status, body: Views.result(result, admin: admin), headers: headers)
         default:

@@ -93,6 +93,16 @@ public final class ServerMetrics: Sendable {
         Gauge(label: "dxcp_engine_dispatch_oldest_pending_seconds", factory: factory).record(report.oldestPendingSeconds)
     }
 
+    /// Whether the data file was last seen nearly full; returns whether that changed (to log a
+    /// crossing once, not every probe).
+    func nearlyFull(_ now: Bool) -> Bool {
+        mapNearlyFull.withLock { was in
+            defer { was = now }
+            return was != now
+        }
+    }
+    private let mapNearlyFull = Mutex(false)
+
     /// One decision refused because the writer's queue was full.
     func overloaded() {
         Counter(label: "dxcp_store_overloaded_total", factory: factory).increment()

@@ -81,9 +81,13 @@ public enum WireRequest {
                 guard let value = Int(text) else { throw WireError.invalid("limit", "limit must be an integer") }
                 limit = value
             }
+            let before = try query["before"].flatMap { (text: String) throws(WireError) -> DeploymentQuery.Cursor? in
+                if text.isEmpty { return nil }
+                guard let cursor = DeploymentQuery.Cursor(text) else { throw WireError.invalid("before", "before must be the X-Next-Before of a previous page") }
+                return cursor
+            }
             return .listDeployments(DeploymentQuery(
-                service: query["service"], environment: query["environment"], state: state, limit: limit,
-                before: query["before"].flatMap { $0.isEmpty ? nil : $0 }))
+                service: query["service"], environment: query["environment"], state: state, limit: limit, before: before))
         case ("POST", 3, "deployments") where route[2] == "rollback":
             return .rollback(deploymentId: try pathId(route[1]))
         case ("GET", 2, "deployments"):

@@ -37,9 +37,6 @@ extension Evaluator {
             if let limit = query.limit, !(1...500).contains(limit) {
                 throw Denial(.invalidRequest, "limit must be between 1 and 500", details: ["field": .string("limit")])
             }
-            if let before = query.before, state.deployment(id: before) == nil {
-                throw Denial(.invalidRequest, "before names no deployment", details: ["field": .string("before")])
-            }
         }
         let groups = Checks.readableGroups(principal, role, i.policy)
         let records = groups?.isEmpty == true ? [] : state.deployments(matching: query, groups: groups)

@@ -337,11 +337,36 @@ public struct DeploymentQuery: Sendable, Hashable, Codable {
     /// At most this many records, 1...500 (checked by the rules); nil: all (the store's own reads;
     /// the API sends 200 when the caller gives none).
     public var limit: Int?
-    /// Only records older than this one (the cursor `X-Next-Before` of the previous page).
-    public var before: String?
+    /// Only records older than this cursor (`X-Next-Before` of the previous page): a record's
+    /// creation time and id, so a page can follow a record that has since been removed.
+    public var before: Cursor?
+
+    /// A position in the newest-first order: `<createdAt in microseconds>.<id>`.
+    public struct Cursor: Sendable, Hashable, Codable {
+        public var createdAt: Timestamp
+        public var id: String
+
+        /// The cursor just after `record`.
+        public init(after record: DeploymentRecord) {
+            createdAt = record.createdAt
+            id = record.id
+        }
+
+        /// The cursor `text` names, if well formed.
+        public init?(_ text: String) {
+            guard let dot = text.firstIndex(of: "."), let micros = Int64(text[..<dot]) else { return nil }
+            let id = String(text[text.index(after: dot)...])
+            guard !id.isEmpty, id.utf8.count <= 128 else { return nil }
+            createdAt = Timestamp(microseconds: micros)
+            self.id = id
+        }
+
+        /// The cursor as `X-Next-Before` carries it.
+        public var text: String { "\(createdAt.microseconds).\(id)" }
+    }
 
     /// A query from its parts.
-    public init(service: String? = nil, environment: String? = nil, state: DeploymentRecord.State? = nil, limit: Int? = nil, before: String? = nil) {
+    public init(service: String? = nil, environment: String? = nil, state: DeploymentRecord.State? = nil, limit: Int? = nil, before: Cursor? = nil) {
         self.service = service
         self.environment = environment
         self.state = state
