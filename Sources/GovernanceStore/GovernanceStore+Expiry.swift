@@ -36,25 +36,31 @@ extension GovernanceStore {
     /// Audits up to `limit` tallies of rate-limit refusals of minutes before `minute`: one entry
     /// per actor, code and minute, with the count; the tallies go.
     func auditRefusals(before minute: Int64, now: Timestamp, limit: Int, _ txn: Transaction, _ codec: RecordCodec, _ state: inout BatchState) throws -> Int {
-        var done: [([UInt8], RefusalTally, Int64)] = []
+        // Each tally is its count's key followed by its first note's key (the count's key and 0).
+        var done: [(keys: [[UInt8]], count: Int, first: AuditNote, minute: Int64)] = []
         let cursor = try txn.cursor(schema.refusals)
         var entry = try cursor.first()
-        // Key layout: minute (8 bytes), actor, code.
+        var count: (key: [UInt8], value: Int)?
         while let current = entry, done.count < limit {
             guard let at = StoreKey.integer(in: current.key, at: 0), at < minute else { break }
-            done.append((current.key, try codec.decode(RefusalTally.self, current.value), at))
+            if let open = count, current.key.starts(with: open.key) {
+                done.append(([open.key, current.key], open.value, try codec.decode(AuditNote.self, current.value), at))
+                count = nil
+            } else {
+                count = (current.key, current.value.withUnsafeBytes { StoreKey.counter($0) })
+            }
             entry = try cursor.next()
         }
-        for (index, (key, tally, at)) in done.enumerated() {
+        for (index, tally) in done.enumerated() {
             let first = tally.first
-            let from = Timestamp(microseconds: at * 60_000_000)
+            let from = Timestamp(microseconds: tally.minute * 60_000_000)
             let note = AuditNote(
                 eventType: "RATE_LIMITED_REFUSALS", targetType: "Actor", targetId: first.actorId, outcome: .denied,
                 summary: "\(tally.count) mutating request\(tally.count == 1 ? "" : "s") refused RATE_LIMITED in the minute from \(from.iso8601); the first: \(first.summary)",
                 actorId: first.actorId, actorRole: first.actorRole, deliveryGroupId: first.deliveryGroupId, serviceName: first.serviceName,
                 environment: first.environment)
             try appendAudit(note, origin: AuditOrigin(decisionId: nil, requestId: nil, timestamp: now), index: index, txn, codec, &state)
-            try txn.delete(schema.refusals, key)
+            for key in tally.keys { try txn.delete(schema.refusals, key) }
         }
         return done.count
     }

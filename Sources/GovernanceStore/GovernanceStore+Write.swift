@@ -115,10 +115,11 @@ extension GovernanceStore {
                 auditIndex += 1
             case .auditRefusal(let note, let code, let minute):
                 guard writesAudit else { break }
+                // A counter per refusal; the note is encoded for the minute's first one only.
                 let key = Schema.refusalKey(minute: minute, actor: note.actorId, code: code)
-                var tally = try txn.get(schema.refusals, key).map { try codec.decode(RefusalTally.self, $0) } ?? RefusalTally(count: 0, first: note)
-                tally.count += 1
-                try txn.put(schema.refusals, key, codec.encode(tally))
+                let count = try txn.counter(schema.refusals, key.bytes)
+                if count == 0 { try txn.put(schema.refusals, key.adding(0).bytes, codec.encode(note)) }
+                try txn.put(schema.refusals, key.bytes, StoreKey.counterBytes(count + 1))
             }
         }
     }

@@ -28,7 +28,8 @@ struct Schema: @unchecked Sendable {
     /// write path per hour of a record's creation; measure `deploy` or `rollback` (label the
     /// recipe) or `failure` (label the category).
     let insights: Database
-    /// (minute, actor, code) → RefusalTally: rate-limit refusals counted until their minute is
+    /// (minute, actor, code) → count, and (minute, actor, code, 0) → the first refusal's audit note:
+    /// rate-limit refusals counted until their minute is
     /// audited as one entry (DECISIONS 75).
     let refusals: Database
     /// (service, version) → Build.
@@ -122,8 +123,8 @@ struct Schema: @unchecked Sendable {
     static func insightKey(hour: Int64, group: String, service: String, measure: InsightCount.Measure, label: String) -> [UInt8] {
         StoreKey().adding(hour).adding(group).adding(service).adding(measure.rawValue).adding(label).bytes
     }
-    static func refusalKey(minute: Int64, actor: String, code: ContractCode) -> [UInt8] {
-        StoreKey().adding(minute).adding(actor).adding(code.rawValue).bytes
+    static func refusalKey(minute: Int64, actor: String, code: ContractCode) -> StoreKey {
+        StoreKey().adding(minute).adding(actor).adding(code.rawValue)
     }
     static func byTimeKey(_ r: DeploymentRecord) -> [UInt8] {
         StoreKey().adding(r.createdAt.microseconds).adding(r.id).bytes
@@ -143,12 +144,6 @@ struct Schema: @unchecked Sendable {
     static func sequenceKey(_ seq: UInt64) -> [UInt8] {
         StoreKey().adding(Int64(bitPattern: seq)).bytes
     }
-}
-
-/// Rate-limit refusals of one actor, code and minute, and the first one's audit note.
-struct RefusalTally: Codable {
-    var count: Int
-    var first: AuditNote
 }
 
 /// A reservation waiting for its engine trigger to be recorded (DECISIONS D13).

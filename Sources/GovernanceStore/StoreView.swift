@@ -78,6 +78,15 @@ final class StoreView: StateView {
     }
 
     func latestSucceeded(service: String, environment: String, before: Timestamp) -> DeploymentRecord? {
+        latestSuccessId(service: service, environment: environment, before: before).flatMap { deployment(id: $0) }
+    }
+
+    func latestSuccessId(service: String, environment: String) -> String? {
+        latestSuccessId(service: service, environment: environment, before: Timestamp(microseconds: .max))
+    }
+
+    /// The id of the newest SUCCEEDED record of a service in an environment created before `before`.
+    private func latestSuccessId(service: String, environment: String, before: Timestamp) -> String? {
         attempt(nil) {
             let prefix = StoreKey().adding(service).adding(environment)
             let cursor = try txn.cursor(schema.succeeded)
@@ -85,10 +94,8 @@ final class StoreView: StateView {
             var entry = try cursor.seek(atLeast: prefix.adding(before.microseconds).bytes)
             entry = entry == nil ? try cursor.last() : try cursor.previous()
             // Key layout: service, environment, createdAt (8 bytes), id.
-            guard let key = entry?.key, key.starts(with: prefix.bytes), let id = StoreKey.string(in: key, at: prefix.bytes.count + 8) else {
-                return nil
-            }
-            return deployment(id: id)
+            guard let key = entry?.key, key.starts(with: prefix.bytes) else { return nil }
+            return StoreKey.string(in: key, at: prefix.bytes.count + 8)
         }
     }
 

@@ -19,6 +19,8 @@ public protocol StateView {
     /// The newest SUCCEEDED deployment of a service in an environment created strictly before
     /// `before`.
     func latestSucceeded(service: String, environment: String, before: Timestamp) -> DeploymentRecord?
+    /// The id of the newest SUCCEEDED deployment of a service in an environment (`SUPERSEDED`).
+    func latestSuccessId(service: String, environment: String) -> String?
     /// Whether some deployment of `version` of a service SUCCEEDED in an environment (a
     /// promotion's source, REFERENCE §2.10). A store answers from its index of successes.
     func hasSucceeded(service: String, environment: String, version: String) -> Bool
@@ -88,6 +90,12 @@ extension StateView {
     public func slotUsage(group: String, environment: String, staleBefore: Timestamp) -> SlotUsage {
         let active = activeDeployments(group: group, environment: environment)
         return SlotUsage(holding: active.count, stale: active.filter { $0.canBeStale && $0.updatedAt <= staleBefore })
+    }
+
+    /// The id of the newest SUCCEEDED deployment of a service in an environment; stores override
+    /// this to answer from their index without reading the record.
+    public func latestSuccessId(service: String, environment: String) -> String? {
+        latestSucceeded(service: service, environment: environment, before: Timestamp(microseconds: .max))?.id
     }
 
     /// Reads the build to answer; stores override this with a cheaper lookup.

@@ -26,9 +26,14 @@ import Testing
 
         /// Ends the engine execution of deployment `id` with `status` and lets the poller see it.
         func finish(_ id: String, _ status: String = "SUCCEEDED") async throws {
-            let record = try await server.send("GET", "/v1/deployments/\(id)", token: try await server.admin)
-            let execution = try #require(record.json["engineExecutionId"] as? String)
-            try emulator.control("/_emulator/executions/\(execution)", #"{"status": "\#(status)"}"#)
+            // The execution is recorded just after the 201 (DECISIONS 52): wait for it, bounded.
+            var execution: String?
+            for _ in 0..<500 where execution == nil {
+                execution = try await server.send("GET", "/v1/deployments/\(id)", token: try await server.admin).json["engineExecutionId"] as? String
+                if execution == nil { try await Task.sleep(for: .milliseconds(10)) }
+            }
+            let executionId = try #require(execution, "deployment \(id) has no execution recorded")
+            try emulator.control("/_emulator/executions/\(executionId)", #"{"status": "\#(status)"}"#)
             _ = try await poller.pollOnce(now: currentTime(), requestId: "t")
         }
 

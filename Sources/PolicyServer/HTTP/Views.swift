@@ -469,7 +469,7 @@ enum Views {
         w.close()
     }
 
-    /// A service's delivery status (REFERENCE §2.9); `latest` carries the record's summary fields.
+    /// A service's delivery status (REFERENCE §2.9).
     static func deliveryStatus(_ s: DeliveryStatus, admin: Bool) -> [UInt8] {
         body { w in
             w.open()
@@ -478,26 +478,8 @@ enum Views {
             w.field("environment", s.environment)
             w.field("hasDeployments", s.latest != nil)
             w.key("latest")
-            if let r = s.latest {
-                w.open()
-                w.field("createdAt", r.createdAt.iso8601)
-                w.field("deploymentKind", r.kind.rawValue)
-                if admin {
-                    w.nullable("engineExecutionId", r.engineExecutionId)
-                    w.nullable("engineExecutionUrl", r.engineExecutionURL)
-                }
-                w.field("id", r.id)
-                w.nullable("outcome", r.outcome?.rawValue)
-                w.field("recipeId", r.recipeId)
-                w.nullable("rollbackOf", r.rollbackOf)
-                w.nullable("sourceEnvironment", r.sourceEnvironment)
-                w.field("state", r.state.rawValue)
-                w.field("updatedAt", r.updatedAt.iso8601)
-                w.field("version", r.version)
-                w.close()
-            } else {
-                w.raw("null")
-            }
+            // The record as a read shows it: the reference's summary fields and the rest.
+            if let r = s.latest { deployment(r, admin: admin, into: &w) } else { w.raw("null") }
             w.key("promotionCandidate")
             if let c = s.promotionCandidate {
                 w.open()

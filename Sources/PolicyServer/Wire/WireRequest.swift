@@ -76,11 +76,7 @@ public enum WireRequest {
                 guard let state = DeploymentRecord.State(rawValue: text) else { throw WireError.invalid("state", "state is not a deployment state") }
                 return state
             }
-            var limit = 200
-            if let text = query["limit"] {
-                guard let value = Int(text) else { throw WireError.invalid("limit", "limit must be an integer") }
-                limit = value
-            }
+            let limit = Int(clamping: try integerQuery(query, "limit") ?? 200)
             let before = try query["before"].flatMap { (text: String) throws(WireError) -> DeploymentQuery.Cursor? in
                 if text.isEmpty { return nil }
                 guard let cursor = DeploymentQuery.Cursor(text) else { throw WireError.invalid("before", "before must be the X-Next-Before of a previous page") }
@@ -132,20 +128,15 @@ public enum WireRequest {
         case ("DELETE", 2, "environments"):
             return .changePolicy(.deleteEnvironment(id: try pathId(route[1])))
         case ("GET", 2, "audit") where route[1] == "events":
-            func integer(_ name: String) throws(WireError) -> Int64? {
-                guard let text = query[name] else { return nil }
-                guard let value = Int64(text) else { throw WireError.invalid(name, "\(name) must be an integer") }
-                return value
-            }
             func time(_ name: String) throws(WireError) -> Timestamp? {
                 guard let text = query[name] else { return nil }
                 guard let value = Timestamp(iso8601: text) else { throw WireError.invalid(name, "\(name) must be an ISO-8601 date-time") }
                 return value
             }
-            let before = try integer("before")
+            let before = try integerQuery(query, "before")
             return .read(.auditEvents(AuditQuery(
                 eventType: query["event_type"], deliveryGroupId: query["delivery_group_id"], startTime: try time("start_time"),
-                endTime: try time("end_time"), limit: Int(clamping: try integer("limit") ?? 200), before: before.map { UInt64(max(0, $0)) })))
+                endTime: try time("end_time"), limit: Int(clamping: try integerQuery(query, "limit") ?? 200), before: before.map { UInt64(max(0, $0)) })))
         case ("GET", 3, "services") where route[2] == "delivery-status":
             return .read(.deliveryStatus(service: try pathId(route[1]), environment: try requiredQuery(query, "environment")))
         case ("GET", 3, "services") where route[2] == "running":
@@ -153,13 +144,8 @@ public enum WireRequest {
         case ("GET", 3, "services") where route[2] == "allowed-actions":
             return .read(.allowedActions(service: try pathId(route[1])))
         case ("GET", 2, "insights") where route[1] == "failures":
-            var windowDays = 7
-            if let text = query["windowDays"] {
-                guard let value = Int(text) else { throw WireError.invalid("windowDays", "windowDays must be an integer") }
-                windowDays = value
-            }
             return .read(.failureInsights(InsightsQuery(
-                windowDays: windowDays, groupId: query["groupId"].flatMap { $0.isEmpty ? nil : $0 },
+                windowDays: Int(clamping: try integerQuery(query, "windowDays") ?? 7), groupId: query["groupId"].flatMap { $0.isEmpty ? nil : $0 },
                 service: query["service"].flatMap { $0.isEmpty ? nil : $0 })))
         case ("GET", 2, "config") where route[1] == "sanity": return .read(.configSanity)
         case ("GET", 3, "ui") where route[1] == "policy" && route[2] == "ui-exposure": return .read(.uiExposure)
@@ -180,9 +166,7 @@ public enum WireRequest {
         case ("GET", 1, "recipes"): return .read(.recipes)
         case ("GET", 2, "recipes"): return .read(.recipe(id: try pathId(route[1])))
         case ("GET", 1, "builds"):
-            guard let service = query["service"], !service.isEmpty else { throw WireError.invalid("service", "service is required") }
-            guard let version = query["version"], !version.isEmpty else { throw WireError.invalid("version", "version is required") }
-            return .read(.build(service: service, version: version))
+            return .read(.build(service: try requiredQuery(query, "service"), version: try requiredQuery(query, "version")))
         case ("GET", 2, "settings") where route[1] == "public": return .read(.publicSettings)
         case ("GET", 2, "settings") where route[1] == "admin": return .read(.adminSettings)
         case ("GET", 3, "admin") where route[1] == "system" && route[2] == "rate-limits": return .read(.rateLimits)
@@ -295,6 +279,13 @@ public enum WireRequest {
     /// envelope, saying why.
     static func notServed(_ why: String) -> WireError {
         WireError(code: .notServed, status: 501, message: why, field: nil, details: ["not_served": .bool(true)])
+    }
+
+    /// An integer query parameter, or nil when absent.
+    static func integerQuery(_ query: [String: String], _ name: String) throws(WireError) -> Int64? {
+        guard let text = query[name] else { return nil }
+        guard let value = Int64(text) else { throw WireError.invalid(name, "\(name) must be an integer") }
+        return value
     }
 
     /// A query parameter that must be present and non-empty.

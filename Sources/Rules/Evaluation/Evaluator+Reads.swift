@@ -52,7 +52,7 @@ extension Evaluator {
         for r in records where r.state == .succeeded {
             let scope = "\(r.service)\u{0}\(r.environment)"
             if newest[scope] == nil {
-                newest[scope] = .some(state.latestSucceeded(service: r.service, environment: r.environment, before: Timestamp(microseconds: .max))?.id)
+                newest[scope] = .some(state.latestSuccessId(service: r.service, environment: r.environment))
             }
             if let latest = newest[scope] ?? nil, latest != r.id { out.insert(r.id) }
         }

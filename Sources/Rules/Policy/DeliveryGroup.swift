@@ -96,7 +96,7 @@ public struct ChangeStamp: Sendable, Hashable, Codable {
         var next = self
         next.updatedAt = now
         next.updatedBy = actor
-        if let trimmed = reason?.trimmingWhitespace, !trimmed.isEmpty { next.lastChangeReason = trimmed }
+        if let reason = reason.map(trimmed), !reason.isEmpty { next.lastChangeReason = reason }
         return next
     }
 
@@ -112,15 +112,4 @@ public struct ChangeStamp: Sendable, Hashable, Codable {
     public static let absent: [String: JSONValue] = [
         "created_at": .null, "created_by": .null, "updated_at": .null, "updated_by": .null, "last_change_reason": .null,
     ]
-}
-
-extension String {
-    /// The string without leading and trailing whitespace.
-    var trimmingWhitespace: String {
-        let scalars = unicodeScalars
-        guard let first = scalars.firstIndex(where: { !$0.properties.isWhitespace }),
-            let last = scalars.lastIndex(where: { !$0.properties.isWhitespace })
-        else { return "" }
-        return String(scalars[first...last])
-    }
 }
