@@ -39,6 +39,34 @@ public struct AuditEntry: Sendable, Hashable, Codable {
     /// SHA-256 over `previousHash` and this entry's canonical encoding without `hash`.
     public var hash: String
 
+    /// An entry from all its parts (the chain appending one, the store reading one back).
+    public init(
+        sequence: UInt64, eventId: String, eventType: String, actorId: String, actorRole: Role?, targetType: String,
+        targetId: String, timestamp: Timestamp, outcome: AuditNote.Outcome, summary: String, deliveryGroupId: String?,
+        serviceName: String?, environment: String?, decisionId: String?, requestId: String?, contractVersion: String,
+        trail: [CheckResult], previousHash: String, hash: String
+    ) {
+        self.sequence = sequence
+        self.eventId = eventId
+        self.eventType = eventType
+        self.actorId = actorId
+        self.actorRole = actorRole
+        self.targetType = targetType
+        self.targetId = targetId
+        self.timestamp = timestamp
+        self.outcome = outcome
+        self.summary = summary
+        self.deliveryGroupId = deliveryGroupId
+        self.serviceName = serviceName
+        self.environment = environment
+        self.decisionId = decisionId
+        self.requestId = requestId
+        self.contractVersion = contractVersion
+        self.trail = trail
+        self.previousHash = previousHash
+        self.hash = hash
+    }
+
     enum CodingKeys: String, CodingKey {
         case sequence, eventId = "event_id", eventType = "event_type", actorId = "actor_id", actorRole = "actor_role"
         case targetType = "target_type", targetId = "target_id", timestamp, outcome, summary

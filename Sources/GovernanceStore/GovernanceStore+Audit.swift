@@ -20,8 +20,8 @@ public struct AuditPruning: Sendable, Hashable {
     public var checkpoint: AuditCheckpoint
 }
 
-/// A page of the log exactly as stored: one canonical JSON entry per element, each verifiable on
-/// its own (its `hash` covers it) and against its neighbour (`previous_hash`).
+/// A page of the log: one canonical JSON entry per element (what its hash covers, with the hash
+/// set), each verifiable on its own and against its neighbour (`previous_hash`).
 public struct AuditExportPage: Sendable {
     /// Entries, oldest first, as stored.
     public var lines: [[UInt8]]
@@ -37,14 +37,14 @@ extension GovernanceStore {
             let cursor = try view.txn.cursor(schema.audit)
             var entry = try cursor.seek(atLeast: Schema.sequenceKey(sequence + 1))
             while let current = entry, out.count < limit {
-                out.append(try view.codec.decode(AuditEntry.self, current.value))
+                out.append(try auditEntry(current, view.codec))
                 entry = try cursor.next()
             }
             return out
         }
     }
 
-    /// The stored entries after `sequence`, at most `limit`, byte for byte (for `audit export`).
+    /// The entries after `sequence`, at most `limit`, in their canonical JSON (for `audit export`).
     ///
     /// - Throws: ``StoreError`` of kind `.pruned` when retention already removed entries after
     ///   `sequence`: a shipper resuming there would otherwise skip them without knowing.
@@ -58,7 +58,8 @@ extension GovernanceStore {
             let cursor = try view.txn.cursor(schema.audit)
             var entry = try cursor.seek(atLeast: Schema.sequenceKey(sequence + 1))
             while let current = entry, page.lines.count < limit {
-                page.lines.append(current.value)
+                let stored = try auditEntry(current, view.codec)
+                page.lines.append(stored.canonicalBytes(hash: stored.hash))
                 page.lastSequence = StoreKey.integer(in: current.key, at: 0).map { UInt64(bitPattern: $0) }
                 entry = try cursor.next()
             }
@@ -75,7 +76,7 @@ extension GovernanceStore {
             var entry = try query.before.map { try cursor.seek(atLeast: Schema.sequenceKey($0)) } ?? cursor.last()
             if query.before != nil { entry = entry == nil ? try cursor.last() : try cursor.previous() }
             while let current = entry, out.count < query.limit {
-                let decoded = try view.codec.decode(AuditEntry.self, current.value)
+                let decoded = try auditEntry(current, view.codec)
                 if query.eventType.map({ $0 == decoded.eventType }) ?? true,
                     query.deliveryGroupId.map({ $0 == decoded.deliveryGroupId }) ?? true,
                     query.startTime.map({ decoded.timestamp >= $0 }) ?? true,
@@ -105,7 +106,7 @@ extension GovernanceStore {
             while let current = entry {
                 let seq = StoreKey.integer(in: current.key, at: 0).map { UInt64(bitPattern: $0) } ?? 0
                 do {
-                    verifier.feed(try view.codec.decode(AuditEntry.self, current.value))
+                    verifier.feed(try auditEntry(current, view.codec))
                 } catch {
                     verifier.unreadable(sequence: seq, reason: "entry cannot be decoded")
                 }
@@ -132,6 +133,12 @@ extension GovernanceStore {
         }
     }
 
+    /// The entry a cursor is at, its sequence number from the key.
+    func auditEntry(_ stored: Cursor.Entry, _ codec: RecordCodec) throws -> AuditEntry {
+        guard let sequence = StoreKey.integer(in: stored.key, at: 0) else { throw UndecodableValue(what: "audit key") }
+        return try StoredEncoding.auditEntry(stored.value, sequence: UInt64(bitPattern: sequence), codec)
+    }
+
     func auditCheckpoint(_ txn: Transaction, _ codec: RecordCodec) throws -> AuditCheckpoint? {
         try txn.get(schema.meta, Schema.auditCheckpointKey).map { try codec.decode(AuditCheckpoint.self, $0) }
     }
@@ -143,7 +150,7 @@ extension GovernanceStore {
         let cursor = try txn.cursor(schema.audit)
         var first: AuditEntry?, last: AuditEntry?, count = 0
         while count < retention.limit, let current = try cursor.first() {
-            guard let entry = try? codec.decode(AuditEntry.self, current.value) else {
+            guard let entry = try? auditEntry(current, codec) else {
                 let seq = StoreKey.integer(in: current.key, at: 0) ?? 0
                 throw StoreError(.corrupt, path: path, "audit entry \(seq) cannot be decoded; retention removes nothing from a log that does not verify (run `dxcp-policy audit verify`)")
             }

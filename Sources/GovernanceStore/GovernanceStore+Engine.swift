@@ -99,7 +99,7 @@ extension GovernanceStore {
         _ scope: IdempotencyScope, with record: DeploymentRecord, now: Timestamp, ttlSeconds: Int64, _ txn: Transaction, _ codec: RecordCodec
     ) throws {
         guard let bytes = try txn.get(schema.idempotency, Schema.idempotencyKey(scope)) else { return }
-        let current = try codec.decode(IdempotencyRecord.self, bytes)
+        let current = try StoredEncoding.idempotencyRecord(bytes, codec)
         let renewed = now.adding(seconds: ttlSeconds)
         try putIdempotency(scope, IdempotencyRecord(
             fingerprint: current.fingerprint, expiresAt: renewed.microseconds > current.expiresAt.microseconds ? renewed : current.expiresAt,
@@ -107,7 +107,7 @@ extension GovernanceStore {
     }
 
     func loadDeployment(_ id: String, _ txn: Transaction, _ codec: RecordCodec) throws -> DeploymentRecord? {
-        try txn.get(schema.deployments, Array(id.utf8)).map { try codec.decode(DeploymentRecord.self, $0) }
+        try txn.get(schema.deployments, Array(id.utf8)).map { try StoredEncoding.record($0, id: id, codec) }
     }
 
     func takeDispatchOrder(_ id: String, _ txn: Transaction, _ codec: RecordCodec) throws -> DispatchOrder? {

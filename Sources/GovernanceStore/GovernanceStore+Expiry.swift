@@ -76,7 +76,7 @@ extension GovernanceStore {
         while let current = entry, expired.count + stale.count < limit {
             guard let micros = StoreKey.integer(in: current.key, at: 0), micros <= now.microseconds else { break }
             if let bytes = try txn.get(schema.idempotency, current.value) {
-                let record = try codec.decode(IdempotencyRecord.self, bytes)
+                let record = try StoredEncoding.idempotencyRecord(bytes, codec)
                 if record.expiresAt.microseconds != micros {
                     stale.append(current.key)
                 } else if record.response != nil {

@@ -86,14 +86,14 @@ extension GovernanceStore {
                     throw StoreError(.storage, path: path, "deployment id \(record.id) already exists")
                 }
                 try putDeployment(record, previous: nil, txn, codec)
-                try txn.put(schema.deploymentsByTime, Schema.byTimeKey(record), [])
+                try txn.put(schema.deploymentsByTime, Schema.byTimeKey(record), [], appending: true)
                 try txn.put(schema.outbox, Array(record.id.utf8), CompactValues.encode(DispatchOrder(deploymentId: record.id, idempotency: scope)))
             case .admitExecution(let record):
                 guard try txn.get(schema.deployments, Array(record.id.utf8)) == nil else {
                     throw StoreError(.storage, path: path, "deployment id \(record.id) already exists")
                 }
                 try putDeployment(record, previous: nil, txn, codec)
-                try txn.put(schema.deploymentsByTime, Schema.byTimeKey(record), [])
+                try txn.put(schema.deploymentsByTime, Schema.byTimeKey(record), [], appending: true)
             case .expireDeployment(let id, let failure):
                 try expire(id, failure, origin: origin, auditIndex: &auditIndex, txn, codec, &state)
             case .putIdempotency(let scope, let record):
@@ -127,7 +127,7 @@ extension GovernanceStore {
     func appendAudit(_ note: AuditNote, origin: AuditOrigin, index: Int, _ txn: Transaction, _ codec: RecordCodec, _ state: inout BatchState) throws {
         guard writesAudit else { return }
         let entry = state.chain.append(note, origin: origin, index: index)
-        try txn.put(schema.audit, Schema.sequenceKey(entry.sequence), entry.canonicalBytes(hash: entry.hash))
+        try txn.put(schema.audit, Schema.sequenceKey(entry.sequence), StoredEncoding.encode(entry), appending: true)
         state.chainChanged = true
     }
 
@@ -212,7 +212,7 @@ extension GovernanceStore {
     func putIdempotency(_ scope: IdempotencyScope, _ record: IdempotencyRecord, _ txn: Transaction, _ codec: RecordCodec) throws {
         let key = Schema.idempotencyKey(scope)
         if let old = try txn.get(schema.idempotency, key) {
-            let previous = try codec.decode(IdempotencyRecord.self, old)
+            let previous = try StoredEncoding.idempotencyRecord(old, codec)
             try txn.delete(schema.idempotencyExpiry, Schema.expiryKey(previous.expiresAt, scope))
         }
         try txn.put(schema.idempotency, key, StoredEncoding.encode(record, codec))
@@ -222,7 +222,7 @@ extension GovernanceStore {
     func deleteIdempotency(_ scope: IdempotencyScope, _ txn: Transaction, _ codec: RecordCodec) throws {
         let key = Schema.idempotencyKey(scope)
         guard let old = try txn.get(schema.idempotency, key) else { return }
-        let previous = try codec.decode(IdempotencyRecord.self, old)
+        let previous = try StoredEncoding.idempotencyRecord(old, codec)
         try txn.delete(schema.idempotencyExpiry, Schema.expiryKey(previous.expiresAt, scope))
         try txn.delete(schema.idempotency, key)
     }

@@ -115,6 +115,13 @@ public final class GovernanceStore: Sendable {
                         try txn.put(schema.meta, Schema.schemaVersionKey, Array(String(3).utf8))
                         version = 3
                     }
+                    if version == 3 {
+                        // Schema 4 packs new records and audit entries (DECISIONS 77) and reads the
+                        // JSON ones as they are: nothing is rewritten.
+                        try txn.put(schema.meta, Schema.schemaVersionKey, Array(String(4).utf8))
+                        logger.notice("data directory upgraded to schema 4 (packed records and audit entries)")
+                        version = 4
+                    }
                     guard version == Schema.version else {
                         throw StoreError(.corrupt, path: path, "schema version \(version) is not \(Schema.version); use a matching dxcp-policy")
                     }
@@ -140,7 +147,7 @@ public final class GovernanceStore: Sendable {
     /// environment gets its slot count and age index (`updateSlot`), rebuilt from the slot entries.
     private func migrateSlotIndex(_ txn: Transaction) throws {
         let records = try slotEntries(txn).compactMap { active in
-            try txn.get(schema.deployments, Array(active.id.utf8)).map { try RecordCodec.shared.decode(DeploymentRecord.self, $0) }
+            try txn.get(schema.deployments, Array(active.id.utf8)).map { try StoredEncoding.record($0, id: active.id, .shared) }
         }
         for record in records {
             // Written afresh: the old entry is removed first, so the count starts from nothing.
@@ -157,7 +164,7 @@ public final class GovernanceStore: Sendable {
         var records: [DeploymentRecord] = []
         var entry = try cursor.first()
         while let current = entry {
-            records.append(try RecordCodec.shared.decode(DeploymentRecord.self, current.value))
+            records.append(try StoredEncoding.record(current.value, id: String(decoding: current.key, as: UTF8.self), .shared))
             entry = try cursor.next()
         }
         for record in records { try reindex(from: nil, to: record, txn) }
@@ -332,6 +339,21 @@ public final class GovernanceStore: Sendable {
 
     /// Bytes of map configured and used.
     public func usage() -> (mapSize: Int, used: Int) { environment.usage() }
+
+    /// Entries and bytes of pages of each database, by name: where the data file's bytes go.
+    public func databaseUsage() throws(StoreError) -> [(name: String, entries: Int, bytes: Int)] {
+        let pageSize = environment.pageSize
+        do {
+            return try environment.read { txn in
+                try schema.all.map { db in
+                    let stat = try txn.statistics(db)
+                    return (db.name, stat.entries, stat.pages * pageSize)
+                }
+            }
+        } catch {
+            throw storeError(error)
+        }
+    }
 
     /// The sizes a map may be given: 16 MiB to 16 TiB.
     public static let mapSizeBounds: ClosedRange<Int> = (16 << 20)...(16 << 40)

@@ -2,17 +2,18 @@ import LMDB
 public import Rules
 import FoundationEssentials
 
-/// The named databases of the governance environment and what each holds. Values are JSON; keys
-/// are ``StoreKey`` composites.
+/// The named databases of the governance environment and what each holds. Keys are ``StoreKey``
+/// composites; records, audit entries and idempotency records are packed (``StoredEncoding``,
+/// schema 4; JSON from earlier schemas still read), other values JSON or compact bytes.
 struct Schema: @unchecked Sendable {
     /// Bumped when the layout changes; a store refuses a data directory of another version.
-    static let version = 3
+    static let version = 4
 
     /// `schema_version`, `policy_generation`, `audit_head`, `audit_checkpoint`, `commits`.
     let meta: Database
     /// `snapshot` → the policy snapshot (groups, recipes, services, environments, routing, settings).
     let policy: Database
-    /// id → DeploymentRecord.
+    /// id → DeploymentRecord (packed, without its id).
     let deployments: Database
     /// (createdAt, id) → empty: records in creation order.
     let deploymentsByTime: Database
@@ -50,7 +51,8 @@ struct Schema: @unchecked Sendable {
     let scopes: Database
     /// deployment id → DispatchOrder: reservations whose engine trigger is not yet recorded.
     let outbox: Database
-    /// sequence → AuditEntry.
+    /// sequence → AuditEntry (packed, without its sequence number; read back as the canonical
+    /// JSON its hash covers).
     let audit: Database
 
     init(_ env: LMDB.Environment, create: Bool) throws(LMDBError) {
@@ -72,6 +74,12 @@ struct Schema: @unchecked Sendable {
         scopes = try env.database("scopes", create: create)
         outbox = try env.database("outbox", create: create)
         audit = try env.database("audit", create: create)
+    }
+
+    /// Every database with its name, in the order above.
+    var all: [Database] {
+        [meta, policy, deployments, deploymentsByTime, succeeded, deploymentsByScope, succeededVersions, insights, refusals,
+         builds, capabilities, idempotency, idempotencyExpiry, scopes, outbox, audit]
     }
 
     static let schemaVersionKey = Array("schema_version".utf8)

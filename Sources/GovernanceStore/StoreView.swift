@@ -73,7 +73,7 @@ final class StoreView: StateView {
     func deployment(id: String) -> DeploymentRecord? {
         attempt(nil) {
             guard let bytes = try txn.get(schema.deployments, Array(id.utf8)) else { return nil }
-            return try codec.decode(DeploymentRecord.self, bytes)
+            return try StoredEncoding.record(bytes, id: id, codec)
         }
     }
 
@@ -170,7 +170,7 @@ final class StoreView: StateView {
     func idempotencyRecord(_ scope: IdempotencyScope) -> IdempotencyRecord? {
         attempt(nil) {
             guard let bytes = try txn.get(schema.idempotency, Schema.idempotencyKey(scope)) else { return nil }
-            return try codec.decode(IdempotencyRecord.self, bytes)
+            return try StoredEncoding.idempotencyRecord(bytes, codec)
         }
     }
 

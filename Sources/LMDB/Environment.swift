@@ -153,6 +153,13 @@ public final class Environment: @unchecked Sendable {
         try check(mdb_env_sync(handle, 1), "mdb_env_sync", path: path)
     }
 
+    /// The size of a page of the data file, in bytes.
+    public var pageSize: Int {
+        var stat = MDB_stat()
+        mdb_env_stat(handle, &stat)
+        return Int(stat.ms_psize)
+    }
+
     /// The configured map size in bytes and the bytes in use: the file's high-water mark less the
     /// pages on LMDB's free list, which later commits reuse before growing the file.
     public func usage() -> (mapSize: Int, used: Int) {

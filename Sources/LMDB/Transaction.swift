@@ -72,14 +72,22 @@ public final class Transaction {
     }
 
     /// Stores `value` under `key`, replacing any previous value.
-    public func put(_ db: Database, _ key: [UInt8], _ value: [UInt8]) throws(LMDBError) {
-        let rc = key.withUnsafeBytes { k in
-            value.withUnsafeBytes { v in
-                var kv = MDB_val(mv_size: k.count, mv_data: UnsafeMutableRawPointer(mutating: k.baseAddress))
-                var vv = MDB_val(mv_size: v.count, mv_data: UnsafeMutableRawPointer(mutating: v.baseAddress))
-                return mdb_put(live, db.id, &kv, &vv, 0)
+    ///
+    /// `appending`: the key is expected to sort after every key of `db` (a log, a time index).
+    /// LMDB then fills the last page instead of splitting it in half, so pages of an append-only
+    /// tree end full rather than half empty; a key that does not sort last is stored as usual.
+    public func put(_ db: Database, _ key: [UInt8], _ value: [UInt8], appending: Bool = false) throws(LMDBError) {
+        func put(_ flags: Int32) -> Int32 {
+            key.withUnsafeBytes { k in
+                value.withUnsafeBytes { v in
+                    var kv = MDB_val(mv_size: k.count, mv_data: UnsafeMutableRawPointer(mutating: k.baseAddress))
+                    var vv = MDB_val(mv_size: v.count, mv_data: UnsafeMutableRawPointer(mutating: v.baseAddress))
+                    return mdb_put(live, db.id, &kv, &vv, UInt32(flags))
+                }
             }
         }
+        var rc = put(appending ? MDB_APPEND : 0)
+        if appending && rc == MDB_KEYEXIST { rc = put(0) }
         if rc != MDB_SUCCESS { throw fail(rc, "mdb_put", db) }
     }
 
@@ -114,6 +122,14 @@ public final class Transaction {
         let rc = mdb_stat(live, db.id, &stat)
         if rc != MDB_SUCCESS { throw fail(rc, "mdb_stat", db) }
         return stat.ms_entries
+    }
+
+    /// How many entries `db` holds and how many pages (branch, leaf and overflow) its tree takes.
+    public func statistics(_ db: Database) throws(LMDBError) -> (entries: Int, pages: Int) {
+        var stat = MDB_stat()
+        let rc = mdb_stat(live, db.id, &stat)
+        if rc != MDB_SUCCESS { throw fail(rc, "mdb_stat", db) }
+        return (stat.ms_entries, stat.ms_branch_pages + stat.ms_leaf_pages + stat.ms_overflow_pages)
     }
 
     /// A cursor over `db`, valid until the transaction ends.

@@ -37,6 +37,17 @@ import Testing
 
     static func key(_ sequence: UInt64) -> [UInt8] { Schema.sequenceKey(sequence) }
 
+    /// The stored entry with the case of its summary's first letter flipped in place: one changed
+    /// byte that still decodes.
+    static func summaryCaseFlipped(_ stored: [UInt8], sequence: UInt64) throws -> [UInt8] {
+        let entry = try StoredEncoding.auditEntry(stored, sequence: sequence, RecordCodec())
+        var bytes = stored
+        let summary = try #require(bytes.firstRange(of: Array(entry.summary.utf8)))
+        bytes[summary.lowerBound] ^= 0x20
+        #expect(try StoredEncoding.auditEntry(bytes, sequence: sequence, RecordCodec()).summary != entry.summary)
+        return bytes
+    }
+
     @Test func anUntouchedLogVerifies() async throws {
         let dir = TempDirectory()
         try await Self.populatedLog(dir)
@@ -52,10 +63,7 @@ import Testing
         let dir = TempDirectory()
         try await Self.populatedLog(dir)
         try Self.tamper(dir) { txn, audit in
-            var bytes = try #require(try txn.get(audit, Self.key(7)))
-            let summary = try #require(bytes.firstRange(of: Array(#""summary":""#.utf8)))
-            bytes[summary.upperBound] ^= 0x20  // flips the case of the summary's first letter: still valid JSON
-            try txn.put(audit, Self.key(7), bytes)
+            try txn.put(audit, Self.key(7), try Self.summaryCaseFlipped(try #require(try txn.get(audit, Self.key(7))), sequence: 7))
         }
         #expect(try Self.verdict(dir) == .broken(sequence: 7, reason: "content does not match its hash"))
     }
@@ -75,10 +83,10 @@ import Testing
         let dir = TempDirectory()
         try await Self.populatedLog(dir)
         try Self.tamper(dir) { txn, audit in
-            var entry = try JSONDecoder().decode(AuditEntry.self, from: Data(try #require(try txn.get(audit, Self.key(9)))))
+            var entry = try StoredEncoding.auditEntry(try #require(try txn.get(audit, Self.key(9))), sequence: 9, RecordCodec())
             entry.summary = "nothing happened"
             entry.hash = AuditChain.hash(of: entry)
-            try txn.put(audit, Self.key(9), entry.canonicalBytes(hash: entry.hash))
+            try txn.put(audit, Self.key(9), StoredEncoding.encode(entry))
         }
         #expect(try Self.verdict(dir) == .broken(sequence: 10, reason: "previous hash does not match the hash of entry 9"))
     }
@@ -112,7 +120,8 @@ import Testing
             try txn.put(audit, Self.key(7), eight)
             try txn.put(audit, Self.key(8), seven)
         }
-        #expect(try Self.verdict(dir) == .broken(sequence: 7, reason: "expected sequence 7, found 8"))
+        // An entry's number is its key: entry 8's content under key 7 names entry 7 as its previous.
+        #expect(try Self.verdict(dir) == .broken(sequence: 7, reason: "previous hash does not match the hash of entry 6"))
     }
 
     @Test func aTruncatedTailIsFoundAtTheFirstMissingEntry() async throws {
@@ -218,10 +227,7 @@ import Testing
         let dir = TempDirectory()
         try await Self.populatedLog(dir)
         try Self.tamper(dir) { txn, audit in
-            var bytes = try #require(try txn.get(audit, Self.key(4)))
-            let summary = try #require(bytes.firstRange(of: Array(#""summary":""#.utf8)))
-            bytes[summary.upperBound] ^= 0x20
-            try txn.put(audit, Self.key(4), bytes)
+            try txn.put(audit, Self.key(4), try Self.summaryCaseFlipped(try #require(try txn.get(audit, Self.key(4))), sequence: 4))
         }
         let store = try GovernanceStore(directory: dir.path)
         await #expect(throws: StoreError.self) {

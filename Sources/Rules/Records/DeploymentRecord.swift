@@ -80,6 +80,39 @@ public struct DeploymentRecord: Sendable, Hashable, Codable {
 
     /// The outcome shown to readers: nil until terminal, then the terminal state.
     public var outcome: State? { state.isTerminal ? state : nil }
+
+    /// A record from all its parts (the store reading one back).
+    public init(
+        id: String, service: String, environment: String, version: String, sourceEnvironment: String?, recipeId: String,
+        recipeRevision: Int, effectiveBehaviorSummary: String, state: State, kind: Kind, changeSummary: String,
+        createdAt: Timestamp, updatedAt: Timestamp, rollbackOf: String?, deliveryGroupId: String, failures: [Failure],
+        intentCorrelationId: String?, engineExecutionId: String?, engineExecutionURL: String?, spinnakerApplication: String,
+        spinnakerPipeline: String, actor: ActorIdentity, policySnapshot: PolicyNumbers
+    ) {
+        self.id = id
+        self.service = service
+        self.environment = environment
+        self.version = version
+        self.sourceEnvironment = sourceEnvironment
+        self.recipeId = recipeId
+        self.recipeRevision = recipeRevision
+        self.effectiveBehaviorSummary = effectiveBehaviorSummary
+        self.state = state
+        self.kind = kind
+        self.changeSummary = changeSummary
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+        self.rollbackOf = rollbackOf
+        self.deliveryGroupId = deliveryGroupId
+        self.failures = failures
+        self.intentCorrelationId = intentCorrelationId
+        self.engineExecutionId = engineExecutionId
+        self.engineExecutionURL = engineExecutionURL
+        self.spinnakerApplication = spinnakerApplication
+        self.spinnakerPipeline = spinnakerPipeline
+        self.actor = actor
+        self.policySnapshot = policySnapshot
+    }
 }
 
 /// Who submitted a deployment, frozen at submit (REFERENCE §8.2).
@@ -96,6 +129,16 @@ public struct ActorIdentity: Sendable, Hashable, Codable {
     public var authorizedParty: String?
     /// The user sent to the engine.
     public var engineUser: String
+
+    /// An identity from its parts (the store reading one back).
+    public init(actorId: String, role: Role, email: String?, subject: String?, authorizedParty: String?, engineUser: String) {
+        self.actorId = actorId
+        self.role = role
+        self.email = email
+        self.subject = subject
+        self.authorizedParty = authorizedParty
+        self.engineUser = engineUser
+    }
 
     /// Captures `principal` (whose role and engine user are known).
     public init(principal: Principal, role: Role, engineUser: String) {

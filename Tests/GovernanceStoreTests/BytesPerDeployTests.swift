@@ -1,0 +1,95 @@
+import Foundation
+import LMDB
+@testable import GovernanceStore
+import Rules
+import TestSupport
+import Testing
+
+/// What an allowed deploy leaves in the data file once its transient state has expired
+/// (issue: ≤ 2 KB per deploy in steady state): its record, the indexes, its audit entries and the
+/// pages LMDB copies, measured as the used bytes of the map (high-water mark less the free list).
+@Suite struct BytesPerDeployTests {
+    /// One deploy's whole life through the write path: decided with a key, dispatched, succeeded.
+    static func deploy(_ store: GovernanceStore, _ n: Int, at time: Timestamp) async throws {
+        let id = RecordID.make(at: time)
+        let decision = try await store.decide(
+            .deploy(deployIntent("1.0.0", summary: "release \(n) of the demo service")), by: owner,
+            context: context("deploy-key-\(n)", at: time, id: id))
+        #expect(decision.allowed, "deploy \(n): \(decision.code?.rawValue ?? "")")
+        _ = try await store.recordDispatch(
+            deploymentId: id, executionId: "01J\(String(n, radix: 16))EXECUTION", executionURL: nil, now: time.adding(seconds: 1))
+        _ = try await store.recordEngineState(deploymentId: id, state: .succeeded, failures: [], now: time.adding(seconds: 2))
+    }
+
+    @Test func anAllowedDeployLeavesAtMostTwoKilobytes() async throws {
+        let dir = TempDirectory()
+        var policy = testPolicy(maxConcurrent: 1, dailyDeploy: 100_000, mutateRPM: 100_000)
+        policy.settings.idempotencyTTLSeconds = 600
+        let store = try await seededStore(dir, policy: policy, mapSize: 512 << 20)
+        var time = baseTime
+        var n = 0
+        func run(_ count: Int) async throws {
+            for _ in 0..<count {
+                try await Self.deploy(store, n, at: time)
+                n += 1
+                time = time.adding(seconds: 3)
+                if n % 200 == 0 { _ = try await store.expire(now: time) }
+            }
+            _ = try await store.expire(now: time)
+        }
+        try await run(3_000)
+        let warm = store.usage().used
+        let before = try store.databaseUsage()
+        let measured = 3_000
+        try await run(measured)
+        let after = try store.databaseUsage()
+        let perDeploy = Double(store.usage().used - warm) / Double(measured)
+        var lines: [String] = []
+        for (b, a) in zip(before, after) where a.bytes != b.bytes || a.entries != b.entries {
+            lines.append("\(a.name): \(a.entries - b.entries) entries, \(String(format: "%.0f", Double(a.bytes - b.bytes) / Double(measured))) B/deploy")
+        }
+        print("bytes per deploy: \(String(format: "%.0f", perDeploy)) (\(lines.joined(separator: "; ")))")
+        #expect(perDeploy <= 2_048, "\(perDeploy) bytes per deploy: \(lines)")
+        guard case .intact = try store.verifyAudit() else { Issue.record("the audit log does not verify"); return }
+    }
+
+    /// A directory written by schema 3 (records, audit entries and idempotency records as JSON)
+    /// is read as it is: the same records and entries, the chain verifies, a key replays, and new
+    /// decisions are packed beside the old values.
+    @Test func aSchema3DirectoryIsReadAsItWasWritten() async throws {
+        let dir = TempDirectory()
+        let store = try await seededStore(dir, policy: testPolicy(maxConcurrent: 10, dailyDeploy: 100))
+        for n in 0..<6 { try await Self.deploy(store, n, at: baseTime.adding(seconds: Int64(n) * 10)) }
+        let records = try store.deployments()
+        let entries = try store.auditEntries()
+        await store.close()
+        // Back to schema 3's JSON, as an older dxcp-policy wrote it.
+        do {
+            let env = try LMDB.Environment(path: dir.path, options: .init(mapSize: 64 << 20, maxDatabases: 16))
+            let deployments = try env.database("deployments", create: false)
+            let audit = try env.database("audit", create: false)
+            let idempotency = try env.database("idempotency", create: false)
+            let meta = try env.database("meta", create: false)
+            try env.write { txn in
+                for record in records { try txn.put(deployments, Array(record.id.utf8), try RecordCodec.shared.encode(record)) }
+                for entry in entries { try txn.put(audit, Schema.sequenceKey(entry.sequence), entry.canonicalBytes(hash: entry.hash)) }
+                for (key, value) in try txn.entries(idempotency, prefix: []) {
+                    try txn.put(idempotency, key, try RecordCodec.shared.encode(try StoredEncoding.idempotencyRecord(value, .shared)))
+                }
+                try txn.put(meta, Array("schema_version".utf8), Array("3".utf8))
+            }
+        }
+        let reopened = try GovernanceStore(directory: dir.path, options: .init(mapSize: 64 << 20, create: false))
+        #expect(try reopened.deployments() == records)
+        #expect(try reopened.auditEntries() == entries)
+        guard case .intact = try reopened.verifyAudit() else { Issue.record("a schema-3 log must verify"); return }
+        let replay = try await reopened.decide(
+            .deploy(deployIntent("1.0.0", summary: "release 2 of the demo service")), by: owner, context: context("deploy-key-2", at: baseTime.adding(seconds: 70)))
+        guard case .deployment(let replayed)? = replay.result else { Issue.record("no replay: \(replay.code?.rawValue ?? "")"); return }
+        #expect(replay.replayed && replayed.id == records.first { $0.intentCorrelationId == "deploy-key-2" }?.id)
+        try await Self.deploy(reopened, 6, at: baseTime.adding(seconds: 80))
+        #expect(try reopened.deployments().count == 7)
+        guard case .intact(let count, _) = try reopened.verifyAudit() else { Issue.record("a mixed log must verify"); return }
+        #expect(count == entries.count + 3)
+    }
+}
