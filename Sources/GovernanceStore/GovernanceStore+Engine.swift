@@ -15,6 +15,9 @@ extension GovernanceStore {
             // A minute is audited once the next one has passed too: a refusal decided late in a
             // minute and committed early in the next still joins its minute's tally.
             expiry.refusalMinutes = try auditRefusals(before: now.minute - 1, now: now, limit: max(0, limit - expiry.total), txn, codec, &state)
+            // A window counts only in its own minute; the previous one is kept for a decision
+            // made late in it and committed early in the next.
+            expiry.rateWindows = try removeFront(of: schema.rateWindows, before: now.minute - 1, limit: max(0, limit - expiry.total), txn)
             return .expired(expiry)
 
         case .replacePolicy(let snapshot, let actorId, let now):

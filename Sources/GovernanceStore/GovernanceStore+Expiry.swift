@@ -10,14 +10,16 @@ public struct Expiry: Sendable, Hashable {
     public var uploadCapabilities = 0
     /// Closed minutes of rate-limit refusals audited, one entry each (DECISIONS 75).
     public var refusalMinutes = 0
+    /// Mutate rate windows of past minutes.
+    public var rateWindows = 0
 
     /// Everything done.
-    public var total: Int { idempotencyRecords + uploadCapabilities + refusalMinutes }
+    public var total: Int { idempotencyRecords + uploadCapabilities + refusalMinutes + rateWindows }
 }
 
 extension GovernanceStore {
     /// Removes what expired by `now` — idempotency records through their expiry index, upload
-    /// capabilities — in passes of at most `batch` removals, each one write transaction through the
+    /// capabilities, mutate rate windows of past minutes — and audits closed minutes of refusals, in passes of at most `batch` removals, each one write transaction through the
     /// write path, so a pass never holds the writer for long. A key still in flight (its
     /// deployment awaits the engine) is kept whatever its expiry (DECISIONS D6). Deployment
     /// records and audit entries are not touched (audit retention is its own setting).
@@ -29,6 +31,7 @@ extension GovernanceStore {
             total.idempotencyRecords += pass.idempotencyRecords
             total.uploadCapabilities += pass.uploadCapabilities
             total.refusalMinutes += pass.refusalMinutes
+            total.rateWindows += pass.rateWindows
             if pass.total < batch { return total }
         }
     }
@@ -63,6 +66,17 @@ extension GovernanceStore {
             for key in tally.keys { try txn.delete(schema.refusals, key) }
         }
         return done.count
+    }
+
+    /// Removes up to `limit` entries from the front of `db` whose leading integer is below `before`.
+    func removeFront(of db: Database, before: Int64, limit: Int, _ txn: Transaction) throws -> Int {
+        let cursor = try txn.cursor(db)
+        var removed = 0
+        while removed < limit, let current = try cursor.first(), let at = StoreKey.integer(in: current.key, at: 0), at < before {
+            try cursor.deleteCurrent()
+            removed += 1
+        }
+        return removed
     }
 
     /// One pass: the front of the expiry index up to `now`, then the capabilities, `limit` removals at most.

@@ -75,8 +75,7 @@ extension GovernanceStore {
                 if window.bucket.keptInMemory {
                     state.readHits.append(window)
                 } else {
-                    try increment(Schema.rateKey(window), by: 1, txn)
-                    try prune(prefix: Schema.ratePrefix(actor: window.actorId, bucket: window.bucket).bytes, before: window.minute - 1, txn)
+                    try increment(Schema.rateKey(window), by: 1, in: schema.rateWindows, txn)
                 }
             case .spendQuota(let scope, let day):
                 try increment(Schema.quotaKey(scope, day: day), by: 1, txn)

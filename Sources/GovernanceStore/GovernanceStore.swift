@@ -87,7 +87,7 @@ public final class GovernanceStore: Sendable {
             throw StoreError(.inaccessible, path: directory, "data.mdb is not readable and writable by this user; fix its permissions")
         }
         do {
-            var envOptions = LMDB.Environment.Options(mapSize: options.mapSize, maxDatabases: 16)
+            var envOptions = LMDB.Environment.Options(mapSize: options.mapSize, maxDatabases: 32)
             envOptions.deferMetaSync = true
             let env = try LMDB.Environment(path: directory, options: envOptions)
             self.environment = env
@@ -117,7 +117,8 @@ public final class GovernanceStore: Sendable {
                     }
                     if version == 3 {
                         // Schema 4 packs new records and audit entries (DECISIONS 77) and reads the
-                        // JSON ones as they are: nothing is rewritten.
+                        // JSON ones as they are: nothing is rewritten but the rate windows, moved.
+                        try migrateRateWindows(txn)
                         try txn.put(schema.meta, Schema.schemaVersionKey, Array(String(4).utf8))
                         logger.notice("data directory upgraded to schema 4 (packed records and audit entries)")
                         version = 4
@@ -155,6 +156,29 @@ public final class GovernanceStore: Sendable {
             try updateSlot(record, holds: record.state.holdsSlot, txn)
         }
         logger.notice("data directory upgraded to schema 2 (slot counts and age index)", metadata: ["slots": "\(records.count)"])
+    }
+
+    /// Schema 3 → 4: mutate rate windows move from the scope entries, keyed (actor, "rate",
+    /// bucket, minute), to their own database keyed by minute first.
+    private func migrateRateWindows(_ txn: Transaction) throws {
+        var moved: [(key: [UInt8], window: [UInt8], count: [UInt8])] = []
+        let cursor = try txn.cursor(schema.scopes)
+        var entry = try cursor.first()
+        while let current = entry {
+            if let actor = StoreKey.string(in: current.key, at: 0) {
+                let prefix = StoreKey().adding(actor).adding("rate").bytes
+                if current.key.starts(with: prefix), let bucket = StoreKey.string(in: current.key, at: prefix.count),
+                    let minute = StoreKey.integer(in: current.key, at: prefix.count + StoreKey().adding(bucket).bytes.count)
+                {
+                    moved.append((current.key, StoreKey().adding(minute).adding(actor).adding(bucket).bytes, current.value))
+                }
+            }
+            entry = try cursor.next()
+        }
+        for m in moved {
+            try txn.put(schema.rateWindows, m.window, m.count)
+            _ = try txn.delete(schema.scopes, m.key)
+        }
     }
 
     /// Schema 2 → 3: every record enters the record-by-scope index, the counts of SUCCEEDED
@@ -286,19 +310,25 @@ public final class GovernanceStore: Sendable {
         try read { view, _ in try slotEntries(view.txn) }
     }
 
-    /// Every slot entry, of every group and environment.
+    /// Every slot entry, of every group and environment: for each scope of the scope entries, a
+    /// jump to its slot entries and a jump past the scope, so the walk costs one seek per scope
+    /// plus one step per slot holder, whatever the quota counters and age entries beside them.
     func slotEntries(_ txn: Transaction) throws -> [ActiveDeployment] {
         var out: [ActiveDeployment] = []
         let cursor = try txn.cursor(schema.scopes)
         var entry = try cursor.first()
         while let current = entry {
-            if let scope = StoreKey.string(in: current.key, at: 0),
-                StoreKey.string(in: current.key, at: StoreKey().adding(scope).bytes.count) == "slot"
-            {
-                guard let active = CompactValues.decodeActive(current.value) else { throw UndecodableValue(what: "slot entry") }
+            guard let scope = StoreKey.string(in: current.key, at: 0) else { throw UndecodableValue(what: "scope key") }
+            let scopeKey = StoreKey().adding(scope)
+            let slots = scopeKey.adding("slot").bytes
+            var slot = try cursor.seek(prefix: slots)
+            while let held = slot {
+                guard let active = CompactValues.decodeActive(held.value) else { throw UndecodableValue(what: "slot entry") }
                 out.append(active)
+                slot = try cursor.next(prefix: slots)
             }
-            entry = try cursor.next()
+            // Past every key of this scope: its component's terminator (0x00) raised to 0x01.
+            entry = try cursor.seek(atLeast: scopeKey.bytes.dropLast() + [0x01])
         }
         return out
     }

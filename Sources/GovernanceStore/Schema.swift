@@ -33,6 +33,9 @@ struct Schema: @unchecked Sendable {
     /// rate-limit refusals counted until their minute is
     /// audited as one entry (DECISIONS 75).
     let refusals: Database
+    /// (minute, actor, bucket) → count: mutate rate windows (read windows are kept in memory),
+    /// minute first so that the expiry pass removes past minutes from the front.
+    let rateWindows: Database
     /// (service, version) → Build.
     let builds: Database
     /// (service, version, token) → UploadCapability.
@@ -46,8 +49,7 @@ struct Schema: @unchecked Sendable {
     /// together on one page: (scope, "quota", kind, day) → count; (`group:environment`, "slot",
     /// id) → slot entry of a deployment holding a concurrency slot; (`group:environment`,
     /// "slots") → how many slot entries there are; (`group:environment`, "slot-age", updatedAt,
-    /// id) → empty, for each slot entry that can become a stale lock, oldest first; (actor,
-    /// "rate", bucket, minute) → count.
+    /// id) → empty, for each slot entry that can become a stale lock, oldest first.
     let scopes: Database
     /// deployment id → DispatchOrder: reservations whose engine trigger is not yet recorded.
     let outbox: Database
@@ -67,6 +69,7 @@ struct Schema: @unchecked Sendable {
         succeededVersions = try env.database("succeeded_versions", create: true)
         insights = try env.database("insights", create: true)
         refusals = try env.database("refusals", create: true)
+        rateWindows = try env.database("rate_windows", create: true)
         builds = try env.database("builds", create: create)
         capabilities = try env.database("capabilities", create: create)
         idempotency = try env.database("idempotency", create: create)
@@ -79,7 +82,7 @@ struct Schema: @unchecked Sendable {
     /// Every database with its name, in the order above.
     var all: [Database] {
         [meta, policy, deployments, deploymentsByTime, succeeded, deploymentsByScope, succeededVersions, insights, refusals,
-         builds, capabilities, idempotency, idempotencyExpiry, scopes, outbox, audit]
+         rateWindows, builds, capabilities, idempotency, idempotencyExpiry, scopes, outbox, audit]
     }
 
     static let schemaVersionKey = Array("schema_version".utf8)
@@ -90,10 +93,7 @@ struct Schema: @unchecked Sendable {
     static let commitsKey = Array("commits".utf8)
 
     static func rateKey(_ w: RateWindow) -> [UInt8] {
-        ratePrefix(actor: w.actorId, bucket: w.bucket).adding(w.minute).bytes
-    }
-    static func ratePrefix(actor: String, bucket: RateWindow.Bucket) -> StoreKey {
-        StoreKey().adding(actor).adding("rate").adding(bucket.rawValue)
+        StoreKey().adding(w.minute).adding(w.actorId).adding(w.bucket.rawValue).bytes
     }
     static func quotaKey(_ scope: QuotaScope, day: Int64) -> [UInt8] {
         quotaPrefix(scope).adding(day).bytes

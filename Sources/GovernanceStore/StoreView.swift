@@ -36,7 +36,7 @@ final class StoreView: StateView {
 
     func rateCount(_ window: RateWindow) -> Int {
         if window.bucket.keptInMemory, let readWindows { return readWindows.count(window) }
-        return attempt(0) { try txn.counter(schema.scopes, Schema.rateKey(window)) }
+        return attempt(0) { try txn.counter(schema.rateWindows, Schema.rateKey(window)) }
     }
 
     func quotaUsed(_ scope: QuotaScope, day: Int64) -> Int {

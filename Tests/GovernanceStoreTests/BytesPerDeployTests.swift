@@ -62,6 +62,9 @@ import Testing
         for n in 0..<6 { try await Self.deploy(store, n, at: baseTime.adding(seconds: Int64(n) * 10)) }
         let records = try store.deployments()
         let entries = try store.auditEntries()
+        let window = RateWindow(actorId: owner.actorId, bucket: .mutate, minute: baseTime.minute)
+        let counted = try store.read { view, _ in view.rateCount(window) }
+        #expect(counted >= 3)
         await store.close()
         // Back to schema 3's JSON, as an older dxcp-policy wrote it.
         do {
@@ -70,12 +73,22 @@ import Testing
             let audit = try env.database("audit", create: false)
             let idempotency = try env.database("idempotency", create: false)
             let meta = try env.database("meta", create: false)
+            let windows = try env.database("rate_windows", create: false)
+            let scopes = try env.database("scopes", create: false)
             try env.write { txn in
                 for record in records { try txn.put(deployments, Array(record.id.utf8), try RecordCodec.shared.encode(record)) }
                 for entry in entries { try txn.put(audit, Schema.sequenceKey(entry.sequence), entry.canonicalBytes(hash: entry.hash)) }
                 for (key, value) in try txn.entries(idempotency, prefix: []) {
                     try txn.put(idempotency, key, try RecordCodec.shared.encode(try StoredEncoding.idempotencyRecord(value, .shared)))
                 }
+                // Rate windows as schema 3 kept them: among the scope entries, keyed by actor first.
+                for (key, value) in try txn.entries(windows, prefix: []) {
+                    let minute = try #require(StoreKey.integer(in: key, at: 0))
+                    let actor = try #require(StoreKey.string(in: key, at: 8))
+                    let bucket = try #require(StoreKey.string(in: key, at: 8 + StoreKey().adding(actor).bytes.count))
+                    try txn.put(scopes, StoreKey().adding(actor).adding("rate").adding(bucket).adding(minute).bytes, value)
+                }
+                try txn.drop(windows)
                 try txn.put(meta, Array("schema_version".utf8), Array("3".utf8))
             }
         }
@@ -83,6 +96,7 @@ import Testing
         #expect(try reopened.deployments() == records)
         #expect(try reopened.auditEntries() == entries)
         guard case .intact = try reopened.verifyAudit() else { Issue.record("a schema-3 log must verify"); return }
+        #expect(try reopened.read { view, _ in view.rateCount(window) } == counted, "the rate window moved with its count")
         let replay = try await reopened.decide(
             .deploy(deployIntent("1.0.0", summary: "release 2 of the demo service")), by: owner, context: context("deploy-key-2", at: baseTime.adding(seconds: 70)))
         guard case .deployment(let replayed)? = replay.result else { Issue.record("no replay: \(replay.code?.rawValue ?? "")"); return }

@@ -90,4 +90,30 @@ import Testing
         #expect(try await store.expire(now: minute.adding(seconds: 180)).refusalMinutes == 0, "audited once")
         guard case .intact = try store.verifyAudit() else { Issue.record("the audit log does not verify"); return }
     }
+
+    /// Mutate rate windows go once their minute and the next have passed, whether or not their
+    /// actor ever comes back; the current window keeps counting.
+    @Test func rateWindowsOfPastMinutesAreRemoved() async throws {
+        let dir = TempDirectory()
+        let store = try await seededStore(dir, policy: testPolicy(maxConcurrent: 1_000, dailyDeploy: 100_000, mutateRPM: 3))
+        let minute = Timestamp(microseconds: (baseTime.minute + 2) * 60_000_000)
+        #expect(try await store.expire(now: minute).rateWindows == 1, "the seeding registration's window")
+        let actors = (0..<5).map { Principal(claims: Claims(subject: "owner-\($0)", email: "owner@example.com", roles: .values(["dxcp-delivery-owners"]))) }
+        func windows() throws -> Int { try store.read { view, _ in try view.txn.count(store.schema.rateWindows) } }
+        func register(_ actor: Principal, _ n: Int, at time: Timestamp) async throws -> Decision {
+            try await store.decide(.deploy(deployIntent(summary: "s\(n)")), by: actor, context: context("d-\(actor.actorId)-\(n)", at: time))
+        }
+        #expect(try windows() == 0)
+        for (n, actor) in actors.enumerated() { #expect(try await register(actor, n, at: minute.adding(seconds: 5)).allowed) }
+        #expect(try windows() == 5, "one window per actor")
+        #expect(try await store.expire(now: minute.adding(seconds: 61)).rateWindows == 0, "the previous minute is kept")
+        // Two more for the first actor in a later minute: its window counts from zero again.
+        let later = minute.adding(seconds: 125)
+        for n in 10..<13 { #expect(try await register(actors[0], n, at: later).allowed) }
+        #expect(try await register(actors[0], 13, at: later).code == .rateLimited, "the fourth in one minute")
+        let removed = try await store.expire(now: later)
+        #expect(removed.rateWindows == 5, "the minute two behind, every actor's, none of the current one")
+        #expect(try windows() == 1)
+        #expect(try await register(actors[0], 14, at: later).code == .rateLimited, "the current window still counts")
+    }
 }

@@ -42,6 +42,55 @@ import Testing
         }
         #expect(try store.deployments().count > 50, "the run made deployments")
     }
+
+    /// The poller's walk (one jump per scope, then its slot entries) finds exactly the records
+    /// holding a slot, across groups and environments whose quota counters of several days sit
+    /// beside their slots.
+    @Test func thePollersWalkFindsEveryHolderAcrossScopes() async throws {
+        let dir = TempDirectory()
+        let groups = ["alpha", "beta", "gamma"], environments = ["sandbox", "staging"]
+        let base = testPolicy()
+        let policy = PolicySnapshot(
+            deliveryGroups: groups.map { g in
+                DeliveryGroup(id: g, name: g, owners: ["owner@example.com"], services: ["svc-\(g)"], allowedRecipes: ["default"],
+                    guardrails: Guardrails(maxConcurrentDeployments: 1_000, dailyDeployQuota: 100_000, dailyRollbackQuota: 10))
+            },
+            recipes: Array(base.recipes.values),
+            services: groups.map { ServiceEntry(name: "svc-\($0)", allowedRecipes: ["default"], allowedArtifactSources: ["s3://artifacts/"]) },
+            environments: environments.map { Rules.Environment(id: $0) },
+            bindings: groups.flatMap { g in environments.map { EnvironmentBinding(deliveryGroupId: g, environmentId: $0) } },
+            routes: groups.flatMap { g in environments.map { Route(service: "svc-\(g)", environment: $0, recipeId: "default") } },
+            settings: base.settings)
+        let store = try GovernanceStore(directory: dir.path, options: .init(mapSize: 64 << 20, create: true))
+        try await store.replacePolicy(policy, actorId: "test", now: baseTime)
+        for g in groups {
+            let registration = BuildRegistration(
+                service: "svc-\(g)", version: "1.0.0", artifactRef: "s3://artifacts/svc-\(g).zip", gitSha: "abc", gitBranch: "main",
+                ciProvider: "github", ciRunId: "1", builtAt: "2026-11-25T11:00:00Z")
+            #expect(try await store.decide(.registerExistingBuild(registration), by: ciBot, context: context("b-\(g)")).allowed)
+        }
+        var random = SplitMix64(seed: 11)
+        var clock = baseTime
+        var ids: [String] = []
+        for step in 0..<300 {
+            clock = clock.adding(seconds: Int64(random.below(3 * 3_600)))
+            if random.below(2) == 0 || ids.isEmpty {
+                let g = random.pick(groups)
+                let intent = DeploymentIntent(service: "svc-\(g)", environment: random.pick(environments), version: "1.0.0", changeSummary: "s\(step)")
+                if try await store.decide(.deploy(intent), by: owner, context: context("k\(step)", at: clock, id: "dep-\(step)")).allowed {
+                    ids.append("dep-\(step)")
+                }
+            } else if random.below(2) == 0 {
+                _ = try await store.recordDispatch(deploymentId: random.pick(ids), executionId: "e-\(step)", executionURL: nil, now: clock)
+            } else {
+                _ = try await store.recordEngineState(deploymentId: random.pick(ids), state: random.pick([.succeeded, .failed, .inProgress]), failures: [], now: clock)
+            }
+            let holders = Set(try store.deployments().filter(\.state.holdsSlot).map(\.id))
+            #expect(Set(try store.slotHolders().map(\.id)) == holders, "step \(step)")
+        }
+        #expect(try store.deployments().count > 100)
+        #expect(try store.slotHolders().count > 10, "the run ends with holders in several scopes")
+    }
 }
 
 /// A data directory of schema 1 (slot entries without the awaiting-engine flag, no counts, no age
