@@ -69,25 +69,63 @@ extension GovernanceStore {
 
     /// Entries matching `query`, newest first, at most `query.limit`, below `query.before` when
     /// set; and the cursor for the next page (the last entry's sequence) when more may follow.
+    ///
+    /// A filtered query walks one index — the group's, else the event type's, else time — in
+    /// (timestamp, sequence) order, from just below the end of its time range (or the cursor's
+    /// entry) and stopping at its start; the other filters apply to the entries it meets. An
+    /// unfiltered query walks the log by sequence.
     public func auditEvents(_ query: AuditQuery) throws(StoreError) -> (entries: [AuditEntry], next: UInt64?) {
         try read { view, _ in
-            var out: [AuditEntry] = []
-            let cursor = try view.txn.cursor(schema.audit)
-            var entry = try query.before.map { try cursor.seek(atLeast: Schema.sequenceKey($0)) } ?? cursor.last()
-            if query.before != nil { entry = entry == nil ? try cursor.last() : try cursor.previous() }
-            while let current = entry, out.count < query.limit {
-                let decoded = try auditEntry(current, view.codec)
-                if query.eventType.map({ $0 == decoded.eventType }) ?? true,
-                    query.deliveryGroupId.map({ $0 == decoded.deliveryGroupId }) ?? true,
-                    query.startTime.map({ decoded.timestamp >= $0 }) ?? true,
-                    query.endTime.map({ decoded.timestamp <= $0 }) ?? true
-                {
-                    out.append(decoded)
-                }
-                entry = try cursor.previous()
+            let filtered = query.deliveryGroupId != nil || query.eventType != nil || query.startTime != nil || query.endTime != nil
+            guard filtered else { return try auditLogPage(query, view) }
+            let (database, key): (Database, [UInt8]) =
+                if let group = query.deliveryGroupId { (schema.auditByGroup, Schema.auditKey(group)) }
+                else if let type = query.eventType { (schema.auditByType, Schema.auditKey(type)) }
+                else { (schema.auditByTime, Schema.auditTimeKey) }
+            // The walk starts below the smaller of: just after the range's end, the cursor's entry.
+            var upper = StoreKey().adding(query.endTime.map { $0.microseconds &+ 1 } ?? .max).bytes
+            if let before = query.before {
+                guard let stored = try view.txn.get(schema.audit, Schema.sequenceKey(before)) else { return ([], nil) }
+                let cursorEntry = try StoredEncoding.auditEntry(stored, sequence: before, view.codec)
+                let below = Schema.auditPosition(cursorEntry.timestamp, before)
+                if below.lexicographicallyPrecedes(upper) { upper = below }
             }
-            return (out, out.count == query.limit && entry != nil ? out.last?.sequence : nil)
+            let cursor = try view.txn.cursor(database)
+            var position = try cursor.seek(key, valueAtLeast: upper) == nil ? try cursor.lastValue(of: key) : try cursor.previousValue()
+            var out: [AuditEntry] = []
+            while let at = position, out.count < query.limit {
+                // A position is (timestamp, sequence), 8 bytes each.
+                guard let micros = StoreKey.integer(in: at, at: 0), let sequence = StoreKey.integer(in: at, at: 8).map(UInt64.init(bitPattern:))
+                else { throw UndecodableValue(what: "audit index value") }
+                if let start = query.startTime, micros < start.microseconds {
+                    position = nil
+                    break
+                }
+                if let stored = try view.txn.get(schema.audit, Schema.sequenceKey(sequence)) {
+                    let decoded = try StoredEncoding.auditEntry(stored, sequence: sequence, view.codec)
+                    if query.eventType.map({ $0 == decoded.eventType }) ?? true,
+                        query.deliveryGroupId.map({ $0 == decoded.deliveryGroupId }) ?? true
+                    {
+                        out.append(decoded)
+                    }
+                }
+                position = try cursor.previousValue()
+            }
+            return (out, out.count == query.limit && position != nil ? out.last?.sequence : nil)
         }
+    }
+
+    /// A page of the whole log, newest first by sequence.
+    private func auditLogPage(_ query: AuditQuery, _ view: StoreView) throws -> (entries: [AuditEntry], next: UInt64?) {
+        var out: [AuditEntry] = []
+        let cursor = try view.txn.cursor(schema.audit)
+        var entry = try query.before.map { try cursor.seek(atLeast: Schema.sequenceKey($0)) } ?? cursor.last()
+        if query.before != nil { entry = entry == nil ? try cursor.last() : try cursor.previous() }
+        while let current = entry, out.count < query.limit {
+            out.append(try auditEntry(current, view.codec))
+            entry = try cursor.previous()
+        }
+        return (out, out.count == query.limit && entry != nil ? out.last?.sequence : nil)
     }
 
     /// The checkpoint retention left, if it ever removed anything.
@@ -160,6 +198,7 @@ extension GovernanceStore {
                 throw StoreError(.corrupt, path: path, "audit entry \(seq) does not verify (\(reason)); retention removes nothing from a log that does not verify (run `dxcp-policy audit verify`)")
             }
             try cursor.deleteCurrent()
+            for index in schema.auditIndexEntries(entry) { try txn.delete(index.database, index.key, value: index.value) }
             if first == nil { first = entry }
             last = entry
             count += 1

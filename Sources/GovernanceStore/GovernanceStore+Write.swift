@@ -127,6 +127,7 @@ extension GovernanceStore {
         guard writesAudit else { return }
         let entry = state.chain.append(note, origin: origin, index: index)
         try txn.put(schema.audit, Schema.sequenceKey(entry.sequence), StoredEncoding.encode(entry), appending: true)
+        for index in schema.auditIndexEntries(entry) { try txn.put(index.database, index.key, index.value, appending: true) }
         state.chainChanged = true
     }
 
@@ -172,9 +173,11 @@ extension GovernanceStore {
         let measure: InsightCount.Measure = any.rollbackOf != nil || any.kind == .rollback ? .rollback : .deploy
         if old == nil, new != nil {
             try txn.put(schema.deploymentsByScope, Schema.byScopeKey(any), [])
+            try txn.put(schema.deploymentsByGroup, Schema.byGroupKey(any), [])
             try count(measure, any.recipeId, by: 1)
         } else if old != nil, new == nil {
             try txn.delete(schema.deploymentsByScope, Schema.byScopeKey(any))
+            try txn.delete(schema.deploymentsByGroup, Schema.byGroupKey(any))
             try count(measure, any.recipeId, by: -1)
         }
         if old?.failures != new?.failures {

@@ -119,6 +119,7 @@ public final class GovernanceStore: Sendable {
                         // Schema 4 packs new records and audit entries (DECISIONS 77) and reads the
                         // JSON ones as they are: nothing is rewritten but the rate windows, moved.
                         try migrateRateWindows(txn)
+                        try indexRecordsAndAudit(txn)
                         try txn.put(schema.meta, Schema.schemaVersionKey, Array(String(4).utf8))
                         logger.notice("data directory upgraded to schema 4 (packed records and audit entries)")
                         version = 4
@@ -178,6 +179,26 @@ public final class GovernanceStore: Sendable {
         for m in moved {
             try txn.put(schema.rateWindows, m.window, m.count)
             _ = try txn.delete(schema.scopes, m.key)
+        }
+    }
+
+    /// Schema 3 → 4: the records enter the by-group index, the audit entries the by-group, by-type
+    /// and by-time indexes.
+    private func indexRecordsAndAudit(_ txn: Transaction) throws {
+        let records = try txn.cursor(schema.deployments)
+        var entry = try records.first()
+        while let current = entry {
+            let record = try StoredEncoding.record(current.value, id: String(decoding: current.key, as: UTF8.self), .shared)
+            try txn.put(schema.deploymentsByGroup, Schema.byGroupKey(record), [])
+            entry = try records.next()
+        }
+        let log = try txn.cursor(schema.audit)
+        entry = try log.first()
+        while let current = entry {
+            for index in schema.auditIndexEntries(try auditEntry(current, .shared)) {
+                try txn.put(index.database, index.key, index.value, appending: true)
+            }
+            entry = try log.next()
         }
     }
 

@@ -1,4 +1,5 @@
 import LMDB
+import Audit
 public import Rules
 import FoundationEssentials
 
@@ -22,6 +23,9 @@ struct Schema: @unchecked Sendable {
     /// (service, environment, createdAt, id) → empty: every record of a service in an
     /// environment, newest last (delivery status, `GET /v1/deployments?service=&environment=`).
     let deploymentsByScope: Database
+    /// (group, createdAt, id) → empty: every record of a delivery group, newest last (an owner's
+    /// `GET /v1/deployments`, walked per group of theirs).
+    let deploymentsByGroup: Database
     /// (service, environment, version) → how many records of that version are SUCCEEDED there
     /// (a promotion's source).
     let succeededVersions: Database
@@ -53,6 +57,13 @@ struct Schema: @unchecked Sendable {
     let scopes: Database
     /// deployment id → DispatchOrder: reservations whose engine trigger is not yet recorded.
     let outbox: Database
+    /// packed group → {(timestamp, sequence)}: audit entries of a delivery group. The audit
+    /// indexes hold fixed 16-byte values under each key, packed side by side and appended in order.
+    let auditByGroup: Database
+    /// packed event type → {(timestamp, sequence)}: audit entries of an event type.
+    let auditByType: Database
+    /// 0 → {(timestamp, sequence)}: every audit entry in time order, for time ranges.
+    let auditByTime: Database
     /// sequence → AuditEntry (packed, without its sequence number; read back as the canonical
     /// JSON its hash covers).
     let audit: Database
@@ -70,6 +81,10 @@ struct Schema: @unchecked Sendable {
         insights = try env.database("insights", create: true)
         refusals = try env.database("refusals", create: true)
         rateWindows = try env.database("rate_windows", create: true)
+        deploymentsByGroup = try env.database("deployments_by_group", create: true)
+        auditByGroup = try env.database("audit_by_group", create: true, fixedValues: true)
+        auditByType = try env.database("audit_by_type", create: true, fixedValues: true)
+        auditByTime = try env.database("audit_by_time", create: true, fixedValues: true)
         builds = try env.database("builds", create: create)
         capabilities = try env.database("capabilities", create: create)
         idempotency = try env.database("idempotency", create: create)
@@ -82,7 +97,8 @@ struct Schema: @unchecked Sendable {
     /// Every database with its name, in the order above.
     var all: [Database] {
         [meta, policy, deployments, deploymentsByTime, succeeded, deploymentsByScope, succeededVersions, insights, refusals,
-         rateWindows, builds, capabilities, idempotency, idempotencyExpiry, scopes, outbox, audit]
+         rateWindows, deploymentsByGroup, builds, capabilities, idempotency, idempotencyExpiry, scopes, outbox, audit,
+         auditByGroup, auditByType, auditByTime]
     }
 
     static let schemaVersionKey = Array("schema_version".utf8)
@@ -133,6 +149,30 @@ struct Schema: @unchecked Sendable {
     }
     static func refusalKey(minute: Int64, actor: String, code: ContractCode) -> StoreKey {
         StoreKey().adding(minute).adding(actor).adding(code.rawValue)
+    }
+    static func groupPrefix(_ group: String) -> StoreKey {
+        StoreKey().adding(group)
+    }
+    static func byGroupKey(_ r: DeploymentRecord) -> [UInt8] {
+        groupPrefix(r.deliveryGroupId).adding(r.createdAt.microseconds).adding(r.id).bytes
+    }
+    /// The index entries of an audit entry: (database, key, value) for its event type, time and
+    /// group; the value is (timestamp, sequence).
+    func auditIndexEntries(_ e: AuditEntry) -> [(database: Database, key: [UInt8], value: [UInt8])] {
+        let at = Self.auditPosition(e.timestamp, e.sequence)
+        var entries = [(auditByType, Self.auditKey(e.eventType), at), (auditByTime, Self.auditTimeKey, at)]
+        if let group = e.deliveryGroupId { entries.append((auditByGroup, Self.auditKey(group), at)) }
+        return entries
+    }
+    static func auditPosition(_ timestamp: Timestamp, _ sequence: UInt64) -> [UInt8] {
+        StoreKey().adding(timestamp.microseconds).adding(Int64(bitPattern: sequence)).bytes
+    }
+    static let auditTimeKey: [UInt8] = [0]
+    /// A group or event type as a key of an audit index: packed (two bytes for a word).
+    static func auditKey(_ value: String) -> [UInt8] {
+        var w = PackedWriter(format: 0, capacity: 24)
+        w.string(value)
+        return Array(w.bytes.dropFirst())
     }
     static func byTimeKey(_ r: DeploymentRecord) -> [UInt8] {
         StoreKey().adding(r.createdAt.microseconds).adding(r.id).bytes

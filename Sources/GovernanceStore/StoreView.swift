@@ -176,23 +176,43 @@ final class StoreView: StateView {
 
     func deployments(matching query: DeploymentQuery, groups: Set<String>?) -> [DeploymentRecord] {
         attempt([]) {
-            // A service and an environment are read from their own index; anything else walks the
-            // time index. Both are ordered (createdAt, id): stepping back is newest first.
-            let (database, prefix): (Database, [UInt8]) =
+            // A service and an environment are read from their own index; an owner's groups each
+            // from the by-group index; anything else walks the time index. All are ordered
+            // (createdAt, id) after their prefix: stepping back is newest first, and several walks
+            // merge by taking the newest of their heads.
+            let walks: [(database: Database, prefix: [UInt8])] =
                 if let service = query.service, let environment = query.environment {
-                    (schema.deploymentsByScope, Schema.scopePrefix(service: service, environment: environment).bytes)
+                    [(schema.deploymentsByScope, Schema.scopePrefix(service: service, environment: environment).bytes)]
+                } else if let groups {
+                    groups.sorted().map { (schema.deploymentsByGroup, Schema.groupPrefix($0).bytes) }
                 } else {
-                    (schema.deploymentsByTime, [])
+                    [(schema.deploymentsByTime, [])]
                 }
-            var out: [DeploymentRecord] = []
-            let cursor = try txn.cursor(database)
             // From the newest, or from just older than the cursor's record.
             let start = query.before.map { StoreKey().adding($0.createdAt.microseconds).adding($0.id).bytes } ?? StoreKey().adding(Int64.max).bytes
-            var entry = try cursor.seek(atLeast: prefix + start)
-            entry = entry == nil ? try cursor.last() : try cursor.previous()
-            while let current = entry, current.key.starts(with: prefix), out.count < (query.limit ?? .max) {
+            var heads: [(cursor: LMDB.Cursor, prefix: [UInt8], key: [UInt8]?)] = []
+            for walk in walks {
+                let cursor = try txn.cursor(walk.database)
+                let entry = try cursor.seek(atLeast: walk.prefix + start) == nil ? try cursor.last() : try cursor.previous()
+                heads.append((cursor, walk.prefix, entry.flatMap { $0.key.starts(with: walk.prefix) ? $0.key : nil }))
+            }
+            var out: [DeploymentRecord] = []
+            while out.count < (query.limit ?? .max) {
+                // The newest head: its (createdAt, id) after the prefix is the greatest.
+                var newest: Int?
+                for (n, head) in heads.enumerated() {
+                    guard let key = head.key else { continue }
+                    if let best = newest, let bestKey = heads[best].key,
+                        !bestKey[heads[best].prefix.count...].lexicographicallyPrecedes(key[head.prefix.count...])
+                    {
+                        continue
+                    }
+                    newest = n
+                }
+                guard let n = newest, let key = heads[n].key else { break }
+                let prefix = heads[n].prefix
                 // Key layout: the prefix, createdAt (8 bytes), id.
-                if let id = StoreKey.string(in: current.key, at: prefix.count + 8), let record = deployment(id: id),
+                if let id = StoreKey.string(in: key, at: prefix.count + 8), let record = deployment(id: id),
                     query.service.map({ $0 == record.service }) ?? true,
                     query.environment.map({ $0 == record.environment }) ?? true,
                     query.state.map({ $0 == record.state }) ?? true,
@@ -200,7 +220,7 @@ final class StoreView: StateView {
                 {
                     out.append(record)
                 }
-                entry = try cursor.previous()
+                heads[n].key = try heads[n].cursor.previous().flatMap { $0.key.starts(with: prefix) ? $0.key : nil }
             }
             return out
         }

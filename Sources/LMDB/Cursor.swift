@@ -23,7 +23,9 @@ public final class Cursor {
 
     /// Moves, and copies out the entry reached; nil at the end, or when its key does not start
     /// with `prefix` (checked in place, so a scan's last step copies nothing).
-    private func move(_ op: MDB_cursor_op, key: [UInt8]? = nil, wantValue: Bool = true, prefix: [UInt8] = []) throws(LMDBError) -> Entry? {
+    private func move(
+        _ op: MDB_cursor_op, key: [UInt8]? = nil, value: [UInt8]? = nil, wantValue: Bool = true, prefix: [UInt8] = []
+    ) throws(LMDBError) -> Entry? {
         precondition(!transaction.finished, "LMDB cursor used after its transaction ended")
         var k = MDB_val()
         var v = MDB_val()
@@ -31,7 +33,11 @@ public final class Cursor {
         if let key {
             rc = key.withUnsafeBytes { raw in
                 k = MDB_val(mv_size: raw.count, mv_data: UnsafeMutableRawPointer(mutating: raw.baseAddress))
-                return mdb_cursor_get(handle, &k, &v, op)
+                guard let value else { return mdb_cursor_get(handle, &k, &v, op) }
+                return value.withUnsafeBytes { rawValue in
+                    v = MDB_val(mv_size: rawValue.count, mv_data: UnsafeMutableRawPointer(mutating: rawValue.baseAddress))
+                    return mdb_cursor_get(handle, &k, &v, op)
+                }
             }
         } else {
             rc = mdb_cursor_get(handle, &k, &v, op)
@@ -77,6 +83,22 @@ public final class Cursor {
     public func nextKey() throws(LMDBError) -> [UInt8]? { try move(MDB_NEXT, wantValue: false)?.key }
     /// Moves to the previous entry.
     public func previous() throws(LMDBError) -> Entry? { try move(MDB_PREV) }
+
+    // MARK: Databases of fixed values (each returns the value reached; the key is the caller's)
+
+    /// Moves to the first value of `key` that is at least `value`; nil when there is none.
+    public func seek(_ key: [UInt8], valueAtLeast value: [UInt8]) throws(LMDBError) -> [UInt8]? {
+        try move(MDB_GET_BOTH_RANGE, key: key, value: value)?.value
+    }
+
+    /// Moves to the last value of `key`; nil when the key is absent.
+    public func lastValue(of key: [UInt8]) throws(LMDBError) -> [UInt8]? {
+        guard try move(MDB_SET_KEY, key: key, wantValue: false) != nil else { return nil }
+        return try move(MDB_LAST_DUP)?.value
+    }
+
+    /// Moves to the previous value of the current key; nil before its first.
+    public func previousValue() throws(LMDBError) -> [UInt8]? { try move(MDB_PREV_DUP)?.value }
 
     /// Deletes the entry under the cursor (write transactions only).
     public func deleteCurrent() throws(LMDBError) {

@@ -108,20 +108,25 @@ public final class Environment: @unchecked Sendable {
     /// Opens (and, when `create` is true, creates) the named database.
     ///
     /// A handle stays valid for the life of the environment; open each name once and keep it.
-    public func database(_ name: String, create: Bool = true) throws(LMDBError) -> Database {
+    ///
+    /// `fixedValues`: each key holds a sorted set of values of one size (`MDB_DUPSORT` with
+    /// `MDB_DUPFIXED`) — an index whose entries under one key are packed side by side, without a
+    /// node per entry, and filled to the end of their pages when appended in order.
+    public func database(_ name: String, create: Bool = true, fixedValues: Bool = false) throws(LMDBError) -> Database {
         let readOnly = !create
         let txn = try Transaction(environment: self, readOnly: readOnly)
         var dbi: MDB_dbi = 0
+        let flags = (create ? MDB_CREATE : 0) | (fixedValues ? MDB_DUPSORT | MDB_DUPFIXED : 0)
         do {
             try check(
-                mdb_dbi_open(txn.handle, name, create ? UInt32(MDB_CREATE) : 0, &dbi),
+                mdb_dbi_open(txn.handle, name, UInt32(flags), &dbi),
                 "mdb_dbi_open(\(name))", path: path)
             try txn.commit()
         } catch {
             txn.abort()
             throw error
         }
-        return Database(id: dbi, name: name)
+        return Database(id: dbi, name: name, fixedValues: fixedValues)
     }
 
     /// Runs `body` in a read-only transaction that sees the last committed state.
@@ -205,4 +210,6 @@ public struct Database: Sendable, Hashable {
     let id: MDB_dbi
     /// The name it was opened with.
     public let name: String
+    /// Whether each key holds a sorted set of fixed-size values.
+    public let fixedValues: Bool
 }

@@ -73,9 +73,13 @@ public final class Transaction {
 
     /// Stores `value` under `key`, replacing any previous value.
     ///
-    /// `appending`: the key is expected to sort after every key of `db` (a log, a time index).
-    /// LMDB then fills the last page instead of splitting it in half, so pages of an append-only
-    /// tree end full rather than half empty; a key that does not sort last is stored as usual.
+    /// `appending`: the key is expected to sort after every key of `db` (a log, a time index), or
+    /// in a database of fixed values the value after every value of its key. LMDB then fills the
+    /// last page instead of splitting it in half, so pages of an append-only tree end full rather
+    /// than half empty; an entry that does not sort last is stored as usual.
+    ///
+    /// In a database of fixed values, `value` joins the values of `key` (a value already there
+    /// stays once).
     public func put(_ db: Database, _ key: [UInt8], _ value: [UInt8], appending: Bool = false) throws(LMDBError) {
         func put(_ flags: Int32) -> Int32 {
             key.withUnsafeBytes { k in
@@ -86,7 +90,7 @@ public final class Transaction {
                 }
             }
         }
-        var rc = put(appending ? MDB_APPEND : 0)
+        var rc = put(appending ? (db.fixedValues ? MDB_APPENDDUP : MDB_APPEND) : 0)
         if appending && rc == MDB_KEYEXIST { rc = put(0) }
         if rc != MDB_SUCCESS { throw fail(rc, "mdb_put", db) }
     }
@@ -104,6 +108,21 @@ public final class Transaction {
         let rc = key.withUnsafeBytes { k in
             var kv = MDB_val(mv_size: k.count, mv_data: UnsafeMutableRawPointer(mutating: k.baseAddress))
             return mdb_del(live, db.id, &kv, nil)
+        }
+        if rc == MDB_NOTFOUND { return false }
+        if rc != MDB_SUCCESS { throw fail(rc, "mdb_del", db) }
+        return true
+    }
+
+    /// Removes one value of `key` from a database of fixed values; returns whether it was there.
+    @discardableResult
+    public func delete(_ db: Database, _ key: [UInt8], value: [UInt8]) throws(LMDBError) -> Bool {
+        let rc = key.withUnsafeBytes { k in
+            value.withUnsafeBytes { v in
+                var kv = MDB_val(mv_size: k.count, mv_data: UnsafeMutableRawPointer(mutating: k.baseAddress))
+                var vv = MDB_val(mv_size: v.count, mv_data: UnsafeMutableRawPointer(mutating: v.baseAddress))
+                return mdb_del(live, db.id, &kv, &vv)
+            }
         }
         if rc == MDB_NOTFOUND { return false }
         if rc != MDB_SUCCESS { throw fail(rc, "mdb_del", db) }

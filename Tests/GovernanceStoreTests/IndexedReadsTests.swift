@@ -1,0 +1,126 @@
+import Foundation
+import Audit
+@testable import GovernanceStore
+import Rules
+import TestSupport
+import Testing
+
+/// Reads served from indexes (issue: bounded state) answer exactly what a scan answers: an
+/// owner's deployment list through the by-group index, filtered audit pages through the by-group,
+/// by-type and by-time indexes — page after page, with clocks that step back and retention that
+/// removes the oldest entries.
+@Suite struct IndexedReadsTests {
+    static let groups = ["alpha", "beta", "gamma"]
+
+    /// Three groups of one service each, in one environment.
+    static func policy() -> PolicySnapshot {
+        let base = testPolicy()
+        return PolicySnapshot(
+            deliveryGroups: groups.map { g in
+                DeliveryGroup(id: g, name: g, owners: ["\(g)@example.com", "all@example.com"], services: ["svc-\(g)"], allowedRecipes: ["default"],
+                    guardrails: Guardrails(maxConcurrentDeployments: 1_000, dailyDeployQuota: 100_000, dailyRollbackQuota: 10))
+            },
+            recipes: Array(base.recipes.values),
+            services: groups.map { ServiceEntry(name: "svc-\($0)", allowedRecipes: ["default"], allowedArtifactSources: ["s3://artifacts/"]) },
+            environments: [Rules.Environment(id: "sandbox")],
+            bindings: groups.map { EnvironmentBinding(deliveryGroupId: $0, environmentId: "sandbox") },
+            routes: groups.map { Route(service: "svc-\($0)", environment: "sandbox", recipeId: "default") },
+            settings: base.settings)
+    }
+
+    /// A store with 240 random decisions: deploys by owners of one group or of all, some refused
+    /// (unregistered versions, strangers), engine outcomes; the clock mostly moves on and
+    /// sometimes steps back.
+    static func history(_ dir: TempDirectory) async throws -> GovernanceStore {
+        let store = try GovernanceStore(directory: dir.path, options: .init(mapSize: 64 << 20, create: true))
+        try await store.replacePolicy(policy(), actorId: "test", now: baseTime)
+        for g in groups {
+            let registration = BuildRegistration(
+                service: "svc-\(g)", version: "1.0.0", artifactRef: "s3://artifacts/svc-\(g).zip", gitSha: "abc", gitBranch: "main",
+                ciProvider: "github", ciRunId: "1", builtAt: "2026-11-25T11:00:00Z")
+            #expect(try await store.decide(.registerExistingBuild(registration), by: ciBot, context: context("b-\(g)")).allowed)
+        }
+        var random = SplitMix64(seed: 77)
+        var clock = baseTime
+        var ids: [String] = []
+        for step in 0..<240 {
+            clock = clock.adding(seconds: random.chance(10) ? -Int64(random.below(600)) : Int64(random.below(300)))
+            let g = random.pick(groups)
+            let who = random.pick([g, "all", "stranger"])
+            let actor = Principal(claims: Claims(subject: "u-\(who)", email: "\(who)@example.com", roles: .values(["dxcp-delivery-owners"])))
+            if random.chance(70) || ids.isEmpty {
+                let intent = DeploymentIntent(service: "svc-\(g)", environment: "sandbox", version: random.chance(85) ? "1.0.0" : "9.9.9", changeSummary: "s\(step)")
+                if try await store.decide(.deploy(intent), by: actor, context: context("k\(step)", at: clock, id: "dep-\(step)")).allowed {
+                    ids.append("dep-\(step)")
+                }
+            } else {
+                _ = try await store.recordDispatch(deploymentId: random.pick(ids), executionId: "e-\(step)", executionURL: nil, now: clock)
+            }
+        }
+        return store
+    }
+
+    @Test func anOwnersListComesFromTheirGroupsIndexes() async throws {
+        let dir = TempDirectory()
+        let store = try await Self.history(dir)
+        let all = try store.deployments()
+        #expect(all.count > 60)
+        for groups: Set<String> in [["alpha"], ["alpha", "gamma"], Set(Self.groups), ["nobody"]] {
+            let expected = all.filter { groups.contains($0.deliveryGroupId) }.map(\.id)
+            // Whole, and a page of 7 at a time from each page's last record.
+            let whole = try store.read { view, _ in view.deployments(matching: DeploymentQuery(), groups: groups).map(\.id) }
+            #expect(whole == expected, "\(groups)")
+            var paged: [String] = []
+            var before: DeploymentQuery.Cursor?
+            while true {
+                var query = DeploymentQuery()
+                query.limit = 7
+                query.before = before
+                let page = try store.read { view, _ in view.deployments(matching: query, groups: groups) }
+                paged += page.map(\.id)
+                guard page.count == 7, let last = page.last else { break }
+                before = DeploymentQuery.Cursor(after: last)
+            }
+            #expect(paged == expected, "\(groups), in pages")
+        }
+    }
+
+    @Test func filteredAuditPagesComeFromTheirIndexes() async throws {
+        let dir = TempDirectory()
+        let store = try await Self.history(dir)
+        // Retention removes the oldest entries (and their index entries).
+        let entries0 = try store.auditEntries()
+        let cutoff = entries0[40].timestamp
+        _ = try await store.pruneAudit(olderThan: cutoff, upTo: entries0[40].sequence, actorId: "test", now: baseTime.adding(seconds: 86_400))
+        let log = try store.auditEntries()
+        #expect(log.count > 200 && log.first?.sequence != 1)
+        let newestFirst = log.sorted { ($0.timestamp, $0.sequence) > ($1.timestamp, $1.sequence) }
+        let times = log.map(\.timestamp).sorted()
+        let types = Set(log.map(\.eventType))
+        #expect(types.isSuperset(of: ["DEPLOY_SUBMIT", "DEPLOY_DENIED", "ENGINE_TRIGGERED"]))
+        var random = SplitMix64(seed: 5)
+        for round in 0..<60 {
+            var query = AuditQuery(limit: random.pick([5, 13, 500]))
+            if random.chance(50) { query.deliveryGroupId = random.pick(Self.groups + ["nobody"]) }
+            if random.chance(50) { query.eventType = random.pick(Array(types).sorted() + ["NO_SUCH_EVENT"]) }
+            if random.chance(40) { query.startTime = random.pick(times) }
+            if random.chance(40) { query.endTime = random.pick(times) }
+            let matching = newestFirst.filter { e in
+                (query.deliveryGroupId.map { $0 == e.deliveryGroupId } ?? true) && (query.eventType.map { $0 == e.eventType } ?? true)
+                    && (query.startTime.map { e.timestamp >= $0 } ?? true) && (query.endTime.map { e.timestamp <= $0 } ?? true)
+            }
+            let filtered = query.deliveryGroupId != nil || query.eventType != nil || query.startTime != nil || query.endTime != nil
+            let expected = filtered ? matching.map(\.sequence) : log.reversed().map(\.sequence)
+            var got: [UInt64] = []
+            var pages = 0
+            while pages < 1_000 {
+                let page = try store.auditEvents(query)
+                got += page.entries.map(\.sequence)
+                pages += 1
+                guard let next = page.next else { break }
+                query.before = next
+            }
+            #expect(got == expected, "round \(round): \(query)")
+        }
+    }
+}
