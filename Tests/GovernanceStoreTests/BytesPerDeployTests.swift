@@ -37,10 +37,10 @@ import Testing
             }
             _ = try await store.expire(now: time)
         }
-        try await run(3_000)
+        try await run(2_000)
         let warm = store.usage().used
         let before = try store.databaseUsage()
-        let measured = 3_000
+        let measured = 2_000
         try await run(measured)
         let after = try store.databaseUsage()
         let perDeploy = Double(store.usage().used - warm) / Double(measured)
