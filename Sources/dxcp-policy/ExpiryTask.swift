@@ -2,8 +2,8 @@ import GovernanceStore
 import Logging
 import Rules
 
-/// Expiry (DECISIONS 73): every minute, removes idempotency records past their time to live and
-/// expired upload capabilities, and audits the closed minutes' rate-limit refusal tallies
+/// Expiry (DECISIONS 73): every minute, removes idempotency records past their time to live,
+/// expired upload capabilities and past mutate rate windows (DECISIONS 78), and audits the closed minutes' rate-limit refusal tallies
 /// (DECISIONS 75), in short passes through the store's write path.
 struct ExpiryTask: Sendable {
     let store: GovernanceStore
@@ -19,7 +19,7 @@ struct ExpiryTask: Sendable {
                 if removed.total > 0 {
                     logger.info("expired", metadata: [
                         "idempotency_records": "\(removed.idempotencyRecords)", "upload_capabilities": "\(removed.uploadCapabilities)",
-                        "refusal_minutes": "\(removed.refusalMinutes)",
+                        "refusal_minutes": "\(removed.refusalMinutes)", "rate_windows": "\(removed.rateWindows)",
                     ])
                 }
             } catch {

@@ -13,12 +13,14 @@ import Testing
     static let groups = ["alpha", "beta", "gamma"]
 
     /// Three groups of one service each, in one environment.
-    static func policy() -> PolicySnapshot {
+    static func policy(
+        guardrails: Guardrails = Guardrails(maxConcurrentDeployments: 1_000, dailyDeployQuota: 100_000, dailyRollbackQuota: 10)
+    ) -> PolicySnapshot {
         let base = testPolicy()
         return PolicySnapshot(
             deliveryGroups: groups.map { g in
                 DeliveryGroup(id: g, name: g, owners: ["\(g)@example.com", "all@example.com"], services: ["svc-\(g)"], allowedRecipes: ["default"],
-                    guardrails: Guardrails(maxConcurrentDeployments: 1_000, dailyDeployQuota: 100_000, dailyRollbackQuota: 10))
+                    guardrails: guardrails)
             },
             recipes: Array(base.recipes.values),
             services: groups.map { ServiceEntry(name: "svc-\($0)", allowedRecipes: ["default"], allowedArtifactSources: ["s3://artifacts/"]) },

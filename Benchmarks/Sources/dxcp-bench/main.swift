@@ -159,6 +159,115 @@ func benchFingerprint() {
     print(String(format: "fingerprint  %.0f ns each (%d bytes)", Double(nowNanos() - t0) / 1e6, total / 1_000_000))
 }
 
+/// Resident memory of this process from /proc/self/status, in MiB: anonymous (heap, stacks) and
+/// file-backed (the LMDB map's pages in the page cache).
+func residentMemory() -> (anonymous: Double, file: Double) {
+    let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+    func field(_ name: String) -> Double {
+        guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix(name + ":") }),
+            let kb = line.split(separator: " ").compactMap({ Double($0) }).first
+        else { return 0 }
+        return kb / 1024
+    }
+    return (field("RssAnon"), field("RssFile"))
+}
+
+/// `scale`: one store filled through the write path — every deploy decided with its key,
+/// dispatched and ended, idempotency records kept (a year's TTL) — and measured at each size of
+/// `DXCP_BENCH_SCALE_SIZES` (default 10,000, 100,000, 1,000,000 deployments): validate, a durable
+/// deploy, a read by id, the first page of the deployment list (all, and an owner's), an audit
+/// page (all, and filtered by group); the data file and resident memory.
+func benchScale() async throws {
+    let sizes = (ProcessInfo.processInfo.environment["DXCP_BENCH_SCALE_SIZES"] ?? "10000,100000,1000000").split(separator: ",").compactMap { Int($0) }
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("dxcp-scale-\(UUID().uuidString)").path
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let groups = 1000
+    let store = try GovernanceStore(directory: dir, options: GovernanceStore.Options(mapSize: 32 << 30, create: true))
+    let base = Timestamp(seconds: 1_795_608_000)
+    var policy = bigPolicy(groups: groups, maxConcurrent: 1_000, dailyDeploy: 100_000)
+    policy.settings.idempotencyTTLSeconds = 31_536_000
+    try await store.replacePolicy(policy, actorId: "bench", now: base)
+    let ci = Principal(claims: Claims(subject: "ci-bot", roles: .values(["dxcp-ci-publishers"])))
+    for g in 0..<groups {
+        let reg = BuildRegistration(
+            service: "service-\(g)", version: "1.0.0", artifactRef: "s3://artifacts/service-\(g)-1.0.0.zip", gitSha: "abc",
+            gitBranch: "main", ciProvider: "github", ciRunId: "1", builtAt: "2026-11-25T11:00:00Z")
+        _ = try await store.decide(.registerExistingBuild(reg), by: ci, context: DecisionContext(now: base, decisionId: "b\(g)", newId: "b\(g)", idempotencyKey: "b\(g)"))
+    }
+    let admin = Principal(claims: Claims(subject: "admin", email: "lead@example.com", roles: .values(["dxcp-platform-admins"])))
+    let owner = Principal(claims: Claims(subject: "owner-500", email: "owner500@example.com", roles: .values(["dxcp-delivery-owners"])))
+    func intent(_ n: Int) -> DeploymentIntent {
+        DeploymentIntent(service: "service-\(n % groups)", environment: ["sandbox", "staging", "production"][n % 3], version: "1.0.0", changeSummary: "release \(n) of the service")
+    }
+    // Deploy n happens at base + n/10 seconds: ten a second, a day's quota never reached.
+    func time(_ n: Int) -> Timestamp { Timestamp(microseconds: base.microseconds + Int64(n) * 100_000) }
+    var filled = 0
+    var ids: [String] = []
+    print("scale  size  fill/s  validate p50/p99 µs  deploy p50 ms  by id p50 µs  list p50 µs  owner list p50 µs  audit p50 µs  audit by group p50 µs  data file MiB  used MiB  anon RSS MiB  file RSS MiB")
+    for size in sizes {
+        let t0 = nowMicros()
+        let callers = 64
+        let from = filled
+        let made = try await withThrowingTaskGroup(of: [String].self) { group in
+            for c in 0..<callers {
+                group.addTask {
+                    var mine: [String] = []
+                    var n = from + c
+                    while n < size {
+                        let id = RecordID.make(at: time(n))
+                        let d = try await store.decide(.deploy(intent(n)), by: admin, context: DecisionContext(now: time(n), decisionId: "d\(n)", newId: id, idempotencyKey: "k\(n)"))
+                        if d.allowed {
+                            _ = try await store.recordDispatch(deploymentId: id, executionId: "E\(n)", executionURL: nil, now: time(n))
+                            _ = try await store.recordEngineState(deploymentId: id, state: .succeeded, failures: [], now: time(n))
+                            if n % 997 == 0 { mine.append(id) }
+                        }
+                        n += callers
+                    }
+                    return mine
+                }
+            }
+            return try await group.reduce(into: [String]()) { $0 += $1 }
+        }
+        ids += made
+        filled = size
+        let fillRate = Double(size - from) / (Double(nowMicros() - t0) / 1_000_000)
+        let now = time(size)
+        func timed(_ count: Int, _ body: (Int) async throws -> Void) async rethrows -> [UInt64] {
+            var samples: [UInt64] = []
+            samples.reserveCapacity(count)
+            for i in 0..<count {
+                let t = nowNanos()
+                try await body(i)
+                samples.append(nowNanos() - t)
+            }
+            return samples.sorted()
+        }
+        let validate = try await timed(20_000) { i in
+            _ = try store.decideReadOnly(.validate(intent(i)), by: admin, context: DecisionContext(now: now, decisionId: "v\(i)", newId: "v\(i)", idempotencyKey: nil))
+        }
+        let deploy = try await timed(300) { i in
+            let n = size + 1_000_000_000 + i
+            _ = try await store.decide(.deploy(intent(n)), by: admin, context: DecisionContext(now: now, decisionId: "x\(n)", newId: RecordID.make(at: now), idempotencyKey: "x\(n)"))
+        }
+        let byId = try await timed(20_000) { i in _ = try store.deployment(id: ids[i % ids.count]) }
+        let list = try await timed(200) { i in
+            _ = try store.decideReadOnly(.listDeployments(DeploymentQuery(limit: 200)), by: admin, context: DecisionContext(now: now, decisionId: "l\(i)", newId: "l\(i)", idempotencyKey: nil))
+        }
+        let ownerList = try await timed(200) { i in
+            _ = try store.decideReadOnly(.listDeployments(DeploymentQuery(limit: 200)), by: owner, context: DecisionContext(now: now, decisionId: "o\(i)", newId: "o\(i)", idempotencyKey: nil))
+        }
+        let audit = try await timed(200) { _ in _ = try store.auditEvents(AuditQuery(limit: 200)) }
+        let auditByGroup = try await timed(200) { _ in _ = try store.auditEvents(AuditQuery(deliveryGroupId: "group-500", limit: 200)) }
+        let file = (try? FileManager.default.attributesOfItem(atPath: dir + "/data.mdb")[.size] as? Int) ?? 0
+        let memory = residentMemory()
+        func us(_ s: [UInt64], _ p: Double) -> Double { Double(percentile(s, p)) / 1000 }
+        print(String(format: "scale  %7d  %6.0f  %7.2f / %7.2f  %6.2f  %6.2f  %8.1f  %8.1f  %8.1f  %8.1f  %8.0f  %8.0f  %6.1f  %7.1f",
+            size, fillRate, us(validate, 0.5), us(validate, 0.99), us(deploy, 0.5) / 1000, us(byId, 0.5), us(list, 0.5), us(ownerList, 0.5),
+            us(audit, 0.5), us(auditByGroup, 0.5), Double(file) / 1_048_576, Double(store.usage().used) / 1_048_576, memory.anonymous, memory.file))
+    }
+    await store.close()
+}
+
 /// Prints development tokens for `count` actors (`tokens SECRET ROLE COUNT`), for HTTP load.
 func printTokens(_ args: [String]) async throws {
     guard args.count >= 3, let count = Int(args[2]) else { return }
@@ -181,6 +290,7 @@ if args.first == "tokens" {
     exit(0)
 }
 let what = args.first ?? "all"
+if what == "scale" { try await benchScale() }
 if what == "rules" || what == "all" { benchRules() }
 if what == "audit" || what == "all" {
     // The cost of the audit write on the durable decision rate: the same load with and without
