@@ -19,8 +19,9 @@ public struct Expiry: Sendable, Hashable {
 
 extension GovernanceStore {
     /// Removes what expired by `now` — idempotency records through their expiry index, upload
-    /// capabilities, mutate rate windows of past minutes — and audits closed minutes of refusals, in passes of at most `batch` removals, each one write transaction through the
-    /// write path, so a pass never holds the writer for long. A key still in flight (its
+    /// capabilities, mutate rate windows of past minutes — and audits closed minutes of refusals,
+    /// in passes of at most `batch` removals, each one write transaction through the write path,
+    /// so a pass never holds the writer for long. A key still in flight (its
     /// deployment awaits the engine) is kept whatever its expiry (DECISIONS D6). Deployment
     /// records and audit entries are not touched (audit retention is its own setting).
     public func expire(now: Timestamp, batch: Int = 500) async throws -> Expiry {

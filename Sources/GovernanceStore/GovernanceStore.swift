@@ -320,6 +320,24 @@ public final class GovernanceStore: Sendable {
         try read { view, _ in view.deployments(matching: DeploymentQuery(), groups: nil) }
     }
 
+    /// Every `stride`-th record id in creation order, read from the time index without decoding
+    /// a record (the scale benchmark's probes).
+    @_spi(Benchmark) public func deploymentIds(stride: Int) throws(StoreError) -> [String] {
+        try read { view, _ in
+            var out: [String] = []
+            let cursor = try view.txn.cursor(schema.deploymentsByTime)
+            var key = try cursor.first()?.key
+            var n = 0
+            while let current = key {
+                // Key layout: createdAt (8 bytes), id.
+                if n % max(1, stride) == 0, let id = StoreKey.string(in: current, at: 8) { out.append(id) }
+                n += 1
+                key = try cursor.nextKey()
+            }
+            return out
+        }
+    }
+
     /// The build registered for a service and version.
     public func build(service: String, version: String) throws(StoreError) -> Build? {
         try read { view, _ in view.build(service: service, version: version) }
