@@ -21,9 +21,10 @@ public struct AuditPruning: Sendable, Hashable {
 }
 
 /// A page of the log: one canonical JSON entry per element (what its hash covers, with the hash
-/// set), each verifiable on its own and against its neighbour (`previous_hash`).
+/// set), each verifiable on its own and against its neighbour (`previous_hash`); a damaged JSON
+/// entry of schema 3 as stored.
 public struct AuditExportPage: Sendable {
-    /// Entries, oldest first, as stored.
+    /// Entries, oldest first.
     public var lines: [[UInt8]]
     /// Sequence number of the last entry of the page; nil when the page is empty.
     public var lastSequence: UInt64?
@@ -58,8 +59,16 @@ extension GovernanceStore {
             let cursor = try view.txn.cursor(schema.audit)
             var entry = try cursor.seek(atLeast: Schema.sequenceKey(sequence + 1))
             while let current = entry, page.lines.count < limit {
-                let stored = try auditEntry(current, view.codec)
-                page.lines.append(stored.canonicalBytes(hash: stored.hash))
+                if let stored = try? auditEntry(current, view.codec) {
+                    page.lines.append(stored.canonicalBytes(hash: stored.hash))
+                } else if current.value.first == UInt8(ascii: "{") {
+                    // A JSON entry of schema 3 that no longer decodes is shipped as it is: the
+                    // receiver's verification names it.
+                    page.lines.append(current.value)
+                } else {
+                    let sequence = StoreKey.integer(in: current.key, at: 0) ?? 0
+                    throw StoreError(.corrupt, path: path, "audit entry \(sequence) cannot be decoded (run `dxcp-policy audit verify`)")
+                }
                 page.lastSequence = StoreKey.integer(in: current.key, at: 0).map { UInt64(bitPattern: $0) }
                 entry = try cursor.next()
             }
@@ -73,7 +82,10 @@ extension GovernanceStore {
     /// A filtered query walks one index — the group's, else the event type's, else time — in
     /// (timestamp, sequence) order, from just below the end of its time range (or the cursor's
     /// entry) and stopping at its start; the other filters apply to the entries it meets. An
-    /// unfiltered query walks the log by sequence.
+    /// unfiltered query walks the log by sequence. A cursor beyond the head is no bound.
+    ///
+    /// - Throws: ``StoreError`` of kind `.pruned` when a filtered query's cursor names an entry
+    ///   that retention removed.
     public func auditEvents(_ query: AuditQuery) throws(StoreError) -> (entries: [AuditEntry], next: UInt64?) {
         try read { view, _ in
             let filtered = query.deliveryGroupId != nil || query.eventType != nil || query.startTime != nil || query.endTime != nil
@@ -83,9 +95,14 @@ extension GovernanceStore {
                 else if let type = query.eventType { (schema.auditByType, Schema.auditKey(type)) }
                 else { (schema.auditByTime, Schema.auditTimeKey) }
             // The walk starts below the smaller of: just after the range's end, the cursor's entry.
-            var upper = StoreKey().adding(query.endTime.map { $0.microseconds &+ 1 } ?? .max).bytes
-            if let before = query.before {
-                guard let stored = try view.txn.get(schema.audit, Schema.sequenceKey(before)) else { return ([], nil) }
+            let end = query.endTime.flatMap { $0.microseconds < .max ? $0.microseconds + 1 : nil } ?? .max
+            var upper = StoreKey().adding(end).bytes
+            if let before = query.before, before <= (try auditHead(view.txn, view.codec)).sequence {
+                // The cursor's entry places the page in (timestamp, sequence) order; one that
+                // retention removed since cannot, and the caller is told so rather than given an end.
+                guard let stored = try view.txn.get(schema.audit, Schema.sequenceKey(before)) else {
+                    throw StoreError(.pruned, path: path, "audit entry \(before), the page cursor, was removed by retention; read again from the first page")
+                }
                 let cursorEntry = try StoredEncoding.auditEntry(stored, sequence: before, view.codec)
                 let below = Schema.auditPosition(cursorEntry.timestamp, before)
                 if below.lexicographicallyPrecedes(upper) { upper = below }

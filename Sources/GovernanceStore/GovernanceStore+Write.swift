@@ -132,7 +132,7 @@ extension GovernanceStore {
     }
 
     /// Stores a record and keeps every index of it in step: its slot, the success indexes, the
-    /// record-by-scope index and the insight counters. `previous` is the record as stored before
+    /// record-by-scope and record-by-group indexes and the insight counters. `previous` is the record as stored before
     /// (nil for a new one).
     func putDeployment(_ record: DeploymentRecord, previous: DeploymentRecord?, _ txn: Transaction, _ codec: RecordCodec) throws {
         try updateSlot(record, holds: record.state.holdsSlot, txn)
@@ -148,9 +148,9 @@ extension GovernanceStore {
     }
 
     /// The indexes a record is in, moved from what `old` was in to what `new` is in (nil: not
-    /// stored). Service, environment, creation time, kind and recipe never change (contract §4.4).
+    /// stored). Service, environment, group, creation time, kind and recipe never change (contract §4.4).
     // INVARIANT: a record is in `succeeded` and counted in `succeeded_versions` exactly while its
-    // state is SUCCEEDED; it is in `deployments_by_scope` and counted once in `insights` (with one
+    // state is SUCCEEDED; it is in `deployments_by_scope` and `deployments_by_group` and counted once in `insights` (with one
     // count per failure it carries) exactly while it is stored.
     func reindex(from old: DeploymentRecord?, to new: DeploymentRecord?, _ txn: Transaction) throws {
         guard let any = new ?? old else { return }

@@ -117,7 +117,8 @@ public final class GovernanceStore: Sendable {
                     }
                     if version == 3 {
                         // Schema 4 packs new records and audit entries (DECISIONS 77) and reads the
-                        // JSON ones as they are: nothing is rewritten but the rate windows, moved.
+                        // JSON ones as they are: no value is rewritten; the rate windows move and
+                        // the new indexes are filled.
                         try migrateRateWindows(txn)
                         try indexRecordsAndAudit(txn)
                         try txn.put(schema.meta, Schema.schemaVersionKey, Array(String(4).utf8))
@@ -195,8 +196,9 @@ public final class GovernanceStore: Sendable {
         let log = try txn.cursor(schema.audit)
         entry = try log.first()
         while let current = entry {
-            for index in schema.auditIndexEntries(try auditEntry(current, .shared)) {
-                try txn.put(index.database, index.key, index.value, appending: true)
+            // An entry that cannot be read stays as it is, unindexed: `audit verify` reports it.
+            if let stored = try? auditEntry(current, .shared) {
+                for index in schema.auditIndexEntries(stored) { try txn.put(index.database, index.key, index.value, appending: true) }
             }
             entry = try log.next()
         }
@@ -357,9 +359,10 @@ public final class GovernanceStore: Sendable {
         let cursor = try txn.cursor(schema.scopes)
         var entry = try cursor.first()
         while let current = entry {
-            guard let scope = StoreKey.string(in: current.key, at: 0) else { throw UndecodableValue(what: "scope key") }
-            let scopeKey = StoreKey().adding(scope)
-            let slots = scopeKey.adding("slot").bytes
+            // The scope component as stored, up to its terminator (0x00 never occurs inside it).
+            guard let end = current.key.firstIndex(of: 0x00) else { throw UndecodableValue(what: "scope key") }
+            let scopeKey = Array(current.key[...end])
+            let slots = scopeKey + StoreKey().adding("slot").bytes
             var slot = try cursor.seek(prefix: slots)
             while let held = slot {
                 guard let active = CompactValues.decodeActive(held.value) else { throw UndecodableValue(what: "slot entry") }
@@ -367,7 +370,7 @@ public final class GovernanceStore: Sendable {
                 slot = try cursor.next(prefix: slots)
             }
             // Past every key of this scope: its component's terminator (0x00) raised to 0x01.
-            entry = try cursor.seek(atLeast: scopeKey.bytes.dropLast() + [0x01])
+            entry = try cursor.seek(atLeast: scopeKey.dropLast() + [0x01])
         }
         return out
     }
@@ -409,7 +412,9 @@ public final class GovernanceStore: Sendable {
     /// Bytes of map configured and used.
     public func usage() -> (mapSize: Int, used: Int) { environment.usage() }
 
-    /// Entries and bytes of pages of each database, by name: where the data file's bytes go.
+    /// Entries and bytes of pages of each database, by name: where the data file's bytes go. The
+    /// values of a database of fixed values (the audit indexes) sit in trees of their own that
+    /// LMDB's statistics leave out: their bytes are undercounted.
     public func databaseUsage() throws(StoreError) -> [(name: String, entries: Int, bytes: Int)] {
         let pageSize = environment.pageSize
         do {

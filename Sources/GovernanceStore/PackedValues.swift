@@ -37,7 +37,9 @@ struct PackedWriter {
 
     mutating func string(_ value: String?) {
         guard var value else { return bytes.append(PackedTag.absent) }
-        if let word = PackedWords.index[value] {
+        // Swift's `==` on strings is canonical equivalence: a word is used only for its very bytes
+        // ("UN\u{212A}NOWN", with a Kelvin sign, is equal to "UNKNOWN" but is not that word).
+        if let word = PackedWords.index[value], value.utf8.elementsEqual(PackedWords.all[word].utf8) {
             bytes.append(PackedTag.word)
             return unsigned(UInt64(word))
         }

@@ -40,7 +40,7 @@ enum StoredEncoding {
         w.string(r.kind.rawValue)
         w.string(r.changeSummary)
         w.time(r.createdAt)
-        w.integer(r.updatedAt.microseconds - r.createdAt.microseconds)
+        w.integer(r.updatedAt.microseconds &- r.createdAt.microseconds)
         w.string(r.rollbackOf)
         w.string(r.deliveryGroupId)
         w.unsigned(UInt64(r.failures.count))
@@ -61,8 +61,8 @@ enum StoredEncoding {
         w.string(r.actor.email)
         w.string(r.actor.subject)
         w.string(r.actor.authorizedParty)
-        // The engine user is the email or the actor id unless it was set otherwise.
-        w.string(r.actor.engineUser == r.actor.email ? nil : r.actor.engineUser)
+        // An engine user that is the email, byte for byte, is not stored again.
+        w.string(r.actor.email.map { r.actor.engineUser.utf8.elementsEqual($0.utf8) } == true ? nil : r.actor.engineUser)
         let p = r.policySnapshot
         for figure in [p.maxConcurrentDeployments, p.currentConcurrentDeployments, p.dailyDeployQuota, p.deploymentsUsed, p.dailyQuotaBuildRegister] {
             w.integer(figure)
@@ -88,7 +88,9 @@ enum StoredEncoding {
             let application = r.string(), let pipeline = r.string(), let actorId = r.string(),
             let role = r.string().flatMap(Role.init(rawValue:)), let email = r.optionalString(), let subject = r.optionalString(),
             let party = r.optionalString(), let engineUser = r.optionalString(), let engine = engineUser ?? email,
-            let maxConcurrent = r.int(), let current = r.int(), let quota = r.int(), let used = r.int(), let buildQuota = r.int()
+            let maxConcurrent = r.int(), let current = r.int(), let quota = r.int(), let used = r.int(), let buildQuota = r.int(),
+            // Figures the rules could have written (damaged bytes must not trap in arithmetic).
+            [maxConcurrent, current, quota, used, buildQuota].allSatisfy({ -(1 << 48) < $0 && $0 < 1 << 48 })
         else { return nil }
         return DeploymentRecord(
             id: id, service: service, environment: environment, version: version, sourceEnvironment: sourceEnvironment,
@@ -196,7 +198,7 @@ enum StoredEncoding {
         case nil:
             w.unsigned(0)
         case .some(let response):
-            guard case .deployment(let deployment) = response.result else { return try codec.encode(record) }
+            guard case .deployment(let deployment) = response.result, (100...599).contains(response.status) else { return try codec.encode(record) }
             w.unsigned(UInt64(response.status))
             w.string(deployment.id)
             write(deployment, into: &w)
@@ -212,8 +214,9 @@ enum StoredEncoding {
         else { throw UndecodableValue(what: "idempotency record") }
         var response: StoredResponse?
         if status != 0 {
+            guard (100...599).contains(status) else { throw UndecodableValue(what: "idempotency record") }
             guard let id = r.string(), let deployment = read(&r, id: id) else { throw UndecodableValue(what: "idempotency record") }
-            response = StoredResponse(status: Int(clamping: status), result: .deployment(deployment))
+            response = StoredResponse(status: Int(status), result: .deployment(deployment))
         }
         guard r.atEnd else { throw UndecodableValue(what: "idempotency record") }
         return IdempotencyRecord(fingerprint: fingerprint, expiresAt: expiresAt, response: response)

@@ -29,29 +29,36 @@ public final class Cursor {
         precondition(!transaction.finished, "LMDB cursor used after its transaction ended")
         var k = MDB_val()
         var v = MDB_val()
-        let rc: Int32
+        // Copies the entry out while the buffers `k` and `v` may point into are alive: for some
+        // operations (`MDB_GET_BOTH_RANGE`) LMDB leaves `k` pointing at the caller's key.
+        func reached(_ rc: Int32) -> (rc: Int32, entry: Entry?) {
+            guard rc == MDB_SUCCESS else { return (rc, nil) }
+            let found = UnsafeRawBufferPointer(start: k.mv_data, count: k.mv_size)
+            guard found.starts(with: prefix) else { return (rc, nil) }
+            return (rc, (Array(found), wantValue ? Array(UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size)) : []))
+        }
+        let result: (rc: Int32, entry: Entry?)
         if let key {
-            rc = key.withUnsafeBytes { raw in
+            result = key.withUnsafeBytes { raw in
                 k = MDB_val(mv_size: raw.count, mv_data: UnsafeMutableRawPointer(mutating: raw.baseAddress))
-                guard let value else { return mdb_cursor_get(handle, &k, &v, op) }
+                guard let value else { return reached(mdb_cursor_get(handle, &k, &v, op)) }
                 return value.withUnsafeBytes { rawValue in
                     v = MDB_val(mv_size: rawValue.count, mv_data: UnsafeMutableRawPointer(mutating: rawValue.baseAddress))
-                    return mdb_cursor_get(handle, &k, &v, op)
+                    return reached(mdb_cursor_get(handle, &k, &v, op))
                 }
             }
         } else {
-            rc = mdb_cursor_get(handle, &k, &v, op)
+            result = reached(mdb_cursor_get(handle, &k, &v, op))
         }
-        if rc == MDB_NOTFOUND { return nil }
-        if rc != MDB_SUCCESS {
-            throw LMDBError(code: rc, operation: "mdb_cursor_get(\(database.name))", path: transaction.environment.path)
+        if result.rc == MDB_NOTFOUND { return nil }
+        if result.rc != MDB_SUCCESS {
+            throw LMDBError(code: result.rc, operation: "mdb_cursor_get(\(database.name))", path: transaction.environment.path)
         }
-        let found = UnsafeRawBufferPointer(start: k.mv_data, count: k.mv_size)
-        guard found.starts(with: prefix) else { return nil }
-        let keyBytes = Array(found)
-        let valueBytes = wantValue ? Array(UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size)) : []
-        return (keyBytes, valueBytes)
+        return result.entry
     }
+
+    /// The longest key LMDB stores (its default `mdb_env_get_maxkeysize`): a longer one names no entry.
+    public static let maxKeySize = 511
 
     /// Moves to the first entry whose key is greater than or equal to `key`.
     public func seek(atLeast key: [UInt8]) throws(LMDBError) -> Entry? {
@@ -88,12 +95,13 @@ public final class Cursor {
 
     /// Moves to the first value of `key` that is at least `value`; nil when there is none.
     public func seek(_ key: [UInt8], valueAtLeast value: [UInt8]) throws(LMDBError) -> [UInt8]? {
-        try move(MDB_GET_BOTH_RANGE, key: key, value: value)?.value
+        guard key.count <= Self.maxKeySize else { return nil }
+        return try move(MDB_GET_BOTH_RANGE, key: key, value: value)?.value
     }
 
     /// Moves to the last value of `key`; nil when the key is absent.
     public func lastValue(of key: [UInt8]) throws(LMDBError) -> [UInt8]? {
-        guard try move(MDB_SET_KEY, key: key, wantValue: false) != nil else { return nil }
+        guard key.count <= Self.maxKeySize, try move(MDB_SET_KEY, key: key, wantValue: false) != nil else { return nil }
         return try move(MDB_LAST_DUP)?.value
     }
 

@@ -79,6 +79,9 @@ import Testing
             let meta = try env.database("meta", create: false)
             let windows = try env.database("rate_windows", create: false)
             let scopes = try env.database("scopes", create: false)
+            // The databases schema 4 added, dropped: the upgrade fills them.
+            let added = try [("deployments_by_group", false), ("audit_by_group", true), ("audit_by_type", true), ("audit_by_time", true)]
+                .map { try env.database($0.0, create: false, fixedValues: $0.1) }
             try env.write { txn in
                 for record in records { try txn.put(deployments, Array(record.id.utf8), try RecordCodec.shared.encode(record)) }
                 for entry in entries { try txn.put(audit, Schema.sequenceKey(entry.sequence), entry.canonicalBytes(hash: entry.hash)) }
@@ -93,6 +96,7 @@ import Testing
                     try txn.put(scopes, StoreKey().adding(actor).adding("rate").adding(bucket).adding(minute).bytes, value)
                 }
                 try txn.drop(windows)
+                for db in added { try txn.drop(db) }
                 try txn.put(meta, Array("schema_version".utf8), Array("3".utf8))
             }
         }
@@ -101,6 +105,12 @@ import Testing
         #expect(try reopened.auditEntries() == entries)
         guard case .intact = try reopened.verifyAudit() else { Issue.record("a schema-3 log must verify"); return }
         #expect(try reopened.read { view, _ in view.rateCount(window) } == counted, "the rate window moved with its count")
+        // The new indexes were filled from the old values.
+        #expect(try reopened.read { view, _ in view.deployments(matching: DeploymentQuery(), groups: ["default"]).map(\.id) } == records.map(\.id))
+        let submits = entries.filter { $0.eventType == "DEPLOY_SUBMIT" }.sorted { ($0.timestamp, $0.sequence) > ($1.timestamp, $1.sequence) }
+        #expect(try reopened.auditEvents(AuditQuery(eventType: "DEPLOY_SUBMIT")).entries == submits)
+        #expect(try reopened.auditEvents(AuditQuery(deliveryGroupId: "default", limit: 500)).entries.count == entries.filter { $0.deliveryGroupId == "default" }.count)
+        #expect(try reopened.auditEvents(AuditQuery(startTime: baseTime, limit: 500)).entries.count == entries.filter { $0.timestamp >= baseTime }.count)
         let replay = try await reopened.decide(
             .deploy(deployIntent("1.0.0", summary: "release 2 of the demo service")), by: owner, context: context("deploy-key-2", at: baseTime.adding(seconds: 70)))
         guard case .deployment(let replayed)? = replay.result else { Issue.record("no replay: \(replay.code?.rawValue ?? "")"); return }

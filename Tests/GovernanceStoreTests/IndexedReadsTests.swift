@@ -124,5 +124,16 @@ import Testing
             }
             #expect(got == expected, "round \(round): \(query)")
         }
+        // A filtered page whose cursor's entry retention removed is refused, not ended silently;
+        // a cursor beyond the head is no bound.
+        let removed = try #require(log.first).sequence - 1
+        #expect { try store.auditEvents(AuditQuery(eventType: "DEPLOY_SUBMIT", before: removed)) } throws: { ($0 as? StoreError)?.kind == .pruned }
+        let head = try #require(log.last).sequence
+        let unbounded = try store.auditEvents(AuditQuery(eventType: "DEPLOY_SUBMIT", limit: 500)).entries.map(\.sequence)
+        #expect(try store.auditEvents(AuditQuery(eventType: "DEPLOY_SUBMIT", limit: 500, before: head + 100)).entries.map(\.sequence) == unbounded)
+        #expect(try store.auditEvents(AuditQuery(eventType: "X", limit: 5, before: head + 1)).entries.isEmpty)
+        // A filter too long to be a key finds nothing (and is no error).
+        #expect(try store.auditEvents(AuditQuery(deliveryGroupId: String(repeating: "g", count: 600))).entries.isEmpty)
+        #expect(try store.auditEvents(AuditQuery(eventType: String(repeating: "E", count: 600))).entries.isEmpty)
     }
 }

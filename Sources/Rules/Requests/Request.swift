@@ -491,7 +491,9 @@ public struct AuditQuery: Sendable, Hashable, Codable {
     public var endTime: Timestamp?
     /// 1...500 (checked by the rules); 200 when not given.
     public var limit: Int
-    /// Only entries with a smaller sequence number (the cursor of the previous page).
+    /// The cursor of the previous page (its last entry's sequence number): only entries after
+    /// that one in the page order — a smaller sequence number, or, when filtered, a smaller
+    /// (timestamp, sequence).
     public var before: UInt64?
 
     /// A query from its parts.
