@@ -20,19 +20,12 @@ import Testing
 
     @Test func beyondItsRecordsTheStoreStopsGrowingAfterTheFirstPeriod() async throws {
         let dir = TempDirectory()
-        var policy = IndexedReadsTests.policy(guardrails: Guardrails(maxConcurrentDeployments: 2, dailyDeployQuota: 100_000, dailyRollbackQuota: 5))
+        var policy = threeGroupPolicy(guardrails: Guardrails(maxConcurrentDeployments: 2, dailyDeployQuota: 100_000, dailyRollbackQuota: 5))
         policy.settings.idempotencyTTLSeconds = Self.ttl
         policy.settings.mutateRPM = 100
         policy.settings.readRPM = 1_000_000
-        let store = try GovernanceStore(directory: dir.path, options: .init(mapSize: 1 << 30, create: true))
         let start = Timestamp(seconds: 1_795_608_000)  // 12:00 UTC: the soak stays within one day
-        try await store.replacePolicy(policy, actorId: "test", now: start)
-        for g in IndexedReadsTests.groups {
-            let registration = BuildRegistration(
-                service: "svc-\(g)", version: "1.0.0", artifactRef: "s3://artifacts/svc-\(g).zip", gitSha: "abc", gitBranch: "main",
-                ciProvider: "github", ciRunId: "1", builtAt: "2026-11-25T11:00:00Z")
-            #expect(try await store.decide(.registerExistingBuild(registration), by: ciBot, context: context("b-\(g)", at: start)).allowed)
-        }
+        let store = try await seededThreeGroupStore(dir, policy: policy, mapSize: 1 << 30, at: start)
         let owners = (0..<8).map { Principal(claims: Claims(subject: "owner-\($0)", email: "all@example.com", roles: .values(["dxcp-delivery-owners"]))) }
         let flooder = Principal(claims: Claims(subject: "flooder", email: "all@example.com", roles: .values(["dxcp-delivery-owners"])))
         let environment = "sandbox"
@@ -48,7 +41,7 @@ import Testing
             // This second's requests, decided concurrently.
             var jobs: [(request: Request, actor: Principal, key: String?)] = []
             for n in 0..<10 {
-                let g = random.pick(IndexedReadsTests.groups)
+                let g = random.pick(threeGroups)
                 let intent = DeploymentIntent(service: "svc-\(g)", environment: environment, version: "1.0.0", changeSummary: "t\(tick)-\(n)")
                 switch random.below(100) {
                 case 0..<40:

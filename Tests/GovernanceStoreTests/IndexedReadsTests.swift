@@ -10,44 +10,17 @@ import Testing
 /// by-type and by-time indexes — page after page, with clocks that step back and retention that
 /// removes the oldest entries.
 @Suite struct IndexedReadsTests {
-    static let groups = ["alpha", "beta", "gamma"]
-
-    /// Three groups of one service each, in one environment.
-    static func policy(
-        guardrails: Guardrails = Guardrails(maxConcurrentDeployments: 1_000, dailyDeployQuota: 100_000, dailyRollbackQuota: 10)
-    ) -> PolicySnapshot {
-        let base = testPolicy()
-        return PolicySnapshot(
-            deliveryGroups: groups.map { g in
-                DeliveryGroup(id: g, name: g, owners: ["\(g)@example.com", "all@example.com"], services: ["svc-\(g)"], allowedRecipes: ["default"],
-                    guardrails: guardrails)
-            },
-            recipes: Array(base.recipes.values),
-            services: groups.map { ServiceEntry(name: "svc-\($0)", allowedRecipes: ["default"], allowedArtifactSources: ["s3://artifacts/"]) },
-            environments: [Rules.Environment(id: "sandbox")],
-            bindings: groups.map { EnvironmentBinding(deliveryGroupId: $0, environmentId: "sandbox") },
-            routes: groups.map { Route(service: "svc-\($0)", environment: "sandbox", recipeId: "default") },
-            settings: base.settings)
-    }
-
     /// A store with 240 random decisions: deploys by owners of one group or of all, some refused
     /// (unregistered versions, strangers), engine outcomes; the clock mostly moves on and
     /// sometimes steps back.
     static func history(_ dir: TempDirectory) async throws -> GovernanceStore {
-        let store = try GovernanceStore(directory: dir.path, options: .init(mapSize: 64 << 20, create: true))
-        try await store.replacePolicy(policy(), actorId: "test", now: baseTime)
-        for g in groups {
-            let registration = BuildRegistration(
-                service: "svc-\(g)", version: "1.0.0", artifactRef: "s3://artifacts/svc-\(g).zip", gitSha: "abc", gitBranch: "main",
-                ciProvider: "github", ciRunId: "1", builtAt: "2026-11-25T11:00:00Z")
-            #expect(try await store.decide(.registerExistingBuild(registration), by: ciBot, context: context("b-\(g)")).allowed)
-        }
+        let store = try await seededThreeGroupStore(dir, policy: threeGroupPolicy())
         var random = SplitMix64(seed: 77)
         var clock = baseTime
         var ids: [String] = []
         for step in 0..<240 {
             clock = clock.adding(seconds: random.chance(10) ? -Int64(random.below(600)) : Int64(random.below(300)))
-            let g = random.pick(groups)
+            let g = random.pick(threeGroups)
             let who = random.pick([g, "all", "stranger"])
             let actor = Principal(claims: Claims(subject: "u-\(who)", email: "\(who)@example.com", roles: .values(["dxcp-delivery-owners"])))
             if random.chance(70) || ids.isEmpty {
@@ -67,7 +40,7 @@ import Testing
         let store = try await Self.history(dir)
         let all = try store.deployments()
         #expect(all.count > 60)
-        for groups: Set<String> in [["alpha"], ["alpha", "gamma"], Set(Self.groups), ["nobody"]] {
+        for groups: Set<String> in [["alpha"], ["alpha", "gamma"], Set(threeGroups), ["nobody"]] {
             let expected = all.filter { groups.contains($0.deliveryGroupId) }.map(\.id)
             // Whole, and a page of 7 at a time from each page's last record.
             let whole = try store.read { view, _ in view.deployments(matching: DeploymentQuery(), groups: groups).map(\.id) }
@@ -103,7 +76,7 @@ import Testing
         var random = SplitMix64(seed: 5)
         for round in 0..<60 {
             var query = AuditQuery(limit: random.pick([5, 13, 500]))
-            if random.chance(50) { query.deliveryGroupId = random.pick(Self.groups + ["nobody"]) }
+            if random.chance(50) { query.deliveryGroupId = random.pick(threeGroups + ["nobody"]) }
             if random.chance(50) { query.eventType = random.pick(Array(types).sorted() + ["NO_SUCH_EVENT"]) }
             if random.chance(40) { query.startTime = random.pick(times) }
             if random.chance(40) { query.endTime = random.pick(times) }

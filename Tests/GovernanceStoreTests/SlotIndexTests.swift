@@ -48,27 +48,8 @@ import Testing
     /// beside their slots.
     @Test func thePollersWalkFindsEveryHolderAcrossScopes() async throws {
         let dir = TempDirectory()
-        let groups = ["alpha", "beta", "gamma"], environments = ["sandbox", "staging"]
-        let base = testPolicy()
-        let policy = PolicySnapshot(
-            deliveryGroups: groups.map { g in
-                DeliveryGroup(id: g, name: g, owners: ["owner@example.com"], services: ["svc-\(g)"], allowedRecipes: ["default"],
-                    guardrails: Guardrails(maxConcurrentDeployments: 1_000, dailyDeployQuota: 100_000, dailyRollbackQuota: 10))
-            },
-            recipes: Array(base.recipes.values),
-            services: groups.map { ServiceEntry(name: "svc-\($0)", allowedRecipes: ["default"], allowedArtifactSources: ["s3://artifacts/"]) },
-            environments: environments.map { Rules.Environment(id: $0) },
-            bindings: groups.flatMap { g in environments.map { EnvironmentBinding(deliveryGroupId: g, environmentId: $0) } },
-            routes: groups.flatMap { g in environments.map { Route(service: "svc-\(g)", environment: $0, recipeId: "default") } },
-            settings: base.settings)
-        let store = try GovernanceStore(directory: dir.path, options: .init(mapSize: 64 << 20, create: true))
-        try await store.replacePolicy(policy, actorId: "test", now: baseTime)
-        for g in groups {
-            let registration = BuildRegistration(
-                service: "svc-\(g)", version: "1.0.0", artifactRef: "s3://artifacts/svc-\(g).zip", gitSha: "abc", gitBranch: "main",
-                ciProvider: "github", ciRunId: "1", builtAt: "2026-11-25T11:00:00Z")
-            #expect(try await store.decide(.registerExistingBuild(registration), by: ciBot, context: context("b-\(g)")).allowed)
-        }
+        let groups = threeGroups, environments = ["sandbox", "staging"]
+        let store = try await seededThreeGroupStore(dir, policy: threeGroupPolicy(environments: environments))
         var random = SplitMix64(seed: 11)
         var clock = baseTime
         var ids: [String] = []

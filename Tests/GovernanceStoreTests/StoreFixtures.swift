@@ -63,6 +63,43 @@ func seededStore(_ dir: TempDirectory, policy: PolicySnapshot = testPolicy(), ve
     return store
 }
 
+/// The groups of ``threeGroupPolicy(environments:guardrails:)``.
+let threeGroups = ["alpha", "beta", "gamma"]
+
+/// Three groups (`alpha`, `beta`, `gamma`), each owning `svc-<group>` in every environment given,
+/// owned by `<group>@example.com`, `all@example.com` and `owner@example.com`.
+func threeGroupPolicy(
+    environments: [String] = ["sandbox"],
+    guardrails: Guardrails = Guardrails(maxConcurrentDeployments: 1_000, dailyDeployQuota: 100_000, dailyRollbackQuota: 10)
+) -> PolicySnapshot {
+    let base = testPolicy()
+    return PolicySnapshot(
+        deliveryGroups: threeGroups.map { g in
+            DeliveryGroup(id: g, name: g, owners: ["\(g)@example.com", "all@example.com", "owner@example.com"], services: ["svc-\(g)"],
+                allowedRecipes: ["default"], guardrails: guardrails)
+        },
+        recipes: Array(base.recipes.values),
+        services: threeGroups.map { ServiceEntry(name: "svc-\($0)", allowedRecipes: ["default"], allowedArtifactSources: ["s3://artifacts/"]) },
+        environments: environments.map { Rules.Environment(id: $0) },
+        bindings: threeGroups.flatMap { g in environments.map { EnvironmentBinding(deliveryGroupId: g, environmentId: $0) } },
+        routes: threeGroups.flatMap { g in environments.map { Route(service: "svc-\(g)", environment: $0, recipeId: "default") } },
+        settings: base.settings)
+}
+
+/// Creates a store with `policy` (one of ``threeGroupPolicy(environments:guardrails:)``) and
+/// version 1.0.0 of each group's service registered at `time`.
+func seededThreeGroupStore(_ dir: TempDirectory, policy: PolicySnapshot, mapSize: Int = 64 << 20, at time: Timestamp = baseTime) async throws -> GovernanceStore {
+    let store = try GovernanceStore(directory: dir.path, options: .init(mapSize: mapSize, create: true))
+    try await store.replacePolicy(policy, actorId: "test", now: time)
+    for g in threeGroups {
+        let registration = BuildRegistration(
+            service: "svc-\(g)", version: "1.0.0", artifactRef: "s3://artifacts/svc-\(g).zip", gitSha: "abc", gitBranch: "main",
+            ciProvider: "github", ciRunId: "1", builtAt: "2026-11-25T11:00:00Z")
+        #expect(try await store.decide(.registerExistingBuild(registration), by: ciBot, context: context("b-\(g)", at: time)).allowed)
+    }
+    return store
+}
+
 /// The path of the `dxcp-policy` executable built beside the test bundle.
 func dxcpPolicyExecutable() -> String {
     let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]

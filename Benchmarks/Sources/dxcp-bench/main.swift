@@ -101,6 +101,21 @@ func benchRules() {
     }
 }
 
+/// A store in `dir` with `policy` (of ``bigPolicy(groups:maxConcurrent:dailyDeploy:)``) and version
+/// 1.0.0 of every group's service registered.
+func seededStore(_ dir: String, options: GovernanceStore.Options, policy: PolicySnapshot, at base: Timestamp) async throws -> GovernanceStore {
+    let store = try GovernanceStore(directory: dir, options: options)
+    try await store.replacePolicy(policy, actorId: "bench", now: base)
+    let ci = Principal(claims: Claims(subject: "ci-bot", roles: .values(["dxcp-ci-publishers"])))
+    for g in 0..<policy.deliveryGroups.count {
+        let reg = BuildRegistration(
+            service: "service-\(g)", version: "1.0.0", artifactRef: "s3://artifacts/service-\(g)-1.0.0.zip", gitSha: "abc",
+            gitBranch: "main", ciProvider: "github", ciRunId: "1", builtAt: "2026-11-25T11:00:00Z")
+        _ = try await store.decide(.registerExistingBuild(reg), by: ci, context: DecisionContext(now: base, decisionId: "b\(g)", newId: "b\(g)", idempotencyKey: "b\(g)"))
+    }
+    return store
+}
+
 @discardableResult
 func benchWrites(callers: Int, decisions: Int, audited: Bool = true) async throws -> Double {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("dxcp-bench-\(UUID().uuidString)").path
@@ -109,16 +124,8 @@ func benchWrites(callers: Int, decisions: Int, audited: Bool = true) async throw
     let groups = 1000
     var options = GovernanceStore.Options(create: true)
     options.writesAudit = audited
-    let store = try GovernanceStore(directory: dir, options: options)
     let base = Timestamp(seconds: 1_795_608_000)
-    try await store.replacePolicy(bigPolicy(groups: groups, maxConcurrent: 1_000, dailyDeploy: 1_000), actorId: "bench", now: base)
-    let ci = Principal(claims: Claims(subject: "ci-bot", roles: .values(["dxcp-ci-publishers"])))
-    for g in 0..<groups {
-        let reg = BuildRegistration(
-            service: "service-\(g)", version: "1.0.0", artifactRef: "s3://artifacts/service-\(g)-1.0.0.zip", gitSha: "abc",
-            gitBranch: "main", ciProvider: "github", ciRunId: "1", builtAt: "2026-11-25T11:00:00Z")
-        _ = try await store.decide(.registerExistingBuild(reg), by: ci, context: DecisionContext(now: base, decisionId: "b\(g)", newId: "b\(g)", idempotencyKey: "b\(g)"))
-    }
+    let store = try await seededStore(dir, options: options, policy: bigPolicy(groups: groups, maxConcurrent: 1_000, dailyDeploy: 1_000), at: base)
     let admin = Principal(claims: Claims(subject: "admin", email: "lead@example.com", roles: .values(["dxcp-platform-admins"])))
     let before = store.writeStatistics()
     let perCaller = decisions / callers
@@ -182,18 +189,10 @@ func benchScale() async throws {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("dxcp-scale-\(UUID().uuidString)").path
     defer { try? FileManager.default.removeItem(atPath: dir) }
     let groups = 1000
-    let store = try GovernanceStore(directory: dir, options: GovernanceStore.Options(mapSize: 32 << 30, create: true))
     let base = Timestamp(seconds: 1_795_608_000)
     var policy = bigPolicy(groups: groups, maxConcurrent: 1_000, dailyDeploy: 100_000)
     policy.settings.idempotencyTTLSeconds = 31_536_000
-    try await store.replacePolicy(policy, actorId: "bench", now: base)
-    let ci = Principal(claims: Claims(subject: "ci-bot", roles: .values(["dxcp-ci-publishers"])))
-    for g in 0..<groups {
-        let reg = BuildRegistration(
-            service: "service-\(g)", version: "1.0.0", artifactRef: "s3://artifacts/service-\(g)-1.0.0.zip", gitSha: "abc",
-            gitBranch: "main", ciProvider: "github", ciRunId: "1", builtAt: "2026-11-25T11:00:00Z")
-        _ = try await store.decide(.registerExistingBuild(reg), by: ci, context: DecisionContext(now: base, decisionId: "b\(g)", newId: "b\(g)", idempotencyKey: "b\(g)"))
-    }
+    let store = try await seededStore(dir, options: GovernanceStore.Options(mapSize: 32 << 30, create: true), policy: policy, at: base)
     let admin = Principal(claims: Claims(subject: "admin", email: "lead@example.com", roles: .values(["dxcp-platform-admins"])))
     let owner = Principal(claims: Claims(subject: "owner-500", email: "owner500@example.com", roles: .values(["dxcp-delivery-owners"])))
     func intent(_ n: Int) -> DeploymentIntent {
