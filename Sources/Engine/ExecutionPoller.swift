@@ -14,9 +14,6 @@ public final class ExecutionPoller: Sendable {
     /// What polling needs of a deployment that never changes once its execution is known, by id:
     /// read from its record once, kept while it holds its slot.
     private let targets = Mutex<[String: Target]>([:])
-    /// Whether Gate answered `GET /executions` (its ad-hoc collection); after a 400, 404, 405 or
-    /// 501 from it, executions are asked about one at a time (`GET /pipelines/{id}`).
-    private let collectionServed = Atomic<Bool>(true)
 
     /// A deployment to ask Gate about.
     private struct Target: Sendable {
@@ -62,8 +59,6 @@ public final class ExecutionPoller: Sendable {
     /// once tripled the deploy p99 in the benchmark). The state changes found are queued without
     /// waiting and commit in the write path's batches.
     static let concurrency = 4
-    /// How many executions one call asks about (`GET /executions?executionIds=…`).
-    static let batch = 50
 
     /// One pass over every deployment holding a slot whose execution is known. The slots are read
     /// from their compact entries; a record is decoded only the first time its deployment is seen.
@@ -86,30 +81,23 @@ public final class ExecutionPoller: Sendable {
                 work.append((holder, target))
             }
         }
-        // One call per engine user (Gate answers what that user may see) and `batch` executions.
-        var calls: [[(ActiveDeployment, Target)]] = []
-        for (_, items) in Dictionary(grouping: work, by: { $0.1.engineUser }).sorted(by: { $0.key < $1.key }) {
-            for start in stride(from: 0, to: items.count, by: Self.batch) {
-                calls.append(Array(items[start..<min(start + Self.batch, items.count)]))
-            }
-        }
         var report = Report()
         let writes = Writes()
-        await withTaskGroup(of: [(String, Polled)].self) { group in
-            var next = calls.makeIterator()
+        await withTaskGroup(of: (String, Polled).self) { group in
+            var next = work.makeIterator()
             func startNext() {
-                guard let call = next.next() else { return }
-                group.addTask { await self.poll(call, staleSeconds: staleSeconds, now: now, requestId: requestId, writes: writes) }
+                guard let (holder, target) = next.next() else { return }
+                group.addTask {
+                    (holder.id, await self.poll(holder, target, staleSeconds: staleSeconds, now: now, requestId: requestId, writes: writes))
+                }
             }
             for _ in 0..<Self.concurrency { startNext() }
-            while let results = await group.next() {
-                for (id, polled) in results {
-                    switch polled {
-                    case .unchanged: break
-                    case .changed(let state): report.changed[id] = state
-                    case .expired: report.failed.append(id); report.expired.append(id)
-                    case .failed: report.failed.append(id)
-                    }
+            while let (id, polled) = await group.next() {
+                switch polled {
+                case .unchanged: break
+                case .changed(let state): report.changed[id] = state
+                case .expired: report.failed.append(id); report.expired.append(id)
+                case .failed: report.failed.append(id)
                 }
                 startNext()
             }
@@ -136,45 +124,12 @@ public final class ExecutionPoller: Sendable {
         }
     }
 
-    /// Asks Gate about one call's executions (all of one engine user) and applies each answer.
     private func poll(
-        _ call: [(ActiveDeployment, Target)], staleSeconds: Int64, now: Timestamp, requestId: String, writes: Writes
-    ) async -> [(String, Polled)] {
-        var answers: Result<[String: ExecutionStatus], EngineError>?
-        if let user = call.first?.1.engineUser, collectionServed.load(ordering: .relaxed) {
-            do {
-                answers = .success(try await gate.executions(call.map(\.1.executionId), user: user, requestId: requestId))
-            } catch where [400, 404, 405, 501].contains(error.upstreamStatus ?? 0) {
-                collectionServed.store(false, ordering: .relaxed)
-                logger.notice("Gate does not serve GET /executions; asking about executions one at a time", metadata: ["status": "\(error.upstreamStatus ?? 0)"])
-            } catch {
-                answers = .failure(error)
-            }
-        }
-        var out: [(String, Polled)] = []
-        for (holder, target) in call {
-            let answer: Result<ExecutionStatus?, EngineError>
-            if let answers {
-                answer = answers.map { $0[target.executionId] }
-            } else {
-                do {
-                    answer = .success(try await gate.execution(target.executionId, user: target.engineUser, requestId: requestId))
-                } catch {
-                    answer = .failure(error)
-                }
-            }
-            out.append((holder.id, apply(answer, holder, target, staleSeconds: staleSeconds, now: now, writes: writes)))
-        }
-        return out
-    }
-
-    /// What Gate said of one execution (nil: it does not know it), recorded.
-    private func apply(
-        _ answer: Result<ExecutionStatus?, EngineError>, _ holder: ActiveDeployment, _ target: Target, staleSeconds: Int64, now: Timestamp, writes: Writes
-    ) -> Polled {
+        _ holder: ActiveDeployment, _ target: Target, staleSeconds: Int64, now: Timestamp, requestId: String, writes: Writes
+    ) async -> Polled {
         do {
-            guard let status = try answer.get() else {
-                return .unchanged  // Gate does not know it (404, or absent from the collection): nothing to record (REFERENCE §7).
+            guard let status = try await gate.execution(target.executionId, user: target.engineUser, requestId: requestId) else {
+                return .unchanged  // Gate does not know it (404): nothing to record (REFERENCE §7).
             }
             // An unrecognised status maps to PENDING, which holds no slot; it is not taken as a
             // reason to free one.

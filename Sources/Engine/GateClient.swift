@@ -68,24 +68,6 @@ public final class GateClient: Sendable {
         return status
     }
 
-    /// `GET /executions?executionIds=…&expand=true` (Gate's ad-hoc collection of executions): what
-    /// Gate knows of each of `ids`, by id, in one call; an id it does not know is absent.
-    public func executions(_ ids: [String], user: String, requestId: String) async throws(EngineError) -> [String: ExecutionStatus] {
-        guard !ids.isEmpty else { return [:] }
-        let response = try await transport.send(HTTPExchange(
-            url: "\(configuration.baseURL)/executions?executionIds=\(ids.map(pathSegment).joined(separator: ","))&expand=true",
-            headers: headers(user: user, requestId: requestId)))
-        guard (200..<300).contains(response.status) else { throw EngineError.answered(response.status, location: response.location) }
-        guard let list = try? JSONSerialization.jsonObject(with: Data(response.body)) as? [[String: Any]] else {
-            throw EngineError(.engineCallFailed, upstreamStatus: response.status, delivery: .ambiguous, "Gate returned executions that cannot be read")
-        }
-        var out: [String: ExecutionStatus] = [:]
-        for object in list {
-            if let status = ExecutionStatus(object: object) { out[status.id] = status }
-        }
-        return out
-    }
-
     /// `GET /health`: whether Gate answers 2xx.
     public func health(requestId: String, timeoutMs: Int? = nil) async throws(EngineError) {
         let response = try await transport.send(HTTPExchange(

@@ -7,7 +7,7 @@ import NIOSSL
 
 /// `gate-emulator`: a stand-in for Spinnaker's Gate that speaks the endpoints dxcp-policy uses
 /// (`GET /health`, `POST /pipelines/{app}/{pipeline}`, `GET /pipelines/{id}`,
-/// `GET /executions?executionIds=…`, `GET /applications/{app}/pipelines`) and can be told, through `/_emulator/...`, to fail,
+/// `GET /applications/{app}/pipelines`) and can be told, through `/_emulator/...`, to fail,
 /// delay, redirect, hang or return garbage, and how and when executions end.
 @main
 struct GateEmulator: AsyncParsableCommand {

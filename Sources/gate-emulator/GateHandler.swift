@@ -127,10 +127,6 @@ final class GateHandler: ChannelInboundHandler, @unchecked Sendable {
             } else {
                 respond(context, status: 404, json: ["error": "Execution not found"])
             }
-        case (.GET, 1, "executions"):
-            // Gate's ad-hoc collection: the executions named by `executionIds` that exist.
-            let ids = (query["executionIds"] ?? "").split(separator: ",").map(String.init)
-            respond(context, status: 200, jsonArray: ids.compactMap { state.execution($0)?.json })
         case (.GET, 3, "applications") where segments[2] == "pipelines":
             let limit = query["limit"].flatMap { Int($0) } ?? Int.max
             respond(context, status: 200, jsonArray: state.executions(application: segments[1]).prefix(limit).map(\.json))

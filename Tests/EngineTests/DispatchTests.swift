@@ -18,12 +18,10 @@ import Testing
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("dxcp-dispatch-\(UUID().uuidString)").path
         let store: GovernanceStore
 
-        init(dailyDeployQuota: Int = 25, maxConcurrent: Int? = nil) async throws {
+        init(dailyDeployQuota: Int = 25) async throws {
             store = try GovernanceStore(directory: dir, options: .init(mapSize: 64 << 20, create: true))
             let policy = PolicySnapshot(
-                deliveryGroups: [DeliveryGroup(
-                    id: "default", name: "Default", owners: ["owner@example.com"], services: ["demo-service"], allowedRecipes: ["default"],
-                    guardrails: Guardrails(maxConcurrentDeployments: maxConcurrent))],
+                deliveryGroups: [DeliveryGroup(id: "default", name: "Default", owners: ["owner@example.com"], services: ["demo-service"], allowedRecipes: ["default"])],
                 recipes: [Recipe(id: "default", name: "Default", spinnakerApplication: "demo-app", deployPipeline: "demo-deploy",
                     rollbackPipeline: "rollback-demo-service", effectiveBehaviorSummary: "Standard")],
                 services: [ServiceEntry(name: "demo-service", allowedRecipes: ["default"])],
@@ -67,56 +65,6 @@ import Testing
         let text = try emulator.control("/applications/demo-app/pipelines", "GET")
         let list = (try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [[String: Any]]) ?? []
         return list.filter { (($0["trigger"] as? [String: Any])?["parameters"] as? [String: Any])?["dxcpDeploymentId"] as? String == deploymentId }.count
-    }
-
-    /// The poller asks Gate about fifty executions per call (`GET /executions?executionIds=…`), not
-    /// one call per execution; a Gate that does not serve the collection is asked one at a time.
-    @Test func thePollerAsksAboutFiftyExecutionsPerCall() async throws {
-        let fixture = try await Fixture(dailyDeployQuota: 500, maxConcurrent: 500)
-        let emulator = try EmulatorProcess(["--run-seconds", "600"])
-        let gate = GateClient(configuration: GateConfiguration(baseURL: emulator.baseURL))
-        let dispatcher = Dispatcher(store: fixture.store, gate: gate, clock: { DispatchTests.start })
-        var executions: [String: String] = [:]
-        for n in 0..<120 {
-            let record = try await fixture.reserve("p\(n)")
-            guard case .started(let dispatched) = await dispatcher.dispatch(record, requestId: "r\(n)"), let execution = dispatched.engineExecutionId else {
-                Issue.record("deploy \(n) was not started")
-                return
-            }
-            executions[record.id] = execution
-        }
-        await dispatcher.settle()
-        func end(_ ids: ArraySlice<String>) throws {
-            for id in ids { try emulator.control("/_emulator/executions/\(executions[id] ?? "")", #"{"status": "SUCCEEDED"}"#) }
-        }
-        func gets(since count: Int) throws -> [String] {
-            try emulator.calls().dropFirst(count).filter { $0["method"] as? String == "GET" }.compactMap { $0["path"] as? String }
-        }
-        let ids = executions.keys.sorted()
-        try end(ids[0..<45])
-        let poller = ExecutionPoller(store: fixture.store, gate: gate)
-        var seen = try emulator.calls().count
-        let first = try await poller.pollOnce(now: DispatchTests.start.adding(seconds: 5), requestId: "poll-1")
-        #expect(Set(first.changed.filter { $0.value == .succeeded }.keys) == Set(ids[0..<45]))
-        #expect(first.changed.count == 45, "the running ones are unchanged")
-        #expect(try gets(since: seen) == ["/executions", "/executions", "/executions"], "120 executions: 50 + 50 + 20")
-        #expect(try fixture.store.slotHolders().count == 75)
-
-        // A Gate without the collection (404): from then on one call per execution.
-        try emulator.control("/_emulator/faults", #"{"path": "/executions", "status": 404}"#)
-        try end(ids[45..<50])
-        seen = try emulator.calls().count
-        let second = try await poller.pollOnce(now: DispatchTests.start.adding(seconds: 10), requestId: "poll-2")
-        #expect(Set(second.changed.keys) == Set(ids[45..<50]))
-        let asked = try gets(since: seen)
-        // The pass's two calls (50 + 25) run at once: each may meet the 404 before the other falls back.
-        #expect((1...2).contains(asked.filter { $0 == "/executions" }.count), "\(asked)")
-        #expect(asked.filter { $0.hasPrefix("/pipelines/") }.count == 75)
-        #expect(try fixture.store.slotHolders().count == 70)
-        seen = try emulator.calls().count
-        _ = try await poller.pollOnce(now: DispatchTests.start.adding(seconds: 15), requestId: "poll-3")
-        let third = try gets(since: seen)
-        #expect(third.count == 70 && third.allSatisfy { $0.hasPrefix("/pipelines/") }, "no more calls to the collection")
     }
 
     @Test func acceptedTriggerIsRecordedAndReplaysWithItsExecution() async throws {
