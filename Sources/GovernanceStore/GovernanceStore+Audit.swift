@@ -61,9 +61,9 @@ extension GovernanceStore {
             while let current = entry, page.lines.count < limit {
                 if let stored = try? auditEntry(current, view.codec) {
                     page.lines.append(stored.canonicalBytes(hash: stored.hash))
-                } else if current.value.first == UInt8(ascii: "{") {
-                    // A JSON entry of schema 3 that no longer decodes is shipped as it is: the
-                    // receiver's verification names it.
+                } else if current.value.first == UInt8(ascii: "{"), !current.value.contains(0x0A) {
+                    // A JSON entry of schema 3 that no longer decodes is shipped as it is (one
+                    // line): the receiver's verification names it.
                     page.lines.append(current.value)
                 } else {
                     let sequence = StoreKey.integer(in: current.key, at: 0) ?? 0
@@ -101,7 +101,10 @@ extension GovernanceStore {
                 // The cursor's entry places the page in (timestamp, sequence) order; one that
                 // retention removed since cannot, and the caller is told so rather than given an end.
                 guard let stored = try view.txn.get(schema.audit, Schema.sequenceKey(before)) else {
-                    throw StoreError(.pruned, path: path, "audit entry \(before), the page cursor, was removed by retention; read again from the first page")
+                    if before > 0, let checkpoint = try auditCheckpoint(view.txn, view.codec), before <= checkpoint.sequence {
+                        throw StoreError(.pruned, path: path, "audit entry \(before), the page cursor, was removed by retention; read again from the first page")
+                    }
+                    return ([], nil)  // before the first entry: nothing is older
                 }
                 let cursorEntry = try StoredEncoding.auditEntry(stored, sequence: before, view.codec)
                 let below = Schema.auditPosition(cursorEntry.timestamp, before)

@@ -105,6 +105,7 @@ import Testing
         let unbounded = try store.auditEvents(AuditQuery(eventType: "DEPLOY_SUBMIT", limit: 500)).entries.map(\.sequence)
         #expect(try store.auditEvents(AuditQuery(eventType: "DEPLOY_SUBMIT", limit: 500, before: head + 100)).entries.map(\.sequence) == unbounded)
         #expect(try store.auditEvents(AuditQuery(eventType: "X", limit: 5, before: head + 1)).entries.isEmpty)
+        #expect(try store.auditEvents(AuditQuery(eventType: "DEPLOY_SUBMIT", before: 0)).entries.isEmpty, "nothing is before the first entry")
         // A filter too long to be a key finds nothing (and is no error).
         #expect(try store.auditEvents(AuditQuery(deliveryGroupId: String(repeating: "g", count: 600))).entries.isEmpty)
         #expect(try store.auditEvents(AuditQuery(eventType: String(repeating: "E", count: 600))).entries.isEmpty)

@@ -36,7 +36,7 @@ import Testing
         #expect(bytes.first == StoredEncoding.recordFormat)
         #expect(try StoredEncoding.record(bytes, id: record.id, RecordCodec()) == record)
         // The engine user is stored only when it is not the email: every combination reads back.
-        for (email, engineUser) in [("a@b.co", ""), ("a@b.co", "other"), (nil, ""), (nil, "svc"), ("k@b.co", "\u{212A}@b.co")] as [(String?, String)] {
+        for (email, engineUser) in [("a@b.co", ""), ("a@b.co", "other"), (nil, ""), (nil, "svc"), ("K@b.co", "\u{212A}@b.co")] as [(String?, String)] {
             record.actor.email = email
             record.actor.engineUser = engineUser
             let read = try StoredEncoding.record(StoredEncoding.encode(record), id: record.id, RecordCodec())

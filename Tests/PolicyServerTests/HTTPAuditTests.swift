@@ -7,6 +7,25 @@ import Testing
 /// decision, allowed or denied, with its code, decision and request ids, in its own transaction;
 /// nothing for validate and reads; and never a token or an Authorization value.
 @Suite struct HTTPAuditTests {
+    /// A filtered page read from an index whose cursor's entry retention has removed since is a
+    /// 400 in the envelope (it cannot be placed in time order), not a silent end of the listing.
+    @Test func aFilteredPageAfterAPrunedCursorIsRefused() async throws {
+        let server = try await RunningServer()
+        let (ci, admin) = (try await server.ci, try await server.admin)
+        for n in 0..<3 {
+            #expect(try await server.send("POST", "/v1/builds/register", token: ci, json: registerBody("1.0.\(n)"), headers: ["Idempotency-Key": "b\(n)"]).status == 201)
+        }
+        let entries = try server.store.auditEntries()
+        let oldest = try #require(entries.first)
+        _ = try await server.store.pruneAudit(olderThan: currentTime().adding(seconds: 60), upTo: oldest.sequence, actorId: "test", now: currentTime())
+        let page = try await server.send("GET", "/v1/audit/events?event_type=BUILD_REGISTER&before=\(oldest.sequence)", token: admin)
+        #expect(page.status == 400 && page.code == "INVALID_REQUEST", "\(page.status) \(page.code ?? "")")
+        let fresh = try await server.send("GET", "/v1/audit/events?event_type=BUILD_REGISTER", token: admin)
+        #expect(fresh.status == 200)
+        let before0 = try await server.send("GET", "/v1/audit/events?event_type=BUILD_REGISTER&before=0", token: admin)
+        #expect(before0.status == 200, "nothing is before the first entry: an empty page")
+    }
+
     @Test func everyMutatingDecisionIsRecordedAndNoTokenEverIs() async throws {
         let server = try await RunningServer()
         let (owner, ci, admin) = (try await server.owner, try await server.ci, try await server.admin)

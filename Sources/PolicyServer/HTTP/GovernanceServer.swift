@@ -324,8 +324,8 @@ public final class GovernanceServer: Sendable {
                 if let next = page.next { headers.append(HTTPField(name: .nextBefore, value: String(next))) }
                 return Answer(status: 200, body: Views.auditEvents(page.entries), headers: headers)
             } catch where error.kind == .pruned {
-                return denial(.invalidRequest, status: 400, message: "The page cursor's entry was removed by retention; read again from the first page",
-                    requestId: requestId, hint: "\(error)")
+                return denial(.invalidRequest, message: "The page cursor's entry was removed by retention; read again from the first page",
+                    requestId: requestId, hint: nil)
             } catch {
                 return denial(.internalError, status: 503, message: "The audit log cannot be read", requestId: requestId, hint: nil)
             }
