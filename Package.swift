@@ -66,7 +66,7 @@ let package = Package(
         .target(
             name: "GovernanceStore",
             dependencies: [
-                "LMDB", "Rules", "Audit", "JSONWriter",
+                "LMDB", "Rules", "Audit",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict

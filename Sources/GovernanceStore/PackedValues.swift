@@ -44,47 +44,36 @@ struct PackedWriter {
             return unsigned(UInt64(word))
         }
         value.withUTF8 { utf8 in
-            if utf8.count == 36, let packed = Self.uuid(utf8) {
-                bytes.append(PackedTag.uuid)
-                bytes.append(contentsOf: packed)
-            } else if utf8.count == 64, let packed = Self.hex(utf8) {
-                bytes.append(PackedTag.hex32)
-                bytes.append(contentsOf: packed)
-            } else {
-                bytes.append(PackedTag.utf8)
-                unsigned(UInt64(utf8.count))
-                bytes.append(contentsOf: utf8)
-            }
+            if utf8.count == 36, packHex(utf8, tag: PackedTag.uuid) { return }
+            if utf8.count == 64, packHex(utf8, tag: PackedTag.hex32) { return }
+            bytes.append(PackedTag.utf8)
+            unsigned(UInt64(utf8.count))
+            bytes.append(contentsOf: utf8)
         }
     }
 
-    /// The 16 bytes of a canonical lowercase UUID string (8-4-4-4-12 hex digits), or nil.
-    private static func uuid(_ utf8: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
-        var out: [UInt8] = []
-        out.reserveCapacity(16)
+    /// Appends `tag` and the bytes of lowercase hex digits — a canonical UUID (8-4-4-4-12, its
+    /// dashes at 8, 13, 18, 23) for ``PackedTag/uuid``, else 64 digits — and returns true; leaves
+    /// nothing and returns false when `utf8` is not that.
+    private mutating func packHex(_ utf8: UnsafeBufferPointer<UInt8>, tag: UInt8) -> Bool {
+        let start = bytes.count
+        bytes.append(tag)
         var i = 0
-        while i < 36 {
-            if i == 8 || i == 13 || i == 18 || i == 23 {
-                guard utf8[i] == 0x2D else { return nil }
+        while i < utf8.count {
+            if tag == PackedTag.uuid, i == 8 || i == 13 || i == 18 || i == 23 {
+                guard utf8[i] == 0x2D else { break }
                 i += 1
                 continue
             }
-            guard let high = nibble(utf8[i]), let low = nibble(utf8[i + 1]) else { return nil }
-            out.append(high << 4 | low)
+            guard let high = Self.nibble(utf8[i]), let low = Self.nibble(utf8[i + 1]) else { break }
+            bytes.append(high << 4 | low)
             i += 2
         }
-        return out
-    }
-
-    /// The 32 bytes of 64 lowercase hex digits, or nil.
-    private static func hex(_ utf8: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
-        var out: [UInt8] = []
-        out.reserveCapacity(32)
-        for i in stride(from: 0, to: 64, by: 2) {
-            guard let high = nibble(utf8[i]), let low = nibble(utf8[i + 1]) else { return nil }
-            out.append(high << 4 | low)
+        guard i == utf8.count else {
+            bytes.removeSubrange(start...)
+            return false
         }
-        return out
+        return true
     }
 
     /// A lowercase hex digit's value; uppercase is not packed, so that it reads back as written.
@@ -152,10 +141,10 @@ struct PackedReader {
             return PackedWords.all[Int(i)]
         case PackedTag.uuid:
             guard let raw = take(16) else { return nil }
-            return Self.hexString(raw, dashes: [4, 6, 8, 10])
+            return Self.hexString(raw, dashed: true)
         case PackedTag.hex32:
             guard let raw = take(32) else { return nil }
-            return Self.hexString(raw, dashes: [])
+            return Self.hexString(raw, dashed: false)
         case PackedTag.utf8:
             guard let count = unsigned(), let raw = take(Int(clamping: count)) else { return nil }
             return String(decoding: raw, as: UTF8.self)
@@ -169,17 +158,24 @@ struct PackedReader {
         return bytes[offset..<(offset + count)]
     }
 
-    private static func hexString(_ raw: ArraySlice<UInt8>, dashes: Set<Int>) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        out.reserveCapacity(raw.count * 2 + dashes.count)
-        for (i, b) in raw.enumerated() {
-            if dashes.contains(i) { out.append(0x2D) }
-            out.append(digits[Int(b >> 4)])
-            out.append(digits[Int(b & 0x0F)])
+    /// Lowercase hex of `raw`, with a UUID's dashes (before bytes 4, 6, 8 and 10) when `dashed`.
+    private static func hexString(_ raw: ArraySlice<UInt8>, dashed: Bool) -> String {
+        String(unsafeUninitializedCapacity: raw.count * 2 + (dashed ? 4 : 0)) { out in
+            var n = 0
+            for (i, b) in raw.enumerated() {
+                if dashed, i == 4 || i == 6 || i == 8 || i == 10 {
+                    out[n] = 0x2D
+                    n += 1
+                }
+                out[n] = Self.digits[Int(b >> 4)]
+                out[n + 1] = Self.digits[Int(b & 0x0F)]
+                n += 2
+            }
+            return n
         }
-        return String(decoding: out, as: UTF8.self)
     }
+
+    private static let digits: [UInt8] = Array("0123456789abcdef".utf8)
 }
 
 enum PackedTag {
