@@ -31,6 +31,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // The embedded key-value store: Debian's liblmdb-dev and a thin Swift wrapper over it.
@@ -62,12 +63,16 @@ let package = Package(
             swiftSettings: strict
         ),
 
-        // All governance state in one LMDB environment, behind one batched write path.
+        // All governance state behind one batched write path: one LMDB environment (one node), or
+        // PostgreSQL shared by the replicas of a fleet.
         .target(
             name: "GovernanceStore",
             dependencies: [
                 "LMDB", "Rules", "Audit",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: strict
         ),

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system packages dxcp-policy builds and tests against, when they are missing.
 # Run by scripts/run.sh and scripts/test.sh (`setup.sh test` also installs what only the tests
-# need: nginx, for the gateway tests); safe to run again.
+# need: nginx, for the gateway tests, and PostgreSQL, for the fleet backend's); safe to run again.
 set -euo pipefail
 
 need=()
@@ -12,6 +12,7 @@ command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 if [ "${1:-}" = "test" ] && [ ! -x /usr/sbin/nginx ]; then need+=(nginx-light); fi
 if [ "${1:-}" = "test" ]; then
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
   command -v python3 >/dev/null 2>&1 || need+=(python3)
   python3 -c 'import ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
 fi
@@ -20,7 +21,8 @@ if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then
     echo "installing: ${need[*]}"
     apt-get update -qq
-    # Packages install without starting services (nginx's package would start one on port 80).
+    # Packages install without starting services (nginx's package would start one on port 80,
+    # PostgreSQL's a cluster on 5432): the tests start their own.
     blocker=""
     if [ ! -e /usr/sbin/policy-rc.d ]; then
       blocker=/usr/sbin/policy-rc.d

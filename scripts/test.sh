@@ -4,6 +4,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh test
 swift build --build-tests
+# A real PostgreSQL for the fleet backend's tests, on a free loopback port, stopped at the end.
+pgdir=$(mktemp -d)
+trap 'bash scripts/postgres.sh stop "$pgdir"' EXIT
+DXCP_TEST_POSTGRES_URL=$(bash scripts/postgres.sh start "$pgdir")
+export DXCP_TEST_POSTGRES_URL
 # The seeded property fuzzers (docs/DECISIONS.md 62) run on their own, after the rest: they keep
 # the cores busy for a minute, which beside the engine and gateway tests' real timeouts would
 # only turn those into races against the machine.

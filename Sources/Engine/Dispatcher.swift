@@ -41,7 +41,7 @@ public final class Dispatcher: Sendable {
         case unconfirmed(DeploymentRecord, EngineError)
     }
 
-    let store: GovernanceStore
+    let store: any GovernanceBackend
     /// The Gate it triggers.
     public let gate: GateClient
     private let logger: Logger
@@ -60,7 +60,7 @@ public final class Dispatcher: Sendable {
 
     /// A dispatcher between `store` and `gate`, reading the time from `clock`.
     public init(
-        store: GovernanceStore, gate: GateClient, clock: @escaping @Sendable () -> Timestamp, logger: Logger = Logger(label: "dxcp.engine"),
+        store: any GovernanceBackend, gate: GateClient, clock: @escaping @Sendable () -> Timestamp, logger: Logger = Logger(label: "dxcp.engine"),
         hooks: Hooks = Hooks()
     ) {
         self.store = store
@@ -85,7 +85,7 @@ public final class Dispatcher: Sendable {
         hooks.afterReservation(record)
         let artifactRef: String?
         do {
-            artifactRef = try artifact(service: record.service, version: record.version)
+            artifactRef = try await artifact(service: record.service, version: record.version)
         } catch {
             return await release(record, EngineError(.engineUnavailable, delivery: .notSent, "the build could not be read: \(error)"), requestId: requestId)
         }
@@ -129,10 +129,10 @@ public final class Dispatcher: Sendable {
         return .started(started)
     }
 
-    private func artifact(service: String, version: String) throws -> String? {
+    private func artifact(service: String, version: String) async throws -> String? {
         let key = BuildKey(service: service, version: version)
         if let cached = artifacts.withLock({ $0[key] }) { return cached }
-        guard let artifactRef = try store.build(service: service, version: version)?.artifactRef else { return nil }
+        guard let artifactRef = try await store.build(service: service, version: version)?.artifactRef else { return nil }
         artifacts.withLock { cache in
             if cache.count >= 4_096 { cache.removeAll(keepingCapacity: true) }
             cache[key] = artifactRef

@@ -8,7 +8,7 @@ import Synchronization
 /// expires locks that stayed IN_PROGRESS past `deployment_lock_stale_seconds` while Gate could not
 /// be asked. Survives Gate outages by backing off.
 public final class ExecutionPoller: Sendable {
-    private let store: GovernanceStore
+    private let store: any GovernanceBackend
     private let gate: GateClient
     private let logger: Logger
     /// What polling needs of a deployment that never changes once its execution is known, by id:
@@ -23,7 +23,7 @@ public final class ExecutionPoller: Sendable {
     }
 
     /// A poller between `store` and `gate`.
-    public init(store: GovernanceStore, gate: GateClient, logger: Logger = Logger(label: "dxcp.poller")) {
+    public init(store: any GovernanceBackend, gate: GateClient, logger: Logger = Logger(label: "dxcp.poller")) {
         self.store = store
         self.gate = gate
         self.logger = logger
@@ -63,9 +63,9 @@ public final class ExecutionPoller: Sendable {
     /// One pass over every deployment holding a slot whose execution is known. The slots are read
     /// from their compact entries; a record is decoded only the first time its deployment is seen.
     public func pollOnce(now: Timestamp, requestId: String) async throws -> Report {
-        let staleSeconds = try store.policy().settings.deploymentLockStaleSeconds
+        let staleSeconds = try await store.policy().settings.deploymentLockStaleSeconds
         // A reservation awaiting the engine belongs to its dispatcher, or to the reconciler.
-        let holders = try store.slotHolders().filter { !$0.awaitingEngine }
+        let holders = try await store.slotHolders().filter { !$0.awaitingEngine }
         let known = targets.withLock { targets in
             let held = Set(holders.map(\.id))
             targets = targets.filter { held.contains($0.key) }
@@ -75,7 +75,7 @@ public final class ExecutionPoller: Sendable {
         for holder in holders {
             if let target = known[holder.id] {
                 work.append((holder, target))
-            } else if let record = try store.deployment(id: holder.id), let executionId = record.engineExecutionId {
+            } else if let record = try await store.deployment(id: holder.id), let executionId = record.engineExecutionId {
                 let target = Target(executionId: executionId, engineUser: record.actor.engineUser, isRollback: record.kind == .rollback)
                 targets.withLock { $0[holder.id] = target }
                 work.append((holder, target))
@@ -152,10 +152,16 @@ public final class ExecutionPoller: Sendable {
 
     /// Polls every `interval` until the task is cancelled, waiting up to eight intervals between
     /// passes while Gate keeps failing.
-    public func run(every interval: Duration, now: @Sendable () -> Timestamp, requestId: @Sendable () -> String) async {
+    public func run(
+        every interval: Duration, now: @Sendable () -> Timestamp, requestId: @Sendable () -> String, leads: @Sendable () async -> Bool = { true }
+    ) async {
         var backoff = 1
         while !Task.isCancelled {
             do {
+                guard await leads() else {
+                    try? await Task.sleep(for: interval)
+                    continue
+                }
                 let report = try await pollOnce(now: now(), requestId: requestId())
                 backoff = report.failed.isEmpty ? 1 : min(backoff * 2, 8)
                 if !report.changed.isEmpty || !report.expired.isEmpty {

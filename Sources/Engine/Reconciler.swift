@@ -15,7 +15,7 @@ import Synchronization
 /// call timeout apart. When Gate cannot be asked, or its answer proves neither, the reservation is
 /// kept and asked about again later. The reconciler never triggers.
 public final class Reconciler: Sendable {
-    private let store: GovernanceStore
+    private let store: any GovernanceBackend
     private let gate: GateClient
     private let dispatcher: Dispatcher?
     private let logger: Logger
@@ -28,7 +28,7 @@ public final class Reconciler: Sendable {
 
     /// A reconciler between `store` and `gate`; `dispatcher` is this process's own, whose live
     /// dispatches it skips. The grace period is twice Gate's call timeout.
-    public init(store: GovernanceStore, gate: GateClient, dispatcher: Dispatcher?, logger: Logger = Logger(label: "dxcp.reconciler")) {
+    public init(store: any GovernanceBackend, gate: GateClient, dispatcher: Dispatcher?, logger: Logger = Logger(label: "dxcp.reconciler")) {
         self.store = store
         self.gate = gate
         self.dispatcher = dispatcher
@@ -62,11 +62,11 @@ public final class Reconciler: Sendable {
         let timeoutMicros = Int64(gate.configuration.requestTimeoutMs) * 1_000
         let graceMicros = 2 * timeoutMicros, confirmationMicros = timeoutMicros
         var waiting: [Timestamp] = []
-        let orders = try store.pendingDispatches()
+        let orders = try await store.pendingDispatches()
         let pendingIds = Set(orders.map(\.deploymentId))
         firstEmptyLook.withLock { $0 = $0.filter { pendingIds.contains($0.key) } }
         for order in orders {
-            guard let record = try store.deployment(id: order.deploymentId) else { continue }
+            guard let record = try await store.deployment(id: order.deploymentId) else { continue }
             guard record.createdAt.microseconds <= now.microseconds - graceMicros, dispatcher?.isDispatching(record.id) != true else {
                 waiting.append(record.createdAt)
                 continue
@@ -126,11 +126,15 @@ public final class Reconciler: Sendable {
     /// up to eight intervals between passes. `observe` sees every pass's report.
     public func run(
         every interval: Duration, now: @Sendable () -> Timestamp, requestId: @Sendable () -> String,
-        observe: @Sendable (Report) -> Void = { _ in }
+        observe: @Sendable (Report) -> Void = { _ in }, leads: @Sendable () async -> Bool = { true }
     ) async {
         var backoff = 1
         while !Task.isCancelled {
             do {
+                guard await leads() else {
+                    try? await Task.sleep(for: interval)
+                    continue
+                }
                 let report = try await reconcileOnce(now: now(), requestId: requestId())
                 observe(report)
                 backoff = report.unresolved.isEmpty ? 1 : min(backoff * 2, 8)

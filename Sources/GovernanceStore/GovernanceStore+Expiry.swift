@@ -1,4 +1,4 @@
-public import Rules
+import Rules
 import Audit
 import LMDB
 
@@ -18,25 +18,6 @@ public struct Expiry: Sendable, Hashable {
 }
 
 extension GovernanceStore {
-    /// Removes what expired by `now` — idempotency records through their expiry index, upload
-    /// capabilities, mutate rate windows of past minutes — and audits closed minutes of refusals,
-    /// in passes of at most `batch` removals, each one write transaction through the write path,
-    /// so a pass never holds the writer for long. A key still in flight (its
-    /// deployment awaits the engine) is kept whatever its expiry (DECISIONS D6). Deployment
-    /// records and audit entries are not touched (audit retention is its own setting).
-    public func expire(now: Timestamp, batch: Int = 500) async throws -> Expiry {
-        var total = Expiry()
-        let batch = max(1, batch)
-        while true {
-            guard case .expired(let pass) = try await writer.submit(.mutation(.expire(now: now, limit: batch))) else { return total }
-            total.idempotencyRecords += pass.idempotencyRecords
-            total.uploadCapabilities += pass.uploadCapabilities
-            total.refusalMinutes += pass.refusalMinutes
-            total.rateWindows += pass.rateWindows
-            if pass.total < batch { return total }
-        }
-    }
-
     /// Audits up to `limit` tallies of rate-limit refusals of minutes before `minute`: one entry
     /// per actor, code and minute, with the count; the tallies go.
     func auditRefusals(before minute: Int64, now: Timestamp, limit: Int, _ txn: Transaction, _ codec: RecordCodec, _ state: inout BatchState) throws -> Int {

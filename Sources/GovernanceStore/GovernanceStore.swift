@@ -13,7 +13,7 @@ import Synchronization
 /// transaction (group commit); every decision's effects commit whole or not at all, and no caller
 /// is answered before its transaction is on disk. Read-only decisions run on read transactions
 /// and never wait for the writer.
-public final class GovernanceStore: Sendable {
+public final class GovernanceStore: GovernanceBackend, BatchBackend {
     /// How a store is opened.
     public struct Options: Sendable {
         /// The largest the data file may grow, in bytes.
@@ -288,6 +288,11 @@ public final class GovernanceStore: Sendable {
         }
     }
 
+    /// A commit's meta page is synced with the next commit (`MDB_NOMETASYNC`, see WritePath).
+    var defersDurability: Bool { true }
+
+    func syncCommitted() throws { try environment.sync() }
+
     func storeError(_ error: any Error) -> StoreError {
         switch error {
         case let e as StoreError: e
@@ -406,11 +411,13 @@ public final class GovernanceStore: Sendable {
         }
     }
 
-    /// What the write path has committed since this store was opened.
-    public func writeStatistics() -> WriteStats { writer.statistics }
+    public var writes: StoreWrites { StoreWrites(writer) }
+
+    /// One node runs its own background work.
+    public func leadsBackgroundWork() async -> Bool { true }
 
     /// Bytes of map configured and used.
-    public func usage() -> (mapSize: Int, used: Int) { environment.usage() }
+    public func usage() -> (mapSize: Int, used: Int)? { environment.usage() }
 
     /// Entries and bytes of pages of each database, by name: where the data file's bytes go. The
     /// values of a database of fixed values (the audit indexes) sit in trees of their own that
@@ -448,58 +455,6 @@ public final class GovernanceStore: Sendable {
             return !overflow && mapSizeBounds.contains(bytes) ? bytes : nil
         }
         return nil
-    }
-
-    // MARK: State changes outside the rules
-
-    /// Replaces all policy data and settings (the `seed` command), audited as an admin change.
-    public func replacePolicy(_ snapshot: PolicySnapshot, actorId: String, now: Timestamp) async throws {
-        _ = try await writer.submit(.mutation(.replacePolicy(snapshot, actorId: actorId, now: now)))
-    }
-
-    /// Records that the engine accepted a reserved deployment: stores its execution, removes the
-    /// outbox entry and completes the idempotency key with the record.
-    ///
-    /// `reservation`: the record as its decision committed it, when the caller has it (the
-    /// dispatcher): a reservation awaiting the engine never changes, so it need not be read back.
-    public func recordDispatch(
-        deploymentId: String, executionId: String, executionURL: String?, now: Timestamp, reservation: DeploymentRecord? = nil
-    ) async throws -> DeploymentRecord? {
-        try await writer.submit(.mutation(.recordDispatch(
-            deploymentId, executionId: executionId, executionURL: executionURL, now: now, reservation: reservation))).record
-    }
-
-    /// Queues the record of a dispatch now and returns at once: any decision queued after this
-    /// call (a replay of the same key, say) is evaluated after the execution is recorded. `done`
-    /// hears the record once it is durable, or the error.
-    public func recordDispatchSoon(
-        deploymentId: String, executionId: String, executionURL: String?, now: Timestamp, reservation: DeploymentRecord?,
-        done: @escaping @Sendable (Result<DeploymentRecord?, any Error>) -> Void
-    ) {
-        writer.enqueue(.mutation(.recordDispatch(
-            deploymentId, executionId: executionId, executionURL: executionURL, now: now, reservation: reservation))
-        ) { result in done(result.map(\.record)) }
-    }
-
-    /// Releases a reservation the engine never accepted: the record, its slot and its quota unit
-    /// are gone and the idempotency key is free again (DECISIONS D8). Audited as FAILED.
-    public func releaseReservation(deploymentId: String, reason: String, now: Timestamp) async throws -> DeploymentRecord? {
-        try await writer.submit(.mutation(.releaseReservation(deploymentId, reason: reason, now: now))).record
-    }
-
-    /// Records a state the engine reported. Terminal states release the slot; a terminal record
-    /// never changes again.
-    public func recordEngineState(deploymentId: String, state: DeploymentRecord.State, failures: [Failure], now: Timestamp) async throws -> DeploymentRecord? {
-        try await writer.submit(.mutation(.recordEngineState(deploymentId, state: state, failures: failures, now: now))).record
-    }
-
-    /// Queues a state the engine reported and returns at once; `done` hears the record once the
-    /// change is durable, or the error.
-    public func recordEngineStateSoon(
-        deploymentId: String, state: DeploymentRecord.State, failures: [Failure], now: Timestamp,
-        done: @escaping @Sendable (Result<DeploymentRecord?, any Error>) -> Void
-    ) {
-        writer.enqueue(.mutation(.recordEngineState(deploymentId, state: state, failures: failures, now: now))) { done($0.map(\.record)) }
     }
 
     /// Stops taking writes after those already queued have committed.

@@ -1,4 +1,5 @@
 import Rules
+import Logging
 import Dispatch
 import Synchronization
 
@@ -39,6 +40,22 @@ enum WriteOutcome: Sendable {
     }
 }
 
+/// What the write path commits through: one LMDB environment, or a PostgreSQL database.
+protocol BatchBackend: AnyObject, Sendable {
+    /// Where the state lives (a data directory, or a database named without its password).
+    var path: String { get }
+    var logger: Logger { get }
+    /// True when a commit is durable only with the next commit or a sync (LMDB's deferred meta
+    /// page); false when it is durable as it returns (PostgreSQL with `synchronous_commit`).
+    var defersDurability: Bool { get }
+    /// Applies a batch in one transaction and commits it; throws, writing nothing, on any failure.
+    func applyBatch(_ batch: [WriteWork], beforeCommit: () -> Void) throws -> [WriteOutcome]
+    /// Makes every committed batch durable.
+    func syncCommitted() throws
+    /// `error` as the store reports it to callers.
+    func storeError(_ error: any Error) -> StoreError
+}
+
 /// The single writer: queued work is taken in batches, each batch evaluated and applied in one
 /// LMDB write transaction and committed, and every caller in the batch is answered only once the
 /// commit is durable (group commit). While one batch commits, the next one gathers.
@@ -72,8 +89,8 @@ final class WritePath: Sendable {
     private let stats = Mutex(WriteStats())
     private let thread = DispatchQueue(label: "dxcp.store.writer")
     private let maxBatch: Int
-    // INVARIANT: set once by GovernanceStore.init before any submit; the store outlives its writer.
-    nonisolated(unsafe) weak var store: GovernanceStore?
+    // INVARIANT: set once by the store's init before any submit; the store outlives its writer.
+    nonisolated(unsafe) weak var store: (any BatchBackend)?
 
     private let observer: (@Sendable (Int, Duration, Duration) -> Void)?
 
@@ -197,9 +214,13 @@ final class WritePath: Sendable {
                 s.committing += end - applied
             }
             observer?(batch.count, applied - start, end - applied)
-            // This commit synced its data pages, and with them the previous commit's meta page.
-            answer(awaitingSync)
-            awaitingSync = Array(zip(batch, outcomes))
+            if store.defersDurability {
+                // This commit synced its data pages, and with them the previous commit's meta page.
+                answer(awaitingSync)
+                awaitingSync = Array(zip(batch, outcomes))
+            } else {
+                answer(Array(zip(batch, outcomes)))
+            }
         } catch {
             // Nothing of this batch was written, and no sync happened: settle the previous batch.
             makeDurable()
@@ -217,10 +238,10 @@ final class WritePath: Sendable {
     private func makeDurable() {
         guard !awaitingSync.isEmpty, let store else { return }
         do {
-            try store.environment.sync()
+            try store.syncCommitted()
             answer(awaitingSync)
         } catch {
-            let failure = StoreError(error)
+            let failure = store.storeError(error)
             store.logger.error("sync failed", metadata: ["error": "\(failure)"])
             for (job, _) in awaitingSync { job.complete(.failure(failure)) }
         }

@@ -5,7 +5,7 @@ import Rules
 /// Server-side audit retention (`DXCP_AUDIT_RETENTION_DAYS`): at start and then hourly, removes
 /// entries older than the retention period, through the store's write path.
 struct AuditRetentionTask: Sendable {
-    let store: GovernanceStore
+    let store: any GovernanceBackend
     let days: Int
     let logger: Logger
 
@@ -14,8 +14,12 @@ struct AuditRetentionTask: Sendable {
         while !Task.isCancelled {
             let now = currentTime()
             do {
+                guard await store.leadsBackgroundWork() else {
+                    try? await Task.sleep(for: .seconds(3600))
+                    continue
+                }
                 let passes = try await store.pruneAudit(
-                    olderThan: now.adding(seconds: -Int64(days) * 86_400), actorId: "dxcp-policy retention", now: now)
+                    olderThan: now.adding(seconds: -Int64(days) * 86_400), upTo: .max, actorId: "dxcp-policy retention", now: now, batch: 10_000)
                 if let first = passes.first, let last = passes.last {
                     logger.info("audit retention", metadata: [
                         "removed": "\(first.removed.lowerBound)...\(last.removed.upperBound)", "checkpoint": "\(last.checkpoint.sequence)",

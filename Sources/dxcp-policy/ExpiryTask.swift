@@ -6,13 +6,17 @@ import Rules
 /// expired upload capabilities and past mutate rate windows (DECISIONS 78), and audits the closed minutes' rate-limit refusal tallies
 /// (DECISIONS 75), in short passes through the store's write path.
 struct ExpiryTask: Sendable {
-    let store: GovernanceStore
+    let store: any GovernanceBackend
     let logger: Logger
 
     /// Runs until cancelled.
     func run() async {
         while !Task.isCancelled {
             do {
+                guard await store.leadsBackgroundWork() else {
+                    try? await Task.sleep(for: .seconds(60))
+                    continue
+                }
                 // Ten seconds behind the clock: a decision that read a key just before its expiry
                 // and waits in the writer's queue still finds it when it commits.
                 let removed = try await store.expire(now: currentTime().adding(seconds: -10))

@@ -44,6 +44,9 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: "Gate base URL (overrides DXCP_SPINNAKER_GATE_URL).")
     var gateUrl: String?
 
+    @Option(name: .long, help: "A fleet's PostgreSQL, postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE: state shared by every replica instead of the data directory (DXCP_DATABASE_URL; docs/FLEET.md).")
+    var store: String?
+
     @Option(name: .long, help: "Largest the data file may grow: bytes or e.g. 512MiB, 4GiB, 1TiB (DXCP_LMDB_MAP_SIZE; default 4GiB).")
     var mapSize: String?
 
@@ -88,12 +91,23 @@ struct Serve: AsyncParsableCommand {
             return logger
         }()
         let metrics = ServerMetrics()
-        let store: GovernanceStore
+        let store: any GovernanceBackend
         do {
-            store = try GovernanceStore(directory: dataDir, options: .init(mapSize: mapBytes, create: true, maxQueue: writeQueueLimit, commitObserver: { size, applying, committing in
+            let observer: @Sendable (Int, Duration, Duration) -> Void = { size, applying, committing in
                 metrics.batch(size: size, applying: applying, committing: committing)
-            }))
-            if try store.policyGeneration() == 0 {
+            }
+            if let url = self.store ?? env["DXCP_DATABASE_URL"] {
+                guard let location = PostgresLocation(url: url) else {
+                    printError("error: --store (DXCP_DATABASE_URL) must be postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE")
+                    throw ExitCode(2)
+                }
+                // The schema is created or brought up to date on start (replicas starting together wait for each other).
+                store = try FleetStore(location: location, options: .init(migrate: true, maxQueue: writeQueueLimit, commitObserver: observer), logger: logger)
+                logger.info("state in PostgreSQL", metadata: ["database": "\(location)"])
+            } else {
+                store = try GovernanceStore(directory: dataDir, options: .init(mapSize: mapBytes, create: true, maxQueue: writeQueueLimit, commitObserver: observer))
+            }
+            if try await store.policyGeneration() == 0 {
                 // First start: the policy file (if any) with the reference's variables applied.
                 let file = policy ?? (demo ? bundledDemoPolicy() ?? "examples/demo-policy.yaml" : nil)
                 let snapshot = try ReferenceVariables.apply(
@@ -106,6 +120,8 @@ struct Serve: AsyncParsableCommand {
                     logger.notice("the data directory already holds settings; these variables apply only at first start (change settings through the admin API)", metadata: ["ignored": "\(ignored.joined(separator: ","))"])
                 }
             }
+        } catch let exit as ExitCode {
+            throw exit
         } catch {
             printError("error: \(error)")
             throw ExitCode(2)
@@ -183,9 +199,14 @@ struct Serve: AsyncParsableCommand {
             let reconciler = Reconciler(store: store, gate: gate, dispatcher: dispatcher, logger: logger)
             return [
                 Task {
-                    await reconciler.run(every: .seconds(engine.reconcileIntervalSeconds), now: currentTime, requestId: newId, observe: metrics.reconciled)
+                    await reconciler.run(
+                        every: .seconds(engine.reconcileIntervalSeconds), now: currentTime, requestId: newId, observe: metrics.reconciled,
+                        leads: store.leadsBackgroundWork)
                 },
-                Task { await ExecutionPoller(store: store, gate: gate, logger: logger).run(every: .seconds(2), now: currentTime, requestId: newId) },
+                Task {
+                    await ExecutionPoller(store: store, gate: gate, logger: logger)
+                        .run(every: .seconds(2), now: currentTime, requestId: newId, leads: store.leadsBackgroundWork)
+                },
             ]
         } ?? []
         let retention = retentionDays > 0 ? Task { await AuditRetentionTask(store: store, days: retentionDays, logger: logger).run() } : nil

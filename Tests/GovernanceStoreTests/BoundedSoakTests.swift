@@ -92,7 +92,7 @@ import Testing
                 _ = try await store.pruneAudit(olderThan: now.adding(seconds: -Self.retention), actorId: "retention", now: now)
                 let file = (try FileManager.default.attributesOfItem(atPath: dir.path + "/data.mdb")[.size] as? Int) ?? 0
                 let entries = Dictionary(try store.databaseUsage().filter { transient.contains($0.name) }.map { ($0.name, $0.entries) }, uniquingKeysWith: +)
-                samples.append((tick, store.usage().used, file, records, entries))
+                samples.append((tick, mapUsed(store), file, records, entries))
             }
         }
         // Every kind of traffic happened.

@@ -38,12 +38,12 @@ import Testing
             _ = try await store.expire(now: time)
         }
         try await run(2_000)
-        let warm = store.usage().used
+        let warm = mapUsed(store)
         let before = try store.databaseUsage()
         let measured = 2_000
         try await run(measured)
         let after = try store.databaseUsage()
-        let perDeploy = Double(store.usage().used - warm) / Double(measured)
+        let perDeploy = Double(mapUsed(store) - warm) / Double(measured)
         var lines: [String] = []
         for (b, a) in zip(before, after) where a.bytes != b.bytes {
             lines.append("\(a.name): \(a.entries - b.entries) entries, \(String(format: "%.0f", Double(a.bytes - b.bytes) / Double(measured))) B/deploy")
@@ -51,7 +51,7 @@ import Testing
         // The fixed-value indexes (the audit's) keep their values in trees of their own that the
         // database's statistics leave out: they are the rest.
         let itemized = zip(before, after).reduce(0) { $0 + $1.1.bytes - $1.0.bytes }
-        lines.append("fixed-value indexes and pages of no database: \(String(format: "%.0f", Double(store.usage().used - warm - itemized) / Double(measured))) B/deploy")
+        lines.append("fixed-value indexes and pages of no database: \(String(format: "%.0f", Double(mapUsed(store) - warm - itemized) / Double(measured))) B/deploy")
         print("bytes per deploy: \(String(format: "%.0f", perDeploy)) (\(lines.joined(separator: "; ")))")
         #expect(perDeploy <= 2_048, "\(perDeploy) bytes per deploy: \(lines)")
         guard case .intact = try store.verifyAudit() else { Issue.record("the audit log does not verify"); return }

@@ -105,3 +105,8 @@ func dxcpPolicyExecutable() -> String {
     let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
     return URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent("dxcp-policy").path
 }
+
+/// Bytes of the store's map in use (an LMDB store always has a map).
+func mapUsed(_ store: GovernanceStore) -> Int {
+    store.usage().map(\.used) ?? -1
+}

@@ -26,7 +26,7 @@ import Testing
         let owner = Principal(claims: Claims(subject: "owner-1", email: "owner@example.com", roles: .values(["dxcp-delivery-owners"])))
         var n = 0
         while true {
-            let usage = store.usage()
+            let usage = try #require(store.usage())
             if done(usage.used, usage.mapSize) { return n }
             n += 1
             _ = try await store.decide(

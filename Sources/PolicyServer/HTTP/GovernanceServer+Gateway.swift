@@ -81,7 +81,7 @@ extension GovernanceServer {
         let context = DecisionContext(now: now, decisionId: decisionId, newId: decisionId, idempotencyKey: headers.value(.idempotencyKey))
         let decision: Decision
         do {
-            decision = try store.decideReadOnly(.gateway(check), by: principal, context: context)
+            decision = try await store.decide(.gateway(check), by: principal, context: context, requestId: nil)
         } catch {
             logger.error("gateway decision failed", metadata: ["request_id": "\(requestId)", "error": "\(error)"])
             return gatewayDenial(.internalError, status: 403, message: "The decision store is unavailable", requestId: requestId)

@@ -40,7 +40,7 @@ public final class GovernanceServer: Sendable {
         }
     }
 
-    let store: GovernanceStore
+    let store: any GovernanceBackend
     let authenticator: Authenticator
     let dispatcher: Dispatcher?
     let readiness: ReadinessProbe?
@@ -55,7 +55,7 @@ public final class GovernanceServer: Sendable {
     /// before a validate. Without a dispatcher, deployments cannot be dispatched and are refused
     /// with `ENGINE_UNAVAILABLE` after their reservation is released.
     public init(
-        store: GovernanceStore, authenticator: Authenticator, dispatcher: Dispatcher?, readiness: ReadinessProbe?,
+        store: any GovernanceBackend, authenticator: Authenticator, dispatcher: Dispatcher?, readiness: ReadinessProbe?,
         configuration: Configuration = Configuration(),
         clock: @escaping @Sendable () -> Timestamp, makeId: @escaping @Sendable () -> String,
         metrics: ServerMetrics = ServerMetrics(), logger: Logger = Logger(label: "dxcp.server")
@@ -168,11 +168,10 @@ public final class GovernanceServer: Sendable {
         case ("GET", "/v1/openapi.yaml"):
             return Answer(status: 200, body: Self.openAPIDocument, contentType: "application/yaml", route: "openapi")
         case ("GET", "/metrics"):
-            let usage = store.usage()
-            metrics.store(mapSize: usage.mapSize, used: usage.used)
+            if let usage = store.usage() { metrics.store(mapSize: usage.mapSize, used: usage.used) }
             return Answer(status: 200, body: metrics.render(), contentType: "text/plain; version=0.0.4", route: "metrics")
         case ("GET", "/readyz"):
-            return readyz()
+            return await readyz()
         default:
             break
         }
@@ -233,7 +232,7 @@ public final class GovernanceServer: Sendable {
             return storeFailure(error, requestId: requestId)
         }
         metrics.decision(action: contractRequest.action.rawValue, allowed: decision.allowed, code: decision.code?.rawValue)
-        var answer = respond(to: decision, of: contractRequest, principal: principal, requestId: requestId, engine: context.engineReadiness)
+        var answer = await respond(to: decision, of: contractRequest, principal: principal, requestId: requestId, engine: context.engineReadiness)
         if case .deployment(let record)? = decision.result, decision.allowed, !decision.replayed,
             [.deploy, .rollback, .promote].contains(contractRequest.action)
         {
@@ -273,9 +272,10 @@ public final class GovernanceServer: Sendable {
             details: error.details))
     }
 
-    /// `/readyz`: ready with policy data and room in the map; not ready without policy, or once the
-    /// data file uses 90% of its map (mutations would soon answer 503), which is also logged.
-    private func readyz() -> Answer {
+    /// `/readyz`: ready with policy data and room in the map; not ready when the state cannot be
+    /// read (a fleet's database unreachable), without policy, or once the data file uses 90% of
+    /// its map (mutations would soon answer 503), which is also logged.
+    private func readyz() async -> Answer {
         func answer(_ status: String) -> Answer {
             var w = CompactJSONWriter()
             w.open()
@@ -283,8 +283,14 @@ public final class GovernanceServer: Sendable {
             w.close()
             return Answer(status: status == "ready" ? 200 : 503, body: w.bytes, route: "readyz")
         }
-        guard (try? store.policy().deliveryGroups.isEmpty == false) ?? false else { return answer("not ready: no policy data") }
-        let usage = store.usage()
+        let policy: PolicySnapshot
+        do {
+            policy = try await store.policy()
+        } catch {
+            return answer("not ready: the state store cannot be read (\(error.kind))")
+        }
+        guard !policy.deliveryGroups.isEmpty else { return answer("not ready: no policy data") }
+        guard let usage = store.usage() else { return answer("ready") }
         let share = Double(usage.used) / Double(max(1, usage.mapSize))
         let nearlyFull = share >= GovernanceStore.nearlyFullShare
         let percent = Int(share * 100)
@@ -304,7 +310,7 @@ public final class GovernanceServer: Sendable {
     /// The answer to a decision (before any engine dispatch).
     private func respond(
         to decision: Decision, of contractRequest: Rules.Request, principal: Principal, requestId: String, engine: EngineReadiness
-    ) -> Answer {
+    ) async -> Answer {
         let admin = principal.role == .platformAdmin
         let showHints = admin || configuration.exposeOperatorHints
         var headers = [HTTPField(name: .decisionId, value: decision.decisionId)]
@@ -320,7 +326,7 @@ public final class GovernanceServer: Sendable {
         switch result {
         case .auditQuery(let query):
             do {
-                let page = try store.auditEvents(query)
+                let page = try await store.auditEvents(query)
                 if let next = page.next { headers.append(HTTPField(name: .nextBefore, value: String(next))) }
                 return Answer(status: 200, body: Views.auditEvents(page.entries), headers: headers)
             } catch where error.kind == .pruned {
@@ -330,7 +336,7 @@ public final class GovernanceServer: Sendable {
                 return denial(.internalError, status: 503, message: "The audit log cannot be read", requestId: requestId, hint: nil)
             }
         case .configSanity:
-            return Answer(status: 200, body: configSanity(engine: engine, requestId: requestId), headers: headers)
+            return Answer(status: 200, body: await configSanity(engine: engine, requestId: requestId), headers: headers)
         case .deployments(let records, _):
             // A full page names its last record as the next page's cursor (`before=`).
             if case .listDeployments(let query) = contractRequest, let limit = query.limit, records.count == limit, let last = records.last {
@@ -345,8 +351,8 @@ public final class GovernanceServer: Sendable {
     /// `GET /v1/config/sanity` (REFERENCE §2.9): the reference's three flags from this server's
     /// real configuration, and what else an operator checks first — the store, the policy, the
     /// verification keys and whether the engine answered its readiness probe.
-    private func configSanity(engine: EngineReadiness, requestId: String) -> [UInt8] {
-        let policy = try? store.policy()
+    private func configSanity(engine: EngineReadiness, requestId: String) async -> [UInt8] {
+        let policy = try? await store.policy()
         var w = CompactJSONWriter()
         w.open()
         w.field("artifact_discovery_configured", false)

@@ -1,0 +1,119 @@
+public import Rules
+public import Audit
+
+/// What the service, the engine and the commands need of governance state, whichever backend
+/// holds it: ``GovernanceStore`` (one LMDB environment, one node) or ``FleetStore`` (PostgreSQL,
+/// shared by a fleet's replicas). The backends differ only in how they read state for the rules
+/// and how they commit effects; the rules, the effects and the write path are shared.
+public protocol GovernanceBackend: AnyObject, Sendable {
+    /// Where the state lives, for logs and errors (a data directory, or a database URL without
+    /// its password).
+    var path: String { get }
+
+    /// The write path: engine outcomes, policy loads, expiry (see the extension below).
+    var writes: StoreWrites { get }
+
+    /// Decides `request`: mutating requests through the write path, committed durably before this
+    /// returns; others on the current state, committing nothing (their read window is counted in
+    /// this process's memory).
+    func decide(_ request: Request, by principal: Principal, context: DecisionContext, requestId: String?) async throws -> Decision
+
+    /// The policy data and settings every replica decides with.
+    func policy() async throws(StoreError) -> PolicySnapshot
+    /// How many times the policy data was replaced (0: never loaded).
+    func policyGeneration() async throws(StoreError) -> UInt64
+    func deployment(id: String) async throws(StoreError) -> DeploymentRecord?
+    func build(service: String, version: String) async throws(StoreError) -> Build?
+    /// Every deployment holding a slot (for the execution poller).
+    func slotHolders() async throws(StoreError) -> [ActiveDeployment]
+    /// Reservations whose engine trigger is neither recorded nor released (for the reconciler).
+    func pendingDispatches() async throws(StoreError) -> [DispatchOrder]
+    /// A page of the audit log, newest first.
+    func auditEvents(_ query: AuditQuery) async throws(StoreError) -> (entries: [AuditEntry], next: UInt64?)
+    /// Removes audit entries older than `cutoff`, leaving a checkpoint (DECISIONS 38).
+    func pruneAudit(olderThan cutoff: Timestamp, upTo: UInt64, actorId: String, now: Timestamp, batch: Int) async throws -> [AuditPruning]
+    /// Whether this process runs the background work of the state it shares (the reconciler,
+    /// the execution poller, expiry and retention) now: always for one node; in a fleet, the one
+    /// replica holding the lease, until its connection to the database ends.
+    func leadsBackgroundWork() async -> Bool
+    /// Bytes of map configured and used, for a store with a fixed map (LMDB); nil otherwise.
+    func usage() -> (mapSize: Int, used: Int)?
+    /// Stops taking writes once those already queued have committed.
+    func close() async
+}
+
+/// The write path's operations that are not decisions, the same for every backend.
+public struct StoreWrites: Sendable {
+    let writer: WritePath
+
+    init(_ writer: WritePath) { self.writer = writer }
+}
+
+extension GovernanceBackend {
+    /// Replaces the policy data (the `seed` and admin path); audited as `ADMIN_POLICY_LOAD`.
+    public func replacePolicy(_ snapshot: PolicySnapshot, actorId: String, now: Timestamp) async throws {
+        _ = try await writes.writer.submit(.mutation(.replacePolicy(snapshot, actorId: actorId, now: now)))
+    }
+
+    /// Records the execution the engine started for a reservation and completes its key. A
+    /// deployment's execution is recorded once; a second report changes nothing.
+    public func recordDispatch(
+        deploymentId: String, executionId: String, executionURL: String?, now: Timestamp, reservation: DeploymentRecord? = nil
+    ) async throws -> DeploymentRecord? {
+        try await writes.writer.submit(.mutation(.recordDispatch(
+            deploymentId, executionId: executionId, executionURL: executionURL, now: now, reservation: reservation))).record
+    }
+
+    /// Queues the record of a dispatch now and returns at once: any decision queued after this
+    /// call (a replay of the same key, say) is evaluated after the execution is recorded. `done`
+    /// hears the record once it is durable, or the error.
+    public func recordDispatchSoon(
+        deploymentId: String, executionId: String, executionURL: String?, now: Timestamp, reservation: DeploymentRecord?,
+        done: @escaping @Sendable (Result<DeploymentRecord?, any Error>) -> Void
+    ) {
+        writes.writer.enqueue(.mutation(.recordDispatch(
+            deploymentId, executionId: executionId, executionURL: executionURL, now: now, reservation: reservation))
+        ) { result in done(result.map(\.record)) }
+    }
+
+    /// Releases a reservation the engine never accepted: the record, its slot and its quota unit
+    /// are gone and the idempotency key is free again (DECISIONS D8). Audited as FAILED.
+    public func releaseReservation(deploymentId: String, reason: String, now: Timestamp) async throws -> DeploymentRecord? {
+        try await writes.writer.submit(.mutation(.releaseReservation(deploymentId, reason: reason, now: now))).record
+    }
+
+    /// Records a state the engine reported. Terminal states release the slot; a terminal record
+    /// never changes again.
+    public func recordEngineState(deploymentId: String, state: DeploymentRecord.State, failures: [Failure], now: Timestamp) async throws -> DeploymentRecord? {
+        try await writes.writer.submit(.mutation(.recordEngineState(deploymentId, state: state, failures: failures, now: now))).record
+    }
+
+    /// Queues a state the engine reported and returns at once; `done` hears the record once the
+    /// change is durable, or the error.
+    public func recordEngineStateSoon(
+        deploymentId: String, state: DeploymentRecord.State, failures: [Failure], now: Timestamp,
+        done: @escaping @Sendable (Result<DeploymentRecord?, any Error>) -> Void
+    ) {
+        writes.writer.enqueue(.mutation(.recordEngineState(deploymentId, state: state, failures: failures, now: now))) { done($0.map(\.record)) }
+    }
+
+    /// Removes, in passes of at most `batch`, idempotency records past their TTL (keys in flight
+    /// are kept), expired upload capabilities, refusal tallies of past minutes (each audited once)
+    /// and mutate rate windows of past minutes.
+    /// Each pass is one write transaction, so a pass never holds the writer for long.
+    public func expire(now: Timestamp, batch: Int = 500) async throws -> Expiry {
+        var total = Expiry()
+        let batch = max(1, batch)
+        while true {
+            guard case .expired(let pass) = try await writes.writer.submit(.mutation(.expire(now: now, limit: batch))) else { return total }
+            total.idempotencyRecords += pass.idempotencyRecords
+            total.uploadCapabilities += pass.uploadCapabilities
+            total.refusalMinutes += pass.refusalMinutes
+            total.rateWindows += pass.rateWindows
+            if pass.total < batch { return total }
+        }
+    }
+
+    /// What the write path has committed since the store was opened.
+    public func writeStatistics() -> WriteStats { writes.writer.statistics }
+}

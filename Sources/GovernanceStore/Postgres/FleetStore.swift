@@ -1,0 +1,421 @@
+public import Rules
+public import Audit
+public import Logging
+import PostgresNIO
+import Dispatch
+import Synchronization
+
+/// Governance state in PostgreSQL, shared by the replicas of a fleet: the same rules and effects
+/// as ``GovernanceStore``, read from and committed to tables instead of an LMDB environment.
+///
+/// Each replica has one writer: queued mutating work is taken in batches (group commit), and each
+/// batch is one PostgreSQL transaction that first locks the fleet's head row (`fleet_head`, the
+/// head of the one audit chain). Every replica's batches are therefore applied one after another,
+/// each seeing all that the previous ones committed, exactly as one LMDB writer sees its own
+/// previous commits: no interleaving of replicas can exceed a quota or a concurrency limit or
+/// replay one key twice (DECISIONS 80). A caller is answered once its batch's `COMMIT` returned,
+/// which with `synchronous_commit` on is durable.
+public final class FleetStore: GovernanceBackend, BatchBackend {
+    /// How a fleet store is opened.
+    public struct Options: Sendable {
+        /// Create or upgrade the schema when it is missing or older (else it must be current).
+        public var migrate: Bool
+        /// The most pieces of work committed in one transaction.
+        public var maxBatch: Int
+        /// The most decisions waiting for the writer; past it a decision is refused at once.
+        public var maxQueue: Int
+        /// Connections for reads and read-only decisions (the writer has one of its own).
+        public var readers: Int
+        /// Told of every commit: pieces of work in it, time applying them, time committing.
+        public var commitObserver: (@Sendable (Int, Duration, Duration) -> Void)?
+
+        public init(
+            migrate: Bool = false, maxBatch: Int = 256, maxQueue: Int = 4096, readers: Int = 4,
+            commitObserver: (@Sendable (Int, Duration, Duration) -> Void)? = nil
+        ) {
+            self.migrate = migrate
+            self.commitObserver = commitObserver
+            self.readers = readers
+            self.maxBatch = maxBatch
+            self.maxQueue = maxQueue
+        }
+    }
+
+    public let location: PostgresLocation
+    public var path: String { location.description }
+    let logger: Logger
+    let writer: WritePath
+    // INVARIANT: used only on the writer's thread (inside `applyBatch`).
+    private let writerSession: SQLSession
+    /// Connections for reads, each used only on its own serial queue.
+    private let readers: [(session: SQLSession, queue: DispatchQueue)]
+    private let nextReader = Atomic<Int>(0)
+    /// The connection that holds the background work's lease (connected on first use).
+    private let leaseSession = Mutex<SQLSession?>(nil)
+    private let leaseQueue = DispatchQueue(label: "dxcp.fleet.lease")
+    let readWindows = ReadWindows()
+    private let policyCache = Mutex<(generation: UInt64, snapshot: PolicySnapshot)?>(nil)
+
+    /// Connects to the database at `location`; with `options.migrate`, creates or upgrades its
+    /// schema first.
+    public init(location: PostgresLocation, options: Options = Options(), logger: Logger = Logger(label: "dxcp.fleet")) throws(StoreError) {
+        self.location = location
+        self.logger = logger
+        writerSession = try SQLSession.connect(location, logger: logger)
+        var readers: [(session: SQLSession, queue: DispatchQueue)] = []
+        for n in 0..<max(1, options.readers) {
+            readers.append((try SQLSession.connect(location, logger: logger), DispatchQueue(label: "dxcp.fleet.reader.\(n)")))
+        }
+        self.readers = readers
+        writer = WritePath(maxBatch: options.maxBatch, maxQueue: options.maxQueue, observer: options.commitObserver)
+        if options.migrate { try Self.migrate(writerSession, logger: logger) }
+        let version: Int?
+        do {
+            version = try writerSession.rows("SELECT version FROM dxcp_schema WHERE to_regclass('dxcp_schema') IS NOT NULL").first?.decode(Int.self)
+        } catch {
+            throw StoreError(.missing, path: location.description, "holds no dxcp-policy schema; run `dxcp-policy migrate-schema --store URL`")
+        }
+        guard version == PostgresSchema.version else {
+            throw StoreError(.corrupt, path: location.description,
+                "schema version \(version.map(String.init) ?? "none") is not \(PostgresSchema.version); run `dxcp-policy migrate-schema --store URL`")
+        }
+        writer.store = self
+    }
+
+    /// Creates the schema, or brings an older one to ``PostgresSchema/version``, in one
+    /// transaction; a database already at the version is left as it is. Replicas starting at
+    /// once wait for each other (an advisory lock).
+    static func migrate(_ session: SQLSession, logger: Logger) throws(StoreError) {
+        do {
+            try session.execute("BEGIN")
+            try session.execute("SELECT pg_advisory_xact_lock(4850433)")
+            for statement in PostgresSchema.version1 { try session.execute(statement) }
+            let current = try session.rows("SELECT version FROM dxcp_schema").first?.decode(Int.self)
+            if current == nil {
+                let genesis = AuditChain()
+                try session.run("INSERT INTO dxcp_schema (version) VALUES (\(PostgresSchema.version))")
+                try session.run("""
+                    INSERT INTO fleet_head (audit_sequence, audit_hash, policy_generation, commits)
+                    VALUES (\(Int64(genesis.sequence)), \(genesis.headHash), 0, 0)
+                    """)
+                let empty = String(decoding: try RecordCodec.shared.encode(PolicySnapshot()), as: UTF8.self)
+                try session.run("INSERT INTO policy (generation, snapshot) VALUES (0, \(empty)::jsonb)")
+                logger.notice("fleet schema created", metadata: ["version": "\(PostgresSchema.version)", "database": "\(session.location)"])
+            } else if let current, current > PostgresSchema.version {
+                throw StoreError(.corrupt, path: session.location.description, "schema version \(current) is newer than this dxcp-policy's \(PostgresSchema.version)")
+            }
+            try session.execute("COMMIT")
+        } catch let error as StoreError {
+            try? session.execute("ROLLBACK")
+            throw error
+        } catch {
+            try? session.execute("ROLLBACK")
+            throw StoreError(.storage, path: session.location.description, "schema migration failed: \(String(reflecting: error))")
+        }
+    }
+
+    // MARK: Decisions
+
+    /// Decides `request`: mutating requests through this replica's write path (committed before
+    /// this returns), others on a reader's connection.
+    public func decide(_ request: Request, by principal: Principal, context: DecisionContext, requestId: String? = nil) async throws -> Decision {
+        if request.isMutating {
+            guard case .decision(let decision) = try await writer.submit(.decide(request, principal, context, requestId: requestId)) else {
+                preconditionFailure("a decision job yields a decision")
+            }
+            return decision
+        }
+        let decision = try await read { session in
+            let view = PostgresView(session: session, codec: .shared, readWindows: self.readWindows)
+            let decision = Evaluator.evaluate(request, by: principal, policy: try self.policy(session), state: view, context: context)
+            if let failure = view.failure { throw failure }
+            return decision
+        }
+        for case .countRate(let window) in decision.effects where window.bucket.keptInMemory { readWindows.hit(window) }
+        return decision
+    }
+
+    public var writes: StoreWrites { StoreWrites(writer) }
+
+    // MARK: Reads
+
+    /// Runs `body` on the next reader's connection, on that reader's own thread (which blocks
+    /// while PostgreSQL answers; the caller's task only waits).
+    func read<T: Sendable>(_ body: @escaping @Sendable (SQLSession) throws -> T) async throws(StoreError) -> T {
+        let reader = readers[nextReader.add(1, ordering: .relaxed).oldValue % readers.count]
+        let result: Result<T, StoreError> = await withCheckedContinuation { continuation in
+            reader.queue.async {
+                do {
+                    continuation.resume(returning: .success(try body(reader.session)))
+                } catch {
+                    continuation.resume(returning: .failure(self.storeError(error)))
+                }
+            }
+        }
+        return try result.get()
+    }
+
+    /// Runs `body` on a view over a reader's connection; a failed read is thrown, not answered.
+    private func viewing<T: Sendable>(_ body: @escaping @Sendable (PostgresView) -> T) async throws(StoreError) -> T {
+        try await read { session in
+            let view = PostgresView(session: session, codec: .shared, readWindows: nil)
+            let value = body(view)
+            if let failure = view.failure { throw failure }
+            return value
+        }
+    }
+
+    public func policy() async throws(StoreError) -> PolicySnapshot { try await read { try self.policy($0) } }
+
+    public func deployment(id: String) async throws(StoreError) -> DeploymentRecord? {
+        try await viewing { $0.deployment(id: id) }
+    }
+
+    public func build(service: String, version: String) async throws(StoreError) -> Build? {
+        try await viewing { $0.build(service: service, version: version) }
+    }
+
+    public func idempotencyRecord(_ scope: IdempotencyScope) async throws(StoreError) -> IdempotencyRecord? {
+        try await viewing { $0.idempotencyRecord(scope) }
+    }
+
+    public func quotaUsed(_ scope: QuotaScope, day: Int64) async throws(StoreError) -> Int {
+        try await viewing { $0.quotaUsed(scope, day: day) }
+    }
+
+    public func deployments(matching query: DeploymentQuery = DeploymentQuery(), groups: Set<String>? = nil) async throws(StoreError) -> [DeploymentRecord] {
+        try await viewing { $0.deployments(matching: query, groups: groups) }
+    }
+
+    public func activeDeployments(group: String, environment: String) async throws(StoreError) -> [ActiveDeployment] {
+        try await viewing { $0.activeDeployments(group: group, environment: environment) }
+    }
+
+    public func slotHolders() async throws(StoreError) -> [ActiveDeployment] {
+        try await read { session in
+            try session.rows("SELECT deployment_id, state, updated_at, awaiting_engine FROM slots ORDER BY delivery_group, environment, deployment_id")
+                .map(PostgresView.active)
+        }
+    }
+
+    public func pendingDispatches() async throws(StoreError) -> [DispatchOrder] {
+        try await read { session in
+            try session.rows("SELECT deployment_id, actor, endpoint, key FROM outbox ORDER BY deployment_id").map { row in
+                let (id, actor, endpoint, key) = try row.decode((String, String, String, String).self)
+                return DispatchOrder(deploymentId: id, idempotency: IdempotencyScope(actorId: actor, endpoint: endpoint, key: key))
+            }
+        }
+    }
+
+    /// A page of the audit log, newest first: by sequence, or, when filtered, by (timestamp,
+    /// sequence), as ``GovernanceStore/auditEvents(_:)`` pages it.
+    public func auditEvents(_ query: AuditQuery) async throws(StoreError) -> (entries: [AuditEntry], next: UInt64?) {
+        try await read { session in
+            let filtered = query.deliveryGroupId != nil || query.eventType != nil || query.startTime != nil || query.endTime != nil
+            var binds = PostgresBindings()
+            var text = "SELECT sequence, entry::text FROM audit WHERE true"
+            if let group = query.deliveryGroupId {
+                binds.append(group)
+                text += " AND delivery_group = $\(binds.count)"
+            }
+            if let type = query.eventType {
+                binds.append(type)
+                text += " AND event_type = $\(binds.count)"
+            }
+            if let start = query.startTime {
+                binds.append(start.microseconds)
+                text += " AND timestamp >= $\(binds.count)"
+            }
+            if let end = query.endTime {
+                binds.append(end.microseconds)
+                text += " AND timestamp <= $\(binds.count)"
+            }
+            if let before = query.before {
+                binds.append(Int64(clamping: before))
+                text += filtered
+                    ? " AND (timestamp, sequence) < (SELECT timestamp, sequence FROM audit WHERE sequence = $\(binds.count))"
+                    : " AND sequence < $\(binds.count)"
+            }
+            text += filtered ? " ORDER BY timestamp DESC, sequence DESC" : " ORDER BY sequence DESC"
+            binds.append(Int64(query.limit) + 1)
+            text += " LIMIT $\(binds.count)"
+            var entries = try session.rows(PostgresQuery(unsafeSQL: text, binds: binds)).map { row in
+                try RecordCodec.shared.decode(AuditEntry.self, Array(try row.decode((Int64, String).self).1.utf8))
+            }
+            let more = entries.count > query.limit
+            if more { entries.removeLast() }
+            return (entries, more ? entries.last?.sequence : nil)
+        }
+    }
+
+    /// Audit entries after `sequence`, oldest first.
+    public func auditEntries(after sequence: UInt64 = 0, limit: Int = .max) async throws(StoreError) -> [AuditEntry] {
+        try await read { session in
+            try session.rows("SELECT entry::text FROM audit WHERE sequence > \(Int64(clamping: sequence)) ORDER BY sequence LIMIT \(Int64(clamping: limit))")
+                .map { try RecordCodec.shared.decode(AuditEntry.self, Array(try $0.decode(String.self).utf8)) }
+        }
+    }
+
+    /// Checks the whole audit chain: every entry's hash and its link to the one before, up to the
+    /// head the fleet recorded.
+    public func verifyAudit() async throws(StoreError) -> AuditVerifier.Verdict {
+        try await read { session in
+            var verifier = AuditVerifier()
+            for row in try session.rows("SELECT sequence, entry::text FROM audit ORDER BY sequence") {
+                let (sequence, text) = try row.decode((Int64, String).self)
+                do {
+                    verifier.feed(try RecordCodec.shared.decode(AuditEntry.self, Array(text.utf8)))
+                } catch {
+                    verifier.unreadable(sequence: UInt64(sequence), reason: "entry cannot be decoded")
+                }
+            }
+            guard let head = try session.rows("SELECT audit_sequence, audit_hash FROM fleet_head").first else {
+                throw StoreError(.corrupt, path: self.path, "fleet_head row is missing")
+            }
+            let (sequence, hash) = try head.decode((Int64, String).self)
+            return verifier.verdict(expectedHead: (UInt64(sequence), hash))
+        }
+    }
+
+    public func pruneAudit(olderThan cutoff: Timestamp, upTo: UInt64, actorId: String, now: Timestamp, batch: Int) async throws -> [AuditPruning] {
+        throw StoreError(.storage, path: path, "audit retention is not available on PostgreSQL yet; nothing was removed")
+    }
+
+    public func policyGeneration() async throws(StoreError) -> UInt64 {
+        try await read { session in
+            guard let generation = try session.rows("SELECT generation FROM policy").first?.decode(Int64.self) else {
+                throw StoreError(.corrupt, path: self.path, "policy row is missing")
+            }
+            return UInt64(generation)
+        }
+    }
+
+    /// The replica whose lease connection holds the fleet's advisory lock leads; PostgreSQL
+    /// releases the lock when that connection ends (the replica died or lost the database), and
+    /// the next replica to ask takes it over. Asking again while holding it keeps it.
+    public func leadsBackgroundWork() async -> Bool {
+        await withCheckedContinuation { continuation in
+            leaseQueue.async {
+                continuation.resume(returning: self.leaseSession.withLock { session in
+                    do {
+                        if session == nil { session = try SQLSession.connect(self.location, logger: self.logger) }
+                        return try session?.rows("SELECT pg_try_advisory_lock(\(Self.leaseKey))").first?.decode(Bool.self) ?? false
+                    } catch {
+                        session = nil
+                        return false
+                    }
+                })
+            }
+        }
+    }
+
+    /// The advisory lock key of the background work's lease.
+    static let leaseKey: Int64 = 4_850_434
+
+    /// PostgreSQL has no fixed map.
+    public func usage() -> (mapSize: Int, used: Int)? { nil }
+
+    /// Stops taking work and waits for queued work to commit, then disconnects.
+    public func close() async {
+        await writer.close()
+        writerSession.close()
+        for reader in readers { reader.queue.sync { reader.session.close() } }
+        leaseQueue.sync { leaseSession.withLock { $0?.close() } }
+    }
+
+    /// The stored policy, decoded once per generation.
+    private func policy(_ session: SQLSession) throws -> PolicySnapshot {
+        guard let generation = try session.rows("SELECT generation FROM policy").first?.decode(Int64.self) else {
+            throw StoreError(.corrupt, path: path, "policy row is missing; run `dxcp-policy migrate-schema --store URL`")
+        }
+        return try policy(session, generation: UInt64(generation))
+    }
+
+    private func policy(_ session: SQLSession, generation: UInt64) throws -> PolicySnapshot {
+        if let cached = policyCache.withLock({ $0 }), cached.generation == generation { return cached.snapshot }
+        guard let text = try session.rows("SELECT snapshot::text FROM policy").first?.decode(String.self) else {
+            throw StoreError(.corrupt, path: path, "policy row is missing")
+        }
+        let snapshot = try RecordCodec.shared.decode(PolicySnapshot.self, Array(text.utf8))
+        publishPolicy(generation: generation, snapshot)
+        return snapshot
+    }
+
+    private func publishPolicy(generation: UInt64, _ snapshot: PolicySnapshot) {
+        policyCache.withLock { cache in
+            if let current = cache, current.generation >= generation { return }
+            cache = (generation, snapshot)
+        }
+    }
+
+    // MARK: BatchBackend
+
+    var defersDurability: Bool { false }
+
+    func syncCommitted() throws {}
+
+    func storeError(_ error: any Error) -> StoreError {
+        switch error {
+        case let e as StoreError: e
+        case let e as PSQLError:
+            StoreError(.storage, path: path, "PostgreSQL failed: \(e.serverInfo?[.message] ?? String(reflecting: e.code)); nothing was changed")
+        default: StoreError(.corrupt, path: path, "stored data could not be decoded (\(error))")
+        }
+    }
+
+    func applyBatch(_ batch: [WriteWork], beforeCommit: () -> Void) throws -> [WriteOutcome] {
+        let session = writerSession
+        try session.execute("BEGIN")
+        do {
+            let applied = try applyLocked(batch, session)
+            beforeCommit()
+            try session.execute("COMMIT")
+            if let (generation, snapshot) = applied.published { publishPolicy(generation: generation, snapshot) }
+            applied.readHits.forEach(readWindows.hit)
+            return applied.outcomes
+        } catch {
+            try? session.execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    private func applyLocked(_ batch: [WriteWork], _ session: SQLSession) throws
+        -> (outcomes: [WriteOutcome], published: (UInt64, PolicySnapshot)?, readHits: [RateWindow])
+    {
+        // The fleet lock: every replica's batch waits here for the one before it to commit.
+        guard let head = try session.rows("SELECT audit_sequence, audit_hash, policy_generation FROM fleet_head FOR UPDATE").first else {
+            throw StoreError(.corrupt, path: path, "fleet_head row is missing")
+        }
+        let (sequence, hash, generation) = try head.decode((Int64, String, Int64).self)
+        var state = BatchState(
+            policy: try policy(session, generation: UInt64(generation)), generation: UInt64(generation),
+            chain: AuditChain(sequence: UInt64(sequence), headHash: hash))
+        let writes = FleetWrites(session: session, codec: .shared, path: path)
+        var outcomes: [WriteOutcome] = []
+        for work in batch {
+            switch work {
+            case .decide(let request, let principal, let context, let requestId):
+                let view = PostgresView(session: session, codec: .shared, readWindows: nil)
+                let decision = Evaluator.evaluate(request, by: principal, policy: state.policy, state: view, context: context)
+                if let failure = view.failure { throw failure }
+                let origin = AuditOrigin(decisionId: decision.decisionId, requestId: requestId, timestamp: context.now, trail: decision.trail)
+                try writes.apply(decision.effects, origin: origin, &state)
+                outcomes.append(.decision(decision))
+            case .mutation(let mutation):
+                outcomes.append(try writes.apply(mutation, &state))
+            }
+        }
+        var published: (UInt64, PolicySnapshot)?
+        if state.policyChanged {
+            state.generation += 1
+            let snapshot = String(decoding: try RecordCodec.shared.encode(state.policy), as: UTF8.self)
+            try session.run("UPDATE policy SET generation = \(Int64(state.generation)), snapshot = \(snapshot)::jsonb")
+            published = (state.generation, state.policy)
+        }
+        try session.run("""
+            UPDATE fleet_head SET audit_sequence = \(Int64(state.chain.sequence)), audit_hash = \(state.chain.headHash),
+                policy_generation = \(Int64(state.generation)), commits = commits + 1
+            """)
+        return (outcomes, published, state.readHits)
+    }
+}

@@ -1,0 +1,287 @@
+import Audit
+import PostgresNIO
+import Rules
+
+/// Writes a decision's effects and the store's own mutations as SQL, inside the writer's
+/// transaction (which holds the fleet lock). The same effects as ``GovernanceStore``'s
+/// `apply(_:origin:_:_:_:)`, kept in the same invariants: a record holds a slot row exactly while
+/// its state holds a slot; an outbox row exists exactly while a reservation's trigger is neither
+/// recorded nor released; the insight counters count each stored record once.
+struct FleetWrites {
+    let session: SQLSession
+    let codec: RecordCodec
+    let path: String
+
+    private func json(_ value: some Encodable) throws -> String {
+        String(decoding: try codec.encode(value), as: UTF8.self)
+    }
+
+    func apply(_ effects: [Effect], origin: AuditOrigin, _ state: inout BatchState) throws {
+        var auditIndex = 0
+        for effect in effects {
+            switch effect {
+            case .countRate(let window):
+                if window.bucket.keptInMemory {
+                    state.readHits.append(window)
+                } else {
+                    try session.run("""
+                        INSERT INTO rate_windows (minute, actor, bucket, count) VALUES (\(window.minute), \(window.actorId), \(window.bucket.rawValue), 1)
+                        ON CONFLICT (minute, actor, bucket) DO UPDATE SET count = rate_windows.count + 1
+                        """)
+                }
+            case .spendQuota(let scope, let day):
+                try addQuota(scope, day: day, by: 1)
+                try session.run("DELETE FROM quota_counters WHERE kind = \(scope.kind.rawValue) AND scope = \(scope.key) AND day < \(day - 2)")
+            case .insertDeployment(let record, let scope):
+                try insertDeployment(record)
+                try session.run("""
+                    INSERT INTO outbox (deployment_id, actor, endpoint, key) VALUES (\(record.id), \(scope.actorId), \(scope.endpoint), \(scope.key))
+                    """)
+            case .admitExecution(let record):
+                try insertDeployment(record)
+            case .expireDeployment(let id, let failure):
+                guard var record = try deployment(id), record.state.holdsSlot, record.engineExecutionId != nil else { break }
+                let previous = record
+                record.state = .failed
+                record.failures = [failure]
+                record.updatedAt = failure.observedAt
+                try putDeployment(record, previous: previous)
+                try appendAudit(engineNote(record, "DEPLOYMENT_LOCK_EXPIRED", .failed, failure.summary), origin: origin, index: auditIndex, &state)
+                auditIndex += 1
+            case .putIdempotency(let scope, let record):
+                try putIdempotency(scope, record)
+            case .putBuild(let build):
+                try session.run("""
+                    INSERT INTO builds (service, version, registered_at, build) VALUES (\(build.service), \(build.version), \(build.registeredAt.microseconds), \(try json(build))::jsonb)
+                    ON CONFLICT (service, version) DO UPDATE SET registered_at = EXCLUDED.registered_at, build = EXCLUDED.build
+                    """)
+            case .putUploadCapability(let c):
+                try session.run("""
+                    INSERT INTO upload_capabilities (service, version, token, expires_at, capability)
+                    VALUES (\(c.service), \(c.version), \(c.token), \(c.expiresAt.microseconds), \(try json(c))::jsonb)
+                    ON CONFLICT (service, version, token) DO UPDATE SET expires_at = EXCLUDED.expires_at, capability = EXCLUDED.capability
+                    """)
+            case .consumeUploadCapability(let c):
+                try session.run("DELETE FROM upload_capabilities WHERE service = \(c.service) AND version = \(c.version) AND token = \(c.token)")
+            case .putSettings(let settings):
+                state.policy.settings = settings
+                state.policyChanged = true
+            case .putPolicy(let policy):
+                state.policy = policy
+                state.policyChanged = true
+            case .audit(let note):
+                try appendAudit(note, origin: origin, index: auditIndex, &state)
+                auditIndex += 1
+            case .auditRefusal(let note, let code, let minute):
+                try session.run("""
+                    INSERT INTO refusals (minute, actor, code, count, note) VALUES (\(minute), \(note.actorId), \(code.rawValue), 1, \(try json(note))::jsonb)
+                    ON CONFLICT (minute, actor, code) DO UPDATE SET count = refusals.count + 1
+                    """)
+            }
+        }
+    }
+
+    func apply(_ mutation: StoreMutation, _ state: inout BatchState) throws -> WriteOutcome {
+        switch mutation {
+        case .replacePolicy(let snapshot, let actorId, let now):
+            state.policy = snapshot.stamped(after: state.policy, at: now, by: actorId)
+            state.policyChanged = true
+            let note = AuditNote(
+                eventType: "ADMIN_POLICY_LOAD", targetType: "Policy", targetId: "policy", outcome: .success,
+                summary: "Policy data replaced: \(snapshot.deliveryGroups.count) delivery groups, \(snapshot.recipes.count) recipes, "
+                    + "\(snapshot.services.count) services, \(snapshot.environments.count) environments",
+                actorId: actorId, actorRole: .platformAdmin)
+            try appendAudit(note, origin: AuditOrigin(decisionId: nil, requestId: nil, timestamp: now), index: 0, &state)
+            return .mutation(nil)
+
+        case .recordDispatch(let id, let executionId, let executionURL, let now, _):
+            // A deployment's execution is recorded once; a second report changes nothing.
+            guard let order = try takeDispatchOrder(id) else { return .mutation(try deployment(id)) }
+            guard var record = try deployment(id) else { return .mutation(nil) }
+            let previous = record
+            record.engineExecutionId = executionId
+            record.engineExecutionURL = executionURL
+            record.updatedAt = now
+            try putDeployment(record, previous: previous)
+            try completeIdempotency(order, with: record, now: now, ttlSeconds: state.policy.settings.idempotencyTTLSeconds)
+            try appendAudit(engineNote(record, "ENGINE_TRIGGERED", .success, "Engine accepted \(record.id) as execution \(executionId)"),
+                origin: AuditOrigin(decisionId: nil, requestId: nil, timestamp: now), index: 0, &state)
+            return .mutation(record)
+
+        case .releaseReservation(let id, let reason, let now):
+            // Only a reservation whose trigger is unrecorded is ever released.
+            guard let record = try deployment(id), record.engineExecutionId == nil, let order = try takeDispatchOrder(id) else { return .mutation(nil) }
+            try session.run("DELETE FROM slots WHERE delivery_group = \(record.deliveryGroupId) AND environment = \(record.environment) AND deployment_id = \(id)")
+            try countInsights(from: record, to: nil)
+            try session.run("DELETE FROM deployments WHERE id = \(id)")
+            try session.run("DELETE FROM idempotency WHERE actor = \(order.actorId) AND endpoint = \(order.endpoint) AND key = \(order.key)")
+            let kind: QuotaScope.Kind = record.kind == .rollback ? .rollback : .deploy
+            try addQuota(QuotaScope(kind: kind, key: "\(record.deliveryGroupId):\(record.environment)"), day: record.createdAt.day, by: -1)
+            try appendAudit(engineNote(record, "ENGINE_TRIGGER_FAILED", .failed, "Engine did not start \(record.id): \(reason)"),
+                origin: AuditOrigin(decisionId: nil, requestId: nil, timestamp: now), index: 0, &state)
+            return .mutation(record)
+
+        case .recordEngineState(let id, let newState, let failures, let now):
+            guard var record = try deployment(id) else { return .mutation(nil) }
+            // A terminal record never changes state, outcome or failures again.
+            guard !record.state.isTerminal else { return .mutation(record) }
+            let previous = record
+            record.state = newState
+            record.failures = failures.isEmpty ? record.failures : failures
+            record.updatedAt = now
+            try putDeployment(record, previous: previous)
+            if newState.isTerminal {
+                _ = try takeDispatchOrder(id)
+                let outcome: AuditNote.Outcome = newState == .succeeded ? .success : .failed
+                try appendAudit(engineNote(record, "DEPLOYMENT_\(newState.rawValue)", outcome, "Deployment \(record.id) ended \(newState.rawValue)"),
+                    origin: AuditOrigin(decisionId: nil, requestId: nil, timestamp: now), index: 0, &state)
+            }
+            return .mutation(record)
+
+        case .expire(let now, let limit):
+            var expiry = Expiry()
+            expiry.idempotencyRecords = try session.run("""
+                DELETE FROM idempotency WHERE ctid IN (SELECT i.ctid FROM idempotency i WHERE i.expires_at <= \(now.microseconds)
+                  AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.actor = i.actor AND o.endpoint = i.endpoint AND o.key = i.key)
+                  LIMIT \(Int64(limit)))
+                """)
+            expiry.uploadCapabilities = try session.run("""
+                DELETE FROM upload_capabilities WHERE ctid IN (SELECT ctid FROM upload_capabilities WHERE expires_at <= \(now.microseconds)
+                  LIMIT \(Int64(max(0, limit - expiry.total))))
+                """)
+            expiry.rateWindows = try session.run("""
+                DELETE FROM rate_windows WHERE ctid IN (SELECT ctid FROM rate_windows WHERE minute < \(now.minute - 1)
+                  LIMIT \(Int64(max(0, limit - expiry.total))))
+                """)
+            return .expired(expiry)
+
+        case .pruneAudit:
+            throw StoreError(.storage, path: path, "audit retention is not available on PostgreSQL yet; nothing was removed")
+        }
+    }
+
+    // MARK: Records
+
+    func deployment(_ id: String) throws -> DeploymentRecord? {
+        try session.rows("SELECT record::text FROM deployments WHERE id = \(id)").first.map {
+            try codec.decode(DeploymentRecord.self, Array(try $0.decode(String.self).utf8))
+        }
+    }
+
+    private func insertDeployment(_ record: DeploymentRecord) throws {
+        try session.run("""
+            INSERT INTO deployments (id, service, environment, delivery_group, state, kind, version, created_at, updated_at, execution_id, record)
+            VALUES (\(record.id), \(record.service), \(record.environment), \(record.deliveryGroupId), \(record.state.rawValue), \(record.kind.rawValue),
+                    \(record.version), \(record.createdAt.microseconds), \(record.updatedAt.microseconds), \(record.engineExecutionId), \(try json(record))::jsonb)
+            """)
+        try updateSlot(record, held: false)
+        try countInsights(from: nil, to: record)
+    }
+
+    /// Stores a changed record with its slot row and insight counts in step.
+    private func putDeployment(_ record: DeploymentRecord, previous: DeploymentRecord) throws {
+        try session.run("""
+            UPDATE deployments SET state = \(record.state.rawValue), updated_at = \(record.updatedAt.microseconds),
+                execution_id = \(record.engineExecutionId), record = \(try json(record))::jsonb
+            WHERE id = \(record.id)
+            """)
+        try updateSlot(record, held: previous.state.holdsSlot)
+        try countInsights(from: previous, to: record)
+    }
+
+    /// Writes or removes the record's slot row.
+    private func updateSlot(_ record: DeploymentRecord, held: Bool) throws {
+        if record.state.holdsSlot {
+            try session.run("""
+                INSERT INTO slots (delivery_group, environment, deployment_id, state, updated_at, awaiting_engine)
+                VALUES (\(record.deliveryGroupId), \(record.environment), \(record.id), \(record.state.rawValue), \(record.updatedAt.microseconds),
+                        \(record.engineExecutionId == nil))
+                ON CONFLICT (delivery_group, environment, deployment_id) DO UPDATE
+                SET state = EXCLUDED.state, updated_at = EXCLUDED.updated_at, awaiting_engine = EXCLUDED.awaiting_engine
+                """)
+        } else if held {
+            try session.run("""
+                DELETE FROM slots WHERE delivery_group = \(record.deliveryGroupId) AND environment = \(record.environment) AND deployment_id = \(record.id)
+                """)
+        }
+    }
+
+    /// The insight counters moved from what `old` counted to what `new` counts (nil: not stored).
+    private func countInsights(from old: DeploymentRecord?, to new: DeploymentRecord?) throws {
+        guard let any = new ?? old else { return }
+        func count(_ measure: InsightCount.Measure, _ label: String, by delta: Int) throws {
+            try session.run("""
+                INSERT INTO insights (hour, delivery_group, service, measure, label, count)
+                VALUES (\(any.createdAt.hour), \(any.deliveryGroupId), \(any.service), \(measure.rawValue), \(label), \(delta))
+                ON CONFLICT (hour, delivery_group, service, measure, label) DO UPDATE SET count = insights.count + EXCLUDED.count
+                """)
+            try session.run("""
+                DELETE FROM insights WHERE hour = \(any.createdAt.hour) AND delivery_group = \(any.deliveryGroupId) AND service = \(any.service)
+                  AND measure = \(measure.rawValue) AND label = \(label) AND count <= 0
+                """)
+        }
+        let measure: InsightCount.Measure = any.rollbackOf != nil || any.kind == .rollback ? .rollback : .deploy
+        if old == nil, new != nil { try count(measure, any.recipeId, by: 1) }
+        if old != nil, new == nil { try count(measure, any.recipeId, by: -1) }
+        if old?.failures != new?.failures {
+            for failure in old?.failures ?? [] { try count(.failure, failure.category.rawValue, by: -1) }
+            for failure in new?.failures ?? [] { try count(.failure, failure.category.rawValue, by: 1) }
+        }
+    }
+
+    private func addQuota(_ scope: QuotaScope, day: Int64, by delta: Int) throws {
+        try session.run("""
+            INSERT INTO quota_counters (kind, scope, day, used) VALUES (\(scope.kind.rawValue), \(scope.key), \(day), \(delta))
+            ON CONFLICT (kind, scope, day) DO UPDATE SET used = quota_counters.used + EXCLUDED.used
+            """)
+        try session.run("DELETE FROM quota_counters WHERE kind = \(scope.kind.rawValue) AND scope = \(scope.key) AND day = \(day) AND used <= 0")
+    }
+
+    // MARK: Keys and the outbox
+
+    private func putIdempotency(_ scope: IdempotencyScope, _ record: IdempotencyRecord) throws {
+        try session.run("""
+            INSERT INTO idempotency (actor, endpoint, key, expires_at, record)
+            VALUES (\(scope.actorId), \(scope.endpoint), \(scope.key), \(record.expiresAt.microseconds), \(try json(record))::jsonb)
+            ON CONFLICT (actor, endpoint, key) DO UPDATE SET expires_at = EXCLUDED.expires_at, record = EXCLUDED.record
+            """)
+    }
+
+    /// Completes the key a deployment's request holds with the deployment as its 201 answer, for
+    /// a full TTL from now at least.
+    private func completeIdempotency(_ scope: IdempotencyScope, with record: DeploymentRecord, now: Timestamp, ttlSeconds: Int64) throws {
+        guard let text = try session.rows("SELECT record::text FROM idempotency WHERE actor = \(scope.actorId) AND endpoint = \(scope.endpoint) AND key = \(scope.key)")
+            .first?.decode(String.self)
+        else { return }
+        let current = try codec.decode(IdempotencyRecord.self, Array(text.utf8))
+        let renewed = now.adding(seconds: ttlSeconds)
+        try putIdempotency(scope, IdempotencyRecord(
+            fingerprint: current.fingerprint, expiresAt: renewed.microseconds > current.expiresAt.microseconds ? renewed : current.expiresAt,
+            response: StoredResponse(status: 201, result: .deployment(record))))
+    }
+
+    private func takeDispatchOrder(_ id: String) throws -> IdempotencyScope? {
+        try session.rows("DELETE FROM outbox WHERE deployment_id = \(id) RETURNING actor, endpoint, key").first.map { row in
+            let (actor, endpoint, key) = try row.decode((String, String, String).self)
+            return IdempotencyScope(actorId: actor, endpoint: endpoint, key: key)
+        }
+    }
+
+    // MARK: Audit
+
+    private func appendAudit(_ note: AuditNote, origin: AuditOrigin, index: Int, _ state: inout BatchState) throws {
+        let entry = state.chain.append(note, origin: origin, index: index)
+        try session.run("""
+            INSERT INTO audit (sequence, timestamp, event_type, delivery_group, hash, entry)
+            VALUES (\(Int64(entry.sequence)), \(entry.timestamp.microseconds), \(entry.eventType), \(entry.deliveryGroupId), \(entry.hash), \(try json(entry))::jsonb)
+            """)
+        state.chainChanged = true
+    }
+
+    private func engineNote(_ record: DeploymentRecord, _ type: String, _ outcome: AuditNote.Outcome, _ summary: String) -> AuditNote {
+        AuditNote(
+            eventType: type, targetType: "Deployment", targetId: record.id, outcome: outcome, summary: summary,
+            actorId: record.actor.actorId, actorRole: record.actor.role, deliveryGroupId: record.deliveryGroupId,
+            serviceName: record.service, environment: record.environment)
+    }
+}

@@ -1,0 +1,254 @@
+import Foundation
+import Audit
+import GovernanceStore
+import Rules
+import TestSupport
+import Testing
+
+/// The fleet backend against a real PostgreSQL (started by the test command: scripts/postgres.sh).
+/// Each test gets a database of its own; "replicas" are separate ``FleetStore``s, each with its own
+/// connections and writer, as separate processes would have.
+@Suite struct FleetStoreTests {
+    @Test func theSchemaIsCreatedOnceVersionedAndRequired() throws {
+        let database = try FleetDatabase()
+        #expect(throws: StoreError.self) { try FleetStore(location: database.location) }
+        let first = try FleetStore(location: database.location, options: .init(migrate: true))
+        let second = try FleetStore(location: database.location, options: .init(migrate: true))
+        _ = (first, second)
+        #expect(try database.psql("SELECT version FROM dxcp_schema") == "1")
+        #expect(try database.psql("SELECT count(*) FROM fleet_head") == "1")
+        let tables = try database.psql("SELECT string_agg(table_name, ',' ORDER BY table_name) FROM information_schema.tables WHERE table_schema = 'public'")
+        for table in ["audit", "builds", "deployments", "idempotency", "outbox", "policy", "quota_counters", "rate_windows", "settings", "slots"] {
+            #expect(tables.split(separator: ",").contains(Substring(table)), "table \(table) in \(tables)")
+        }
+        try database.psql("UPDATE dxcp_schema SET version = 99")
+        #expect(throws: StoreError.self) { try FleetStore(location: database.location) }
+    }
+
+    @Test func threeReplicasAtLimitOneAdmitExactlyOne() async throws {
+        let database = try FleetDatabase()
+        let replicas = try await seededFleet(database, policy: testPolicy(maxConcurrent: 1, dailyDeploy: 1000))
+        let decisions = try await withThrowingTaskGroup(of: Decision.self) { group in
+            for n in 0..<90 {
+                group.addTask {
+                    try await replicas[n % 3].decide(.deploy(deployIntent(summary: "c\(n)")), by: owner, context: context("k\(n)"))
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(decisions.count { $0.allowed } == 1)
+        #expect(decisions.count { $0.code == .concurrencyLimitReached } == 89)
+        #expect(try await replicas[2].activeDeployments(group: "default", environment: "sandbox").count == 1)
+        #expect(try await replicas[1].quotaUsed(QuotaScope(kind: .deploy, key: "default:sandbox"), day: baseTime.day) == 1)
+        #expect(try database.psql("SELECT count(*) FROM deployments") == "1")
+        #expect(try database.psql("SELECT count(*) FROM outbox") == "1")
+        #expect(try await replicas[0].verifyAudit().isIntact)
+    }
+
+    @Test func threeReplicasSpendExactlyTheDailyQuota() async throws {
+        let database = try FleetDatabase()
+        let replicas = try await seededFleet(database, policy: testPolicy(maxConcurrent: 1000, dailyDeploy: 7))
+        let decisions = try await withThrowingTaskGroup(of: Decision.self) { group in
+            for n in 0..<60 {
+                group.addTask { try await replicas[n % 3].decide(.deploy(deployIntent(summary: "q\(n)")), by: owner, context: context("k\(n)")) }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(decisions.count { $0.allowed } == 7)
+        #expect(decisions.count { $0.code == .quotaExceeded } == 53)
+        #expect(try await replicas[0].quotaUsed(QuotaScope(kind: .deploy, key: "default:sandbox"), day: baseTime.day) == 7)
+        #expect(try await replicas[2].deployments().count == 7)
+    }
+
+    @Test func oneKeySpreadOverReplicasMakesOneDeployment() async throws {
+        let database = try FleetDatabase()
+        let replicas = try await seededFleet(database, policy: testPolicy(maxConcurrent: 1000, dailyDeploy: 1000))
+        let decisions = try await withThrowingTaskGroup(of: Decision.self) { group in
+            for n in 0..<30 {
+                group.addTask { try await replicas[n % 3].decide(.deploy(deployIntent(summary: "same")), by: owner, context: context("one-key")) }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        let allowed = decisions.filter(\.allowed)
+        #expect(allowed.count == 1, "the first decides; the rest find the key in flight")
+        #expect(decisions.count { $0.code == .idempotencyConflict } == 29)
+        #expect(try database.psql("SELECT count(*) FROM deployments") == "1")
+        // Once the execution is recorded, every replica replays the same deployment.
+        let id = try #require(try await replicas[0].deployments().first?.id)
+        _ = try await replicas[1].recordDispatch(deploymentId: id, executionId: "exec-1", executionURL: nil, now: baseTime.adding(seconds: 1))
+        for replica in replicas {
+            let replay = try await replica.decide(.deploy(deployIntent(summary: "same")), by: owner, context: context("one-key", at: baseTime.adding(seconds: 2)))
+            #expect(replay.allowed)
+            #expect(replay.replayed)
+            #expect(try await replica.deployments().map(\.id) == [id])
+        }
+    }
+
+    @Test func engineOutcomesFreeTheSlotAndRefundAReleasedReservation() async throws {
+        let database = try FleetDatabase()
+        let replicas = try await seededFleet(database, policy: testPolicy(maxConcurrent: 1, dailyDeploy: 10))
+        let first = try await replicas[0].decide(.deploy(deployIntent(summary: "a")), by: owner, context: context("a"))
+        let id = try #require(first.record?.id)
+        // Released (Gate refused): the record, its key and its quota unit go; the slot is free.
+        _ = try await replicas[1].releaseReservation(deploymentId: id, reason: "Gate answered 400", now: baseTime.adding(seconds: 1))
+        #expect(try await replicas[2].deployment(id: id) == nil)
+        #expect(try await replicas[2].quotaUsed(QuotaScope(kind: .deploy, key: "default:sandbox"), day: baseTime.day) == 0)
+        #expect(try database.psql("SELECT count(*) FROM idempotency WHERE key = 'a'") == "0")
+        // Started, then ended: the slot follows the execution.
+        let second = try await replicas[2].decide(.deploy(deployIntent(summary: "b")), by: owner, context: context("b", at: baseTime.adding(seconds: 2)))
+        let secondId = try #require(second.record?.id)
+        let blocked = try await replicas[0].decide(.deploy(deployIntent(summary: "c")), by: owner, context: context("c", at: baseTime.adding(seconds: 3)))
+        #expect(blocked.code == .concurrencyLimitReached)
+        _ = try await replicas[0].recordDispatch(deploymentId: secondId, executionId: "exec-2", executionURL: nil, now: baseTime.adding(seconds: 3))
+        let ended = try await replicas[1].recordEngineState(deploymentId: secondId, state: .succeeded, failures: [], now: baseTime.adding(seconds: 4))
+        #expect(ended?.state == .succeeded)
+        #expect(try await replicas[2].activeDeployments(group: "default", environment: "sandbox").isEmpty)
+        let third = try await replicas[0].decide(.deploy(deployIntent(summary: "c")), by: owner, context: context("c2", at: baseTime.adding(seconds: 5)))
+        #expect(third.allowed)
+        #expect(try database.psql("SELECT string_agg(event_type, ',' ORDER BY sequence) FROM audit WHERE event_type LIKE 'ENGINE%' OR event_type LIKE 'DEPLOYMENT_S%'")
+            == "ENGINE_TRIGGER_FAILED,ENGINE_TRIGGERED,DEPLOYMENT_SUCCEEDED")
+        #expect(try await replicas[1].verifyAudit().isIntact)
+    }
+
+    /// The same seeded sequence of requests and engine outcomes, decided by LMDB and by a fleet
+    /// of two on PostgreSQL, gives the same decisions, records and audit entries.
+    @Test(arguments: [11, 12, 13] as [UInt64])
+    func bothBackendsDecideTheSameSequenceAlike(sequence: UInt64) async throws {
+        let dir = TempDirectory()
+        let policy = testPolicy(maxConcurrent: 2, dailyDeploy: 30, mutateRPM: 12)
+        let lmdb = try GovernanceStore(directory: dir.path, options: .init(mapSize: 64 << 20, create: true))
+        try await seed(policy: policy, versions: ["1.0.0", "1.1.0"], replacePolicy: lmdb.replacePolicy, decide: lmdb.decide)
+        let database = try FleetDatabase()
+        let replicas = try await seededFleet(database, policy: policy, versions: ["1.0.0", "1.1.0"], count: 2)
+        var random = SplitMix64(seed: sequence)
+        var time = baseTime.adding(seconds: 10)
+        var live: [String] = []
+        var outcomes: [String: Int] = [:]
+        for step in 0..<120 {
+            time = time.adding(seconds: Int64(random.below(20)))
+            let replica = replicas[Int(random.next() % 2)]
+            switch random.below(8) {
+            case 0, 1, 2:
+                // A key names one request, mostly: a retry replays or meets its request in flight,
+                // and one in eight reuses it for another request.
+                let n = random.below(20)
+                let key = "k\(n)"
+                let version = n % 2 == 0 ? "1.0.0" : "1.1.0"
+                let request = Request.deploy(deployIntent(version, summary: random.chance(12) ? "other \(step)" : "s\(n)"))
+                let ctx = context(key, at: time, id: "00000000-0000-7000-8000-\(String(format: "%012d", step))")
+                let a = try await lmdb.decide(request, by: owner, context: ctx)
+                let b = try await replica.decide(request, by: owner, context: ctx)
+                #expect(a == b, "step \(step): \(a.code.map(\.rawValue) ?? "allowed") vs \(b.code.map(\.rawValue) ?? "allowed")")
+                if a.allowed, !a.replayed, let id = a.record?.id { live.append(id) }
+                outcomes[a.replayed ? "replayed" : a.code?.rawValue ?? "allowed", default: 0] += 1
+            case 3:
+                let ctx = context(nil, at: time, id: "validate-\(step)")
+                let request = Request.validate(deployIntent(summary: "v\(step)"))
+                #expect(try await lmdb.decide(request, by: owner, context: ctx) == (try await replica.decide(request, by: owner, context: ctx)))
+            case 4, 5:
+                guard !live.isEmpty else { continue }
+                let id = live.removeFirst()
+                if random.next() % 3 == 0 {
+                    let a = try await lmdb.releaseReservation(deploymentId: id, reason: "refused", now: time)
+                    let b = try await replica.releaseReservation(deploymentId: id, reason: "refused", now: time)
+                    #expect(a == b)
+                } else {
+                    let a = try await lmdb.recordDispatch(deploymentId: id, executionId: "e-\(id)", executionURL: nil, now: time)
+                    let b = try await replica.recordDispatch(deploymentId: id, executionId: "e-\(id)", executionURL: nil, now: time)
+                    #expect(a == b)
+                    live.append(id)
+                }
+            default:
+                guard let id = live.first else { continue }
+                let state: DeploymentRecord.State = random.next() % 2 == 0 ? .succeeded : .failed
+                let a = try await lmdb.recordEngineState(deploymentId: id, state: state, failures: [], now: time)
+                let b = try await replica.recordEngineState(deploymentId: id, state: state, failures: [], now: time)
+                #expect(a == b)
+                if a?.state.isTerminal == true { live.removeFirst() }
+            }
+        }
+        // The sequence meets the limits it is meant to compare.
+        for outcome in ["allowed", "replayed", "CONCURRENCY_LIMIT_REACHED", "IDEMPOTENCY_CONFLICT"] {
+            #expect(outcomes[outcome, default: 0] > 0, "no \(outcome) in \(outcomes)")
+        }
+        print("sequence \(sequence): \(outcomes.sorted { $0.key < $1.key })")
+        #expect(try lmdb.deployments() == (try await replicas[0].deployments()))
+        let lmdbLog = try lmdb.auditEntries()
+        let fleetLog = try await replicas[1].auditEntries()
+        #expect(lmdbLog.count == fleetLog.count)
+        #expect(lmdbLog.map(\.hash) == fleetLog.map(\.hash), "the same chain, entry for entry")
+        #expect(try await replicas[0].verifyAudit().isIntact)
+    }
+}
+
+/// The test command's PostgreSQL (`DXCP_TEST_POSTGRES_URL`), with a fresh database per test.
+struct FleetDatabase {
+    let location: PostgresLocation
+    let url: String
+
+    init() throws {
+        guard let base = ProcessInfo.processInfo.environment["DXCP_TEST_POSTGRES_URL"], let server = PostgresLocation(url: base) else {
+            throw FleetTestError("DXCP_TEST_POSTGRES_URL is not set: run the README's test command, or start one with `bash scripts/postgres.sh start DIR`")
+        }
+        let name = "dxcp_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+        url = "postgres://\(server.username)@\(server.host):\(server.port)/\(name)"
+        location = try #require(PostgresLocation(url: url))
+        try Self.psql(base, "CREATE DATABASE \(name)")
+    }
+
+    /// Runs one statement with psql and returns its unaligned output.
+    @discardableResult
+    func psql(_ sql: String) throws -> String { try Self.psql(url, sql) }
+
+    @discardableResult
+    static func psql(_ url: String, _ sql: String) throws -> String {
+        let run = try runToEnd(URL(fileURLWithPath: "/usr/bin/psql"), [url, "-XAtq", "-v", "ON_ERROR_STOP=1", "-c", sql])
+        guard run.status == 0 else { throw FleetTestError("psql failed: \(run.err)") }
+        return run.out.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}
+
+struct FleetTestError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// `count` replicas on `database`: the first migrates and seeds the policy and builds.
+func seededFleet(_ database: FleetDatabase, policy: PolicySnapshot, versions: [String] = ["1.0.0"], count: Int = 3) async throws -> [FleetStore] {
+    var replicas = [try FleetStore(location: database.location, options: .init(migrate: true))]
+    try await seed(policy: policy, versions: versions, replacePolicy: replicas[0].replacePolicy, decide: replicas[0].decide)
+    while replicas.count < count { replicas.append(try FleetStore(location: database.location)) }
+    return replicas
+}
+
+/// The policy and a registered build of each version, with fixed decision ids: two stores seeded
+/// alike hold the same audit chain.
+func seed(
+    policy: PolicySnapshot, versions: [String],
+    replacePolicy: (PolicySnapshot, String, Timestamp) async throws -> Void,
+    decide: (Request, Principal, DecisionContext, String?) async throws -> Decision
+) async throws {
+    try await replacePolicy(policy, "test", baseTime)
+    for version in versions {
+        let registration = BuildRegistration(
+            service: "demo-service", version: version, artifactRef: "s3://artifacts/demo-service-\(version).zip",
+            gitSha: "abc\(version)", gitBranch: "main", ciProvider: "github", ciRunId: "1", builtAt: "2026-11-25T11:00:00Z")
+        let decision = try await decide(.registerExistingBuild(registration), ciBot, context("build-\(version)", id: "build-\(version)"), nil)
+        #expect(decision.allowed, "build registration: \(decision.code.map(\.rawValue) ?? "")")
+    }
+}
+
+extension AuditVerifier.Verdict {
+    var isIntact: Bool {
+        if case .intact = self { return true }
+        return false
+    }
+}
+
+extension Decision {
+    /// The deployment record a deploy decision answers with.
+    var record: DeploymentRecord? {
+        if case .deployment(let record) = result { return record }
+        return nil
+    }
+}
