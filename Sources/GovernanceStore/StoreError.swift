@@ -19,6 +19,10 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
         case busy
         /// Audit entries asked for were already removed by retention.
         case pruned
+        /// A fleet's database cannot be reached; nothing of the failed work was committed.
+        case unavailable
+        /// A fleet's database did not confirm a commit: it may or may not have been applied.
+        case unconfirmed
         /// Any other storage failure.
         case storage
     }
@@ -48,5 +52,5 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
         self.init(kind, path: error.path, "\(error.operation) failed: \(error.reason); \(error.advice)")
     }
 
-    public var description: String { "data directory \(path): \(message)" }
+    public var description: String { path.hasPrefix("postgres://") ? "database \(path): \(message)" : "data directory \(path): \(message)" }
 }

@@ -181,13 +181,13 @@ import Testing
     }
 }
 
-/// The test command's PostgreSQL (`DXCP_TEST_POSTGRES_URL`), with a fresh database per test.
+/// A fresh database on the test command's PostgreSQL (`DXCP_TEST_POSTGRES_URL`), or on `server`.
 struct FleetDatabase {
     let location: PostgresLocation
     let url: String
 
-    init() throws {
-        guard let base = ProcessInfo.processInfo.environment["DXCP_TEST_POSTGRES_URL"], let server = PostgresLocation(url: base) else {
+    init(server: String? = nil) throws {
+        guard let base = server ?? ProcessInfo.processInfo.environment["DXCP_TEST_POSTGRES_URL"], let server = PostgresLocation(url: base) else {
             throw FleetTestError("DXCP_TEST_POSTGRES_URL is not set: run the README's test command, or start one with `bash scripts/postgres.sh start DIR`")
         }
         let name = "dxcp_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
@@ -214,10 +214,12 @@ struct FleetTestError: Error, CustomStringConvertible {
 }
 
 /// `count` replicas on `database`: the first migrates and seeds the policy and builds.
-func seededFleet(_ database: FleetDatabase, policy: PolicySnapshot, versions: [String] = ["1.0.0"], count: Int = 3) async throws -> [FleetStore] {
-    var replicas = [try FleetStore(location: database.location, options: .init(migrate: true))]
+func seededFleet(
+    _ database: FleetDatabase, policy: PolicySnapshot, versions: [String] = ["1.0.0"], count: Int = 3, timeout: Duration = .seconds(5)
+) async throws -> [FleetStore] {
+    var replicas = [try FleetStore(location: database.location, options: .init(migrate: true, timeout: timeout))]
     try await seed(policy: policy, versions: versions, replacePolicy: replicas[0].replacePolicy, decide: replicas[0].decide)
-    while replicas.count < count { replicas.append(try FleetStore(location: database.location)) }
+    while replicas.count < count { replicas.append(try FleetStore(location: database.location, options: .init(timeout: timeout))) }
     return replicas
 }
 

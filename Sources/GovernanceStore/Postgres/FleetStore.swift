@@ -26,14 +26,18 @@ public final class FleetStore: GovernanceBackend, BatchBackend {
         public var maxQueue: Int
         /// Connections for reads and read-only decisions (the writer has one of its own).
         public var readers: Int
+        /// The longest any statement may wait for PostgreSQL; past it the connection is closed and
+        /// the work fails with nothing committed (or, for a commit, unconfirmed).
+        public var timeout: Duration
         /// Told of every commit: pieces of work in it, time applying them, time committing.
         public var commitObserver: (@Sendable (Int, Duration, Duration) -> Void)?
 
         public init(
-            migrate: Bool = false, maxBatch: Int = 256, maxQueue: Int = 4096, readers: Int = 4,
+            migrate: Bool = false, maxBatch: Int = 256, maxQueue: Int = 4096, readers: Int = 4, timeout: Duration = .seconds(5),
             commitObserver: (@Sendable (Int, Duration, Duration) -> Void)? = nil
         ) {
             self.migrate = migrate
+            self.timeout = timeout
             self.commitObserver = commitObserver
             self.readers = readers
             self.maxBatch = maxBatch
@@ -44,6 +48,7 @@ public final class FleetStore: GovernanceBackend, BatchBackend {
     public let location: PostgresLocation
     public var path: String { location.description }
     let logger: Logger
+    let timeout: Duration
     let writer: WritePath
     // INVARIANT: used only on the writer's thread (inside `applyBatch`).
     private let writerSession: SQLSession
@@ -61,10 +66,11 @@ public final class FleetStore: GovernanceBackend, BatchBackend {
     public init(location: PostgresLocation, options: Options = Options(), logger: Logger = Logger(label: "dxcp.fleet")) throws(StoreError) {
         self.location = location
         self.logger = logger
-        writerSession = try SQLSession.connect(location, logger: logger)
+        self.timeout = options.timeout
+        writerSession = try SQLSession.connect(location, timeout: options.timeout, logger: logger)
         var readers: [(session: SQLSession, queue: DispatchQueue)] = []
         for n in 0..<max(1, options.readers) {
-            readers.append((try SQLSession.connect(location, logger: logger), DispatchQueue(label: "dxcp.fleet.reader.\(n)")))
+            readers.append((try SQLSession.connect(location, timeout: options.timeout, logger: logger), DispatchQueue(label: "dxcp.fleet.reader.\(n)")))
         }
         self.readers = readers
         writer = WritePath(maxBatch: options.maxBatch, maxQueue: options.maxQueue, observer: options.commitObserver)
@@ -87,7 +93,7 @@ public final class FleetStore: GovernanceBackend, BatchBackend {
     /// once wait for each other (an advisory lock).
     static func migrate(_ session: SQLSession, logger: Logger) throws(StoreError) {
         do {
-            try session.execute("BEGIN")
+            try session.transaction {
             try session.execute("SELECT pg_advisory_xact_lock(4850433)")
             for statement in PostgresSchema.version1 { try session.execute(statement) }
             let current = try session.rows("SELECT version FROM dxcp_schema").first?.decode(Int.self)
@@ -104,12 +110,10 @@ public final class FleetStore: GovernanceBackend, BatchBackend {
             } else if let current, current > PostgresSchema.version {
                 throw StoreError(.corrupt, path: session.location.description, "schema version \(current) is newer than this dxcp-policy's \(PostgresSchema.version)")
             }
-            try session.execute("COMMIT")
+            }
         } catch let error as StoreError {
-            try? session.execute("ROLLBACK")
             throw error
         } catch {
-            try? session.execute("ROLLBACK")
             throw StoreError(.storage, path: session.location.description, "schema migration failed: \(String(reflecting: error))")
         }
     }
@@ -298,7 +302,7 @@ public final class FleetStore: GovernanceBackend, BatchBackend {
             leaseQueue.async {
                 continuation.resume(returning: self.leaseSession.withLock { session in
                     do {
-                        if session == nil { session = try SQLSession.connect(self.location, logger: self.logger) }
+                        if session == nil { session = try SQLSession.connect(self.location, timeout: self.timeout, logger: self.logger) }
                         return try session?.rows("SELECT pg_try_advisory_lock(\(Self.leaseKey))").first?.decode(Bool.self) ?? false
                     } catch {
                         session = nil
@@ -364,19 +368,14 @@ public final class FleetStore: GovernanceBackend, BatchBackend {
     }
 
     func applyBatch(_ batch: [WriteWork], beforeCommit: () -> Void) throws -> [WriteOutcome] {
-        let session = writerSession
-        try session.execute("BEGIN")
-        do {
-            let applied = try applyLocked(batch, session)
+        let applied = try writerSession.transaction {
+            let applied = try applyLocked(batch, writerSession)
             beforeCommit()
-            try session.execute("COMMIT")
-            if let (generation, snapshot) = applied.published { publishPolicy(generation: generation, snapshot) }
-            applied.readHits.forEach(readWindows.hit)
-            return applied.outcomes
-        } catch {
-            try? session.execute("ROLLBACK")
-            throw error
+            return applied
         }
+        if let (generation, snapshot) = applied.published { publishPolicy(generation: generation, snapshot) }
+        applied.readHits.forEach(readWindows.hit)
+        return applied.outcomes
     }
 
     private func applyLocked(_ batch: [WriteWork], _ session: SQLSession) throws

@@ -1,3 +1,4 @@
+import Dispatch
 import FoundationEssentials
 import Logging
 import NIOCore
@@ -32,66 +33,163 @@ public struct PostgresLocation: Sendable, Hashable, CustomStringConvertible {
     public var description: String { "postgres://\(username)@\(host):\(port)/\(database)" }
 }
 
-/// One PostgreSQL connection used synchronously by one thread at a time: the writer's thread, or
-/// a reader holding it. Every call blocks its thread until PostgreSQL answers (never a thread of
-/// the cooperative pool or an event loop).
+/// One PostgreSQL connection used synchronously by one thread at a time (the writer's thread, a
+/// reader's queue, the lease's queue), never by a thread of the cooperative pool or an event loop.
+///
+/// Every statement waits at most `timeout`: past it the connection is closed and the statement
+/// fails, so no caller waits on an unreachable database longer than that. A lost connection is
+/// replaced at the start of the next unit of work — never inside a transaction, whose statements
+/// must all run on the connection that began it.
 final class SQLSession: Sendable {
-    let connection: PostgresConnection
-    let logger: Logger
     let location: PostgresLocation
+    let logger: Logger
+    let timeout: Duration
 
-    private init(connection: PostgresConnection, location: PostgresLocation, logger: Logger) {
-        self.connection = connection
+    private struct State {
+        var connection: PostgresConnection?
+        var inTransaction = false
+    }
+
+    // INVARIANT: touched only by the one thread using the session at a time; the lock makes
+    // that visible to the compiler and costs nothing uncontended.
+    private let state = Mutex(State())
+
+    init(_ location: PostgresLocation, timeout: Duration, logger: Logger) {
         self.location = location
+        self.timeout = timeout
         self.logger = logger
     }
 
-    /// Connects to `location` (no TLS: the fleet's database is reached over a private network or
-    /// loopback; see docs/FLEET.md).
-    static func connect(_ location: PostgresLocation, logger: Logger) throws(StoreError) -> SQLSession {
-        let configuration = PostgresConnection.Configuration(
+    /// Connects now, failing with the reason when the database cannot be reached.
+    static func connect(_ location: PostgresLocation, timeout: Duration, logger: Logger) throws(StoreError) -> SQLSession {
+        let session = SQLSession(location, timeout: timeout, logger: logger)
+        _ = try session.connection(reconnect: true)
+        return session
+    }
+
+    /// The open connection; a new one when there is none and `reconnect` allows it.
+    private func connection(reconnect: Bool) throws(StoreError) -> PostgresConnection {
+        if let current = state.withLock({ $0.connection }), !current.isClosed { return current }
+        guard reconnect else {
+            throw StoreError(.unavailable, path: location.description, "the connection to PostgreSQL was lost during a transaction; nothing of it was committed")
+        }
+        var configuration = PostgresConnection.Configuration(
             host: location.host, port: location.port, username: location.username, password: location.password,
             database: location.database, tls: .disable)
+        configuration.options.connectTimeout = .milliseconds(Int64(timeout / .milliseconds(1)))
+        let future = PostgresConnection.connect(
+            on: MultiThreadedEventLoopGroup.singleton.next(), configuration: configuration,
+            id: Self.nextID.add(1, ordering: .relaxed).newValue, logger: logger)
         do {
-            let connection = try PostgresConnection.connect(
-                on: MultiThreadedEventLoopGroup.singleton.next(), configuration: configuration,
-                id: Self.nextID.add(1, ordering: .relaxed).newValue, logger: logger
-            ).wait()
-            return SQLSession(connection: connection, location: location, logger: logger)
+            let connection = try wait(for: future, onTimeout: {})
+            state.withLock { $0.connection = connection }
+            return connection
         } catch {
-            throw StoreError(.inaccessible, path: location.description, "cannot connect: \(String(reflecting: error))")
+            throw StoreError(.unavailable, path: location.description, "cannot connect to PostgreSQL: \(Self.reason(error))")
         }
     }
 
     private static let nextID = Atomic<Int>(0)
 
+    /// Waits for `future` at most `timeout`; past it runs `onTimeout` (closing the connection
+    /// fails the future) and throws.
+    private func wait<T: Sendable>(for future: EventLoopFuture<T>, onTimeout: () -> Void) throws -> T {
+        let done = DispatchSemaphore(value: 0)
+        let result = Mutex<Result<T, any Error>?>(nil)
+        future.whenComplete { outcome in
+            result.withLock { $0 = outcome }
+            done.signal()
+        }
+        if done.wait(timeout: .now() + timeout / .seconds(1)) == .timedOut {
+            onTimeout()
+            throw StoreError(.unavailable, path: location.description, "PostgreSQL did not answer within \(timeout)")
+        }
+        return try result.withLock { $0! }.get()
+    }
+
+    /// Runs one statement; a failure of the connection closes it and throws `.unavailable`.
+    private func query(_ query: PostgresQuery) throws -> PostgresQueryResult {
+        let inTransaction = state.withLock { $0.inTransaction }
+        let connection = try connection(reconnect: !inTransaction)
+        do {
+            return try wait(for: connection.query(query, logger: logger), onTimeout: { self.drop(connection) })
+        } catch let error as PSQLError where error.serverInfo == nil || Self.endsConnection(error.serverInfo?[.sqlState]) {
+            // No answer from the server (the socket closed, the connection failed), or the server
+            // ending the session (shutting down, crashed, not yet accepting): it is unusable.
+            drop(connection)
+            throw StoreError(.unavailable, path: location.description, "the connection to PostgreSQL failed: \(Self.reason(error))")
+        }
+    }
+
+    /// Closes `connection` without waiting and forgets it.
+    private func drop(_ connection: PostgresConnection) {
+        state.withLock { if $0.connection === connection { $0.connection = nil } }
+        let _: EventLoopFuture<Void> = connection.close()
+    }
+
     /// Runs `query` and returns its rows.
     @discardableResult
     func rows(_ query: PostgresQuery) throws -> [PostgresRow] {
-        Array(try connection.query(query, logger: logger).wait().rows)
+        Array(try self.query(query).rows)
     }
 
     /// Runs `query` and returns the number of rows it changed.
     @discardableResult
     func run(_ query: PostgresQuery) throws -> Int {
-        try connection.query(query, logger: logger).wait().metadata.rows ?? 0
+        try self.query(query).metadata.rows ?? 0
     }
 
-    /// Runs statements that take no parameters (schema changes, transaction control).
+    /// Runs statements that take no parameters (schema changes).
     func execute(_ sql: String) throws {
-        _ = try connection.query(PostgresQuery(unsafeSQL: sql), logger: logger).wait()
+        _ = try query(PostgresQuery(unsafeSQL: sql))
+    }
+
+    /// Runs `body` in one transaction: committed when it returns, rolled back when it throws.
+    /// A commit whose answer is lost throws `.unconfirmed`: it may or may not have been applied.
+    func transaction<T>(_ body: () throws -> T) throws -> T {
+        try execute("BEGIN")
+        state.withLock { $0.inTransaction = true }
+        defer { state.withLock { $0.inTransaction = false } }
+        let value: T
+        do {
+            value = try body()
+        } catch {
+            try? execute("ROLLBACK")
+            throw error
+        }
+        do {
+            try execute("COMMIT")
+        } catch {
+            // Whatever went wrong, the commit was sent: it may have been applied.
+            throw StoreError(.unconfirmed, path: location.description, "PostgreSQL did not confirm the commit (\(Self.reason(error))); its outcome is unknown")
+        }
+        return value
     }
 
     /// Disconnects (waiting for the socket to close, unless called on the connection's own event
     /// loop, which must never block).
     func close() {
-        if connection.eventLoop.inEventLoop {
-            let _: EventLoopFuture<Void> = connection.close()
-        } else {
-            let closing: EventLoopFuture<Void> = connection.close()
-            try? closing.wait()
-        }
+        guard let connection = state.withLock({ state in defer { state.connection = nil }; return state.connection }) else { return }
+        let closing: EventLoopFuture<Void> = connection.close()
+        if !connection.eventLoop.inEventLoop { try? closing.wait() }
     }
 
     deinit { close() }
+
+    /// SQLSTATE classes after which the session is gone: 08 (connection exception) and 57
+    /// (operator intervention: shutdown, crash recovery, not yet accepting connections).
+    static func endsConnection(_ sqlState: String?) -> Bool {
+        guard let sqlState else { return false }
+        return sqlState.hasPrefix("08") || sqlState.hasPrefix("57")
+    }
+
+    /// What a PostgreSQL error says, for an operator.
+    static func reason(_ error: any Error) -> String {
+        if let error = error as? StoreError { return error.message }
+        if let error = error as? PSQLError {
+            if let message = error.serverInfo?[.message] { return message }
+            return "\(error.code)" + (error.underlying.map { ": \($0)" } ?? "")
+        }
+        return "\(error)"
+    }
 }

@@ -426,6 +426,13 @@ public final class GovernanceServer: Sendable {
             return answer
         }
         logger.error("decision failed", metadata: ["request_id": "\(requestId)", "error": "\(error)"])
+        if let error = error as? StoreError, error.kind == .unconfirmed {
+            // The commit was sent and its answer lost: it may have been applied. A retry with the
+            // same Idempotency-Key replays it if it was, and decides afresh if it was not.
+            return denial(.internalError, status: 503,
+                message: "The decision store did not confirm the commit, so its outcome is unknown; retry with the same Idempotency-Key",
+                requestId: requestId, hint: nil)
+        }
         return denial(.internalError, status: 503, message: "The decision store is unavailable; nothing was changed", requestId: requestId, hint: nil)
     }
 
