@@ -8,8 +8,8 @@ import Testing
 /// restarted here without disturbing the other tests' server).
 @Suite(.timeLimit(.minutes(3))) struct FleetFaultTests {
     @Test func aStoppedDatabaseAnswersUnavailableAndTheReplicaReconnects() async throws {
-        let server = try PostgresServer()
-        let database = try FleetDatabase(server: server.url)
+        let server = try TestPostgres()
+        let database = try TestDatabase(server: server.url)
         let replica = try await seededFleet(database, policy: testPolicy(maxConcurrent: 10, dailyDeploy: 100), count: 1, timeout: .seconds(2))[0]
         let first = try await replica.decide(.deploy(deployIntent(summary: "a")), by: owner, context: context("a"))
         #expect(first.allowed)
@@ -36,8 +36,8 @@ import Testing
     /// the API does. Every answered deploy is stored, each key has one deployment, and the
     /// chain verifies.
     @Test func aRestartUnderLoadLosesNothingAcknowledged() async throws {
-        let server = try PostgresServer()
-        let database = try FleetDatabase(server: server.url)
+        let server = try TestPostgres()
+        let database = try TestDatabase(server: server.url)
         let replicas = try await seededFleet(database, policy: testPolicy(maxConcurrent: 1000, dailyDeploy: 100_000), count: 2, timeout: .seconds(2))
         let perClient = 60
         let acknowledged = try await withThrowingTaskGroup(of: [String: String].self) { group in
@@ -77,43 +77,5 @@ import Testing
         #expect(Set(stored.map(\.id)) == Set(acknowledged.values), "every acknowledged deployment is stored, and nothing else")
         #expect(Set(stored.map(\.changeSummary)).count == stored.count)
         #expect(try await replicas[1].verifyAudit().isIntact)
-    }
-}
-
-/// A PostgreSQL of one test's own (scripts/postgres.sh), removed when the test ends.
-final class PostgresServer: Sendable {
-    let directory: String
-    let url: String
-
-    init() throws {
-        directory = NSTemporaryDirectory() + "dxcp-pg-" + UUID().uuidString
-        url = try Self.script("start", directory)
-    }
-
-    /// Stops the server at once, as a crash would.
-    func crash() throws { _ = try Self.script("crash", directory) }
-    /// Starts it again on its port.
-    func resume() throws { _ = try Self.script("resume", directory) }
-    /// Crashes it and starts it again.
-    func restart() throws { _ = try Self.script("restart", directory) }
-
-    deinit { _ = try? Self.script("stop", directory) }
-
-    /// Runs scripts/postgres.sh with its output in a file (spawned and waited for directly:
-    /// the server it starts outlives the script, and must not hold a pipe of ours).
-    private static func script(_ verb: String, _ directory: String) throws -> String {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let output = directory + ".\(verb).out"
-        let command = "bash '\(root.path)/scripts/postgres.sh' \(verb) '\(directory)' >'\(output)' 2>&1 </dev/null"
-        var pid: pid_t = 0
-        let argv: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/sh"), strdup("-c"), strdup(command), nil]
-        defer { argv.forEach { free($0) } }
-        guard posix_spawn(&pid, "/bin/sh", nil, nil, argv, environ) == 0 else { throw FleetTestError("cannot run postgres.sh") }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
-        let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
-        try? FileManager.default.removeItem(atPath: output)
-        guard status == 0 else { throw FleetTestError("postgres.sh \(verb) failed: \(text)") }
-        return text.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }

@@ -10,7 +10,7 @@ import Testing
 /// connections and writer, as separate processes would have.
 @Suite struct FleetStoreTests {
     @Test func theSchemaIsCreatedOnceVersionedAndRequired() throws {
-        let database = try FleetDatabase()
+        let database = try TestDatabase()
         #expect(throws: StoreError.self) { try FleetStore(location: database.location) }
         let first = try FleetStore(location: database.location, options: .init(migrate: true))
         let second = try FleetStore(location: database.location, options: .init(migrate: true))
@@ -26,7 +26,7 @@ import Testing
     }
 
     @Test func threeReplicasAtLimitOneAdmitExactlyOne() async throws {
-        let database = try FleetDatabase()
+        let database = try TestDatabase()
         let replicas = try await seededFleet(database, policy: testPolicy(maxConcurrent: 1, dailyDeploy: 1000))
         let decisions = try await withThrowingTaskGroup(of: Decision.self) { group in
             for n in 0..<90 {
@@ -46,7 +46,7 @@ import Testing
     }
 
     @Test func threeReplicasSpendExactlyTheDailyQuota() async throws {
-        let database = try FleetDatabase()
+        let database = try TestDatabase()
         let replicas = try await seededFleet(database, policy: testPolicy(maxConcurrent: 1000, dailyDeploy: 7))
         let decisions = try await withThrowingTaskGroup(of: Decision.self) { group in
             for n in 0..<60 {
@@ -61,7 +61,7 @@ import Testing
     }
 
     @Test func oneKeySpreadOverReplicasMakesOneDeployment() async throws {
-        let database = try FleetDatabase()
+        let database = try TestDatabase()
         let replicas = try await seededFleet(database, policy: testPolicy(maxConcurrent: 1000, dailyDeploy: 1000))
         let decisions = try await withThrowingTaskGroup(of: Decision.self) { group in
             for n in 0..<30 {
@@ -85,7 +85,7 @@ import Testing
     }
 
     @Test func engineOutcomesFreeTheSlotAndRefundAReleasedReservation() async throws {
-        let database = try FleetDatabase()
+        let database = try TestDatabase()
         let replicas = try await seededFleet(database, policy: testPolicy(maxConcurrent: 1, dailyDeploy: 10))
         let first = try await replicas[0].decide(.deploy(deployIntent(summary: "a")), by: owner, context: context("a"))
         let id = try #require(first.record?.id)
@@ -110,6 +110,51 @@ import Testing
         #expect(try await replicas[1].verifyAudit().isIntact)
     }
 
+    @Test func theKillSwitchSetThroughOneReplicaStopsTheNextDecisionOfEvery() async throws {
+        let database = try TestDatabase()
+        let replicas = try await seededFleet(database, policy: testPolicy(maxConcurrent: 10, dailyDeploy: 100))
+        // Each replica has decided (and cached the policy) before the change.
+        for (n, replica) in replicas.enumerated() {
+            #expect(try await replica.decide(.deploy(deployIntent(summary: "before \(n)")), by: owner, context: context("before-\(n)")).allowed)
+            #expect(try await replica.decide(.validate(deployIntent()), by: owner, context: context()).allowed)
+        }
+        let toggle = try await replicas[0].decide(.setMutationsDisabled(KillSwitchChange(mutationsDisabled: true, reason: "freeze")), by: admin, context: context())
+        #expect(toggle.allowed)
+        for (n, replica) in replicas.enumerated() {
+            let deploy = try await replica.decide(.deploy(deployIntent(summary: "after \(n)")), by: owner, context: context("after-\(n)"))
+            #expect(deploy.code == .mutationsDisabled, "replica \(n)")
+            #expect(try await replica.policy().settings.mutationsDisabled, "replica \(n)")
+        }
+    }
+
+    /// Read windows are rows every replica counts in: an actor's reads spread over three replicas
+    /// meet one `read_rpm`, not one per replica.
+    @Test func readsSpreadOverReplicasMeetOneReadLimit() async throws {
+        let database = try TestDatabase()
+        var policy = testPolicy()
+        policy.settings.readRPM = 7
+        let replicas = try await seededFleet(database, policy: policy)
+        var codes: [String] = []
+        for n in 0..<10 {
+            let decision = try await replicas[n % 3].decide(.listDeployments(DeploymentQuery()), by: owner, context: context())
+            codes.append(decision.code?.rawValue ?? "allowed")
+        }
+        #expect(codes == Array(repeating: "allowed", count: 7) + Array(repeating: "RATE_LIMITED", count: 3))
+        #expect(try database.psql("SELECT sum(count) FROM rate_windows WHERE bucket = 'read'") == "7")
+    }
+
+    @Test func oneReplicaLeadsTheBackgroundWorkAndAnotherTakesOverWhenItGoes() async throws {
+        let database = try TestDatabase()
+        let replicas = try await seededFleet(database, policy: testPolicy(), count: 3)
+        #expect(await replicas[1].leadsBackgroundWork())
+        #expect(await replicas[1].leadsBackgroundWork(), "asking again keeps the lease")
+        #expect(await !replicas[0].leadsBackgroundWork())
+        #expect(await !replicas[2].leadsBackgroundWork())
+        await replicas[1].close()
+        #expect(await replicas[2].leadsBackgroundWork(), "the lease is free once its holder's connection ends")
+        #expect(await !replicas[0].leadsBackgroundWork())
+    }
+
     /// The same seeded sequence of requests and engine outcomes, decided by LMDB and by a fleet
     /// of two on PostgreSQL, gives the same decisions, records and audit entries.
     @Test(arguments: [11, 12, 13] as [UInt64])
@@ -118,7 +163,7 @@ import Testing
         let policy = testPolicy(maxConcurrent: 2, dailyDeploy: 30, mutateRPM: 12)
         let lmdb = try GovernanceStore(directory: dir.path, options: .init(mapSize: 64 << 20, create: true))
         try await seed(policy: policy, versions: ["1.0.0", "1.1.0"], replacePolicy: lmdb.replacePolicy, decide: lmdb.decide)
-        let database = try FleetDatabase()
+        let database = try TestDatabase()
         let replicas = try await seededFleet(database, policy: policy, versions: ["1.0.0", "1.1.0"], count: 2)
         var random = SplitMix64(seed: sequence)
         var time = baseTime.adding(seconds: 10)
@@ -181,41 +226,13 @@ import Testing
     }
 }
 
-/// A fresh database on the test command's PostgreSQL (`DXCP_TEST_POSTGRES_URL`), or on `server`.
-struct FleetDatabase {
-    let location: PostgresLocation
-    let url: String
-
-    init(server: String? = nil) throws {
-        guard let base = server ?? ProcessInfo.processInfo.environment["DXCP_TEST_POSTGRES_URL"], let server = PostgresLocation(url: base) else {
-            throw FleetTestError("DXCP_TEST_POSTGRES_URL is not set: run the README's test command, or start one with `bash scripts/postgres.sh start DIR`")
-        }
-        let name = "dxcp_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
-        url = "postgres://\(server.username)@\(server.host):\(server.port)/\(name)"
-        location = try #require(PostgresLocation(url: url))
-        try Self.psql(base, "CREATE DATABASE \(name)")
-    }
-
-    /// Runs one statement with psql and returns its unaligned output.
-    @discardableResult
-    func psql(_ sql: String) throws -> String { try Self.psql(url, sql) }
-
-    @discardableResult
-    static func psql(_ url: String, _ sql: String) throws -> String {
-        let run = try runToEnd(URL(fileURLWithPath: "/usr/bin/psql"), [url, "-XAtq", "-v", "ON_ERROR_STOP=1", "-c", sql])
-        guard run.status == 0 else { throw FleetTestError("psql failed: \(run.err)") }
-        return run.out.trimmingCharacters(in: .whitespacesAndNewlines)
-    }
-}
-
-struct FleetTestError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
+extension TestDatabase {
+    var location: PostgresLocation { PostgresLocation(url: url)! }
 }
 
 /// `count` replicas on `database`: the first migrates and seeds the policy and builds.
 func seededFleet(
-    _ database: FleetDatabase, policy: PolicySnapshot, versions: [String] = ["1.0.0"], count: Int = 3, timeout: Duration = .seconds(5)
+    _ database: TestDatabase, policy: PolicySnapshot, versions: [String] = ["1.0.0"], count: Int = 3, timeout: Duration = .seconds(5)
 ) async throws -> [FleetStore] {
     var replicas = [try FleetStore(location: database.location, options: .init(migrate: true, timeout: timeout))]
     try await seed(policy: policy, versions: versions, replacePolicy: replicas[0].replacePolicy, decide: replicas[0].decide)

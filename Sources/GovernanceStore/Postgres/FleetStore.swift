@@ -58,7 +58,6 @@ public final class FleetStore: GovernanceBackend, BatchBackend {
     /// The connection that holds the background work's lease (connected on first use).
     private let leaseSession = Mutex<SQLSession?>(nil)
     private let leaseQueue = DispatchQueue(label: "dxcp.fleet.lease")
-    let readWindows = ReadWindows()
     private let policyCache = Mutex<(generation: UInt64, snapshot: PolicySnapshot)?>(nil)
 
     /// Connects to the database at `location`; with `options.migrate`, creates or upgrades its
@@ -129,14 +128,15 @@ public final class FleetStore: GovernanceBackend, BatchBackend {
             }
             return decision
         }
-        let decision = try await read { session in
-            let view = PostgresView(session: session, codec: .shared, readWindows: self.readWindows)
+        return try await read { session in
+            let view = PostgresView(session: session, codec: .shared)
             let decision = Evaluator.evaluate(request, by: principal, policy: try self.policy(session), state: view, context: context)
             if let failure = view.failure { throw failure }
+            // A read's window is counted where every replica reads it (its own statement, outside
+            // the write path: reads never wait for the fleet lock).
+            for case .countRate(let window) in decision.effects where window.bucket.keptInMemory { try FleetWrites.count(window, session) }
             return decision
         }
-        for case .countRate(let window) in decision.effects where window.bucket.keptInMemory { readWindows.hit(window) }
-        return decision
     }
 
     public var writes: StoreWrites { StoreWrites(writer) }
@@ -162,7 +162,7 @@ public final class FleetStore: GovernanceBackend, BatchBackend {
     /// Runs `body` on a view over a reader's connection; a failed read is thrown, not answered.
     private func viewing<T: Sendable>(_ body: @escaping @Sendable (PostgresView) -> T) async throws(StoreError) -> T {
         try await read { session in
-            let view = PostgresView(session: session, codec: .shared, readWindows: nil)
+            let view = PostgresView(session: session, codec: .shared)
             let value = body(view)
             if let failure = view.failure { throw failure }
             return value
@@ -374,12 +374,11 @@ public final class FleetStore: GovernanceBackend, BatchBackend {
             return applied
         }
         if let (generation, snapshot) = applied.published { publishPolicy(generation: generation, snapshot) }
-        applied.readHits.forEach(readWindows.hit)
         return applied.outcomes
     }
 
     private func applyLocked(_ batch: [WriteWork], _ session: SQLSession) throws
-        -> (outcomes: [WriteOutcome], published: (UInt64, PolicySnapshot)?, readHits: [RateWindow])
+        -> (outcomes: [WriteOutcome], published: (UInt64, PolicySnapshot)?)
     {
         // The fleet lock: every replica's batch waits here for the one before it to commit.
         guard let head = try session.rows("SELECT audit_sequence, audit_hash, policy_generation FROM fleet_head FOR UPDATE").first else {
@@ -394,7 +393,7 @@ public final class FleetStore: GovernanceBackend, BatchBackend {
         for work in batch {
             switch work {
             case .decide(let request, let principal, let context, let requestId):
-                let view = PostgresView(session: session, codec: .shared, readWindows: nil)
+                let view = PostgresView(session: session, codec: .shared)
                 let decision = Evaluator.evaluate(request, by: principal, policy: state.policy, state: view, context: context)
                 if let failure = view.failure { throw failure }
                 let origin = AuditOrigin(decisionId: decision.decisionId, requestId: requestId, timestamp: context.now, trail: decision.trail)
@@ -415,6 +414,6 @@ public final class FleetStore: GovernanceBackend, BatchBackend {
             UPDATE fleet_head SET audit_sequence = \(Int64(state.chain.sequence)), audit_hash = \(state.chain.headHash),
                 policy_generation = \(Int64(state.generation)), commits = commits + 1
             """)
-        return (outcomes, published, state.readHits)
+        return (outcomes, published)
     }
 }

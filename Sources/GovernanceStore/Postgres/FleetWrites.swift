@@ -12,6 +12,14 @@ struct FleetWrites {
     let codec: RecordCodec
     let path: String
 
+    /// Counts one request in its rate window: a row shared by the fleet, whatever the bucket.
+    static func count(_ window: RateWindow, _ session: SQLSession) throws {
+        try session.run("""
+            INSERT INTO rate_windows (minute, actor, bucket, count) VALUES (\(window.minute), \(window.actorId), \(window.bucket.rawValue), 1)
+            ON CONFLICT (minute, actor, bucket) DO UPDATE SET count = rate_windows.count + 1
+            """)
+    }
+
     private func json(_ value: some Encodable) throws -> String {
         String(decoding: try codec.encode(value), as: UTF8.self)
     }
@@ -21,14 +29,7 @@ struct FleetWrites {
         for effect in effects {
             switch effect {
             case .countRate(let window):
-                if window.bucket.keptInMemory {
-                    state.readHits.append(window)
-                } else {
-                    try session.run("""
-                        INSERT INTO rate_windows (minute, actor, bucket, count) VALUES (\(window.minute), \(window.actorId), \(window.bucket.rawValue), 1)
-                        ON CONFLICT (minute, actor, bucket) DO UPDATE SET count = rate_windows.count + 1
-                        """)
-                }
+                try Self.count(window, session)
             case .spendQuota(let scope, let day):
                 try addQuota(scope, day: day, by: 1)
                 try session.run("DELETE FROM quota_counters WHERE kind = \(scope.kind.rawValue) AND scope = \(scope.key) AND day < \(day - 2)")

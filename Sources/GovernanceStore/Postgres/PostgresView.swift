@@ -2,23 +2,21 @@ import PostgresNIO
 import Rules
 
 /// The rules' view of governance state in a fleet's PostgreSQL, read on one session (inside the
-/// writer's transaction, or on a reader's connection).
+/// writer's transaction, or on a reader's connection). Every rate window, read ones included, is
+/// a row shared by the fleet (DECISIONS 80).
 ///
 /// As with ``StoreView``, a read error cannot be thrown through the rules: the view records the
 /// first one and answers neutrally, and the owner discards the decision when ``failure`` is set.
 final class PostgresView: StateView {
     let session: SQLSession
     let codec: RecordCodec
-    /// Read windows are counted in this replica's memory (DECISIONS 80); nil in the writer.
-    let readWindows: ReadWindows?
     // INVARIANT: set at most once, by the first failed read; a decision evaluated while it is set
     // is never committed or returned.
     private(set) var failure: (any Error)?
 
-    init(session: SQLSession, codec: RecordCodec, readWindows: ReadWindows?) {
+    init(session: SQLSession, codec: RecordCodec) {
         self.session = session
         self.codec = codec
-        self.readWindows = readWindows
     }
 
     private func attempt<T>(_ fallback: T, _ body: () throws -> T) -> T {
@@ -38,8 +36,7 @@ final class PostgresView: StateView {
     }
 
     func rateCount(_ window: RateWindow) -> Int {
-        if window.bucket.keptInMemory, let readWindows { return readWindows.count(window) }
-        return attempt(0) {
+        attempt(0) {
             try single(Int.self, "SELECT count FROM rate_windows WHERE minute = \(window.minute) AND actor = \(window.actorId) AND bucket = \(window.bucket.rawValue)") ?? 0
         }
     }
