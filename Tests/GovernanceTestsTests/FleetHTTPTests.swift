@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import Synchronization
 import Testing
 import TestSupport
@@ -159,6 +162,99 @@ import TestSupport
         #expect(bodies.count == storedIds.count, "no trigger for a deployment that is not stored")
         let states = try database.psql("SELECT string_agg(DISTINCT state, ',') FROM deployments")
         #expect(states == "SUCCEEDED", "every execution ended and was recorded: \(states)")
+    }
+}
+
+/// The conformance suite, strict + active, through real NGINX balancing round-robin over two
+/// replicas (examples/fleet/nginx.conf): consecutive requests of one check land on different
+/// replicas, and every guarantee the suite proves — limits, keys, rate windows, the kill switch,
+/// the audit trail — holds across them.
+@Suite struct FleetConformanceTests {
+    @Test func theSuitePassesThroughNginxOverTwoReplicas() async throws {
+        let key = try SigningKey()
+        let gate = try EmulatorProcess(["--run-seconds", "3"])
+        let database = try TestDatabase()
+        let first = try await ServerProcess(key: key, gate: gate.baseURL, store: database.url)
+        let second = try await ServerProcess(key: key, gate: gate.baseURL, store: database.url)
+        let balancer = try FleetBalancer(replicas: [first.baseURL, second.baseURL])
+        try await balancer.ready()
+        let run = try await SuiteRun.run(first, baseURL: balancer.baseURL, key: key, profile: "strict", guardrails: "active")
+        #expect(run.status == 0, "\(run.output)")
+        #expect(run.ids("PASSED") == ConformanceTests.allChecks, "not passed: \(ConformanceTests.allChecks.subtracting(run.ids("PASSED")).sorted())")
+        #expect(run.output.contains("RESULT: CONFORMANT"))
+        // Both replicas answered a good share of the run.
+        var answered: [Int] = []
+        for server in [first, second] {
+            let (data, _) = try await URLSession.shared.data(from: URL(string: server.baseURL + "/metrics")!)
+            answered.append(String(decoding: data, as: UTF8.self).split(separator: "\n")
+                .filter { $0.hasPrefix("dxcp_http_request_duration_seconds_count") }
+                .compactMap { $0.split(separator: " ").last.flatMap { Double($0) } }.reduce(0) { $0 + Int($1) })
+        }
+        #expect(answered.allSatisfy { $0 > 100 }, "requests answered per replica: \(answered)")
+        let entries = try database.psql("SELECT count(*) FROM audit")
+        #expect((Int(entries) ?? 0) > 50, "one audit chain for the fleet: \(entries) entries")
+    }
+}
+
+/// NGINX in the foreground with examples/fleet/nginx.conf over `replicas`; killed when released.
+final class FleetBalancer {
+    static let template = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("examples/fleet/nginx.conf")
+    let process = Process()
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("dxcp-fleet-nginx-\(UUID().uuidString)").path
+    let port: Int
+    var baseURL: String { "http://127.0.0.1:\(port)" }
+
+    init(replicas: [String]) throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        port = try freePort()
+        let hosts = replicas.map { $0.replacingOccurrences(of: "http://", with: "") }
+        let balancer = try String(contentsOf: Self.template, encoding: .utf8)
+            .replacingOccurrences(of: "{{REPLICA_1}}", with: hosts[0])
+            .replacingOccurrences(of: "{{REPLICA_2}}", with: hosts[1])
+            .replacingOccurrences(of: "{{LISTEN}}", with: "127.0.0.1:\(port)")
+        try balancer.write(toFile: directory + "/fleet.conf", atomically: true, encoding: .utf8)
+        let main = """
+            daemon off;
+            master_process off;
+            pid \(directory)/nginx.pid;
+            error_log \(directory)/error.log warn;
+            events { worker_connections 256; }
+            http {
+                access_log off;
+                client_body_temp_path \(directory)/body;
+                proxy_temp_path \(directory)/proxy;
+                fastcgi_temp_path \(directory)/fastcgi;
+                uwsgi_temp_path \(directory)/uwsgi;
+                scgi_temp_path \(directory)/scgi;
+                include \(directory)/fleet.conf;
+            }
+            """
+        try main.write(toFile: directory + "/nginx.conf", atomically: true, encoding: .utf8)
+        process.executableURL = URL(fileURLWithPath: "/usr/sbin/nginx")
+        process.arguments = ["-p", directory, "-c", directory + "/nginx.conf"]
+        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try process.run()
+    }
+
+    /// Waits until NGINX answers through to a replica.
+    func ready() async throws {
+        for _ in 0..<100 {
+            if let (_, response) = try? await URLSession.shared.data(from: URL(string: baseURL + "/v1/health")!),
+                (response as? HTTPURLResponse)?.statusCode == 200
+            {
+                return
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw SetupError(message: "nginx did not start: \((try? String(contentsOfFile: directory + "/error.log", encoding: .utf8)) ?? "")")
+    }
+
+    deinit {
+        // SIGKILL: nginx's single-process mode may not see SIGTERM under the test runner's signal mask.
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        try? FileManager.default.removeItem(atPath: directory)
     }
 }
 

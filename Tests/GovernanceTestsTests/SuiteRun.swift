@@ -30,7 +30,7 @@ struct SuiteRun {
     /// Runs the suite against `server`. With `mint`, tokens are minted from the server's key;
     /// `environment` adds variables (tokens given that way).
     static func run(
-        _ server: ServerProcess, through proxy: FaultProxy? = nil, key: SigningKey, profile: String, guardrails: String, mint: Bool = true, environment extra: [String: String] = [:],
+        _ server: ServerProcess, through proxy: FaultProxy? = nil, baseURL: String? = nil, key: SigningKey, profile: String, guardrails: String, mint: Bool = true, environment extra: [String: String] = [:],
         interruptAfter line: String? = nil, arguments extraArguments: [String] = []
     ) async throws -> SuiteRun {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("gt-run-\(UUID().uuidString)").path
@@ -39,7 +39,7 @@ struct SuiteRun {
         let process = Process()
         process.executableURL = ServerProcess.binaries.appendingPathComponent("governance-tests")
         var arguments = [
-            "--base-url", proxy?.baseURL ?? server.baseURL, "--profile", profile, "--guardrails", guardrails, "--junit", dir + "/junit.xml",
+            "--base-url", baseURL ?? proxy?.baseURL ?? server.baseURL, "--profile", profile, "--guardrails", guardrails, "--junit", dir + "/junit.xml",
             "--snapshot", dir + "/snapshot.json", "--deploy-timeout", "90", "--poll-interval", "0.3",
         ]
         if mint {
