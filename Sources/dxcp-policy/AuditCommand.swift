@@ -14,20 +14,42 @@ struct AuditCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Verify every entry of the audit chain; exit 1 naming the first bad sequence number.")
 
-        @Option(name: .long, help: "Data directory.")
-        var dataDir: String
+        @Option(name: .long, help: "Data directory (one node).")
+        var dataDir: String?
+
+        @Option(name: .long, help: "A fleet's PostgreSQL, postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE (instead of --data-dir).")
+        var store: String?
 
         func run() async throws {
-            try await withStore(dataDir) { store in
-                let checkpoint = try store.auditCheckpoint()
-                switch try store.verifyAudit() {
-                case .intact(let count, let head):
-                    let from = checkpoint.map { " (after retention checkpoint \($0.sequence))" } ?? ""
-                    print("OK \(count) entries\(from), head \(head)")
-                case .broken(let sequence, let reason):
-                    print("BROKEN at sequence \(sequence): \(reason)")
-                    throw ExitCode(1)
+            if let url = store {
+                guard dataDir == nil else { throw ValidationError("give --data-dir or --store, not both") }
+                let fleet = try openFleet(url)
+                let verdict: AuditVerifier.Verdict
+                do {
+                    verdict = try await fleet.verifyAudit()
+                } catch {
+                    await fleet.close()
+                    printError("error: \(error)")
+                    throw ExitCode(2)
                 }
+                await fleet.close()
+                try report(verdict, checkpoint: nil)
+                return
+            }
+            guard let dataDir else { throw ValidationError("give --data-dir DIR or --store URL") }
+            try await withStore(dataDir) { store in
+                try report(try store.verifyAudit(), checkpoint: try store.auditCheckpoint())
+            }
+        }
+
+        private func report(_ verdict: AuditVerifier.Verdict, checkpoint: AuditCheckpoint?) throws {
+            switch verdict {
+            case .intact(let count, let head):
+                let from = checkpoint.map { " (after retention checkpoint \($0.sequence))" } ?? ""
+                print("OK \(count) entries\(from), head \(head)")
+            case .broken(let sequence, let reason):
+                print("BROKEN at sequence \(sequence): \(reason)")
+                throw ExitCode(1)
             }
         }
     }

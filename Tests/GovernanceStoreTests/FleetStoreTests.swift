@@ -155,6 +155,60 @@ import Testing
         #expect(await !replicas[0].leadsBackgroundWork())
     }
 
+    /// A node's data directory moved into a fleet: the fleet holds and decides exactly what the
+    /// node would have, and `audit verify --store` passes, from a chain that retention pruned.
+    @Test func aNodeMovesIntoAFleetWithEverythingItHolds() async throws {
+        let dir = TempDirectory()
+        let node = try await seededStore(dir, policy: testPolicy(maxConcurrent: 3, dailyDeploy: 50), versions: ["1.0.0", "1.1.0"])
+        var ids: [String] = []
+        for n in 0..<6 {
+            let decision = try await node.decide(.deploy(deployIntent(n % 2 == 0 ? "1.0.0" : "1.1.0", summary: "m\(n)")), by: owner,
+                context: context("m\(n)", at: baseTime.adding(seconds: Int64(10 * n))))
+            #expect(decision.allowed)
+            if let id = decision.record?.id { ids.append(id) }
+            if n < 5 { _ = try await node.recordDispatch(deploymentId: ids[n], executionId: "e\(n)", executionURL: nil, now: baseTime.adding(seconds: Int64(10 * n + 1))) }
+            if n < 4 { _ = try await node.recordEngineState(deploymentId: ids[n], state: .succeeded, failures: [], now: baseTime.adding(seconds: Int64(10 * n + 5))) }
+        }
+        _ = try await node.pruneAudit(olderThan: baseTime.adding(seconds: 1), upTo: .max, actorId: "test", now: baseTime.adding(seconds: 100), batch: 100)
+        #expect(try node.auditCheckpoint() != nil, "the chain starts after a retention checkpoint")
+        await node.close()
+
+        let database = try TestDatabase()
+        let reopened = try GovernanceStore(directory: dir.path)
+        let fleet = try FleetStore(location: database.location, options: .init(migrate: true))
+        let report = try await fleet.migrate(from: reopened)
+        #expect(report.deployments == 6)
+        #expect(report.pendingDispatches == 1, "the sixth reservation's trigger was never recorded")
+        #expect(try await fleet.deployments() == (try reopened.deployments()))
+        #expect(try await fleet.auditEntries().map(\.hash) == (try reopened.auditEntries().map(\.hash)))
+        #expect(try await fleet.verifyAudit() == (try reopened.verifyAudit()))
+        #expect(try await fleet.pendingDispatches() == (try reopened.pendingDispatches()))
+        #expect(try await fleet.slotHolders().map(\.id).sorted() == (try reopened.slotHolders().map(\.id).sorted()))
+        #expect(try await fleet.quotaUsed(QuotaScope(kind: .deploy, key: "default:sandbox"), day: baseTime.day) == 6)
+        #expect(try await fleet.policyGeneration() == (try reopened.policyGeneration()))
+        // The fleet decides on: a retried key replays, the held slots count, the chain goes on.
+        let replay = try await fleet.decide(.deploy(deployIntent("1.0.0", summary: "m0")), by: owner, context: context("m0", at: baseTime.adding(seconds: 200)))
+        #expect(replay.replayed && replay.record?.id == ids[0])
+        let next = try await fleet.decide(.deploy(deployIntent("1.0.0", summary: "next")), by: owner, context: context("next", at: baseTime.adding(seconds: 200)))
+        #expect(next.allowed, "two slots held of three")
+        let full = try await fleet.decide(.deploy(deployIntent("1.0.0", summary: "full")), by: owner, context: context("full", at: baseTime.adding(seconds: 201)))
+        #expect(full.code == .concurrencyLimitReached)
+        guard case .intact = try await fleet.verifyAudit() else { Issue.record("the chain broke after the move"); return }
+        // A second move into the same database copies nothing.
+        await #expect(throws: StoreError.self) { try await fleet.migrate(from: reopened) }
+        await fleet.close()
+        await reopened.close()
+
+        // The command-line path: migrate, then audit verify --store.
+        let second = try TestDatabase()
+        let migrate = try runToEnd(URL(fileURLWithPath: dxcpPolicyExecutable()), ["migrate", "--from", dir.path, "--to", second.url])
+        #expect(migrate.status == 0, "\(migrate.err)")
+        #expect(migrate.out.hasPrefix("copied 6 deployments"), "\(migrate.out)")
+        let verify = try runToEnd(URL(fileURLWithPath: dxcpPolicyExecutable()), ["audit", "verify", "--store", second.url])
+        #expect(verify.status == 0, "\(verify.out) \(verify.err)")
+        #expect(verify.out.hasPrefix("OK "), "\(verify.out)")
+    }
+
     /// The same seeded sequence of requests and engine outcomes, decided by LMDB and by a fleet
     /// of two on PostgreSQL, gives the same decisions, records and audit entries.
     @Test(arguments: [11, 12, 13] as [UInt64])

@@ -263,8 +263,13 @@ public final class FleetStore: GovernanceBackend, BatchBackend {
     /// Checks the whole audit chain: every entry's hash and its link to the one before, up to the
     /// head the fleet recorded.
     public func verifyAudit() async throws(StoreError) -> AuditVerifier.Verdict {
-        try await read { session in
-            var verifier = AuditVerifier()
+        // One snapshot: the head and the entries as of the same commit.
+        try await read { session in try session.transaction(begin: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") {
+            guard let head = try session.rows("SELECT audit_sequence, audit_hash, audit_checkpoint_sequence, audit_checkpoint_hash FROM fleet_head").first else {
+                throw StoreError(.corrupt, path: self.path, "fleet_head row is missing")
+            }
+            let (headSequence, headHash, checkpoint, checkpointHash) = try head.decode((Int64, String, Int64, String).self)
+            var verifier = AuditVerifier(after: UInt64(checkpoint), headHash: checkpointHash)
             for row in try session.rows("SELECT sequence, entry::text FROM audit ORDER BY sequence") {
                 let (sequence, text) = try row.decode((Int64, String).self)
                 do {
@@ -273,12 +278,8 @@ public final class FleetStore: GovernanceBackend, BatchBackend {
                     verifier.unreadable(sequence: UInt64(sequence), reason: "entry cannot be decoded")
                 }
             }
-            guard let head = try session.rows("SELECT audit_sequence, audit_hash FROM fleet_head").first else {
-                throw StoreError(.corrupt, path: self.path, "fleet_head row is missing")
-            }
-            let (sequence, hash) = try head.decode((Int64, String).self)
-            return verifier.verdict(expectedHead: (UInt64(sequence), hash))
-        }
+            return verifier.verdict(expectedHead: (UInt64(headSequence), headHash))
+        } }
     }
 
     public func pruneAudit(olderThan cutoff: Timestamp, upTo: UInt64, actorId: String, now: Timestamp, batch: Int) async throws -> [AuditPruning] {

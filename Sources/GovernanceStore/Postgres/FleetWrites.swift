@@ -52,16 +52,9 @@ struct FleetWrites {
             case .putIdempotency(let scope, let record):
                 try putIdempotency(scope, record)
             case .putBuild(let build):
-                try session.run("""
-                    INSERT INTO builds (service, version, registered_at, build) VALUES (\(build.service), \(build.version), \(build.registeredAt.microseconds), \(try json(build))::jsonb)
-                    ON CONFLICT (service, version) DO UPDATE SET registered_at = EXCLUDED.registered_at, build = EXCLUDED.build
-                    """)
-            case .putUploadCapability(let c):
-                try session.run("""
-                    INSERT INTO upload_capabilities (service, version, token, expires_at, capability)
-                    VALUES (\(c.service), \(c.version), \(c.token), \(c.expiresAt.microseconds), \(try json(c))::jsonb)
-                    ON CONFLICT (service, version, token) DO UPDATE SET expires_at = EXCLUDED.expires_at, capability = EXCLUDED.capability
-                    """)
+                try putBuild(build)
+            case .putUploadCapability(let capability):
+                try putUploadCapability(capability)
             case .consumeUploadCapability(let c):
                 try session.run("DELETE FROM upload_capabilities WHERE service = \(c.service) AND version = \(c.version) AND token = \(c.token)")
             case .putSettings(let settings):
@@ -163,13 +156,29 @@ struct FleetWrites {
 
     // MARK: Records
 
+    func putBuild(_ build: Build) throws {
+        try session.run("""
+            INSERT INTO builds (service, version, registered_at, build) VALUES (\(build.service), \(build.version), \(build.registeredAt.microseconds), \(try json(build))::jsonb)
+            ON CONFLICT (service, version) DO UPDATE SET registered_at = EXCLUDED.registered_at, build = EXCLUDED.build
+            """)
+    }
+
+    func putUploadCapability(_ c: UploadCapability) throws {
+        try session.run("""
+            INSERT INTO upload_capabilities (service, version, token, expires_at, capability)
+            VALUES (\(c.service), \(c.version), \(c.token), \(c.expiresAt.microseconds), \(try json(c))::jsonb)
+            ON CONFLICT (service, version, token) DO UPDATE SET expires_at = EXCLUDED.expires_at, capability = EXCLUDED.capability
+            """)
+    }
+
     func deployment(_ id: String) throws -> DeploymentRecord? {
         try session.rows("SELECT record::text FROM deployments WHERE id = \(id)").first.map {
             try codec.decode(DeploymentRecord.self, Array(try $0.decode(String.self).utf8))
         }
     }
 
-    private func insertDeployment(_ record: DeploymentRecord) throws {
+    /// Stores a new record with its slot row and insight counts.
+    func insertDeployment(_ record: DeploymentRecord) throws {
         try session.run("""
             INSERT INTO deployments (id, service, environment, delivery_group, state, kind, version, created_at, updated_at, execution_id, record)
             VALUES (\(record.id), \(record.service), \(record.environment), \(record.deliveryGroupId), \(record.state.rawValue), \(record.kind.rawValue),
@@ -240,7 +249,7 @@ struct FleetWrites {
 
     // MARK: Keys and the outbox
 
-    private func putIdempotency(_ scope: IdempotencyScope, _ record: IdempotencyRecord) throws {
+    func putIdempotency(_ scope: IdempotencyScope, _ record: IdempotencyRecord) throws {
         try session.run("""
             INSERT INTO idempotency (actor, endpoint, key, expires_at, record)
             VALUES (\(scope.actorId), \(scope.endpoint), \(scope.key), \(record.expiresAt.microseconds), \(try json(record))::jsonb)
@@ -271,12 +280,15 @@ struct FleetWrites {
     // MARK: Audit
 
     private func appendAudit(_ note: AuditNote, origin: AuditOrigin, index: Int, _ state: inout BatchState) throws {
-        let entry = state.chain.append(note, origin: origin, index: index)
+        try insertAudit(state.chain.append(note, origin: origin, index: index))
+        state.chainChanged = true
+    }
+
+    func insertAudit(_ entry: AuditEntry) throws {
         try session.run("""
             INSERT INTO audit (sequence, timestamp, event_type, delivery_group, hash, entry)
             VALUES (\(Int64(entry.sequence)), \(entry.timestamp.microseconds), \(entry.eventType), \(entry.deliveryGroupId), \(entry.hash), \(try json(entry))::jsonb)
             """)
-        state.chainChanged = true
     }
 
     private func engineNote(_ record: DeploymentRecord, _ type: String, _ outcome: AuditNote.Outcome, _ summary: String) -> AuditNote {

@@ -13,12 +13,14 @@ enum PostgresSchema {
             version integer NOT NULL)
         """,
         // The fleet's one row every mutating transaction locks first (DECISIONS 80): the head of
-        // the one audit chain, the policy generation and a commit count.
+        // the one audit chain and where retention left it, the policy generation, a commit count.
         """
         CREATE TABLE IF NOT EXISTS fleet_head (
             singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
             audit_sequence bigint NOT NULL,
             audit_hash text NOT NULL,
+            audit_checkpoint_sequence bigint NOT NULL DEFAULT 0,
+            audit_checkpoint_hash text NOT NULL DEFAULT '0000000000000000000000000000000000000000000000000000000000000000',
             policy_generation bigint NOT NULL,
             commits bigint NOT NULL)
         """,

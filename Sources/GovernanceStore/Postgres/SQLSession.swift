@@ -146,8 +146,8 @@ final class SQLSession: Sendable {
 
     /// Runs `body` in one transaction: committed when it returns, rolled back when it throws.
     /// A commit whose answer is lost throws `.unconfirmed`: it may or may not have been applied.
-    func transaction<T>(_ body: () throws -> T) throws -> T {
-        try execute("BEGIN")
+    func transaction<T>(begin: String = "BEGIN", _ body: () throws -> T) throws -> T {
+        try execute(begin)
         state.withLock { $0.inTransaction = true }
         defer { state.withLock { $0.inTransaction = false } }
         let value: T
