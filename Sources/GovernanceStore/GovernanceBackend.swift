@@ -30,8 +30,6 @@ public protocol GovernanceBackend: AnyObject, Sendable {
     func pendingDispatches() async throws(StoreError) -> [DispatchOrder]
     /// A page of the audit log, newest first.
     func auditEvents(_ query: AuditQuery) async throws(StoreError) -> (entries: [AuditEntry], next: UInt64?)
-    /// Removes audit entries older than `cutoff`, leaving a checkpoint (DECISIONS 38).
-    func pruneAudit(olderThan cutoff: Timestamp, upTo: UInt64, actorId: String, now: Timestamp, batch: Int) async throws -> [AuditPruning]
     /// Whether this process runs the background work of the state it shares (the reconciler,
     /// the execution poller, expiry and retention) now: always for one node; in a fleet, the one
     /// replica holding the lease, until its connection to the database ends.
@@ -111,6 +109,23 @@ extension GovernanceBackend {
             total.refusalMinutes += pass.refusalMinutes
             total.rateWindows += pass.rateWindows
             if pass.total < batch { return total }
+        }
+    }
+
+    /// Removes entries older than `cutoff` (and, when given, numbered at most `upTo`: what a log
+    /// shipper has confirmed), oldest first, leaving a checkpoint so that the rest still verifies
+    /// (DECISIONS 38). Every removed entry is verified first: a log that does not verify loses
+    /// nothing. Each pass (at most `batch` entries, one transaction) is itself audited as
+    /// `AUDIT_RETENTION`.
+    ///
+    /// - Returns: one ``AuditPruning`` per pass; empty when nothing was old enough.
+    public func pruneAudit(olderThan cutoff: Timestamp, upTo: UInt64 = .max, actorId: String, now: Timestamp, batch: Int = 10_000) async throws -> [AuditPruning] {
+        var passes: [AuditPruning] = []
+        while true {
+            let retention = AuditRetention(cutoff: cutoff, upTo: upTo, actorId: actorId, now: now, limit: max(1, batch))
+            guard case .pruned(let pass?) = try await writes.writer.submit(.mutation(.pruneAudit(retention))) else { return passes }
+            passes.append(pass)
+            if pass.removed.count < batch { return passes }
         }
     }
 

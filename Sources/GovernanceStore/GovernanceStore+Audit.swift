@@ -175,22 +175,6 @@ extension GovernanceStore {
         }
     }
 
-    /// Removes entries older than `cutoff` (and, when given, numbered at most `upTo`: what a log
-    /// shipper has confirmed), oldest first, leaving a checkpoint so that the rest still verifies.
-    /// Every removed entry is verified first: a log that does not verify loses nothing. Each pass
-    /// (at most `batch` entries, one transaction) is itself audited as `AUDIT_RETENTION`.
-    ///
-    /// - Returns: one ``AuditPruning`` per pass; empty when nothing was old enough.
-    public func pruneAudit(olderThan cutoff: Timestamp, upTo: UInt64 = .max, actorId: String, now: Timestamp, batch: Int = 10_000) async throws -> [AuditPruning] {
-        var passes: [AuditPruning] = []
-        while true {
-            let retention = AuditRetention(cutoff: cutoff, upTo: upTo, actorId: actorId, now: now, limit: max(1, batch))
-            guard case .pruned(let pass?) = try await writer.submit(.mutation(.pruneAudit(retention))) else { return passes }
-            passes.append(pass)
-            if pass.removed.count < batch { return passes }
-        }
-    }
-
     /// The entry a cursor is at, its sequence number from the key.
     func auditEntry(_ stored: Cursor.Entry, _ codec: RecordCodec) throws -> AuditEntry {
         guard let sequence = StoreKey.integer(in: stored.key, at: 0) else { throw UndecodableValue(what: "audit key") }
@@ -226,12 +210,7 @@ extension GovernanceStore {
         guard let first, let last else { return nil }
         let checkpoint = AuditCheckpoint(sequence: last.sequence, hash: last.hash, timestamp: last.timestamp)
         try txn.put(schema.meta, Schema.auditCheckpointKey, codec.encode(checkpoint))
-        let note = AuditNote(
-            eventType: "AUDIT_RETENTION", targetType: "AuditLog", targetId: "\(first.sequence)...\(last.sequence)", outcome: .success,
-            summary: "Retention removed entries \(first.sequence)...\(last.sequence) older than \(retention.cutoff.iso8601); "
-                + "checkpoint \(last.sequence) hash \(last.hash)",
-            actorId: retention.actorId, actorRole: nil)
-        try appendAudit(note, origin: AuditOrigin(decisionId: nil, requestId: nil, timestamp: retention.now), index: 0, txn, codec, &state)
+        try appendAudit(StoreNotes.retention(first: first, last: last, retention), origin: AuditOrigin(decisionId: nil, requestId: nil, timestamp: retention.now), index: 0, txn, codec, &state)
         return AuditPruning(removed: first.sequence...last.sequence, checkpoint: checkpoint)
     }
 }

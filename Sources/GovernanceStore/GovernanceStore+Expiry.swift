@@ -17,6 +17,28 @@ public struct Expiry: Sendable, Hashable {
     public var total: Int { idempotencyRecords + uploadCapabilities + refusalMinutes + rateWindows }
 }
 
+/// Audit notes the store writes itself, the same from every backend.
+enum StoreNotes {
+    /// One entry for a tally of rate-limit refusals: an actor, a code, a minute, with its count.
+    static func refusals(count: Int, minute: Int64, first: AuditNote) -> AuditNote {
+        let from = Timestamp(microseconds: minute * 60_000_000)
+        return AuditNote(
+            eventType: "RATE_LIMITED_REFUSALS", targetType: "Actor", targetId: first.actorId, outcome: .denied,
+            summary: "\(count) mutating request\(count == 1 ? "" : "s") refused RATE_LIMITED in the minute from \(from.iso8601); the first: \(first.summary)",
+            actorId: first.actorId, actorRole: first.actorRole, deliveryGroupId: first.deliveryGroupId, serviceName: first.serviceName,
+            environment: first.environment)
+    }
+
+    /// The entry a retention pass leaves: what it removed, and the checkpoint the rest verifies from.
+    static func retention(first: AuditEntry, last: AuditEntry, _ retention: AuditRetention) -> AuditNote {
+        AuditNote(
+            eventType: "AUDIT_RETENTION", targetType: "AuditLog", targetId: "\(first.sequence)...\(last.sequence)", outcome: .success,
+            summary: "Retention removed entries \(first.sequence)...\(last.sequence) older than \(retention.cutoff.iso8601); "
+                + "checkpoint \(last.sequence) hash \(last.hash)",
+            actorId: retention.actorId, actorRole: nil)
+    }
+}
+
 extension GovernanceStore {
     /// Audits up to `limit` tallies of rate-limit refusals of minutes before `minute`: one entry
     /// per actor, code and minute, with the count; the tallies go.
@@ -37,13 +59,7 @@ extension GovernanceStore {
             entry = try cursor.next()
         }
         for (index, tally) in done.enumerated() {
-            let first = tally.first
-            let from = Timestamp(microseconds: tally.minute * 60_000_000)
-            let note = AuditNote(
-                eventType: "RATE_LIMITED_REFUSALS", targetType: "Actor", targetId: first.actorId, outcome: .denied,
-                summary: "\(tally.count) mutating request\(tally.count == 1 ? "" : "s") refused RATE_LIMITED in the minute from \(from.iso8601); the first: \(first.summary)",
-                actorId: first.actorId, actorRole: first.actorRole, deliveryGroupId: first.deliveryGroupId, serviceName: first.serviceName,
-                environment: first.environment)
+            let note = StoreNotes.refusals(count: tally.count, minute: tally.minute, first: tally.first)
             try appendAudit(note, origin: AuditOrigin(decisionId: nil, requestId: nil, timestamp: now), index: index, txn, codec, &state)
             for key in tally.keys { try txn.delete(schema.refusals, key) }
         }

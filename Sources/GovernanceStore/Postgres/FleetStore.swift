@@ -282,10 +282,6 @@ public final class FleetStore: GovernanceBackend, BatchBackend {
         } }
     }
 
-    public func pruneAudit(olderThan cutoff: Timestamp, upTo: UInt64, actorId: String, now: Timestamp, batch: Int) async throws -> [AuditPruning] {
-        throw StoreError(.storage, path: path, "audit retention is not available on PostgreSQL yet; nothing was removed")
-    }
-
     public func policyGeneration() async throws(StoreError) -> UInt64 {
         try await read { session in
             guard let generation = try session.rows("SELECT generation FROM policy").first?.decode(Int64.self) else {

@@ -133,24 +133,37 @@ struct FleetWrites {
             return .mutation(record)
 
         case .expire(let now, let limit):
+            // As on one node: keys in flight (no answer stored yet) are kept whatever their expiry;
+            // a minute's refusals are audited once the next minute has passed too; a window counts
+            // only in its minute, and the previous one is kept for a decision committed late.
             var expiry = Expiry()
             expiry.idempotencyRecords = try session.run("""
-                DELETE FROM idempotency WHERE ctid IN (SELECT i.ctid FROM idempotency i WHERE i.expires_at <= \(now.microseconds)
-                  AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.actor = i.actor AND o.endpoint = i.endpoint AND o.key = i.key)
-                  LIMIT \(Int64(limit)))
+                DELETE FROM idempotency WHERE ctid IN (SELECT ctid FROM idempotency WHERE expires_at <= \(now.microseconds)
+                  AND jsonb_typeof(record -> 'response') = 'object' ORDER BY expires_at LIMIT \(Int64(limit)))
                 """)
             expiry.uploadCapabilities = try session.run("""
                 DELETE FROM upload_capabilities WHERE ctid IN (SELECT ctid FROM upload_capabilities WHERE expires_at <= \(now.microseconds)
                   LIMIT \(Int64(max(0, limit - expiry.total))))
                 """)
+            let tallies = try session.rows("""
+                DELETE FROM refusals WHERE ctid IN (SELECT ctid FROM refusals WHERE minute < \(now.minute - 1)
+                  ORDER BY minute, actor, code LIMIT \(Int64(max(0, limit - expiry.total))))
+                RETURNING minute, actor, code, count, note::text
+                """).map { try $0.decode((Int64, String, String, Int, String).self) }.sorted { ($0.0, $0.1, $0.2) < ($1.0, $1.1, $1.2) }
+            for (index, tally) in tallies.enumerated() {
+                let first = try codec.decode(AuditNote.self, Array(tally.4.utf8))
+                try appendAudit(StoreNotes.refusals(count: tally.3, minute: tally.0, first: first),
+                    origin: AuditOrigin(decisionId: nil, requestId: nil, timestamp: now), index: index, &state)
+            }
+            expiry.refusalMinutes = tallies.count
             expiry.rateWindows = try session.run("""
                 DELETE FROM rate_windows WHERE ctid IN (SELECT ctid FROM rate_windows WHERE minute < \(now.minute - 1)
                   LIMIT \(Int64(max(0, limit - expiry.total))))
                 """)
             return .expired(expiry)
 
-        case .pruneAudit:
-            throw StoreError(.storage, path: path, "audit retention is not available on PostgreSQL yet; nothing was removed")
+        case .pruneAudit(let retention):
+            return .pruned(try prune(retention, &state))
         }
     }
 
@@ -278,6 +291,36 @@ struct FleetWrites {
     }
 
     // MARK: Audit
+
+    /// One retention pass: the oldest entries older than the cutoff (and at most `upTo`), each
+    /// verified against the chain first, removed; the checkpoint moved to the last one removed;
+    /// the pass audited. Nothing is removed from a chain that does not verify.
+    private func prune(_ retention: AuditRetention, _ state: inout BatchState) throws -> AuditPruning? {
+        guard let head = try session.rows("SELECT audit_checkpoint_sequence, audit_checkpoint_hash FROM fleet_head").first else {
+            throw StoreError(.corrupt, path: path, "fleet_head row is missing")
+        }
+        let (checkpointSequence, checkpointHash) = try head.decode((Int64, String).self)
+        var verifier = AuditVerifier(after: UInt64(checkpointSequence), headHash: checkpointHash)
+        var first: AuditEntry?, last: AuditEntry?
+        for row in try session.rows("SELECT sequence, entry::text FROM audit ORDER BY sequence LIMIT \(Int64(retention.limit))") {
+            let (sequence, text) = try row.decode((Int64, String).self)
+            guard let entry = try? codec.decode(AuditEntry.self, Array(text.utf8)) else {
+                throw StoreError(.corrupt, path: path, "audit entry \(sequence) cannot be decoded; retention removes nothing from a log that does not verify (run `dxcp-policy audit verify`)")
+            }
+            guard entry.timestamp < retention.cutoff, entry.sequence <= retention.upTo else { break }
+            verifier.feed(entry)
+            if case .broken(let seq, let reason) = verifier.verdict() {
+                throw StoreError(.corrupt, path: path, "audit entry \(seq) does not verify (\(reason)); retention removes nothing from a log that does not verify (run `dxcp-policy audit verify`)")
+            }
+            if first == nil { first = entry }
+            last = entry
+        }
+        guard let first, let last else { return nil }
+        try session.run("DELETE FROM audit WHERE sequence >= \(Int64(first.sequence)) AND sequence <= \(Int64(last.sequence))")
+        try session.run("UPDATE fleet_head SET audit_checkpoint_sequence = \(Int64(last.sequence)), audit_checkpoint_hash = \(last.hash)")
+        try appendAudit(StoreNotes.retention(first: first, last: last, retention), origin: AuditOrigin(decisionId: nil, requestId: nil, timestamp: retention.now), index: 0, &state)
+        return AuditPruning(removed: first.sequence...last.sequence, checkpoint: AuditCheckpoint(sequence: last.sequence, hash: last.hash, timestamp: last.timestamp))
+    }
 
     private func appendAudit(_ note: AuditNote, origin: AuditOrigin, index: Int, _ state: inout BatchState) throws {
         try insertAudit(state.chain.append(note, origin: origin, index: index))
