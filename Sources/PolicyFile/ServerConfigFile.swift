@@ -38,7 +38,11 @@ public enum ServerConfigFile {
             ("reconcile_interval_seconds", "DXCP_SPINNAKER_RECONCILE_INTERVAL_SECONDS", .integer),
         ]),
         ("audit", [("retention_days", "DXCP_AUDIT_RETENTION_DAYS", .integer)]),
-        ("store", [("map_size", "DXCP_LMDB_MAP_SIZE", .text), ("write_queue_limit", "DXCP_WRITE_QUEUE_LIMIT", .integer)]),
+        ("store", [
+            ("map_size", "DXCP_LMDB_MAP_SIZE", .text), ("write_queue_limit", "DXCP_WRITE_QUEUE_LIMIT", .integer),
+            ("database_url", "DXCP_DATABASE_URL", .text), ("database_timeout_ms", "DXCP_DATABASE_TIMEOUT_MS", .integer),
+            ("database_readers", "DXCP_DATABASE_READERS", .integer),
+        ]),
         ("http", [
             ("head_timeout_seconds", "DXCP_HTTP_HEAD_TIMEOUT_SECONDS", .integer),
             ("body_timeout_seconds", "DXCP_HTTP_BODY_TIMEOUT_SECONDS", .integer),

@@ -101,8 +101,13 @@ struct Serve: AsyncParsableCommand {
                     printError("error: --store (DXCP_DATABASE_URL) must be postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE")
                     throw ExitCode(2)
                 }
+                let timeoutMs = try Self.bounded(env, "DXCP_DATABASE_TIMEOUT_MS", 100...60_000, default: 5_000)
+                let readers = try Self.bounded(env, "DXCP_DATABASE_READERS", 1...64, default: 4)
                 // The schema is created or brought up to date on start (replicas starting together wait for each other).
-                store = try FleetStore(location: location, options: .init(migrate: true, maxQueue: writeQueueLimit, commitObserver: observer), logger: logger)
+                store = try FleetStore(
+                    location: location,
+                    options: .init(migrate: true, maxQueue: writeQueueLimit, readers: readers, timeout: .milliseconds(timeoutMs), commitObserver: observer),
+                    logger: logger)
                 logger.info("state in PostgreSQL", metadata: ["database": "\(location)"])
             } else {
                 store = try GovernanceStore(directory: dataDir, options: .init(mapSize: mapBytes, create: true, maxQueue: writeQueueLimit, commitObserver: observer))

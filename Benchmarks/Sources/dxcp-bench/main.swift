@@ -105,15 +105,70 @@ func benchRules() {
 /// 1.0.0 of every group's service registered.
 func seededStore(_ dir: String, options: GovernanceStore.Options, policy: PolicySnapshot, at base: Timestamp) async throws -> GovernanceStore {
     let store = try GovernanceStore(directory: dir, options: options)
+    try await seed(store, policy: policy, at: base)
+    return store
+}
+
+/// The policy and a registered build of every group's service.
+func seed(_ store: any GovernanceBackend, policy: PolicySnapshot, at base: Timestamp) async throws {
     try await store.replacePolicy(policy, actorId: "bench", now: base)
     let ci = Principal(claims: Claims(subject: "ci-bot", roles: .values(["dxcp-ci-publishers"])))
     for g in 0..<policy.deliveryGroups.count {
         let reg = BuildRegistration(
             service: "service-\(g)", version: "1.0.0", artifactRef: "s3://artifacts/service-\(g)-1.0.0.zip", gitSha: "abc",
             gitBranch: "main", ciProvider: "github", ciRunId: "1", builtAt: "2026-11-25T11:00:00Z")
-        _ = try await store.decide(.registerExistingBuild(reg), by: ci, context: DecisionContext(now: base, decisionId: "b\(g)", newId: "b\(g)", idempotencyKey: "b\(g)"))
+        _ = try await store.decide(.registerExistingBuild(reg), by: ci, context: DecisionContext(now: base, decisionId: "b\(g)", newId: "b\(g)", idempotencyKey: "b\(g)"), requestId: nil)
     }
-    return store
+}
+
+/// Durable deploy decisions through the write path of `stores` (one node, or a fleet's replicas
+/// on one database), `callers` spread over them: decisions per second.
+func benchDeploys(_ label: String, stores: [any GovernanceBackend], callers: Int, decisions: Int, groups: Int, base: Timestamp) async throws -> Double {
+    let admin = Principal(claims: Claims(subject: "admin", email: "lead@example.com", roles: .values(["dxcp-platform-admins"])))
+    let perCaller = decisions / callers
+    let t0 = nowMicros()
+    let allowed = try await withThrowingTaskGroup(of: Int.self) { group in
+        for c in 0..<callers {
+            let store = stores[c % stores.count]
+            group.addTask {
+                var ok = 0
+                for i in 0..<perCaller {
+                    let n = c * perCaller + i
+                    let intent = DeploymentIntent(service: "service-\(n % groups)", environment: ["sandbox", "staging", "production"][n % 3], version: "1.0.0", changeSummary: "bench \(n)")
+                    let d = try await store.decide(.deploy(intent), by: admin, context: DecisionContext(now: base, decisionId: "d\(n)", newId: RecordID.make(at: base.adding(seconds: Int64(n))), idempotencyKey: "k\(n)"), requestId: nil)
+                    if d.allowed { ok += 1 }
+                }
+                return ok
+            }
+        }
+        return try await group.reduce(0, +)
+    }
+    let elapsed = Double(nowMicros() - t0) / 1_000_000
+    let done = perCaller * callers
+    let transactions = stores.map { $0.writeStatistics().transactions }.reduce(0, +)
+    print(String(format: "fleet  %@  %3d callers  %6d durable deploy decisions in %6.2f s  = %7.0f decisions/s  (%d allowed; %d transactions)",
+        label as NSString, callers, done, elapsed, Double(done) / elapsed, allowed, transactions))
+    return Double(done) / elapsed
+}
+
+/// A fresh database on the PostgreSQL at `server` (its URL with any database), by psql.
+func freshDatabase(_ server: String) throws -> PostgresLocation {
+    guard let base = PostgresLocation(url: server) else { throw BenchError("DXCP_BENCH_POSTGRES_URL is not a postgres:// URL") }
+    let name = "bench_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+    let psql = Process()
+    psql.executableURL = URL(fileURLWithPath: "/usr/bin/psql")
+    psql.arguments = [server, "-XAtqc", "CREATE DATABASE \(name)"]
+    try psql.run()
+    psql.waitUntilExit()
+    guard psql.terminationStatus == 0 else { throw BenchError("cannot create a database on \(base)") }
+    var location = base
+    location.database = name
+    return location
+}
+
+struct BenchError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }
 
 @discardableResult
@@ -266,7 +321,7 @@ func benchScale() async throws {
         func us(_ s: [UInt64], _ p: Double) -> Double { Double(percentile(s, p)) / 1000 }
         print(String(format: "scale  %7d  %6.0f  %7.2f / %7.2f  %6.2f  %6.2f  %8.1f  %8.1f  %8.1f  %8.1f  %8.0f  %8.0f  %6.1f  %7.1f",
             size, fillRate, us(validate, 0.5), us(validate, 0.99), us(deploy, 0.5) / 1000, us(byId, 0.5), us(list, 0.5), us(ownerList, 0.5),
-            us(audit, 0.5), us(auditByGroup, 0.5), Double(file) / 1_048_576, Double(store.usage().used) / 1_048_576, memory.anonymous, memory.file))
+            us(audit, 0.5), us(auditByGroup, 0.5), Double(file) / 1_048_576, Double(store.usage()?.used ?? 0) / 1_048_576, memory.anonymous, memory.file))
         }
     }
     await store.close()
@@ -310,6 +365,40 @@ if what == "audit" || what == "all" {
     }
     ratios.sort()
     print(String(format: "audit  median over %d rounds: %.3f  (min %.3f, max %.3f)", rounds, ratios[rounds / 2], ratios.first ?? 0, ratios.last ?? 0))
+}
+if what == "fleet" {
+    // Durable deploy decisions: one LMDB node against 1, 2 and 3 replicas on one PostgreSQL, in
+    // one run, alternating, on fresh stores; the same load (64 callers, 1,000 groups).
+    guard let server = ProcessInfo.processInfo.environment["DXCP_BENCH_POSTGRES_URL"] else {
+        print("set DXCP_BENCH_POSTGRES_URL to a PostgreSQL (bash scripts/postgres.sh start DIR prints one)")
+        exit(2)
+    }
+    let rounds = Int(ProcessInfo.processInfo.environment["DXCP_BENCH_ROUNDS"] ?? "") ?? 3
+    let decisions = Int(ProcessInfo.processInfo.environment["DXCP_BENCH_BATCHED"] ?? "") ?? 6_400
+    let groups = 1000
+    let base = Timestamp(seconds: 1_795_608_000)
+    let policy = bigPolicy(groups: groups, maxConcurrent: 1_000, dailyDeploy: 1_000)
+    var ratios: [Double] = []
+    for _ in 0..<rounds {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("dxcp-bench-\(UUID().uuidString)").path
+        let node = try await seededStore(dir, options: GovernanceStore.Options(create: true), policy: policy, at: base)
+        let lmdb = try await benchDeploys("LMDB node   ", stores: [node], callers: 64, decisions: decisions, groups: groups, base: base)
+        await node.close()
+        try? FileManager.default.removeItem(atPath: dir)
+        var rates: [Double] = []
+        for replicas in 1...3 {
+            let location = try freshDatabase(server)
+            var fleet = [try FleetStore(location: location, options: .init(migrate: true))]
+            try await seed(fleet[0], policy: policy, at: base)
+            while fleet.count < replicas { fleet.append(try FleetStore(location: location)) }
+            rates.append(try await benchDeploys("\(replicas) replica\(replicas == 1 ? " " : "s")", stores: fleet, callers: 64, decisions: decisions, groups: groups, base: base))
+            for replica in fleet { await replica.close() }
+        }
+        ratios.append(rates[2] / lmdb)
+        print(String(format: "fleet  3 replicas / LMDB node: %.2f   (1 replica %.2f, 2 replicas %.2f)", rates[2] / lmdb, rates[0] / lmdb, rates[1] / lmdb))
+    }
+    ratios.sort()
+    print(String(format: "fleet  median of 3 replicas / LMDB node over %d rounds: %.2f", rounds, ratios[rounds / 2]))
 }
 if what == "write" || what == "all" {
     // Rounds on fresh stores; the machine is noisy, so the ratio is reported per round and as
