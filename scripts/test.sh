@@ -9,8 +9,10 @@ pgdir=$(mktemp -d)
 trap 'bash scripts/postgres.sh stop "$pgdir"' EXIT
 DXCP_TEST_POSTGRES_URL=$(bash scripts/postgres.sh start "$pgdir")
 export DXCP_TEST_POSTGRES_URL
-# The seeded property fuzzers (docs/DECISIONS.md 62) run on their own, after the rest: they keep
-# the cores busy for a minute, which beside the engine and gateway tests' real timeouts would
-# only turn those into races against the machine.
-swift test --skip-build --skip FuzzTests
+# The seeded property fuzzers (docs/DECISIONS.md 62) and the fleet's tests (replicas, PostgreSQL
+# crashed and restarted, the conformance suite through NGINX) run on their own, after the rest:
+# they keep the cores busy, which beside the engine and gateway tests' real timeouts would only
+# turn those into races against the machine.
+swift test --skip-build --skip FuzzTests --skip Fleet
+swift test --skip-build --filter Fleet
 swift test --skip-build --filter FuzzTests

@@ -224,10 +224,12 @@ final class WritePath: Sendable {
         } catch {
             // Nothing of this batch was written, and no sync happened: settle the previous batch.
             makeDurable()
-            if batch.count == 1 {
-                let failure = store.storeError(error)
-                store.logger.error("write failed", metadata: ["error": "\(failure)"])
-                batch[0].complete(.failure(failure))
+            let failure = store.storeError(error)
+            if batch.count == 1 || [.unavailable, .unconfirmed, .busy].contains(failure.kind) {
+                // One job; or a failure of the store itself, not of one job: every job gets it
+                // (an unconfirmed batch must never be applied again piece by piece).
+                store.logger.error("write failed", metadata: ["error": "\(failure)", "jobs": "\(batch.count)"])
+                for job in batch { job.complete(.failure(failure)) }
             } else {
                 for job in batch { commit([job]) }
             }

@@ -61,6 +61,11 @@ struct Serve: AsyncParsableCommand {
             printError("error: \(error)")
             throw ExitCode(2)
         }
+        if let url = fileSettings["DXCP_DATABASE_URL"], let location = PostgresLocation(url: url), location.password != nil {
+            // Secrets come from the environment only, never from the configuration file.
+            printError("error: store.database_url in \(config ?? "the configuration file") carries a password; give the URL with its password in DXCP_DATABASE_URL instead")
+            throw ExitCode(2)
+        }
         let env = fileSettings.merging(ProcessInfo.processInfo.environment) { _, fromEnvironment in fromEnvironment }
         let host = host ?? env["DXCP_HOST"] ?? "127.0.0.1"
         let dataDir = dataDir ?? env["DXCP_DATA_DIR"] ?? "./data"

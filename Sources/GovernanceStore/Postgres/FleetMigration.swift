@@ -138,29 +138,29 @@ extension FleetStore {
         func json(_ value: some Encodable) throws -> String { String(decoding: try codec.encode(value), as: UTF8.self) }
         let writes = FleetWrites(session: session, codec: codec, path: path)
         var report = MigrationReport()
-        try session.run("UPDATE policy SET generation = \(Int64(state.generation)), snapshot = \(try json(state.policy))::jsonb")
+        try session.send("UPDATE policy SET generation = \(Int64(state.generation)), snapshot = \(try json(state.policy))::jsonb")
         for record in state.deployments { try writes.insertDeployment(record) }
         for build in state.builds { try writes.putBuild(build) }
         for capability in state.capabilities { try writes.putUploadCapability(capability) }
         for (scope, record) in state.keys { try writes.putIdempotency(scope, record) }
         for q in state.quota {
-            try session.run("INSERT INTO quota_counters (kind, scope, day, used) VALUES (\(q.kind), \(q.scope), \(q.day), \(q.used))")
+            try session.send("INSERT INTO quota_counters (kind, scope, day, used) VALUES (\(q.kind), \(q.scope), \(q.day), \(q.used))")
         }
         for w in state.rateWindows {
-            try session.run("INSERT INTO rate_windows (minute, actor, bucket, count) VALUES (\(w.minute), \(w.actor), \(w.bucket), \(w.count))")
+            try session.send("INSERT INTO rate_windows (minute, actor, bucket, count) VALUES (\(w.minute), \(w.actor), \(w.bucket), \(w.count))")
         }
         for r in state.refusals {
-            try session.run("INSERT INTO refusals (minute, actor, code, count, note) VALUES (\(r.minute), \(r.actor), \(r.code), \(r.count), \(try json(r.note))::jsonb)")
+            try session.send("INSERT INTO refusals (minute, actor, code, count, note) VALUES (\(r.minute), \(r.actor), \(r.code), \(r.count), \(try json(r.note))::jsonb)")
         }
         for order in state.outbox {
             let scope = order.idempotency
-            try session.run("""
+            try session.send("""
                 INSERT INTO outbox (deployment_id, actor, endpoint, key) VALUES (\(order.deploymentId), \(scope.actorId), \(scope.endpoint), \(scope.key))
                 """)
         }
         for entry in state.audit { try writes.insertAudit(entry) }
         let checkpoint = state.checkpoint
-        try session.run("""
+        try session.send("""
             UPDATE fleet_head SET audit_sequence = \(Int64(state.head.sequence)), audit_hash = \(state.head.headHash),
                 audit_checkpoint_sequence = \(Int64(checkpoint?.sequence ?? 0)), audit_checkpoint_hash = \(checkpoint?.hash ?? AuditChain.genesisHash),
                 policy_generation = \(Int64(state.generation))

@@ -3,6 +3,7 @@ public import Audit
 public import Logging
 import PostgresNIO
 import Dispatch
+import FoundationEssentials
 import Synchronization
 
 /// Governance state in PostgreSQL, shared by the replicas of a fleet: the same rules and effects
@@ -94,6 +95,15 @@ public final class FleetStore: GovernanceBackend, BatchBackend {
         do {
             try session.transaction {
             try session.execute("SELECT pg_advisory_xact_lock(4850433)")
+            // A database already at this version is left alone: its DDL would lock the tables
+            // every replica writes (a rolling restart must not stall the fleet).
+            let installed = try session.rows("SELECT to_regclass('dxcp_schema') IS NOT NULL").first?.decode(Bool.self) ?? false
+            if installed, let version = try session.rows("SELECT version FROM dxcp_schema").first?.decode(Int.self), version >= PostgresSchema.version {
+                if version > PostgresSchema.version {
+                    throw StoreError(.corrupt, path: session.location.description, "schema version \(version) is newer than this dxcp-policy's \(PostgresSchema.version)")
+                }
+                return
+            }
             for statement in PostgresSchema.version1 { try session.execute(statement) }
             let current = try session.rows("SELECT version FROM dxcp_schema").first?.decode(Int.self)
             if current == nil {
@@ -129,11 +139,15 @@ public final class FleetStore: GovernanceBackend, BatchBackend {
             return decision
         }
         return try await read { session in
-            let view = PostgresView(session: session, codec: .shared)
-            let decision = Evaluator.evaluate(request, by: principal, policy: try self.policy(session), state: view, context: context)
-            if let failure = view.failure { throw failure }
-            // A read's window is counted where every replica reads it (its own statement, outside
-            // the write path: reads never wait for the fleet lock).
+            // One snapshot for the whole decision, as one LMDB read transaction.
+            let decision = try session.transaction(begin: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") {
+                let view = PostgresView(session: session, codec: .shared)
+                let decision = Evaluator.evaluate(request, by: principal, policy: try self.policy(session), state: view, context: context)
+                if let failure = view.failure { throw failure }
+                return decision
+            }
+            // A read's window is counted where every replica reads it (a statement of its own,
+            // outside the write path: reads never wait for the fleet lock).
             for case .countRate(let window) in decision.effects where window.bucket.keptInMemory { try FleetWrites.count(window, session) }
             return decision
         }
@@ -214,8 +228,25 @@ public final class FleetStore: GovernanceBackend, BatchBackend {
     /// A page of the audit log, newest first: by sequence, or, when filtered, by (timestamp,
     /// sequence), as ``GovernanceStore/auditEvents(_:)`` pages it.
     public func auditEvents(_ query: AuditQuery) async throws(StoreError) -> (entries: [AuditEntry], next: UInt64?) {
-        try await read { session in
+        try await read { session in try session.transaction(begin: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") {
             let filtered = query.deliveryGroupId != nil || query.eventType != nil || query.startTime != nil || query.endTime != nil
+            var before = query.before
+            if filtered, let cursor = before {
+                // As on one node: a cursor beyond the head is no bound; one whose entry retention
+                // removed cannot be placed in time order, and is refused rather than ending the listing.
+                guard let row = try session.rows("SELECT audit_sequence, audit_checkpoint_sequence FROM fleet_head").first else {
+                    throw StoreError(.corrupt, path: self.path, "fleet_head row is missing")
+                }
+                let (head, checkpoint) = try row.decode((Int64, Int64).self)
+                if cursor > UInt64(max(0, head)) {
+                    before = nil
+                } else if try session.rows("SELECT 1 FROM audit WHERE sequence = \(Int64(clamping: cursor))").isEmpty {
+                    if cursor > 0, cursor <= UInt64(max(0, checkpoint)) {
+                        throw StoreError(.pruned, path: self.path, "audit entry \(cursor), the page cursor, was removed by retention; read again from the first page")
+                    }
+                    return ([], nil)
+                }
+            }
             var binds = PostgresBindings()
             var text = "SELECT sequence, entry::text FROM audit WHERE true"
             if let group = query.deliveryGroupId {
@@ -234,7 +265,7 @@ public final class FleetStore: GovernanceBackend, BatchBackend {
                 binds.append(end.microseconds)
                 text += " AND timestamp <= $\(binds.count)"
             }
-            if let before = query.before {
+            if let before {
                 binds.append(Int64(clamping: before))
                 text += filtered
                     ? " AND (timestamp, sequence) < (SELECT timestamp, sequence FROM audit WHERE sequence = $\(binds.count))"
@@ -249,7 +280,7 @@ public final class FleetStore: GovernanceBackend, BatchBackend {
             let more = entries.count > query.limit
             if more { entries.removeLast() }
             return (entries, more ? entries.last?.sequence : nil)
-        }
+        } }
     }
 
     /// Audit entries after `sequence`, oldest first.
@@ -358,6 +389,10 @@ public final class FleetStore: GovernanceBackend, BatchBackend {
     func storeError(_ error: any Error) -> StoreError {
         switch error {
         case let e as StoreError: e
+        case let e as PSQLError where ["57014", "55P03", "40P01", "40001"].contains(e.serverInfo?[.sqlState] ?? ""):
+            // Cancelled by statement_timeout (waiting for the fleet lock), a lock timeout, a
+            // deadlock or a serialization failure: the database is too busy now; nothing was changed.
+            StoreError(.busy, path: path, "PostgreSQL did not finish in time (\(e.serverInfo?[.message] ?? "")); nothing was changed")
         case let e as PSQLError:
             StoreError(.storage, path: path, "PostgreSQL failed: \(e.serverInfo?[.message] ?? String(reflecting: e.code)); nothing was changed")
         default: StoreError(.corrupt, path: path, "stored data could not be decoded (\(error))")
@@ -365,11 +400,24 @@ public final class FleetStore: GovernanceBackend, BatchBackend {
     }
 
     func applyBatch(_ batch: [WriteWork], beforeCommit: () -> Void) throws -> [WriteOutcome] {
-        let applied = try writerSession.transaction {
-            let applied = try applyLocked(batch, writerSession)
-            beforeCommit()
-            return applied
+        let now = Timestamp(microseconds: Int64(Date.now.timeIntervalSince1970 * 1_000_000))
+        let token = RecordID.make(at: now)
+        var result: (outcomes: [WriteOutcome], published: (UInt64, PolicySnapshot)?)?
+        do {
+            try writerSession.transaction {
+                result = try applyLocked(batch, writerSession)
+                try writerSession.send("INSERT INTO batches (token, committed_at) VALUES (\(token), \(now.microseconds))")
+                beforeCommit()
+            }
+        } catch let error as StoreError where error.kind == .unconfirmed {
+            // The COMMIT was sent and its answer lost: the batch's token says whether it was applied.
+            guard let found = try? writerSession.rows("SELECT 1 FROM batches WHERE token = \(token)") else { throw error }
+            guard !found.isEmpty else {
+                throw StoreError(.unavailable, path: path, "the connection to PostgreSQL failed at commit, and the batch was not applied; nothing was changed")
+            }
+            logger.notice("a commit's answer was lost; its batch was applied", metadata: ["jobs": "\(batch.count)"])
         }
+        guard let applied = result else { preconditionFailure("a committed batch has its outcomes") }
         if let (generation, snapshot) = applied.published { publishPolicy(generation: generation, snapshot) }
         return applied.outcomes
     }
@@ -404,10 +452,10 @@ public final class FleetStore: GovernanceBackend, BatchBackend {
         if state.policyChanged {
             state.generation += 1
             let snapshot = String(decoding: try RecordCodec.shared.encode(state.policy), as: UTF8.self)
-            try session.run("UPDATE policy SET generation = \(Int64(state.generation)), snapshot = \(snapshot)::jsonb")
+            try session.send("UPDATE policy SET generation = \(Int64(state.generation)), snapshot = \(snapshot)::jsonb")
             published = (state.generation, state.policy)
         }
-        try session.run("""
+        try session.send("""
             UPDATE fleet_head SET audit_sequence = \(Int64(state.chain.sequence)), audit_hash = \(state.chain.headHash),
                 policy_generation = \(Int64(state.generation)), commits = commits + 1
             """)

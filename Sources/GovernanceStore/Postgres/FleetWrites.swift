@@ -14,7 +14,7 @@ struct FleetWrites {
 
     /// Counts one request in its rate window: a row shared by the fleet, whatever the bucket.
     static func count(_ window: RateWindow, _ session: SQLSession) throws {
-        try session.run("""
+        try session.send("""
             INSERT INTO rate_windows (minute, actor, bucket, count) VALUES (\(window.minute), \(window.actorId), \(window.bucket.rawValue), 1)
             ON CONFLICT (minute, actor, bucket) DO UPDATE SET count = rate_windows.count + 1
             """)
@@ -32,10 +32,10 @@ struct FleetWrites {
                 try Self.count(window, session)
             case .spendQuota(let scope, let day):
                 try addQuota(scope, day: day, by: 1)
-                try session.run("DELETE FROM quota_counters WHERE kind = \(scope.kind.rawValue) AND scope = \(scope.key) AND day < \(day - 2)")
+                try session.send("DELETE FROM quota_counters WHERE kind = \(scope.kind.rawValue) AND scope = \(scope.key) AND day < \(day - 2)")
             case .insertDeployment(let record, let scope):
                 try insertDeployment(record)
-                try session.run("""
+                try session.send("""
                     INSERT INTO outbox (deployment_id, actor, endpoint, key) VALUES (\(record.id), \(scope.actorId), \(scope.endpoint), \(scope.key))
                     """)
             case .admitExecution(let record):
@@ -56,7 +56,7 @@ struct FleetWrites {
             case .putUploadCapability(let capability):
                 try putUploadCapability(capability)
             case .consumeUploadCapability(let c):
-                try session.run("DELETE FROM upload_capabilities WHERE service = \(c.service) AND version = \(c.version) AND token = \(c.token)")
+                try session.send("DELETE FROM upload_capabilities WHERE service = \(c.service) AND version = \(c.version) AND token = \(c.token)")
             case .putSettings(let settings):
                 state.policy.settings = settings
                 state.policyChanged = true
@@ -67,7 +67,7 @@ struct FleetWrites {
                 try appendAudit(note, origin: origin, index: auditIndex, &state)
                 auditIndex += 1
             case .auditRefusal(let note, let code, let minute):
-                try session.run("""
+                try session.send("""
                     INSERT INTO refusals (minute, actor, code, count, note) VALUES (\(minute), \(note.actorId), \(code.rawValue), 1, \(try json(note))::jsonb)
                     ON CONFLICT (minute, actor, code) DO UPDATE SET count = refusals.count + 1
                     """)
@@ -105,10 +105,10 @@ struct FleetWrites {
         case .releaseReservation(let id, let reason, let now):
             // Only a reservation whose trigger is unrecorded is ever released.
             guard let record = try deployment(id), record.engineExecutionId == nil, let order = try takeDispatchOrder(id) else { return .mutation(nil) }
-            try session.run("DELETE FROM slots WHERE delivery_group = \(record.deliveryGroupId) AND environment = \(record.environment) AND deployment_id = \(id)")
+            try session.send("DELETE FROM slots WHERE delivery_group = \(record.deliveryGroupId) AND environment = \(record.environment) AND deployment_id = \(id)")
             try countInsights(from: record, to: nil)
-            try session.run("DELETE FROM deployments WHERE id = \(id)")
-            try session.run("DELETE FROM idempotency WHERE actor = \(order.actorId) AND endpoint = \(order.endpoint) AND key = \(order.key)")
+            try session.send("DELETE FROM deployments WHERE id = \(id)")
+            try session.send("DELETE FROM idempotency WHERE actor = \(order.actorId) AND endpoint = \(order.endpoint) AND key = \(order.key)")
             let kind: QuotaScope.Kind = record.kind == .rollback ? .rollback : .deploy
             try addQuota(QuotaScope(kind: kind, key: "\(record.deliveryGroupId):\(record.environment)"), day: record.createdAt.day, by: -1)
             try appendAudit(engineNote(record, "ENGINE_TRIGGER_FAILED", .failed, "Engine did not start \(record.id): \(reason)"),
@@ -156,6 +156,8 @@ struct FleetWrites {
                     origin: AuditOrigin(decisionId: nil, requestId: nil, timestamp: now), index: index, &state)
             }
             expiry.refusalMinutes = tallies.count
+            // Commit tokens are asked for only just after their commit (FleetStore.applyBatch).
+            try session.send("DELETE FROM batches WHERE committed_at < \(now.microseconds - 3_600_000_000)")
             expiry.rateWindows = try session.run("""
                 DELETE FROM rate_windows WHERE ctid IN (SELECT ctid FROM rate_windows WHERE minute < \(now.minute - 1)
                   LIMIT \(Int64(max(0, limit - expiry.total))))
@@ -170,14 +172,14 @@ struct FleetWrites {
     // MARK: Records
 
     func putBuild(_ build: Build) throws {
-        try session.run("""
+        try session.send("""
             INSERT INTO builds (service, version, registered_at, build) VALUES (\(build.service), \(build.version), \(build.registeredAt.microseconds), \(try json(build))::jsonb)
             ON CONFLICT (service, version) DO UPDATE SET registered_at = EXCLUDED.registered_at, build = EXCLUDED.build
             """)
     }
 
     func putUploadCapability(_ c: UploadCapability) throws {
-        try session.run("""
+        try session.send("""
             INSERT INTO upload_capabilities (service, version, token, expires_at, capability)
             VALUES (\(c.service), \(c.version), \(c.token), \(c.expiresAt.microseconds), \(try json(c))::jsonb)
             ON CONFLICT (service, version, token) DO UPDATE SET expires_at = EXCLUDED.expires_at, capability = EXCLUDED.capability
@@ -192,7 +194,7 @@ struct FleetWrites {
 
     /// Stores a new record with its slot row and insight counts.
     func insertDeployment(_ record: DeploymentRecord) throws {
-        try session.run("""
+        try session.send("""
             INSERT INTO deployments (id, service, environment, delivery_group, state, kind, version, created_at, updated_at, execution_id, record)
             VALUES (\(record.id), \(record.service), \(record.environment), \(record.deliveryGroupId), \(record.state.rawValue), \(record.kind.rawValue),
                     \(record.version), \(record.createdAt.microseconds), \(record.updatedAt.microseconds), \(record.engineExecutionId), \(try json(record))::jsonb)
@@ -203,7 +205,7 @@ struct FleetWrites {
 
     /// Stores a changed record with its slot row and insight counts in step.
     private func putDeployment(_ record: DeploymentRecord, previous: DeploymentRecord) throws {
-        try session.run("""
+        try session.send("""
             UPDATE deployments SET state = \(record.state.rawValue), updated_at = \(record.updatedAt.microseconds),
                 execution_id = \(record.engineExecutionId), record = \(try json(record))::jsonb
             WHERE id = \(record.id)
@@ -215,7 +217,7 @@ struct FleetWrites {
     /// Writes or removes the record's slot row.
     private func updateSlot(_ record: DeploymentRecord, held: Bool) throws {
         if record.state.holdsSlot {
-            try session.run("""
+            try session.send("""
                 INSERT INTO slots (delivery_group, environment, deployment_id, state, updated_at, awaiting_engine)
                 VALUES (\(record.deliveryGroupId), \(record.environment), \(record.id), \(record.state.rawValue), \(record.updatedAt.microseconds),
                         \(record.engineExecutionId == nil))
@@ -223,7 +225,7 @@ struct FleetWrites {
                 SET state = EXCLUDED.state, updated_at = EXCLUDED.updated_at, awaiting_engine = EXCLUDED.awaiting_engine
                 """)
         } else if held {
-            try session.run("""
+            try session.send("""
                 DELETE FROM slots WHERE delivery_group = \(record.deliveryGroupId) AND environment = \(record.environment) AND deployment_id = \(record.id)
                 """)
         }
@@ -233,15 +235,17 @@ struct FleetWrites {
     private func countInsights(from old: DeploymentRecord?, to new: DeploymentRecord?) throws {
         guard let any = new ?? old else { return }
         func count(_ measure: InsightCount.Measure, _ label: String, by delta: Int) throws {
-            try session.run("""
+            try session.send("""
                 INSERT INTO insights (hour, delivery_group, service, measure, label, count)
                 VALUES (\(any.createdAt.hour), \(any.deliveryGroupId), \(any.service), \(measure.rawValue), \(label), \(delta))
                 ON CONFLICT (hour, delivery_group, service, measure, label) DO UPDATE SET count = insights.count + EXCLUDED.count
                 """)
-            try session.run("""
-                DELETE FROM insights WHERE hour = \(any.createdAt.hour) AND delivery_group = \(any.deliveryGroupId) AND service = \(any.service)
-                  AND measure = \(measure.rawValue) AND label = \(label) AND count <= 0
-                """)
+            if delta < 0 {
+                try session.send("""
+                    DELETE FROM insights WHERE hour = \(any.createdAt.hour) AND delivery_group = \(any.deliveryGroupId) AND service = \(any.service)
+                      AND measure = \(measure.rawValue) AND label = \(label) AND count <= 0
+                    """)
+            }
         }
         let measure: InsightCount.Measure = any.rollbackOf != nil || any.kind == .rollback ? .rollback : .deploy
         if old == nil, new != nil { try count(measure, any.recipeId, by: 1) }
@@ -253,17 +257,19 @@ struct FleetWrites {
     }
 
     private func addQuota(_ scope: QuotaScope, day: Int64, by delta: Int) throws {
-        try session.run("""
+        try session.send("""
             INSERT INTO quota_counters (kind, scope, day, used) VALUES (\(scope.kind.rawValue), \(scope.key), \(day), \(delta))
             ON CONFLICT (kind, scope, day) DO UPDATE SET used = quota_counters.used + EXCLUDED.used
             """)
-        try session.run("DELETE FROM quota_counters WHERE kind = \(scope.kind.rawValue) AND scope = \(scope.key) AND day = \(day) AND used <= 0")
+        if delta < 0 {
+            try session.send("DELETE FROM quota_counters WHERE kind = \(scope.kind.rawValue) AND scope = \(scope.key) AND day = \(day) AND used <= 0")
+        }
     }
 
     // MARK: Keys and the outbox
 
     func putIdempotency(_ scope: IdempotencyScope, _ record: IdempotencyRecord) throws {
-        try session.run("""
+        try session.send("""
             INSERT INTO idempotency (actor, endpoint, key, expires_at, record)
             VALUES (\(scope.actorId), \(scope.endpoint), \(scope.key), \(record.expiresAt.microseconds), \(try json(record))::jsonb)
             ON CONFLICT (actor, endpoint, key) DO UPDATE SET expires_at = EXCLUDED.expires_at, record = EXCLUDED.record
@@ -316,8 +322,8 @@ struct FleetWrites {
             last = entry
         }
         guard let first, let last else { return nil }
-        try session.run("DELETE FROM audit WHERE sequence >= \(Int64(first.sequence)) AND sequence <= \(Int64(last.sequence))")
-        try session.run("UPDATE fleet_head SET audit_checkpoint_sequence = \(Int64(last.sequence)), audit_checkpoint_hash = \(last.hash)")
+        try session.send("DELETE FROM audit WHERE sequence >= \(Int64(first.sequence)) AND sequence <= \(Int64(last.sequence))")
+        try session.send("UPDATE fleet_head SET audit_checkpoint_sequence = \(Int64(last.sequence)), audit_checkpoint_hash = \(last.hash)")
         try appendAudit(StoreNotes.retention(first: first, last: last, retention), origin: AuditOrigin(decisionId: nil, requestId: nil, timestamp: retention.now), index: 0, &state)
         return AuditPruning(removed: first.sequence...last.sequence, checkpoint: AuditCheckpoint(sequence: last.sequence, hash: last.hash, timestamp: last.timestamp))
     }
@@ -328,7 +334,7 @@ struct FleetWrites {
     }
 
     func insertAudit(_ entry: AuditEntry) throws {
-        try session.run("""
+        try session.send("""
             INSERT INTO audit (sequence, timestamp, event_type, delivery_group, hash, entry)
             VALUES (\(Int64(entry.sequence)), \(entry.timestamp.microseconds), \(entry.eventType), \(entry.deliveryGroupId), \(entry.hash), \(try json(entry))::jsonb)
             """)

@@ -24,6 +24,13 @@ enum PostgresSchema {
             policy_generation bigint NOT NULL,
             commits bigint NOT NULL)
         """,
+        // A token per committed batch, so a replica whose COMMIT answer was lost can ask whether
+        // it was applied; the expiry pass removes tokens older than an hour.
+        """
+        CREATE TABLE IF NOT EXISTS batches (
+            token text COLLATE "C" PRIMARY KEY,
+            committed_at bigint NOT NULL)
+        """,
         """
         CREATE TABLE IF NOT EXISTS policy (
             singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),

@@ -20,6 +20,8 @@ final class PostgresView: StateView {
     }
 
     private func attempt<T>(_ fallback: T, _ body: () throws -> T) -> T {
+        // After a failed read the decision is discarded: ask nothing more.
+        guard failure == nil else { return fallback }
         do { return try body() } catch {
             if failure == nil { failure = error }
             return fallback
@@ -130,7 +132,7 @@ final class PostgresView: StateView {
 
     func builds(service: String) -> [Build] {
         attempt([]) {
-            try session.rows("SELECT build::text FROM builds WHERE service = \(service) ORDER BY registered_at DESC, version DESC").map {
+            try session.rows("SELECT build::text FROM builds WHERE service = \(service) ORDER BY registered_at DESC, version").map {
                 try codec.decode(Build.self, Array(try $0.decode(String.self).utf8))
             }
         }

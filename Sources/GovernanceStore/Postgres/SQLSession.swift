@@ -24,9 +24,11 @@ public struct PostgresLocation: Sendable, Hashable, CustomStringConvertible {
         guard !database.isEmpty, !database.contains("/") else { return nil }
         self.host = host
         self.port = components.port ?? 5432
-        self.username = user.removingPercentEncoding ?? user
-        self.password = components.password.map { $0.removingPercentEncoding ?? $0 }
-        self.database = database.removingPercentEncoding ?? database
+        // URLComponents gives these decoded already.
+        guard components.queryItems == nil, components.fragment == nil else { return nil }
+        self.username = user
+        self.password = components.password
+        self.database = database
     }
 
     /// The location without its password: what logs and errors name.
@@ -48,6 +50,8 @@ final class SQLSession: Sendable {
     private struct State {
         var connection: PostgresConnection?
         var inTransaction = false
+        /// Statements sent in this transaction whose answers are not yet checked (``send(_:)``).
+        var pending: [EventLoopFuture<PostgresQueryResult>] = []
     }
 
     // INVARIANT: touched only by the one thread using the session at a time; the lock makes
@@ -81,8 +85,13 @@ final class SQLSession: Sendable {
             on: MultiThreadedEventLoopGroup.singleton.next(), configuration: configuration,
             id: Self.nextID.add(1, ordering: .relaxed).newValue, logger: logger)
         do {
-            let connection = try wait(for: future, onTimeout: {})
+            // A connection that arrives after the timeout is closed, not leaked.
+            let connection = try wait(for: future, onTimeout: { future.whenSuccess { let _: EventLoopFuture<Void> = $0.close() } })
             state.withLock { $0.connection = connection }
+            // PostgreSQL cancels a statement itself past the timeout (a wait for the fleet lock
+            // included), so an abandoned wait never takes its turn later; the client waits a
+            // little longer as a backstop.
+            _ = try wait(for: connection.query(PostgresQuery(unsafeSQL: "SET statement_timeout = \(Int64(timeout / .milliseconds(1)))"), logger: logger), onTimeout: { self.drop(connection) })
             return connection
         } catch {
             throw StoreError(.unavailable, path: location.description, "cannot connect to PostgreSQL: \(Self.reason(error))")
@@ -100,7 +109,7 @@ final class SQLSession: Sendable {
             result.withLock { $0 = outcome }
             done.signal()
         }
-        if done.wait(timeout: .now() + timeout / .seconds(1)) == .timedOut {
+        if done.wait(timeout: .now() + timeout / .seconds(1) + 2) == .timedOut {
             onTimeout()
             throw StoreError(.unavailable, path: location.description, "PostgreSQL did not answer within \(timeout)")
         }
@@ -139,6 +148,37 @@ final class SQLSession: Sendable {
         try self.query(query).metadata.rows ?? 0
     }
 
+    /// Sends a statement of the current transaction without waiting for its answer: the
+    /// connection runs statements in order, so a later read sees it, and the transaction checks
+    /// every answer before it commits (a failure rolls the whole transaction back). Outside a
+    /// transaction, runs it and waits.
+    func send(_ query: PostgresQuery) throws {
+        guard state.withLock({ $0.inTransaction }) else {
+            try run(query)
+            return
+        }
+        let connection = try connection(reconnect: false)
+        let answer = connection.query(query, logger: logger)
+        state.withLock { $0.pending.append(answer) }
+    }
+
+    /// Waits for the answers of every statement sent; the first failure is thrown.
+    private func settle() throws {
+        let pending = state.withLock { state in defer { state.pending = [] }; return state.pending }
+        guard let connection = state.withLock({ $0.connection }) else {
+            if pending.isEmpty { return }
+            throw StoreError(.unavailable, path: location.description, "the connection to PostgreSQL was lost during a transaction; nothing of it was committed")
+        }
+        for answer in pending {
+            do {
+                _ = try wait(for: answer, onTimeout: { self.drop(connection) })
+            } catch let error as PSQLError where error.serverInfo == nil || Self.endsConnection(error.serverInfo?[.sqlState]) {
+                drop(connection)
+                throw StoreError(.unavailable, path: location.description, "the connection to PostgreSQL failed: \(Self.reason(error))")
+            }
+        }
+    }
+
     /// Runs statements that take no parameters (schema changes).
     func execute(_ sql: String) throws {
         _ = try query(PostgresQuery(unsafeSQL: sql))
@@ -153,7 +193,9 @@ final class SQLSession: Sendable {
         let value: T
         do {
             value = try body()
+            try settle()
         } catch {
+            state.withLock { $0.pending = [] }
             try? execute("ROLLBACK")
             throw error
         }
@@ -179,7 +221,8 @@ final class SQLSession: Sendable {
     /// SQLSTATE classes after which the session is gone: 08 (connection exception) and 57
     /// (operator intervention: shutdown, crash recovery, not yet accepting connections).
     static func endsConnection(_ sqlState: String?) -> Bool {
-        guard let sqlState else { return false }
+        // 57014: a statement cancelled by statement_timeout; the session lives on.
+        guard let sqlState, sqlState != "57014" else { return false }
         return sqlState.hasPrefix("08") || sqlState.hasPrefix("57")
     }
 
