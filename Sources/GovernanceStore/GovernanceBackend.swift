@@ -50,7 +50,17 @@ public struct StoreWrites: Sendable {
 extension GovernanceBackend {
     /// Replaces the policy data (the `seed` and admin path); audited as `ADMIN_POLICY_LOAD`.
     public func replacePolicy(_ snapshot: PolicySnapshot, actorId: String, now: Timestamp) async throws {
-        _ = try await writes.writer.submit(.mutation(.replacePolicy(snapshot, actorId: actorId, now: now)))
+        _ = try await writes.writer.submit(.mutation(.replacePolicy(snapshot, actorId: actorId, now: now, onlyIfNone: false)))
+    }
+
+    /// Loads the policy data only if none was ever loaded, decided in the write transaction (in a
+    /// fleet, under the fleet lock: of replicas starting together on an empty database, one
+    /// loads it). Returns whether it was loaded.
+    public func loadPolicyIfNone(_ snapshot: PolicySnapshot, actorId: String, now: Timestamp) async throws -> Bool {
+        guard case .policyLoaded(let loaded) = try await writes.writer.submit(.mutation(.replacePolicy(snapshot, actorId: actorId, now: now, onlyIfNone: true))) else {
+            preconditionFailure("a policy load yields whether it loaded")
+        }
+        return loaded
     }
 
     /// Records the execution the engine started for a reservation and completes its key. A

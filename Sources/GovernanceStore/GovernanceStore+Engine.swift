@@ -20,16 +20,12 @@ extension GovernanceStore {
             expiry.rateWindows = try removeFront(of: schema.rateWindows, before: now.minute - 1, limit: max(0, limit - expiry.total), txn)
             return .expired(expiry)
 
-        case .replacePolicy(let snapshot, let actorId, let now):
+        case .replacePolicy(let snapshot, let actorId, let now, let onlyIfNone):
+            guard !onlyIfNone || (state.generation == 0 && !state.policyChanged) else { return .policyLoaded(false) }
             state.policy = snapshot.stamped(after: state.policy, at: now, by: actorId)
             state.policyChanged = true
-            let note = AuditNote(
-                eventType: "ADMIN_POLICY_LOAD", targetType: "Policy", targetId: "policy", outcome: .success,
-                summary: "Policy data replaced: \(snapshot.deliveryGroups.count) delivery groups, \(snapshot.recipes.count) recipes, "
-                    + "\(snapshot.services.count) services, \(snapshot.environments.count) environments",
-                actorId: actorId, actorRole: .platformAdmin)
-            try appendAudit(note, origin: AuditOrigin(decisionId: nil, requestId: nil, timestamp: now), index: 0, txn, codec, &state)
-            return .mutation(nil)
+            try appendAudit(StoreNotes.policyLoad(snapshot, actorId: actorId), origin: AuditOrigin(decisionId: nil, requestId: nil, timestamp: now), index: 0, txn, codec, &state)
+            return .policyLoaded(true)
 
         case .recordDispatch(let id, let executionId, let executionURL, let now, let reservation):
             // INVARIANT: an outbox entry exists exactly while a reservation's execution is neither

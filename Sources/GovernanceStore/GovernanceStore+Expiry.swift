@@ -19,6 +19,15 @@ public struct Expiry: Sendable, Hashable {
 
 /// Audit notes the store writes itself, the same from every backend.
 enum StoreNotes {
+    /// The policy data replaced as a whole (`seed`, a first start).
+    static func policyLoad(_ snapshot: PolicySnapshot, actorId: String) -> AuditNote {
+        AuditNote(
+            eventType: "ADMIN_POLICY_LOAD", targetType: "Policy", targetId: "policy", outcome: .success,
+            summary: "Policy data replaced: \(snapshot.deliveryGroups.count) delivery groups, \(snapshot.recipes.count) recipes, "
+                + "\(snapshot.services.count) services, \(snapshot.environments.count) environments",
+            actorId: actorId, actorRole: .platformAdmin)
+    }
+
     /// One entry for a tally of rate-limit refusals: an actor, a code, a minute, with its count.
     static func refusals(count: Int, minute: Int64, first: AuditNote) -> AuditNote {
         let from = Timestamp(microseconds: minute * 60_000_000)

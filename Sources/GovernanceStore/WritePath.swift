@@ -13,7 +13,8 @@ enum WriteWork: Sendable {
 
 /// State changes made outside the rules: engine outcomes, policy loads and audit retention.
 enum StoreMutation: Sendable {
-    case replacePolicy(PolicySnapshot, actorId: String, now: Timestamp)
+    /// Replaces the policy data; with `onlyIfNone`, only when none was ever loaded (a first start).
+    case replacePolicy(PolicySnapshot, actorId: String, now: Timestamp, onlyIfNone: Bool)
     case recordDispatch(String, executionId: String, executionURL: String?, now: Timestamp, reservation: DeploymentRecord?)
     case releaseReservation(String, reason: String, now: Timestamp)
     case recordEngineState(String, state: DeploymentRecord.State, failures: [Failure], now: Timestamp)
@@ -32,6 +33,8 @@ enum WriteOutcome: Sendable {
     case pruned(AuditPruning?)
     /// What one expiry pass removed.
     case expired(Expiry)
+    /// Whether a policy replacement was made.
+    case policyLoaded(Bool)
 
     /// The record of a mutation (nil for decisions).
     var record: DeploymentRecord? {

@@ -69,7 +69,8 @@ func openFleet(_ url: String?, migrate: Bool = false) throws -> FleetStore {
     do {
         var logger = Logger(label: "dxcp")
         logger.logLevel = .warning
-        return try FleetStore(location: location, options: .init(migrate: migrate, readers: 1), logger: logger)
+        let timeoutMs = Int(ProcessInfo.processInfo.environment["DXCP_DATABASE_TIMEOUT_MS"] ?? "").map { min(max($0, 100), 600_000) } ?? 60_000
+        return try FleetStore(location: location, options: .init(migrate: migrate, readers: 1, timeout: .milliseconds(timeoutMs)), logger: logger)
     } catch {
         printError("error: \(error)")
         throw ExitCode(2)

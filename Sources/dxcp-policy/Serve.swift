@@ -117,17 +117,21 @@ struct Serve: AsyncParsableCommand {
             } else {
                 store = try GovernanceStore(directory: dataDir, options: .init(mapSize: mapBytes, create: true, maxQueue: writeQueueLimit, commitObserver: observer))
             }
+            // First start: the policy file (if any) with the reference's variables applied, loaded
+            // only if no policy was ever loaded (checked in the write transaction: of a fleet's
+            // replicas starting together, one loads it).
+            var loaded = false
             if try await store.policyGeneration() == 0 {
-                // First start: the policy file (if any) with the reference's variables applied.
                 let file = policy ?? (demo ? bundledDemoPolicy() ?? "examples/demo-policy.yaml" : nil)
                 let snapshot = try ReferenceVariables.apply(
                     env, to: try file.map { try PolicyFile.load(path: $0) } ?? PolicySnapshot(), readFile: readFile)
-                try await store.replacePolicy(snapshot, actorId: "dxcp-policy serve", now: currentTime())
-            } else {
-                if policy != nil { logger.notice("the data directory already holds policy data; --policy is ignored (use `dxcp-policy seed` to replace it)") }
+                loaded = try await store.loadPolicyIfNone(snapshot, actorId: "dxcp-policy serve", now: currentTime())
+            }
+            if !loaded {
+                if policy != nil { logger.notice("the store already holds policy data; --policy is ignored (use `dxcp-policy seed` to replace it)") }
                 let ignored = ReferenceVariables.names.filter { env[$0] != nil }
                 if !ignored.isEmpty {
-                    logger.notice("the data directory already holds settings; these variables apply only at first start (change settings through the admin API)", metadata: ["ignored": "\(ignored.joined(separator: ","))"])
+                    logger.notice("the store already holds settings; these variables apply only at first start (change settings through the admin API)", metadata: ["ignored": "\(ignored.joined(separator: ","))"])
                 }
             }
         } catch let exit as ExitCode {

@@ -143,6 +143,28 @@ import Testing
         #expect(try database.psql("SELECT sum(count) FROM rate_windows WHERE bucket = 'read'") == "7")
     }
 
+    /// Replicas starting together on an empty database: one loads the policy, the others find it.
+    @Test func replicasStartingTogetherLoadThePolicyOnce() async throws {
+        let database = try TestDatabase()
+        let replicas = [
+            try FleetStore(location: database.location, options: .init(migrate: true)),
+            try FleetStore(location: database.location, options: .init(migrate: true)),
+            try FleetStore(location: database.location, options: .init(migrate: true)),
+        ]
+        let loads = try await withThrowingTaskGroup(of: Bool.self) { group in
+            for (n, replica) in replicas.enumerated() {
+                group.addTask { try await replica.loadPolicyIfNone(testPolicy(dailyDeploy: 10 + n), actorId: "replica \(n)", now: baseTime) }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(loads.count { $0 } == 1)
+        #expect(try database.psql("SELECT count(*) FROM audit WHERE event_type = 'ADMIN_POLICY_LOAD'") == "1")
+        #expect(try await replicas[2].policyGeneration() == 1)
+        // Replacing (seed, the admin path) still replaces.
+        try await replicas[0].replacePolicy(testPolicy(dailyDeploy: 99), actorId: "seed", now: baseTime)
+        #expect(try await replicas[1].policy().deliveryGroups["default"]?.guardrails.dailyDeployQuota == 99)
+    }
+
     @Test func oneReplicaLeadsTheBackgroundWorkAndAnotherTakesOverWhenItGoes() async throws {
         let database = try TestDatabase()
         let replicas = try await seededFleet(database, policy: testPolicy(), count: 3)

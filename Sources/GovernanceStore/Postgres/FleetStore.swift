@@ -301,13 +301,20 @@ public final class FleetStore: GovernanceBackend, BatchBackend {
             }
             let (headSequence, headHash, checkpoint, checkpointHash) = try head.decode((Int64, String, Int64, String).self)
             var verifier = AuditVerifier(after: UInt64(checkpoint), headHash: checkpointHash)
-            for row in try session.rows("SELECT sequence, entry::text FROM audit ORDER BY sequence") {
-                let (sequence, text) = try row.decode((Int64, String).self)
-                do {
-                    verifier.feed(try RecordCodec.shared.decode(AuditEntry.self, Array(text.utf8)))
-                } catch {
-                    verifier.unreadable(sequence: UInt64(sequence), reason: "entry cannot be decoded")
+            // In pages, each one statement well within the timeout, however long the log.
+            var last: Int64 = -1
+            while true {
+                let page = try session.rows("SELECT sequence, entry::text FROM audit WHERE sequence > \(last) ORDER BY sequence LIMIT 10000")
+                for row in page {
+                    let (sequence, text) = try row.decode((Int64, String).self)
+                    do {
+                        verifier.feed(try RecordCodec.shared.decode(AuditEntry.self, Array(text.utf8)))
+                    } catch {
+                        verifier.unreadable(sequence: UInt64(sequence), reason: "entry cannot be decoded")
+                    }
+                    last = sequence
                 }
+                if page.count < 10000 { break }
             }
             return verifier.verdict(expectedHead: (UInt64(headSequence), headHash))
         } }

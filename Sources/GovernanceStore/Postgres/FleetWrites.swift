@@ -77,16 +77,13 @@ struct FleetWrites {
 
     func apply(_ mutation: StoreMutation, _ state: inout BatchState) throws -> WriteOutcome {
         switch mutation {
-        case .replacePolicy(let snapshot, let actorId, let now):
+        case .replacePolicy(let snapshot, let actorId, let now, let onlyIfNone):
+            // Checked under the fleet lock: replicas starting together load the policy once.
+            guard !onlyIfNone || (state.generation == 0 && !state.policyChanged) else { return .policyLoaded(false) }
             state.policy = snapshot.stamped(after: state.policy, at: now, by: actorId)
             state.policyChanged = true
-            let note = AuditNote(
-                eventType: "ADMIN_POLICY_LOAD", targetType: "Policy", targetId: "policy", outcome: .success,
-                summary: "Policy data replaced: \(snapshot.deliveryGroups.count) delivery groups, \(snapshot.recipes.count) recipes, "
-                    + "\(snapshot.services.count) services, \(snapshot.environments.count) environments",
-                actorId: actorId, actorRole: .platformAdmin)
-            try appendAudit(note, origin: AuditOrigin(decisionId: nil, requestId: nil, timestamp: now), index: 0, &state)
-            return .mutation(nil)
+            try appendAudit(StoreNotes.policyLoad(snapshot, actorId: actorId), origin: AuditOrigin(decisionId: nil, requestId: nil, timestamp: now), index: 0, &state)
+            return .policyLoaded(true)
 
         case .recordDispatch(let id, let executionId, let executionURL, let now, _):
             // A deployment's execution is recorded once; a second report changes nothing.
