@@ -10,7 +10,7 @@ before=$1 after=$2
 
 measure() { wrk -t1 -c"$1" -d"${ROUND:-4s}" --latency "${@:2}" | awk '
   function ms(v) { if (v ~ /ms$/) {sub(/ms$/,"",v); return v} if (v ~ /us$/) {sub(/us$/,"",v); return v/1000} sub(/s$/,"",v); return v*1000 }
-  /Requests\/sec/ {r=$2} /^ +50%/ {p50=ms($2)} /^ +99%/ {p99=ms($2)} /Non-2xx/ {bad=$4}
+  /Requests\/sec/ {r=$2} /^ +50%/ {p50=ms($2)} /^ +99%/ {p99=ms($2)} /Non-2xx/ {bad=$NF}
   END {printf "%.0f req/s p50 %.2f ms p99 %.2f ms non-2xx %d", r, p50, p99, bad}'; }
 
 one() {

@@ -5,9 +5,9 @@ local requests = {}
 for line in io.lines(os.getenv("TOKENS_FILE")) do
   local auth = "Bearer " .. line
   requests[#requests + 1] = wrk.format("GET", "/v1/gateway/nginx",
-    { ["Authorization"] = auth, ["X-Original-Method"] = "GET", ["X-Original-URI"] = "/v1/deployments?service=demo-service" })
+    { ["Host"] = "127.0.0.1", ["Authorization"] = auth, ["X-Original-Method"] = "GET", ["X-Original-URI"] = "/v1/deployments?service=demo-service" })
   requests[#requests + 1] = wrk.format("GET", "/v1/gateway/nginx",
-    { ["Authorization"] = auth, ["X-Original-Method"] = "POST", ["X-Original-URI"] = "/v1/deployments", ["Idempotency-Key"] = "k-" .. #requests })
+    { ["Host"] = "127.0.0.1", ["Authorization"] = auth, ["X-Original-Method"] = "POST", ["X-Original-URI"] = "/v1/deployments", ["Idempotency-Key"] = "k-" .. #requests })
 end
 local n = 0
 request = function()

@@ -4,7 +4,7 @@
 local body = '{"service":"demo-service","environment":"sandbox","version":"1.0.0","changeSummary":"load"}'
 local requests = {}
 for line in io.lines(os.getenv("TOKENS_FILE")) do
-  local headers = { ["Authorization"] = "Bearer " .. line, ["Content-Type"] = "application/json" }
+  local headers = { ["Host"] = "127.0.0.1", ["Authorization"] = "Bearer " .. line, ["Content-Type"] = "application/json" }
   requests[#requests + 1] = wrk.format("POST", "/v1/deployments/validate", headers, body)
 end
 local n = 0
