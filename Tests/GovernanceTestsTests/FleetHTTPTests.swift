@@ -214,22 +214,7 @@ final class FleetBalancer {
             .replacingOccurrences(of: "{{REPLICA_2}}", with: hosts[1])
             .replacingOccurrences(of: "{{LISTEN}}", with: "127.0.0.1:\(port)")
         try balancer.write(toFile: directory + "/fleet.conf", atomically: true, encoding: .utf8)
-        let main = """
-            daemon off;
-            master_process off;
-            pid \(directory)/nginx.pid;
-            error_log \(directory)/error.log warn;
-            events { worker_connections 256; }
-            http {
-                access_log off;
-                client_body_temp_path \(directory)/body;
-                proxy_temp_path \(directory)/proxy;
-                fastcgi_temp_path \(directory)/fastcgi;
-                uwsgi_temp_path \(directory)/uwsgi;
-                scgi_temp_path \(directory)/scgi;
-                include \(directory)/fleet.conf;
-            }
-            """
+        let main = nginxMainConfig(directory: directory, include: directory + "/fleet.conf", connections: 256)
         try main.write(toFile: directory + "/nginx.conf", atomically: true, encoding: .utf8)
         process.executableURL = URL(fileURLWithPath: "/usr/sbin/nginx")
         process.arguments = ["-p", directory, "-c", directory + "/nginx.conf"]

@@ -35,20 +35,7 @@ import Testing
             #expect(gateway.contains("proxy_read_timeout 30s;") && gateway.contains("proxy_connect_timeout 30s;"), "the example's timeouts moved")
             try gateway.write(toFile: directory + "/gateway.conf", atomically: true, encoding: .utf8)
             // The small upstream: echoes what reached it and the decision headers it was given.
-            let main = """
-                daemon off;
-                master_process off;
-                pid \(directory)/nginx.pid;
-                error_log \(directory)/error.log warn;
-                events { worker_connections 64; }
-                http {
-                    access_log off;
-                    client_body_temp_path \(directory)/body;
-                    proxy_temp_path \(directory)/proxy;
-                    fastcgi_temp_path \(directory)/fastcgi;
-                    uwsgi_temp_path \(directory)/uwsgi;
-                    scgi_temp_path \(directory)/scgi;
-                    include \(directory)/gateway.conf;
+            let main = nginxMainConfig(directory: directory, include: directory + "/gateway.conf", connections: 64, servers: """
                     server {
                         listen 127.0.0.1:\(upstreamPort);
                         location / {
@@ -56,8 +43,7 @@ import Testing
                             return 200 "upstream $request_method $request_uri role=$http_x_dxcp_role actor=$http_x_dxcp_actor decision=$http_x_decision_id";
                         }
                     }
-                }
-                """
+                """)
             try main.write(toFile: directory + "/nginx.conf", atomically: true, encoding: .utf8)
             process.executableURL = URL(fileURLWithPath: NginxGatewayTests.nginx)
             process.arguments = ["-p", directory, "-c", directory + "/nginx.conf"]
