@@ -23,6 +23,18 @@ public protocol GovernanceBackend: AnyObject, Sendable {
     /// How many times the policy data was replaced (0: never loaded).
     func policyGeneration() async throws(StoreError) -> UInt64
     func deployment(id: String) async throws(StoreError) -> DeploymentRecord?
+    /// Records newest first, filtered as the rules' list filters them.
+    func deployments(matching query: DeploymentQuery, groups: Set<String>?) async throws(StoreError) -> [DeploymentRecord]
+    /// Deployments holding a slot in a group and environment.
+    func activeDeployments(group: String, environment: String) async throws(StoreError) -> [ActiveDeployment]
+    /// Units spent of a daily quota.
+    func quotaUsed(_ scope: QuotaScope, day: Int64) async throws(StoreError) -> Int
+    /// The idempotency record under a scope.
+    func idempotencyRecord(_ scope: IdempotencyScope) async throws(StoreError) -> IdempotencyRecord?
+    /// Audit entries after `sequence`, oldest first.
+    func auditEntries(after sequence: UInt64, limit: Int) async throws(StoreError) -> [AuditEntry]
+    /// Verifies the whole stored chain, from the retention checkpoint to the recorded head.
+    func verifyAudit() async throws(StoreError) -> AuditVerifier.Verdict
     func build(service: String, version: String) async throws(StoreError) -> Build?
     /// Every deployment holding a slot (for the execution poller).
     func slotHolders() async throws(StoreError) -> [ActiveDeployment]

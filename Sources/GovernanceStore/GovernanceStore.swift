@@ -324,7 +324,12 @@ public final class GovernanceStore: GovernanceBackend, BatchBackend {
 
     /// Every deployment record, newest first.
     public func deployments() throws(StoreError) -> [DeploymentRecord] {
-        try read { view, _ in view.deployments(matching: DeploymentQuery(), groups: nil) }
+        try deployments(matching: DeploymentQuery(), groups: nil)
+    }
+
+    /// Records newest first, filtered as the rules' list filters them.
+    public func deployments(matching query: DeploymentQuery, groups: Set<String>?) throws(StoreError) -> [DeploymentRecord] {
+        try read { view, _ in view.deployments(matching: query, groups: groups) }
     }
 
     /// Every `stride`-th record id in creation order, read from the time index without decoding

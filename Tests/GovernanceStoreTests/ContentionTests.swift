@@ -6,36 +6,38 @@ import Testing
 /// Limits hold under concurrency: quota, concurrency and the reservation are decided in one
 /// write transaction, so no interleaving exceeds a limit (DECISIONS D8), in one process or two.
 @Suite struct ContentionTests {
-    @Test func concurrentDeploysAgainstLimitOneAcceptExactlyOne() async throws {
-        let dir = TempDirectory()
-        let store = try await seededStore(dir, policy: testPolicy(maxConcurrent: 1, dailyDeploy: 1000))
+    @Test(arguments: Backend.allCases) func concurrentDeploysAgainstLimitOneAcceptExactlyOne(_ backend: Backend) async throws {
+        let seeded = try await seededBackend(backend, policy: testPolicy(maxConcurrent: 1, dailyDeploy: 1000))
+        let store = seeded.store
+        defer { withExtendedLifetime(seeded) {} }
         let decisions = try await withThrowingTaskGroup(of: Decision.self) { group in
             for n in 0..<64 {
-                group.addTask { try await store.decide(.deploy(deployIntent(summary: "c\(n)")), by: owner, context: context("k\(n)")) }
+                group.addTask { try await store.decide(.deploy(deployIntent(summary: "c\(n)")), by: owner, context: context("k\(n)"), requestId: nil) }
             }
             return try await group.reduce(into: []) { $0.append($1) }
         }
         #expect(decisions.count { $0.allowed } == 1)
         #expect(decisions.count { $0.code == .concurrencyLimitReached } == 63)
-        #expect(try store.activeDeployments(group: "default", environment: "sandbox").count == 1)
-        #expect(try store.quotaUsed(QuotaScope(kind: .deploy, key: "default:sandbox"), day: baseTime.day) == 1)
+        #expect(try await store.activeDeployments(group: "default", environment: "sandbox").count == 1)
+        #expect(try await store.quotaUsed(QuotaScope(kind: .deploy, key: "default:sandbox"), day: baseTime.day) == 1)
         let stats = store.writeStatistics()
         #expect(stats.largestBatch > 1, "concurrent callers share transactions (group commit)")
     }
 
-    @Test func concurrentDeploysAgainstDailyQuotaAcceptExactlyN() async throws {
-        let dir = TempDirectory()
-        let store = try await seededStore(dir, policy: testPolicy(maxConcurrent: 1000, dailyDeploy: 7))
+    @Test(arguments: Backend.allCases) func concurrentDeploysAgainstDailyQuotaAcceptExactlyN(_ backend: Backend) async throws {
+        let seeded = try await seededBackend(backend, policy: testPolicy(maxConcurrent: 1000, dailyDeploy: 7))
+        let store = seeded.store
+        defer { withExtendedLifetime(seeded) {} }
         let decisions = try await withThrowingTaskGroup(of: Decision.self) { group in
             for n in 0..<64 {
-                group.addTask { try await store.decide(.deploy(deployIntent(summary: "q\(n)")), by: owner, context: context("k\(n)")) }
+                group.addTask { try await store.decide(.deploy(deployIntent(summary: "q\(n)")), by: owner, context: context("k\(n)"), requestId: nil) }
             }
             return try await group.reduce(into: []) { $0.append($1) }
         }
         #expect(decisions.count { $0.allowed } == 7)
         #expect(decisions.count { $0.code == .quotaExceeded } == 57)
-        #expect(try store.quotaUsed(QuotaScope(kind: .deploy, key: "default:sandbox"), day: baseTime.day) == 7)
-        #expect(try store.deployments().count == 7)
+        #expect(try await store.quotaUsed(QuotaScope(kind: .deploy, key: "default:sandbox"), day: baseTime.day) == 7)
+        #expect(try await store.allDeployments().count == 7)
     }
 
     @Test func twoProcessesSharingTheStoreAcceptExactlyOneUnderLimitOne() async throws {
@@ -63,9 +65,9 @@ import Testing
         let quotaDenials = outputs.flatMap { $0 }.filter { $0 == "DENY QUOTA_EXCEEDED" }
         #expect(quotaDenials.count == 47)
         let store = try GovernanceStore(directory: dir.path)
-        #expect(try store.deployments().filter { $0.state == .succeeded }.count == 13)
-        let day = try #require(try store.deployments().first).createdAt.day
-        #expect(try store.quotaUsed(QuotaScope(kind: .deploy, key: "default:sandbox"), day: day) == 13)
+        #expect(try await store.allDeployments().filter { $0.state == .succeeded }.count == 13)
+        let day = try #require(try await store.allDeployments().first).createdAt.day
+        #expect(try await store.quotaUsed(QuotaScope(kind: .deploy, key: "default:sandbox"), day: day) == 13)
     }
 }
 

@@ -1,6 +1,8 @@
 import Foundation
+import Audit
 import Rules
 import GovernanceStore
+import TestSupport
 import Testing
 
 /// A policy with one group (`default`: `demo-service` in `sandbox`, owner `owner@example.com`),
@@ -109,4 +111,43 @@ func dxcpPolicyExecutable() -> String {
 /// Bytes of the store's map in use (an LMDB store always has a map).
 func mapUsed(_ store: GovernanceStore) -> Int {
     store.usage().map(\.used) ?? -1
+}
+
+/// The backends the store's behavioural suites run against, unchanged: one LMDB environment, and
+/// a fleet's PostgreSQL (the test command's server; a fresh database per test).
+enum Backend: String, CaseIterable, Sendable, CustomStringConvertible {
+    case lmdb, postgres
+
+    var description: String { rawValue }
+}
+
+/// A seeded store of one backend, and what keeps it alive (the LMDB directory).
+final class SeededBackend: @unchecked Sendable {
+    let store: any GovernanceBackend
+    // INVARIANT: never read; held so that the directory outlives the store.
+    private let directory: TempDirectory?
+
+    init(store: any GovernanceBackend, directory: TempDirectory?) {
+        self.store = store
+        self.directory = directory
+    }
+}
+
+/// A store of `backend` with the test policy and a registered build of each version.
+func seededBackend(_ backend: Backend, policy: PolicySnapshot = testPolicy(), versions: [String] = ["1.0.0"]) async throws -> SeededBackend {
+    switch backend {
+    case .lmdb:
+        let dir = TempDirectory()
+        return SeededBackend(store: try await seededStore(dir, policy: policy, versions: versions), directory: dir)
+    case .postgres:
+        let replica = try await seededFleet(try TestDatabase(), policy: policy, versions: versions, count: 1)[0]
+        return SeededBackend(store: replica, directory: nil)
+    }
+}
+
+extension GovernanceBackend {
+    /// Every record, newest first.
+    func allDeployments() async throws -> [DeploymentRecord] { try await deployments(matching: DeploymentQuery(), groups: nil) }
+    /// The whole audit log, oldest first.
+    func allAuditEntries() async throws -> [AuditEntry] { try await auditEntries(after: 0, limit: .max) }
 }

@@ -7,22 +7,23 @@ import Testing
 /// The write path: a mutating decision's effects commit together, and engine outcomes move a
 /// reservation through its life (DECISIONS D6, D8, D13).
 @Suite struct WritePathTests {
-    @Test func allowedDeployCommitsRecordSlotQuotaIdempotencyOutboxAndAudit() async throws {
-        let dir = TempDirectory()
-        let store = try await seededStore(dir)
+    @Test(arguments: Backend.allCases) func allowedDeployCommitsRecordSlotQuotaIdempotencyOutboxAndAudit(_ backend: Backend) async throws {
+        let seeded = try await seededBackend(backend)
+        let store = seeded.store
+        defer { withExtendedLifetime(seeded) {} }
         let decision = try await store.decide(.deploy(deployIntent()), by: owner, context: context("k1", id: "dep-1"), requestId: "req-1")
         #expect(decision.allowed)
         #expect(decision.status == 201)
-        let record = try #require(try store.deployment(id: "dep-1"))
+        let record = try #require(try await store.deployment(id: "dep-1"))
         #expect(record.state == .inProgress)
         #expect(record.policySnapshot.deploymentsUsed == 0)
-        #expect(try store.activeDeployments(group: "default", environment: "sandbox").map(\.id) == ["dep-1"])
-        #expect(try store.quotaUsed(QuotaScope(kind: .deploy, key: "default:sandbox"), day: baseTime.day) == 1)
-        #expect(try store.pendingDispatches().map(\.deploymentId) == ["dep-1"])
+        #expect(try await store.activeDeployments(group: "default", environment: "sandbox").map(\.id) == ["dep-1"])
+        #expect(try await store.quotaUsed(QuotaScope(kind: .deploy, key: "default:sandbox"), day: baseTime.day) == 1)
+        #expect(try await store.pendingDispatches().map(\.deploymentId) == ["dep-1"])
         let scope = IdempotencyScope(actorId: "owner-1", endpoint: "POST /v1/deployments", key: "k1")
-        let idem = try #require(try store.idempotencyRecord(scope))
+        let idem = try #require(try await store.idempotencyRecord(scope))
         #expect(idem.response == nil)
-        let entries = try store.auditEntries()
+        let entries = try await store.allAuditEntries()
         let submit = try #require(entries.last)
         #expect(submit.eventType == "DEPLOY_SUBMIT")
         #expect(submit.targetId == "dep-1")
@@ -31,113 +32,120 @@ import Testing
         #expect(submit.trail == decision.trail)
     }
 
-    @Test func replayWhileInFlightConflictsThenReplaysAfterDispatch() async throws {
-        let dir = TempDirectory()
-        let store = try await seededStore(dir)
-        _ = try await store.decide(.deploy(deployIntent()), by: owner, context: context("k1", id: "dep-1"))
-        let inFlight = try await store.decide(.deploy(deployIntent()), by: owner, context: context("k1", id: "dep-2"))
+    @Test(arguments: Backend.allCases) func replayWhileInFlightConflictsThenReplaysAfterDispatch(_ backend: Backend) async throws {
+        let seeded = try await seededBackend(backend)
+        let store = seeded.store
+        defer { withExtendedLifetime(seeded) {} }
+        _ = try await store.decide(.deploy(deployIntent()), by: owner, context: context("k1", id: "dep-1"), requestId: nil)
+        let inFlight = try await store.decide(.deploy(deployIntent()), by: owner, context: context("k1", id: "dep-2"), requestId: nil)
         #expect(inFlight.code == .idempotencyConflict)
         #expect(inFlight.message.contains("in progress"))
 
         let dispatched = try #require(try await store.recordDispatch(deploymentId: "dep-1", executionId: "exec-1", executionURL: "http://gate/pipelines/exec-1", now: baseTime))
         #expect(dispatched.engineExecutionId == "exec-1")
-        #expect(try store.pendingDispatches().isEmpty)
+        #expect(try await store.pendingDispatches().isEmpty)
 
-        let replay = try await store.decide(.deploy(deployIntent()), by: owner, context: context("k1", id: "dep-3"))
+        let replay = try await store.decide(.deploy(deployIntent()), by: owner, context: context("k1", id: "dep-3"), requestId: nil)
         #expect(replay.allowed)
         #expect(replay.replayed)
         #expect(replay.status == 201)
         guard case .deployment(let replayed)? = replay.result else { Issue.record("no record replayed"); return }
         #expect(replayed.id == "dep-1")
-        #expect(try store.deployment(id: "dep-3") == nil)
-        #expect(try store.quotaUsed(QuotaScope(kind: .deploy, key: "default:sandbox"), day: baseTime.day) == 1)
+        #expect(try await store.deployment(id: "dep-3") == nil)
+        #expect(try await store.quotaUsed(QuotaScope(kind: .deploy, key: "default:sandbox"), day: baseTime.day) == 1)
     }
 
-    @Test func releasedReservationSpendsNothingAndFreesTheKey() async throws {
-        let dir = TempDirectory()
-        let store = try await seededStore(dir)
-        _ = try await store.decide(.deploy(deployIntent()), by: owner, context: context("k1", id: "dep-1"))
+    @Test(arguments: Backend.allCases) func releasedReservationSpendsNothingAndFreesTheKey(_ backend: Backend) async throws {
+        let seeded = try await seededBackend(backend)
+        let store = seeded.store
+        defer { withExtendedLifetime(seeded) {} }
+        _ = try await store.decide(.deploy(deployIntent()), by: owner, context: context("k1", id: "dep-1"), requestId: nil)
         let released = try await store.releaseReservation(deploymentId: "dep-1", reason: "ENGINE_UNAVAILABLE", now: baseTime)
         #expect(released?.id == "dep-1")
-        #expect(try store.deployment(id: "dep-1") == nil)
-        #expect(try store.activeDeployments(group: "default", environment: "sandbox").isEmpty)
-        #expect(try store.quotaUsed(QuotaScope(kind: .deploy, key: "default:sandbox"), day: baseTime.day) == 0)
-        #expect(try store.pendingDispatches().isEmpty)
-        #expect(try store.auditEntries().last?.eventType == "ENGINE_TRIGGER_FAILED")
-        let retry = try await store.decide(.deploy(deployIntent()), by: owner, context: context("k1", id: "dep-2"))
+        #expect(try await store.deployment(id: "dep-1") == nil)
+        #expect(try await store.activeDeployments(group: "default", environment: "sandbox").isEmpty)
+        #expect(try await store.quotaUsed(QuotaScope(kind: .deploy, key: "default:sandbox"), day: baseTime.day) == 0)
+        #expect(try await store.pendingDispatches().isEmpty)
+        #expect(try await store.allAuditEntries().last?.eventType == "ENGINE_TRIGGER_FAILED")
+        let retry = try await store.decide(.deploy(deployIntent()), by: owner, context: context("k1", id: "dep-2"), requestId: nil)
         #expect(retry.allowed)
         #expect(!retry.replayed)
     }
 
-    @Test(arguments: [DeploymentRecord.State.succeeded, .failed, .canceled, .rolledBack])
-    func terminalStateFreesTheSlotAndNeverChangesAgain(_ terminal: DeploymentRecord.State) async throws {
-        let dir = TempDirectory()
-        let store = try await seededStore(dir)
-        _ = try await store.decide(.deploy(deployIntent()), by: owner, context: context("k1", id: "dep-1"))
-        let blocked = try await store.decide(.deploy(deployIntent(summary: "second")), by: owner, context: context("k2", id: "dep-2"))
+    @Test(arguments: Backend.allCases, [DeploymentRecord.State.succeeded, .failed, .canceled, .rolledBack])
+    func terminalStateFreesTheSlotAndNeverChangesAgain(_ backend: Backend, _ terminal: DeploymentRecord.State) async throws {
+        let seeded = try await seededBackend(backend)
+        let store = seeded.store
+        defer { withExtendedLifetime(seeded) {} }
+        _ = try await store.decide(.deploy(deployIntent()), by: owner, context: context("k1", id: "dep-1"), requestId: nil)
+        let blocked = try await store.decide(.deploy(deployIntent(summary: "second")), by: owner, context: context("k2", id: "dep-2"), requestId: nil)
         #expect(blocked.code == .concurrencyLimitReached)
         _ = try await store.recordDispatch(deploymentId: "dep-1", executionId: "exec-1", executionURL: nil, now: baseTime)
         let ended = try await store.recordEngineState(deploymentId: "dep-1", state: terminal, failures: [], now: baseTime.adding(seconds: 5))
         #expect(ended?.state == terminal)
-        #expect(try store.activeDeployments(group: "default", environment: "sandbox").isEmpty)
+        #expect(try await store.activeDeployments(group: "default", environment: "sandbox").isEmpty)
         let again = try await store.recordEngineState(deploymentId: "dep-1", state: .inProgress, failures: [], now: baseTime.adding(seconds: 9))
         #expect(again?.state == terminal)
-        let next = try await store.decide(.deploy(deployIntent(summary: "third")), by: owner, context: context("k3", id: "dep-3"))
+        let next = try await store.decide(.deploy(deployIntent(summary: "third")), by: owner, context: context("k3", id: "dep-3"), requestId: nil)
         #expect(next.allowed, "after \(terminal.rawValue) the slot is free")
     }
 
-    @Test func deniedDeployIsAuditedAndSpendsNothing() async throws {
-        let dir = TempDirectory()
-        let store = try await seededStore(dir)
-        let denied = try await store.decide(.deploy(deployIntent("9.9.9")), by: owner, context: context("k1", id: "dep-1"))
+    @Test(arguments: Backend.allCases) func deniedDeployIsAuditedAndSpendsNothing(_ backend: Backend) async throws {
+        let seeded = try await seededBackend(backend)
+        let store = seeded.store
+        defer { withExtendedLifetime(seeded) {} }
+        let denied = try await store.decide(.deploy(deployIntent("9.9.9")), by: owner, context: context("k1", id: "dep-1"), requestId: nil)
         #expect(denied.code == .versionNotFound)
-        #expect(try store.deployment(id: "dep-1") == nil)
-        #expect(try store.quotaUsed(QuotaScope(kind: .deploy, key: "default:sandbox"), day: baseTime.day) == 0)
-        let last = try #require(try store.auditEntries().last)
+        #expect(try await store.deployment(id: "dep-1") == nil)
+        #expect(try await store.quotaUsed(QuotaScope(kind: .deploy, key: "default:sandbox"), day: baseTime.day) == 0)
+        let last = try #require(try await store.allAuditEntries().last)
         #expect(last.eventType == "DEPLOY_DENIED")
         #expect(last.outcome == .denied)
         #expect(last.summary.contains("VERSION_NOT_FOUND"))
     }
 
-    @Test func staleLockIsReapedByTheNextDeploy() async throws {
-        let dir = TempDirectory()
-        let store = try await seededStore(dir)
-        _ = try await store.decide(.deploy(deployIntent()), by: owner, context: context("k1", id: "dep-1"))
+    @Test(arguments: Backend.allCases) func staleLockIsReapedByTheNextDeploy(_ backend: Backend) async throws {
+        let seeded = try await seededBackend(backend)
+        let store = seeded.store
+        defer { withExtendedLifetime(seeded) {} }
+        _ = try await store.decide(.deploy(deployIntent()), by: owner, context: context("k1", id: "dep-1"), requestId: nil)
         let later = baseTime.adding(seconds: 901)
-        let awaiting = try await store.decide(.deploy(deployIntent(summary: "later")), by: owner, context: context("k2", at: later, id: "dep-2"))
+        let awaiting = try await store.decide(.deploy(deployIntent(summary: "later")), by: owner, context: context("k2", at: later, id: "dep-2"), requestId: nil)
         #expect(awaiting.code == .concurrencyLimitReached, "a reservation awaiting the engine is never a stale lock")
         _ = try await store.recordDispatch(deploymentId: "dep-1", executionId: "e-1", executionURL: nil, now: baseTime)
-        let next = try await store.decide(.deploy(deployIntent(summary: "later")), by: owner, context: context("k2", at: later, id: "dep-2"))
+        let next = try await store.decide(.deploy(deployIntent(summary: "later")), by: owner, context: context("k2", at: later, id: "dep-2"), requestId: nil)
         #expect(next.allowed)
-        let stale = try #require(try store.deployment(id: "dep-1"))
+        let stale = try #require(try await store.deployment(id: "dep-1"))
         #expect(stale.state == .failed)
         #expect(stale.failures.first?.category == .infrastructure)
-        #expect(try store.activeDeployments(group: "default", environment: "sandbox").map(\.id) == ["dep-2"])
-        #expect(try store.auditEntries().contains { $0.eventType == "DEPLOYMENT_LOCK_EXPIRED" && $0.targetId == "dep-1" })
+        #expect(try await store.activeDeployments(group: "default", environment: "sandbox").map(\.id) == ["dep-2"])
+        #expect(try await store.allAuditEntries().contains { $0.eventType == "DEPLOYMENT_LOCK_EXPIRED" && $0.targetId == "dep-1" })
     }
 
-    @Test func killSwitchChangeIsVisibleToTheNextDecision() async throws {
-        let dir = TempDirectory()
-        let store = try await seededStore(dir)
-        let toggle = try await store.decide(.setMutationsDisabled(KillSwitchChange(mutationsDisabled: true, reason: "freeze")), by: admin, context: context())
+    @Test(arguments: Backend.allCases) func killSwitchChangeIsVisibleToTheNextDecision(_ backend: Backend) async throws {
+        let seeded = try await seededBackend(backend)
+        let store = seeded.store
+        defer { withExtendedLifetime(seeded) {} }
+        let toggle = try await store.decide(.setMutationsDisabled(KillSwitchChange(mutationsDisabled: true, reason: "freeze")), by: admin, context: context(), requestId: nil)
         #expect(toggle.allowed)
-        let denied = try await store.decide(.deploy(deployIntent()), by: owner, context: context("k1"))
+        let denied = try await store.decide(.deploy(deployIntent()), by: owner, context: context("k1"), requestId: nil)
         #expect(denied.code == .mutationsDisabled)
-        #expect(try store.policy().settings.mutationsDisabled)
-        let change = try #require(try store.auditEntries().first { $0.eventType == "ADMIN_CONFIG_CHANGE" })
+        #expect(try await store.policy().settings.mutationsDisabled)
+        let change = try #require(try await store.allAuditEntries().first { $0.eventType == "ADMIN_CONFIG_CHANGE" })
         #expect(change.summary.contains("\"setting_key\":\"mutations_disabled\""))
         #expect(change.summary.contains("\"new_value\":true"))
         #expect(change.summary.contains("\"reason\":\"freeze\""))
     }
 
-    @Test func auditChainVerifiesAfterMixedDecisions() async throws {
-        let dir = TempDirectory()
-        let store = try await seededStore(dir)
+    @Test(arguments: Backend.allCases) func auditChainVerifiesAfterMixedDecisions(_ backend: Backend) async throws {
+        let seeded = try await seededBackend(backend)
+        let store = seeded.store
+        defer { withExtendedLifetime(seeded) {} }
         for n in 0..<10 {
-            _ = try await store.decide(.deploy(deployIntent(n % 3 == 0 ? "1.0.0" : "0.0.\(n)")), by: owner, context: context("k\(n)"))
+            _ = try await store.decide(.deploy(deployIntent(n % 3 == 0 ? "1.0.0" : "0.0.\(n)")), by: owner, context: context("k\(n)"), requestId: nil)
         }
-        guard case .intact(let count, _) = try store.verifyAudit() else { Issue.record("chain broken"); return }
-        #expect(count == UInt64(try store.auditEntries().count))
+        guard case .intact(let count, _) = try await store.verifyAudit() else { Issue.record("chain broken"); return }
+        #expect(count == UInt64(try await store.allAuditEntries().count))
         #expect(count >= 12)
     }
 }

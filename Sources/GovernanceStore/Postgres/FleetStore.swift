@@ -201,7 +201,12 @@ public final class FleetStore: GovernanceBackend, BatchBackend {
         try await viewing { $0.quotaUsed(scope, day: day) }
     }
 
-    public func deployments(matching query: DeploymentQuery = DeploymentQuery(), groups: Set<String>? = nil) async throws(StoreError) -> [DeploymentRecord] {
+    /// Every deployment record, newest first.
+    public func deployments() async throws(StoreError) -> [DeploymentRecord] {
+        try await deployments(matching: DeploymentQuery(), groups: nil)
+    }
+
+    public func deployments(matching query: DeploymentQuery, groups: Set<String>?) async throws(StoreError) -> [DeploymentRecord] {
         try await viewing { $0.deployments(matching: query, groups: groups) }
     }
 
