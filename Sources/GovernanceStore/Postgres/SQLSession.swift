@@ -86,7 +86,7 @@ final class SQLSession: Sendable {
             id: Self.nextID.add(1, ordering: .relaxed).newValue, logger: logger)
         do {
             // A connection that arrives after the timeout is closed, not leaked.
-            let connection = try wait(for: future, onTimeout: { future.whenSuccess { let _: EventLoopFuture<Void> = $0.close() } })
+            let connection = try wait(for: future, onTimeout: { future.whenSuccess { Self.closeSoon($0) } })
             state.withLock { $0.connection = connection }
             // PostgreSQL cancels a statement itself past the timeout (a wait for the fleet lock
             // included), so an abandoned wait never takes its turn later; the client waits a
@@ -133,7 +133,14 @@ final class SQLSession: Sendable {
     /// Closes `connection` without waiting and forgets it.
     private func drop(_ connection: PostgresConnection) {
         state.withLock { if $0.connection === connection { $0.connection = nil } }
-        let _: EventLoopFuture<Void> = connection.close()
+        Self.closeSoon(connection)
+    }
+
+    /// Starts closing `connection` and keeps it alive until it is closed (PostgresNIO requires a
+    /// connection to be closed before it is released).
+    private static func closeSoon(_ connection: PostgresConnection) {
+        let closing: EventLoopFuture<Void> = connection.close()
+        closing.whenComplete { _ in withExtendedLifetime(connection) {} }
     }
 
     /// Runs `query` and returns its rows.
@@ -212,8 +219,12 @@ final class SQLSession: Sendable {
     /// loop, which must never block).
     func close() {
         guard let connection = state.withLock({ state in defer { state.connection = nil }; return state.connection }) else { return }
-        let closing: EventLoopFuture<Void> = connection.close()
-        if !connection.eventLoop.inEventLoop { try? closing.wait() }
+        if connection.eventLoop.inEventLoop {
+            Self.closeSoon(connection)
+        } else {
+            let closing: EventLoopFuture<Void> = connection.close()
+            try? closing.wait()
+        }
     }
 
     deinit { close() }
