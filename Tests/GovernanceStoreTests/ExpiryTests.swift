@@ -65,30 +65,31 @@ import Testing
 
     /// A flood of rate-limit refusals is one audit entry per actor, code and minute, with the
     /// count, written once the minute has closed (DECISIONS 75).
-    @Test func rateLimitRefusalsAreAuditedOncePerMinute() async throws {
-        let dir = TempDirectory()
-        let store = try await seededStore(dir, policy: testPolicy(maxConcurrent: 1_000, dailyDeploy: 100_000, mutateRPM: 2))
-        let before = try store.auditEntries().count
+    @Test(arguments: Backend.allCases) func rateLimitRefusalsAreAuditedOncePerMinute(_ backend: Backend) async throws {
+        let seeded = try await seededBackend(backend, policy: testPolicy(maxConcurrent: 1_000, dailyDeploy: 100_000, mutateRPM: 2))
+        let store = seeded.store
+        defer { withExtendedLifetime(seeded) {} }
+        let before = try await store.allAuditEntries().count
         let minute = Timestamp(microseconds: baseTime.minute * 60_000_000)
         var codes: [String] = []
         for n in 0..<52 {
-            let decision = try await store.decide(.deploy(deployIntent("1.0.0", summary: "s\(n)")), by: owner, context: context("k\(n)", at: minute.adding(seconds: 1)))
+            let decision = try await store.decide(.deploy(deployIntent("1.0.0", summary: "s\(n)")), by: owner, context: context("k\(n)", at: minute.adding(seconds: 1)), requestId: nil)
             codes.append(decision.code?.rawValue ?? "allowed")
         }
         #expect(codes.filter { $0 == "RATE_LIMITED" }.count == 50, "two within the window, fifty refused: \(Set(codes))")
-        let afterFlood = try store.auditEntries()
+        let afterFlood = try await store.allAuditEntries()
         #expect(afterFlood.count == before + 2, "the two admitted deploys only; the refusals are counted")
         #expect(try await store.expire(now: minute.adding(seconds: 59)).refusalMinutes == 0, "not before the minute closes")
         #expect(try await store.expire(now: minute.adding(seconds: 119)).refusalMinutes == 0, "nor before the next one has passed")
         #expect(try await store.expire(now: minute.adding(seconds: 120)).refusalMinutes == 1)
-        let entries = try store.auditEntries()
+        let entries = try await store.allAuditEntries()
         #expect(entries.count == before + 3)
         let aggregate = try #require(entries.last)
         #expect(aggregate.eventType == "RATE_LIMITED_REFUSALS")
         #expect(aggregate.actorId == owner.actorId)
         #expect(aggregate.summary.hasPrefix("50 mutating requests refused RATE_LIMITED in the minute from \(minute.iso8601)"), "\(aggregate.summary)")
         #expect(try await store.expire(now: minute.adding(seconds: 180)).refusalMinutes == 0, "audited once")
-        guard case .intact = try store.verifyAudit() else { Issue.record("the audit log does not verify"); return }
+        guard case .intact = try await store.verifyAudit() else { Issue.record("the audit log does not verify"); return }
     }
 
     /// Mutate rate windows go once their minute and the next have passed, whether or not their
