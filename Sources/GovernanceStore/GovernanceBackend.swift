@@ -70,7 +70,7 @@ extension GovernanceBackend {
     /// loads it). Returns whether it was loaded.
     public func loadPolicyIfNone(_ snapshot: PolicySnapshot, actorId: String, now: Timestamp) async throws -> Bool {
         guard case .policyLoaded(let loaded) = try await writes.writer.submit(.mutation(.replacePolicy(snapshot, actorId: actorId, now: now, onlyIfNone: true))) else {
-            preconditionFailure("a policy load yields whether it loaded")
+            throw writes.writer.mismatchedOutcome
         }
         return loaded
     }

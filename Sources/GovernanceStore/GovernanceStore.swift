@@ -227,12 +227,7 @@ public final class GovernanceStore: GovernanceBackend, BatchBackend {
     /// - Throws: ``StoreError`` when the state cannot be read or the batch cannot be committed;
     ///   nothing of the decision is then stored.
     public func decide(_ request: Request, by principal: Principal, context: DecisionContext, requestId: String? = nil) async throws -> Decision {
-        if request.isMutating {
-            guard case .decision(let decision) = try await writer.submit(.decide(request, principal, context, requestId: requestId)) else {
-                preconditionFailure("a decision job yields a decision")
-            }
-            return decision
-        }
+        if request.isMutating { return try await writer.decide(request, principal, context, requestId: requestId) }
         return try decideReadOnly(request, by: principal, context: context)
     }
 

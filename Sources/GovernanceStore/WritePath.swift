@@ -112,6 +112,20 @@ final class WritePath: Sendable {
         }
     }
 
+    /// Queues a mutating decision and waits until its batch is durable.
+    func decide(_ request: Request, _ principal: Principal, _ context: DecisionContext, requestId: String?) async throws -> Decision {
+        guard case .decision(let decision) = try await submit(.decide(request, principal, context, requestId: requestId)) else {
+            throw mismatchedOutcome
+        }
+        return decision
+    }
+
+    /// What a job answered with an outcome of another kind would get (it never happens: each
+    /// kind of work yields its own kind of outcome).
+    var mismatchedOutcome: StoreError {
+        StoreError(.storage, path: store?.path ?? "", "the write path answered with an outcome of another kind; nothing more is known")
+    }
+
     /// Queues `work` now — any work queued later is applied after it — and tells `complete` its
     /// outcome once its batch is durable.
     func enqueue(_ work: WriteWork, complete: @escaping @Sendable (Result<WriteOutcome, any Error>) -> Void) {

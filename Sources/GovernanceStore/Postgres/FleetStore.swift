@@ -132,12 +132,7 @@ public final class FleetStore: GovernanceBackend, BatchBackend {
     /// Decides `request`: mutating requests through this replica's write path (committed before
     /// this returns), others on a reader's connection.
     public func decide(_ request: Request, by principal: Principal, context: DecisionContext, requestId: String? = nil) async throws -> Decision {
-        if request.isMutating {
-            guard case .decision(let decision) = try await writer.submit(.decide(request, principal, context, requestId: requestId)) else {
-                preconditionFailure("a decision job yields a decision")
-            }
-            return decision
-        }
+        if request.isMutating { return try await writer.decide(request, principal, context, requestId: requestId) }
         return try await read { session in
             // One snapshot for the whole decision, as one LMDB read transaction.
             let decision = try session.transaction(begin: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") {
@@ -429,7 +424,8 @@ public final class FleetStore: GovernanceBackend, BatchBackend {
             }
             logger.notice("a commit's answer was lost; its batch was applied", metadata: ["jobs": "\(batch.count)"])
         }
-        guard let applied = result else { preconditionFailure("a committed batch has its outcomes") }
+        // Set before every COMMIT; should it be missing, the outcome is what cannot be told.
+        guard let applied = result else { throw StoreError(.unconfirmed, path: path, "the batch's outcomes were lost; its outcome is unknown") }
         if let (generation, snapshot) = applied.published { publishPolicy(generation: generation, snapshot) }
         return applied.outcomes
     }
