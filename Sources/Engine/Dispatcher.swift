@@ -113,6 +113,20 @@ public final class Dispatcher: Sendable {
         started.engineExecutionId = execution.id
         started.engineExecutionURL = execution.url
         started.updatedAt = now
+        // In a fleet, a retry of the same key may reach another replica, whose writer would not see
+        // a record still queued here: the record is committed before the answer (DECISIONS 80).
+        if store.sharedByReplicas {
+            do {
+                _ = try await store.recordDispatch(
+                    deploymentId: record.id, executionId: execution.id, executionURL: execution.url, now: now, reservation: record)
+            } catch {
+                logger.error("recording the execution failed; the reconciler will record it", metadata: [
+                    "deployment_id": "\(record.id)", "execution_id": "\(execution.id)", "error": "\(error)",
+                ])
+            }
+            live.end(record.id)
+            return .started(started)
+        }
         // The caller is answered now; the record follows. It is queued before the answer leaves,
         // so a retry of the same key is decided after it. A crash before it is durable leaves the
         // outbox entry, and the reconciler finds the execution by the deployment id.

@@ -42,6 +42,10 @@ public protocol GovernanceBackend: AnyObject, Sendable {
     func pendingDispatches() async throws(StoreError) -> [DispatchOrder]
     /// A page of the audit log, newest first.
     func auditEvents(_ query: AuditQuery) async throws(StoreError) -> (entries: [AuditEntry], next: UInt64?)
+    /// Whether other processes decide on this state too (a fleet's replicas): then a write queued
+    /// here is not yet seen by them, and what a later request on another replica must see is
+    /// committed before the answer.
+    var sharedByReplicas: Bool { get }
     /// Whether this process runs the background work of the state it shares (the reconciler,
     /// the execution poller, expiry and retention) now: always for one node; in a fleet, the one
     /// replica holding the lease, until its connection to the database ends.

@@ -413,6 +413,9 @@ public final class GovernanceStore: GovernanceBackend, BatchBackend {
 
     public var writes: StoreWrites { StoreWrites(writer) }
 
+    /// One node: every request is decided by this process's one writer.
+    public var sharedByReplicas: Bool { false }
+
     /// One node runs its own background work.
     public func leadsBackgroundWork() async -> Bool { true }
 

@@ -329,6 +329,8 @@ public final class FleetStore: GovernanceBackend, BatchBackend {
         }
     }
 
+    public var sharedByReplicas: Bool { true }
+
     /// The replica whose lease connection holds the fleet's advisory lock leads; PostgreSQL
     /// releases the lock when that connection ends (the replica died or lost the database), and
     /// the next replica to ask takes it over. Asking again while holding it keeps it.
