@@ -136,13 +136,22 @@ extension FleetStore {
     private static func copy(_ state: NodeState, _ session: SQLSession, path: String) throws -> MigrationReport {
         let codec = RecordCodec.shared
         func json(_ value: some Encodable) throws -> String { String(decoding: try codec.encode(value), as: UTF8.self) }
-        let writes = FleetWrites(session: session, codec: codec, path: path)
+        let batch = FleetBatch(session: session, codec: codec, path: path)
+        let writes = FleetWrites(batch: batch)
         var report = MigrationReport()
         try session.send("UPDATE policy SET generation = \(Int64(state.generation)), snapshot = \(try json(state.policy))::jsonb")
-        for record in state.deployments { try writes.insertDeployment(record) }
-        for build in state.builds { try writes.putBuild(build) }
+        // Written a few thousand rows to a statement.
+        for (n, record) in state.deployments.enumerated() {
+            batch.putDeployment(record, previous: nil)
+            if n % 2000 == 1999 { try batch.flush() }
+        }
+        for build in state.builds { batch.putBuild(build) }
         for capability in state.capabilities { try writes.putUploadCapability(capability) }
-        for (scope, record) in state.keys { try writes.putIdempotency(scope, record) }
+        for (n, (scope, record)) in state.keys.enumerated() {
+            batch.putIdempotency(scope, record)
+            if n % 2000 == 1999 { try batch.flush() }
+        }
+        try batch.flush()
         for q in state.quota {
             try session.send("INSERT INTO quota_counters (kind, scope, day, used) VALUES (\(q.kind), \(q.scope), \(q.day), \(q.used))")
         }
@@ -158,7 +167,11 @@ extension FleetStore {
                 INSERT INTO outbox (deployment_id, actor, endpoint, key) VALUES (\(order.deploymentId), \(scope.actorId), \(scope.endpoint), \(scope.key))
                 """)
         }
-        for entry in state.audit { try writes.insertAudit(entry) }
+        for (n, entry) in state.audit.enumerated() {
+            batch.appendAudit(entry)
+            if n % 2000 == 1999 { try batch.flush() }
+        }
+        try batch.flush()
         let checkpoint = state.checkpoint
         try session.send("""
             UPDATE fleet_head SET audit_sequence = \(Int64(state.head.sequence)), audit_hash = \(state.head.headHash),

@@ -134,16 +134,42 @@ public final class FleetStore: GovernanceBackend, BatchBackend {
     public func decide(_ request: Request, by principal: Principal, context: DecisionContext, requestId: String? = nil) async throws -> Decision {
         if request.isMutating { return try await writer.decide(request, principal, context, requestId: requestId) }
         return try await read { session in
-            // One snapshot for the whole decision, as one LMDB read transaction.
-            let decision = try session.transaction(begin: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") {
-                let view = PostgresView(session: session, codec: .shared)
-                let decision = Evaluator.evaluate(request, by: principal, policy: try self.policy(session), state: view, context: context)
-                if let failure = view.failure { throw failure }
-                return decision
-            }
+            let decision = try self.decideReading(request, principal, context, session)
             // A read's window is counted where every replica reads it (a statement of its own,
             // outside the write path: reads never wait for the fleet lock).
             for case .countRate(let window) in decision.effects where window.bucket.keptInMemory { try FleetWrites.count(window, session) }
+            return decision
+        }
+    }
+
+    /// A read-only decision on one snapshot of the fleet's state. Most (a validate, a gateway
+    /// check) ask only questions by key: probed against the policy last seen, they are answered,
+    /// with the policy's generation, by one statement, and a decision evaluated on those answers
+    /// alone stands without a transaction. Any other runs in a `REPEATABLE READ` transaction, as
+    /// one LMDB read transaction.
+    private func decideReading(_ request: Request, _ principal: Principal, _ context: DecisionContext, _ session: SQLSession) throws -> Decision {
+        if let cached = policyCache.withLock({ $0 }) {
+            let batch = FleetBatch(session: session, codec: .shared, path: path)
+            let probe = FleetView(batch: batch, mode: .probe)
+            _ = Evaluator.evaluate(request, by: principal, policy: cached.snapshot, state: probe, context: context)
+            if !probe.askedUnkeyed {
+                var questions = batch.asked
+                questions.generation = true
+                try batch.fetch(questions)
+                if batch.generation == Int64(cached.generation) {
+                    let answered = FleetView(batch: batch, mode: .probe)
+                    let decision = Evaluator.evaluate(request, by: principal, policy: cached.snapshot, state: answered, context: context)
+                    if answered.guessed == 0 { return decision }
+                }
+            }
+        }
+        return try session.transaction(begin: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") {
+            let batch = FleetBatch(session: session, codec: .shared, path: path)
+            let policy = try self.policy(session)
+            try batch.prefetch { probe in _ = Evaluator.evaluate(request, by: principal, policy: policy, state: probe, context: context) }
+            let view = FleetView(batch: batch, mode: .live)
+            let decision = Evaluator.evaluate(request, by: principal, policy: policy, state: view, context: context)
+            if let failure = view.failure { throw failure }
             return decision
         }
     }
@@ -414,8 +440,7 @@ public final class FleetStore: GovernanceBackend, BatchBackend {
         var result: (outcomes: [WriteOutcome], published: (UInt64, PolicySnapshot)?)?
         do {
             try writerSession.transaction {
-                result = try applyLocked(batch, writerSession)
-                try writerSession.send("INSERT INTO batches (token, committed_at) VALUES (\(token), \(now.microseconds))")
+                result = try applyLocked(batch, writerSession, token: token, now: now)
                 beforeCommit()
             }
         } catch let error as StoreError where error.kind == .unconfirmed {
@@ -432,7 +457,7 @@ public final class FleetStore: GovernanceBackend, BatchBackend {
         return applied.outcomes
     }
 
-    private func applyLocked(_ batch: [WriteWork], _ session: SQLSession) throws
+    private func applyLocked(_ work: [WriteWork], _ session: SQLSession, token: String, now: Timestamp) throws
         -> (outcomes: [WriteOutcome], published: (UInt64, PolicySnapshot)?)
     {
         // The fleet lock: every replica's batch waits here for the one before it to commit.
@@ -443,32 +468,56 @@ public final class FleetStore: GovernanceBackend, BatchBackend {
         var state = BatchState(
             policy: try policy(session, generation: UInt64(generation)), generation: UInt64(generation),
             chain: AuditChain(sequence: UInt64(sequence), headHash: hash))
-        let writes = FleetWrites(session: session, codec: .shared, path: path)
+        let batch = FleetBatch(session: session, codec: .shared, path: path)
+        let writes = FleetWrites(batch: batch)
         var outcomes: [WriteOutcome] = []
-        for work in batch {
-            switch work {
-            case .decide(let request, let principal, let context, let requestId):
-                let view = PostgresView(session: session, codec: .shared)
-                let decision = Evaluator.evaluate(request, by: principal, policy: state.policy, state: view, context: context)
-                if let failure = view.failure { throw failure }
-                let origin = AuditOrigin(decisionId: decision.decisionId, requestId: requestId, timestamp: context.now, trail: decision.trail)
-                try writes.apply(decision.effects, origin: origin, &state)
-                outcomes.append(.decision(decision))
-            case .mutation(let mutation):
-                outcomes.append(try writes.apply(mutation, &state))
+        outcomes.reserveCapacity(work.count)
+        var next = 0
+        while next < work.count {
+            // What the rest of the batch will ask is read first, in a statement or two; each piece
+            // is then applied in order, seeing every earlier one.
+            let rest = work[next...]
+            let policy = state.policy
+            try batch.prefetch { probe in
+                for piece in rest {
+                    switch piece {
+                    case .decide(let request, let principal, let context, _):
+                        _ = Evaluator.evaluate(request, by: principal, policy: policy, state: probe, context: context)
+                    case .mutation(let mutation):
+                        writes.ask(mutation)
+                    }
+                }
+            }
+            let view = FleetView(batch: batch, mode: .live)
+            for piece in rest {
+                next += 1
+                switch piece {
+                case .decide(let request, let principal, let context, let requestId):
+                    let decision = Evaluator.evaluate(request, by: principal, policy: state.policy, state: view, context: context)
+                    if let failure = view.failure { throw failure }
+                    let origin = AuditOrigin(decisionId: decision.decisionId, requestId: requestId, timestamp: context.now, trail: decision.trail)
+                    try writes.apply(decision.effects, origin: origin, &state)
+                    outcomes.append(.decision(decision))
+                case .mutation(let mutation) where FleetWrites.writesDirectly(mutation):
+                    // It writes the tables itself: the batch's writes go first, and what the batch
+                    // knew is read again for the pieces after it.
+                    try batch.flush()
+                    outcomes.append(try writes.apply(mutation, &state))
+                    try batch.flush()
+                    batch.forget()
+                case .mutation(let mutation):
+                    outcomes.append(try writes.apply(mutation, &state))
+                }
+                if case .mutation(let mutation) = piece, FleetWrites.writesDirectly(mutation) { break }
             }
         }
         var published: (UInt64, PolicySnapshot)?
         if state.policyChanged {
             state.generation += 1
-            let snapshot = String(decoding: try RecordCodec.shared.encode(state.policy), as: UTF8.self)
-            try session.send("UPDATE policy SET generation = \(Int64(state.generation)), snapshot = \(snapshot)::jsonb")
             published = (state.generation, state.policy)
         }
-        try session.send("""
-            UPDATE fleet_head SET audit_sequence = \(Int64(state.chain.sequence)), audit_hash = \(state.chain.headHash),
-                policy_generation = \(Int64(state.generation)), commits = commits + 1
-            """)
+        try batch.flush(closing: FleetBatch.Closing(
+            token: token, committedAt: now, chain: state.chain, generation: state.generation, policy: state.policyChanged ? state.policy : nil))
         return (outcomes, published)
     }
 }

@@ -2,15 +2,17 @@ import Audit
 import PostgresNIO
 import Rules
 
-/// Writes a decision's effects and the store's own mutations as SQL, inside the writer's
-/// transaction (which holds the fleet lock). The same effects as ``GovernanceStore``'s
-/// `apply(_:origin:_:_:_:)`, kept in the same invariants: a record holds a slot row exactly while
-/// its state holds a slot; an outbox row exists exactly while a reservation's trigger is neither
-/// recorded nor released; the insight counters count each stored record once.
+/// Writes a decision's effects and the store's own mutations, inside the writer's transaction
+/// (which holds the fleet lock), through the batch's pending writes. The same effects as
+/// ``GovernanceStore``'s `apply(_:origin:_:_:_:)`, kept in the same invariants: a record holds a
+/// slot row exactly while its state holds a slot; an outbox row exists exactly while a
+/// reservation's trigger is neither recorded nor released; the insight counters count each stored
+/// record once.
 struct FleetWrites {
-    let session: SQLSession
-    let codec: RecordCodec
-    let path: String
+    let batch: FleetBatch
+    var session: SQLSession { batch.session }
+    var codec: RecordCodec { batch.codec }
+    var path: String { batch.path }
 
     /// Counts one request in its rate window: a row shared by the fleet, whatever the bucket.
     static func count(_ window: RateWindow, _ session: SQLSession) throws {
@@ -20,39 +22,33 @@ struct FleetWrites {
             """)
     }
 
-    private func json(_ value: some Encodable) throws -> String {
-        String(decoding: try codec.encode(value), as: UTF8.self)
-    }
-
     func apply(_ effects: [Effect], origin: AuditOrigin, _ state: inout BatchState) throws {
         var auditIndex = 0
         for effect in effects {
             switch effect {
             case .countRate(let window):
-                try Self.count(window, session)
+                batch.countRate(window)
             case .spendQuota(let scope, let day):
-                try addQuota(scope, day: day, by: 1)
-                try session.send("DELETE FROM quota_counters WHERE kind = \(scope.kind.rawValue) AND scope = \(scope.key) AND day < \(day - 2)")
+                batch.addQuota(QuotaKey(scope: scope, day: day), 1)
+                batch.removeQuota(scope, before: day - 2)
             case .insertDeployment(let record, let scope):
-                try insertDeployment(record)
-                try session.send("""
-                    INSERT INTO outbox (deployment_id, actor, endpoint, key) VALUES (\(record.id), \(scope.actorId), \(scope.endpoint), \(scope.key))
-                    """)
+                batch.putDeployment(record, previous: nil)
+                batch.putDispatchOrder(record.id, scope)
             case .admitExecution(let record):
-                try insertDeployment(record)
+                batch.putDeployment(record, previous: nil)
             case .expireDeployment(let id, let failure):
-                guard var record = try deployment(id), record.state.holdsSlot, record.engineExecutionId != nil else { break }
+                guard var record = try batch.deployment(id), record.state.holdsSlot, record.engineExecutionId != nil else { break }
                 let previous = record
                 record.state = .failed
                 record.failures = [failure]
                 record.updatedAt = failure.observedAt
-                try putDeployment(record, previous: previous)
-                try appendAudit(engineNote(record, "DEPLOYMENT_LOCK_EXPIRED", .failed, failure.summary), origin: origin, index: auditIndex, &state)
+                batch.putDeployment(record, previous: previous)
+                appendAudit(engineNote(record, "DEPLOYMENT_LOCK_EXPIRED", .failed, failure.summary), origin: origin, index: auditIndex, &state)
                 auditIndex += 1
             case .putIdempotency(let scope, let record):
-                try putIdempotency(scope, record)
+                batch.putIdempotency(scope, record)
             case .putBuild(let build):
-                try putBuild(build)
+                batch.putBuild(build)
             case .putUploadCapability(let capability):
                 try putUploadCapability(capability)
             case .consumeUploadCapability(let c):
@@ -64,14 +60,38 @@ struct FleetWrites {
                 state.policy = policy
                 state.policyChanged = true
             case .audit(let note):
-                try appendAudit(note, origin: origin, index: auditIndex, &state)
+                appendAudit(note, origin: origin, index: auditIndex, &state)
                 auditIndex += 1
             case .auditRefusal(let note, let code, let minute):
-                try session.send("""
-                    INSERT INTO refusals (minute, actor, code, count, note) VALUES (\(minute), \(note.actorId), \(code.rawValue), 1, \(try json(note))::jsonb)
-                    ON CONFLICT (minute, actor, code) DO UPDATE SET count = refusals.count + 1
-                    """)
+                batch.tallyRefusal(note, code: code.rawValue, minute: minute)
             }
+        }
+    }
+
+    /// Notes, while probing, the rows `mutation` will read, as far as they can be told from what
+    /// is known.
+    func ask(_ mutation: StoreMutation) {
+        let id: String
+        switch mutation {
+        case .recordDispatch(let dispatched, _, _, _, _): id = dispatched
+        case .releaseReservation(let released, _, _): id = released
+        case .recordEngineState(let changed, _, _, _): id = changed
+        case .replacePolicy, .pruneAudit, .expire: return
+        }
+        if batch.deployments[id] == nil { batch.asked.deployments.insert(id) }
+        switch batch.outbox[id] {
+        case nil: batch.asked.outbox.insert(id)
+        case .some(let order?): if batch.idempotency[order] == nil { batch.asked.idempotency.insert(order) }
+        case .some(nil): break
+        }
+    }
+
+    /// Whether `mutation` writes the tables directly (not through the batch), so that what the
+    /// batch knows must be flushed before it and forgotten after it.
+    static func writesDirectly(_ mutation: StoreMutation) -> Bool {
+        switch mutation {
+        case .expire, .pruneAudit: true
+        case .replacePolicy, .recordDispatch, .releaseReservation, .recordEngineState: false
         }
     }
 
@@ -82,49 +102,47 @@ struct FleetWrites {
             guard !onlyIfNone || (state.generation == 0 && !state.policyChanged) else { return .policyLoaded(false) }
             state.policy = snapshot.stamped(after: state.policy, at: now, by: actorId)
             state.policyChanged = true
-            try appendAudit(StoreNotes.policyLoad(snapshot, actorId: actorId), origin: AuditOrigin(decisionId: nil, requestId: nil, timestamp: now), index: 0, &state)
+            appendAudit(StoreNotes.policyLoad(snapshot, actorId: actorId), origin: AuditOrigin(decisionId: nil, requestId: nil, timestamp: now), index: 0, &state)
             return .policyLoaded(true)
 
         case .recordDispatch(let id, let executionId, let executionURL, let now, _):
             // A deployment's execution is recorded once; a second report changes nothing.
-            guard let order = try takeDispatchOrder(id) else { return .mutation(try deployment(id)) }
-            guard var record = try deployment(id) else { return .mutation(nil) }
+            guard let order = try takeDispatchOrder(id) else { return .mutation(try batch.deployment(id)) }
+            guard var record = try batch.deployment(id) else { return .mutation(nil) }
             let previous = record
             record.engineExecutionId = executionId
             record.engineExecutionURL = executionURL
             record.updatedAt = now
-            try putDeployment(record, previous: previous)
+            batch.putDeployment(record, previous: previous)
             try completeIdempotency(order, with: record, now: now, ttlSeconds: state.policy.settings.idempotencyTTLSeconds)
-            try appendAudit(engineNote(record, "ENGINE_TRIGGERED", .success, "Engine accepted \(record.id) as execution \(executionId)"),
+            appendAudit(engineNote(record, "ENGINE_TRIGGERED", .success, "Engine accepted \(record.id) as execution \(executionId)"),
                 origin: AuditOrigin(decisionId: nil, requestId: nil, timestamp: now), index: 0, &state)
             return .mutation(record)
 
         case .releaseReservation(let id, let reason, let now):
             // Only a reservation whose trigger is unrecorded is ever released.
-            guard let record = try deployment(id), record.engineExecutionId == nil, let order = try takeDispatchOrder(id) else { return .mutation(nil) }
-            try session.send("DELETE FROM slots WHERE delivery_group = \(record.deliveryGroupId) AND environment = \(record.environment) AND deployment_id = \(id)")
-            try countInsights(from: record, to: nil)
-            try session.send("DELETE FROM deployments WHERE id = \(id)")
-            try session.send("DELETE FROM idempotency WHERE actor = \(order.actorId) AND endpoint = \(order.endpoint) AND key = \(order.key)")
+            guard let record = try batch.deployment(id), record.engineExecutionId == nil, let order = try takeDispatchOrder(id) else { return .mutation(nil) }
+            batch.deleteDeployment(record)
+            batch.putIdempotency(order, nil)
             let kind: QuotaScope.Kind = record.kind == .rollback ? .rollback : .deploy
-            try addQuota(QuotaScope(kind: kind, key: "\(record.deliveryGroupId):\(record.environment)"), day: record.createdAt.day, by: -1)
-            try appendAudit(engineNote(record, "ENGINE_TRIGGER_FAILED", .failed, "Engine did not start \(record.id): \(reason)"),
+            batch.addQuota(QuotaKey(scope: QuotaScope(kind: kind, key: "\(record.deliveryGroupId):\(record.environment)"), day: record.createdAt.day), -1)
+            appendAudit(engineNote(record, "ENGINE_TRIGGER_FAILED", .failed, "Engine did not start \(record.id): \(reason)"),
                 origin: AuditOrigin(decisionId: nil, requestId: nil, timestamp: now), index: 0, &state)
             return .mutation(record)
 
         case .recordEngineState(let id, let newState, let failures, let now):
-            guard var record = try deployment(id) else { return .mutation(nil) }
+            guard var record = try batch.deployment(id) else { return .mutation(nil) }
             // A terminal record never changes state, outcome or failures again.
             guard !record.state.isTerminal else { return .mutation(record) }
             let previous = record
             record.state = newState
             record.failures = failures.isEmpty ? record.failures : failures
             record.updatedAt = now
-            try putDeployment(record, previous: previous)
+            batch.putDeployment(record, previous: previous)
             if newState.isTerminal {
                 _ = try takeDispatchOrder(id)
                 let outcome: AuditNote.Outcome = newState == .succeeded ? .success : .failed
-                try appendAudit(engineNote(record, "DEPLOYMENT_\(newState.rawValue)", outcome, "Deployment \(record.id) ended \(newState.rawValue)"),
+                appendAudit(engineNote(record, "DEPLOYMENT_\(newState.rawValue)", outcome, "Deployment \(record.id) ended \(newState.rawValue)"),
                     origin: AuditOrigin(decisionId: nil, requestId: nil, timestamp: now), index: 0, &state)
             }
             return .mutation(record)
@@ -149,7 +167,7 @@ struct FleetWrites {
                 """).map { try $0.decode((Int64, String, String, Int, String).self) }.sorted { ($0.0, $0.1, $0.2) < ($1.0, $1.1, $1.2) }
             for (index, tally) in tallies.enumerated() {
                 let first = try codec.decode(AuditNote.self, Array(tally.4.utf8))
-                try appendAudit(StoreNotes.refusals(count: tally.3, minute: tally.0, first: first),
+                appendAudit(StoreNotes.refusals(count: tally.3, minute: tally.0, first: first),
                     origin: AuditOrigin(decisionId: nil, requestId: nil, timestamp: now), index: index, &state)
             }
             expiry.refusalMinutes = tallies.count
@@ -168,13 +186,6 @@ struct FleetWrites {
 
     // MARK: Records
 
-    func putBuild(_ build: Build) throws {
-        try session.send("""
-            INSERT INTO builds (service, version, registered_at, build) VALUES (\(build.service), \(build.version), \(build.registeredAt.microseconds), \(try json(build))::jsonb)
-            ON CONFLICT (service, version) DO UPDATE SET registered_at = EXCLUDED.registered_at, build = EXCLUDED.build
-            """)
-    }
-
     func putUploadCapability(_ c: UploadCapability) throws {
         try session.send("""
             INSERT INTO upload_capabilities (service, version, token, expires_at, capability)
@@ -183,114 +194,26 @@ struct FleetWrites {
             """)
     }
 
-    func deployment(_ id: String) throws -> DeploymentRecord? {
-        try session.rows("SELECT record::text FROM deployments WHERE id = \(id)").first.map {
-            try codec.decode(DeploymentRecord.self, Array(try $0.decode(String.self).utf8))
-        }
-    }
-
-    /// Stores a new record with its slot row and insight counts.
-    func insertDeployment(_ record: DeploymentRecord) throws {
-        try session.send("""
-            INSERT INTO deployments (id, service, environment, delivery_group, state, kind, version, created_at, updated_at, execution_id, record)
-            VALUES (\(record.id), \(record.service), \(record.environment), \(record.deliveryGroupId), \(record.state.rawValue), \(record.kind.rawValue),
-                    \(record.version), \(record.createdAt.microseconds), \(record.updatedAt.microseconds), \(record.engineExecutionId), \(try json(record))::jsonb)
-            """)
-        try updateSlot(record, held: false)
-        try countInsights(from: nil, to: record)
-    }
-
-    /// Stores a changed record with its slot row and insight counts in step.
-    private func putDeployment(_ record: DeploymentRecord, previous: DeploymentRecord) throws {
-        try session.send("""
-            UPDATE deployments SET state = \(record.state.rawValue), updated_at = \(record.updatedAt.microseconds),
-                execution_id = \(record.engineExecutionId), record = \(try json(record))::jsonb
-            WHERE id = \(record.id)
-            """)
-        try updateSlot(record, held: previous.state.holdsSlot)
-        try countInsights(from: previous, to: record)
-    }
-
-    /// Writes or removes the record's slot row.
-    private func updateSlot(_ record: DeploymentRecord, held: Bool) throws {
-        if record.state.holdsSlot {
-            try session.send("""
-                INSERT INTO slots (delivery_group, environment, deployment_id, state, updated_at, awaiting_engine)
-                VALUES (\(record.deliveryGroupId), \(record.environment), \(record.id), \(record.state.rawValue), \(record.updatedAt.microseconds),
-                        \(record.engineExecutionId == nil))
-                ON CONFLICT (delivery_group, environment, deployment_id) DO UPDATE
-                SET state = EXCLUDED.state, updated_at = EXCLUDED.updated_at, awaiting_engine = EXCLUDED.awaiting_engine
-                """)
-        } else if held {
-            try session.send("""
-                DELETE FROM slots WHERE delivery_group = \(record.deliveryGroupId) AND environment = \(record.environment) AND deployment_id = \(record.id)
-                """)
-        }
-    }
-
-    /// The insight counters moved from what `old` counted to what `new` counts (nil: not stored).
-    private func countInsights(from old: DeploymentRecord?, to new: DeploymentRecord?) throws {
-        guard let any = new ?? old else { return }
-        func count(_ measure: InsightCount.Measure, _ label: String, by delta: Int) throws {
-            try session.send("""
-                INSERT INTO insights (hour, delivery_group, service, measure, label, count)
-                VALUES (\(any.createdAt.hour), \(any.deliveryGroupId), \(any.service), \(measure.rawValue), \(label), \(delta))
-                ON CONFLICT (hour, delivery_group, service, measure, label) DO UPDATE SET count = insights.count + EXCLUDED.count
-                """)
-            if delta < 0 {
-                try session.send("""
-                    DELETE FROM insights WHERE hour = \(any.createdAt.hour) AND delivery_group = \(any.deliveryGroupId) AND service = \(any.service)
-                      AND measure = \(measure.rawValue) AND label = \(label) AND count <= 0
-                    """)
-            }
-        }
-        let measure: InsightCount.Measure = any.rollbackOf != nil || any.kind == .rollback ? .rollback : .deploy
-        if old == nil, new != nil { try count(measure, any.recipeId, by: 1) }
-        if old != nil, new == nil { try count(measure, any.recipeId, by: -1) }
-        if old?.failures != new?.failures {
-            for failure in old?.failures ?? [] { try count(.failure, failure.category.rawValue, by: -1) }
-            for failure in new?.failures ?? [] { try count(.failure, failure.category.rawValue, by: 1) }
-        }
-    }
-
-    private func addQuota(_ scope: QuotaScope, day: Int64, by delta: Int) throws {
-        try session.send("""
-            INSERT INTO quota_counters (kind, scope, day, used) VALUES (\(scope.kind.rawValue), \(scope.key), \(day), \(delta))
-            ON CONFLICT (kind, scope, day) DO UPDATE SET used = quota_counters.used + EXCLUDED.used
-            """)
-        if delta < 0 {
-            try session.send("DELETE FROM quota_counters WHERE kind = \(scope.kind.rawValue) AND scope = \(scope.key) AND day = \(day) AND used <= 0")
-        }
+    private func json(_ value: some Encodable) throws -> String {
+        String(decoding: try codec.encode(value), as: UTF8.self)
     }
 
     // MARK: Keys and the outbox
 
-    func putIdempotency(_ scope: IdempotencyScope, _ record: IdempotencyRecord) throws {
-        try session.send("""
-            INSERT INTO idempotency (actor, endpoint, key, expires_at, record)
-            VALUES (\(scope.actorId), \(scope.endpoint), \(scope.key), \(record.expiresAt.microseconds), \(try json(record))::jsonb)
-            ON CONFLICT (actor, endpoint, key) DO UPDATE SET expires_at = EXCLUDED.expires_at, record = EXCLUDED.record
-            """)
-    }
-
     /// Completes the key a deployment's request holds with the deployment as its 201 answer, for
     /// a full TTL from now at least.
     private func completeIdempotency(_ scope: IdempotencyScope, with record: DeploymentRecord, now: Timestamp, ttlSeconds: Int64) throws {
-        guard let text = try session.rows("SELECT record::text FROM idempotency WHERE actor = \(scope.actorId) AND endpoint = \(scope.endpoint) AND key = \(scope.key)")
-            .first?.decode(String.self)
-        else { return }
-        let current = try codec.decode(IdempotencyRecord.self, Array(text.utf8))
+        guard let current = try batch.idempotencyRecord(scope) else { return }
         let renewed = now.adding(seconds: ttlSeconds)
-        try putIdempotency(scope, IdempotencyRecord(
+        batch.putIdempotency(scope, IdempotencyRecord(
             fingerprint: current.fingerprint, expiresAt: renewed.microseconds > current.expiresAt.microseconds ? renewed : current.expiresAt,
             response: StoredResponse(status: 201, result: .deployment(record))))
     }
 
     private func takeDispatchOrder(_ id: String) throws -> IdempotencyScope? {
-        try session.rows("DELETE FROM outbox WHERE deployment_id = \(id) RETURNING actor, endpoint, key").first.map { row in
-            let (actor, endpoint, key) = try row.decode((String, String, String).self)
-            return IdempotencyScope(actorId: actor, endpoint: endpoint, key: key)
-        }
+        guard let order = try batch.dispatchOrder(id) else { return nil }
+        batch.putDispatchOrder(id, nil)
+        return order
     }
 
     // MARK: Audit
@@ -321,20 +244,13 @@ struct FleetWrites {
         guard let first, let last else { return nil }
         try session.send("DELETE FROM audit WHERE sequence >= \(Int64(first.sequence)) AND sequence <= \(Int64(last.sequence))")
         try session.send("UPDATE fleet_head SET audit_checkpoint_sequence = \(Int64(last.sequence)), audit_checkpoint_hash = \(last.hash)")
-        try appendAudit(StoreNotes.retention(first: first, last: last, retention), origin: AuditOrigin(decisionId: nil, requestId: nil, timestamp: retention.now), index: 0, &state)
+        appendAudit(StoreNotes.retention(first: first, last: last, retention), origin: AuditOrigin(decisionId: nil, requestId: nil, timestamp: retention.now), index: 0, &state)
         return AuditPruning(removed: first.sequence...last.sequence, checkpoint: AuditCheckpoint(sequence: last.sequence, hash: last.hash, timestamp: last.timestamp))
     }
 
-    private func appendAudit(_ note: AuditNote, origin: AuditOrigin, index: Int, _ state: inout BatchState) throws {
-        try insertAudit(state.chain.append(note, origin: origin, index: index))
+    private func appendAudit(_ note: AuditNote, origin: AuditOrigin, index: Int, _ state: inout BatchState) {
+        batch.appendAudit(state.chain.append(note, origin: origin, index: index))
         state.chainChanged = true
-    }
-
-    func insertAudit(_ entry: AuditEntry) throws {
-        try session.send("""
-            INSERT INTO audit (sequence, timestamp, event_type, delivery_group, hash, entry)
-            VALUES (\(Int64(entry.sequence)), \(entry.timestamp.microseconds), \(entry.eventType), \(entry.deliveryGroupId), \(entry.hash), \(try json(entry))::jsonb)
-            """)
     }
 
     private func engineNote(_ record: DeploymentRecord, _ type: String, _ outcome: AuditNote.Outcome, _ summary: String) -> AuditNote {
