@@ -15,6 +15,11 @@ struct BatchState {
 extension GovernanceStore {
     /// Applies a batch in one durable write transaction and returns each piece's outcome.
     /// Throws (and writes nothing) when any piece cannot be read or written.
+    func applyBatch(_ batch: [WriteWork], more: () -> [WriteWork], beforeCommit: () -> Void) throws -> [WriteOutcome] {
+        // One writer in one process: nothing waits between taking a batch and applying it.
+        try applyBatch(batch, beforeCommit: beforeCommit)
+    }
+
     func applyBatch(_ batch: [WriteWork], beforeCommit: () -> Void = {}) throws -> [WriteOutcome] {
         let codec = RecordCodec.shared
         var published: (UInt64, PolicySnapshot)?

@@ -52,7 +52,10 @@ protocol BatchBackend: AnyObject, Sendable {
     /// page); false when it is durable as it returns (PostgreSQL with `synchronous_commit`).
     var defersDurability: Bool { get }
     /// Applies a batch in one transaction and commits it; throws, writing nothing, on any failure.
-    func applyBatch(_ batch: [WriteWork], beforeCommit: () -> Void) throws -> [WriteOutcome]
+    /// `more` takes further queued work into the batch (a backend that waits for a lock before it
+    /// can apply anything takes what queued meanwhile); the outcomes are those of `batch` and then
+    /// of what `more` returned, in order.
+    func applyBatch(_ batch: [WriteWork], more: () -> [WriteWork], beforeCommit: () -> Void) throws -> [WriteOutcome]
     /// Makes every committed batch durable.
     func syncCommitted() throws
     /// `error` as the store reports it to callers.
@@ -212,16 +215,23 @@ final class WritePath: Sendable {
         return batch
     }
 
-    private func commit(_ batch: [Job]) {
+    /// Applies `first` (with what queued meanwhile when the backend asks for it, unless `alone`).
+    private func commit(_ first: [Job], alone: Bool = false) {
         guard let store else {
-            batch.forEach { $0.complete(.failure(StoreError(.closed, path: "", "the store was released"))) }
+            first.forEach { $0.complete(.failure(StoreError(.closed, path: "", "the store was released"))) }
             return
         }
+        var batch = first
         do {
             let clock = ContinuousClock()
             let start = clock.now
             var applied = start
-            let outcomes = try store.applyBatch(batch.map(\.work)) { applied = clock.now }
+            let outcomes = try store.applyBatch(first.map(\.work), more: {
+                if alone { return [] }
+                let extra = queue.withLock { Self.takeBatch(from: &$0.jobs, maxBatch: maxBatch - batch.count) }
+                batch += extra
+                return extra.map(\.work)
+            }) { applied = clock.now }
             let end = clock.now
             stats.withLock { s in
                 s.transactions += 1
@@ -248,7 +258,7 @@ final class WritePath: Sendable {
                 store.logger.error("write failed", metadata: ["error": "\(failure)", "jobs": "\(batch.count)"])
                 for job in batch { job.complete(.failure(failure)) }
             } else {
-                for job in batch { commit([job]) }
+                for job in batch { commit([job], alone: true) }
             }
         }
     }

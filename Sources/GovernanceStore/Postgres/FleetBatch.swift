@@ -121,8 +121,6 @@ final class FleetBatch {
 
     /// Asked while probing and not known.
     var asked = Questions()
-    /// How many statements read keyed rows (for tests and statistics).
-    private(set) var fetches = 0
 
     private var pending = Pending()
 
@@ -179,80 +177,38 @@ final class FleetBatch {
         try known({ $0.outbox.insert(id) }) { outbox[id] } ?? nil
     }
 
-    /// Reads every row `questions` asks about in one statement (after flushing the batch's
+    private static let fetchStatement = "SELECT * FROM dxcp_fetch(" + (1...17).map { "$\($0)" }.joined(separator: ", ") + ")"
+    private static let flushStatement = "SELECT dxcp_flush(" + (1...77).map { "$\($0)" }.joined(separator: ", ") + ")"
+
+    /// Reads every row `questions` asks about in one call of `dxcp_fetch` (after flushing the batch's
     /// writes, so that what is read includes them); rows that do not exist are known absent.
     func fetch(_ questions: Questions) throws {
         guard !questions.isEmpty else { return }
         try flush()
-        fetches += 1
-        var binds = PostgresBindings()
-        func bind(_ values: [String]) -> String {
-            binds.append(values)
-            return "$\(binds.count)::text[]"
-        }
-        func bind(_ values: [Int64]) -> String {
-            binds.append(values)
-            return "$\(binds.count)::int8[]"
-        }
-        var parts: [String] = []
         let rates = Array(questions.rates)
-        if !rates.isEmpty {
-            parts.append("""
-                SELECT 'r', r.actor, r.bucket, r.minute::text, r.count::text FROM rate_windows r
-                JOIN unnest(\(bind(rates.map(\.minute))), \(bind(rates.map(\.actorId))), \(bind(rates.map(\.bucket.rawValue)))) AS k(minute, actor, bucket)
-                  ON r.minute = k.minute AND r.actor = k.actor AND r.bucket = k.bucket
-                """)
-        }
         let quotas = Array(questions.quotas)
-        if !quotas.isEmpty {
-            parts.append("""
-                SELECT 'q', q.kind, q.scope, q.day::text, q.used::text FROM quota_counters q
-                JOIN unnest(\(bind(quotas.map(\.scope.kind.rawValue))), \(bind(quotas.map(\.scope.key))), \(bind(quotas.map(\.day)))) AS k(kind, scope, day)
-                  ON q.kind = k.kind AND q.scope = k.scope AND q.day = k.day
-                """)
-        }
         let keys = Array(questions.idempotency)
-        if !keys.isEmpty {
-            parts.append("""
-                SELECT 'i', i.actor, i.endpoint, i.key, i.record::text FROM idempotency i
-                JOIN unnest(\(bind(keys.map(\.actorId))), \(bind(keys.map(\.endpoint))), \(bind(keys.map(\.key)))) AS k(actor, endpoint, key)
-                  ON i.actor = k.actor AND i.endpoint = k.endpoint AND i.key = k.key
-                """)
-        }
-        if !questions.deployments.isEmpty {
-            parts.append("SELECT 'd', id, '', '', record::text FROM deployments WHERE id = ANY(\(bind(Array(questions.deployments))))")
-        }
         let builds = Array(questions.builds)
-        if !builds.isEmpty {
-            parts.append("""
-                SELECT 'b', b.service, b.version, '', b.build::text FROM builds b
-                JOIN unnest(\(bind(builds.map(\.service))), \(bind(builds.map(\.version)))) AS k(service, version)
-                  ON b.service = k.service AND b.version = k.version
-                """)
-        }
-        if !questions.outbox.isEmpty {
-            parts.append("SELECT 'o', deployment_id, actor, endpoint, key FROM outbox WHERE deployment_id = ANY(\(bind(Array(questions.outbox))))")
-        }
         let scopes = Array(questions.slots)
-        if !scopes.isEmpty {
-            let groups = bind(scopes.map(\.key.group)), environments = bind(scopes.map(\.key.environment))
-            parts.append("""
-                SELECT 'h', s.delivery_group, s.environment, '', count(*)::text FROM slots s
-                JOIN unnest(\(groups), \(environments)) AS k(delivery_group, environment)
-                  ON s.delivery_group = k.delivery_group AND s.environment = k.environment
-                GROUP BY s.delivery_group, s.environment
-                """)
-            parts.append("""
-                SELECT 's', s.delivery_group, s.environment, s.deployment_id, s.updated_at::text FROM slots s
-                JOIN unnest(\(groups), \(environments), \(bind(scopes.map(\.value.microseconds)))) AS k(delivery_group, environment, bound)
-                  ON s.delivery_group = k.delivery_group AND s.environment = k.environment
-                WHERE s.state = 'IN_PROGRESS' AND NOT s.awaiting_engine AND s.updated_at <= k.bound
-                """)
-        }
-        if questions.generation {
-            parts.append("SELECT 'g', generation::text, '', '', '' FROM policy")
-        }
-        let rows = try session.rows(PostgresQuery(unsafeSQL: parts.map { "(\($0))" }.joined(separator: " UNION ALL "), binds: binds))
+        var binds = PostgresBindings(capacity: 17)
+        binds.append(rates.map(\.minute))
+        binds.append(rates.map(\.actorId))
+        binds.append(rates.map(\.bucket.rawValue))
+        binds.append(quotas.map(\.scope.kind.rawValue))
+        binds.append(quotas.map(\.scope.key))
+        binds.append(quotas.map(\.day))
+        binds.append(keys.map(\.actorId))
+        binds.append(keys.map(\.endpoint))
+        binds.append(keys.map(\.key))
+        binds.append(Array(questions.deployments))
+        binds.append(builds.map(\.service))
+        binds.append(builds.map(\.version))
+        binds.append(Array(questions.outbox))
+        binds.append(scopes.map(\.key.group))
+        binds.append(scopes.map(\.key.environment))
+        binds.append(scopes.map(\.value.microseconds))
+        binds.append(questions.generation)
+        let rows = try session.rows(PostgresQuery(unsafeSQL: Self.fetchStatement, binds: binds))
 
         // Asked and not found: known absent (or zero).
         for window in rates { self.rates[window] = 0 }
@@ -429,53 +385,32 @@ final class FleetBatch {
         var policy: PolicySnapshot?
     }
 
-    /// Writes every pending change in one statement (two when counters fell to zero), and with
-    /// `closing`, the batch's token, the fleet's head and a changed policy.
+    /// Writes every pending change in one call of `dxcp_flush` (counters that fall to zero are
+    /// removed, as one node removes them), and with `closing`, the batch's token, the fleet's
+    /// head and a changed policy.
     func flush(closing: Closing? = nil) throws {
         guard !pending.isEmpty || closing != nil else { return }
         let pending = self.pending
         self.pending = Pending()
-        var binds = PostgresBindings()
-        func text(_ values: [String]) -> String {
-            binds.append(values)
-            return "$\(binds.count)::text[]"
-        }
-        func int(_ values: [Int64]) -> String {
-            binds.append(values)
-            return "$\(binds.count)::int8[]"
-        }
-        func bool(_ values: [Bool]) -> String {
-            binds.append(values)
-            return "$\(binds.count)::bool[]"
-        }
         func json(_ value: some Encodable) throws -> String { String(decoding: try codec.encode(value), as: UTF8.self) }
-        var parts: [String] = []
+        var binds = PostgresBindings(capacity: 77)
 
         let rates = Array(pending.rates)
-        if !rates.isEmpty {
-            parts.append("""
-                INSERT INTO rate_windows (minute, actor, bucket, count)
-                SELECT * FROM unnest(\(int(rates.map(\.key.minute))), \(text(rates.map(\.key.actorId))), \(text(rates.map(\.key.bucket.rawValue))), \(int(rates.map { Int64($0.value) })))
-                ON CONFLICT (minute, actor, bucket) DO UPDATE SET count = rate_windows.count + EXCLUDED.count
-                """)
-        }
+        binds.append(rates.map(\.key.minute))
+        binds.append(rates.map(\.key.actorId))
+        binds.append(rates.map(\.key.bucket.rawValue))
+        binds.append(rates.map { Int64($0.value) })
         // A counter of a day its scope's floor removes is removed with it (never written).
-        let quotas = pending.quotas.filter { $0.key.day >= pending.quotaFloors[$0.key.scope] ?? .min }
-        if !quotas.isEmpty {
-            let rows = Array(quotas)
-            parts.append("""
-                INSERT INTO quota_counters (kind, scope, day, used)
-                SELECT * FROM unnest(\(text(rows.map(\.key.scope.kind.rawValue))), \(text(rows.map(\.key.scope.key))), \(int(rows.map(\.key.day))), \(int(rows.map { Int64($0.value) })))
-                ON CONFLICT (kind, scope, day) DO UPDATE SET used = quota_counters.used + EXCLUDED.used
-                """)
-        }
-        if !pending.quotaFloors.isEmpty {
-            let floors = Array(pending.quotaFloors)
-            parts.append("""
-                DELETE FROM quota_counters q USING unnest(\(text(floors.map(\.key.kind.rawValue))), \(text(floors.map(\.key.key))), \(int(floors.map(\.value)))) AS f(kind, scope, floor)
-                WHERE q.kind = f.kind AND q.scope = f.scope AND q.day < f.floor
-                """)
-        }
+        let quotas = Array(pending.quotas.filter { $0.key.day >= pending.quotaFloors[$0.key.scope] ?? .min })
+        binds.append(quotas.map(\.key.scope.kind.rawValue))
+        binds.append(quotas.map(\.key.scope.key))
+        binds.append(quotas.map(\.key.day))
+        binds.append(quotas.map { Int64($0.value) })
+        let floors = Array(pending.quotaFloors)
+        binds.append(floors.map(\.key.kind.rawValue))
+        binds.append(floors.map(\.key.key))
+        binds.append(floors.map(\.value))
+
         var inserted: [DeploymentRecord] = [], updated: [DeploymentRecord] = [], deleted: [String] = []
         for (id, change) in pending.deployments {
             switch change {
@@ -484,156 +419,90 @@ final class FleetBatch {
             case .delete: deleted.append(id)
             }
         }
-        if !inserted.isEmpty {
-            parts.append("""
-                INSERT INTO deployments (id, service, environment, delivery_group, state, kind, version, created_at, updated_at, execution_id, record)
-                SELECT id, service, environment, delivery_group, state, kind, version, created_at, updated_at, NULLIF(execution_id, ''), record::jsonb
-                FROM unnest(\(text(inserted.map(\.id))), \(text(inserted.map(\.service))), \(text(inserted.map(\.environment))), \(text(inserted.map(\.deliveryGroupId))),
-                            \(text(inserted.map(\.state.rawValue))), \(text(inserted.map(\.kind.rawValue))), \(text(inserted.map(\.version))),
-                            \(int(inserted.map(\.createdAt.microseconds))), \(int(inserted.map(\.updatedAt.microseconds))),
-                            \(text(inserted.map { $0.engineExecutionId ?? "" })), \(text(try inserted.map(json))))
-                  AS u(id, service, environment, delivery_group, state, kind, version, created_at, updated_at, execution_id, record)
-                """)
-        }
-        if !updated.isEmpty {
-            parts.append("""
-                UPDATE deployments d SET state = u.state, updated_at = u.updated_at, execution_id = NULLIF(u.execution_id, ''), record = u.record::jsonb
-                FROM unnest(\(text(updated.map(\.id))), \(text(updated.map(\.state.rawValue))), \(int(updated.map(\.updatedAt.microseconds))),
-                            \(text(updated.map { $0.engineExecutionId ?? "" })), \(text(try updated.map(json))))
-                  AS u(id, state, updated_at, execution_id, record)
-                WHERE d.id = u.id
-                """)
-        }
-        if !deleted.isEmpty {
-            parts.append("DELETE FROM deployments WHERE id = ANY(\(text(deleted)))")
-        }
-        let held = pending.slots.compactMap { id, change in change.slot.map { (change.scope, $0) } }
-        if !held.isEmpty {
-            parts.append("""
-                INSERT INTO slots (delivery_group, environment, deployment_id, state, updated_at, awaiting_engine)
-                SELECT * FROM unnest(\(text(held.map(\.0.group))), \(text(held.map(\.0.environment))), \(text(held.map(\.1.id))),
-                                     \(text(held.map(\.1.state.rawValue))), \(int(held.map(\.1.updatedAt.microseconds))), \(bool(held.map(\.1.awaitingEngine))))
-                ON CONFLICT (delivery_group, environment, deployment_id) DO UPDATE
-                SET state = EXCLUDED.state, updated_at = EXCLUDED.updated_at, awaiting_engine = EXCLUDED.awaiting_engine
-                """)
-        }
-        let freed = pending.slots.filter { $0.value.slot == nil }.map { ($0.value.scope, $0.key) }
-        if !freed.isEmpty {
-            parts.append("""
-                DELETE FROM slots s USING unnest(\(text(freed.map(\.0.group))), \(text(freed.map(\.0.environment))), \(text(freed.map(\.1)))) AS u(delivery_group, environment, deployment_id)
-                WHERE s.delivery_group = u.delivery_group AND s.environment = u.environment AND s.deployment_id = u.deployment_id
-                """)
-        }
-        let keys = pending.idempotency.compactMap { scope, record in record.map { (scope, $0) } }
-        if !keys.isEmpty {
-            parts.append("""
-                INSERT INTO idempotency (actor, endpoint, key, expires_at, record)
-                SELECT actor, endpoint, key, expires_at, record::jsonb
-                FROM unnest(\(text(keys.map(\.0.actorId))), \(text(keys.map(\.0.endpoint))), \(text(keys.map(\.0.key))),
-                            \(int(keys.map(\.1.expiresAt.microseconds))), \(text(try keys.map { try json($0.1) }))) AS u(actor, endpoint, key, expires_at, record)
-                ON CONFLICT (actor, endpoint, key) DO UPDATE SET expires_at = EXCLUDED.expires_at, record = EXCLUDED.record
-                """)
-        }
-        let freedKeys = pending.idempotency.filter { $0.value == nil }.map(\.key)
-        if !freedKeys.isEmpty {
-            parts.append("""
-                DELETE FROM idempotency i USING unnest(\(text(freedKeys.map(\.actorId))), \(text(freedKeys.map(\.endpoint))), \(text(freedKeys.map(\.key)))) AS u(actor, endpoint, key)
-                WHERE i.actor = u.actor AND i.endpoint = u.endpoint AND i.key = u.key
-                """)
-        }
-        let orders = pending.outbox.compactMap { id, scope in scope.map { (id, $0) } }
-        if !orders.isEmpty {
-            parts.append("""
-                INSERT INTO outbox (deployment_id, actor, endpoint, key)
-                SELECT * FROM unnest(\(text(orders.map(\.0))), \(text(orders.map(\.1.actorId))), \(text(orders.map(\.1.endpoint))), \(text(orders.map(\.1.key))))
-                ON CONFLICT (deployment_id) DO UPDATE SET actor = EXCLUDED.actor, endpoint = EXCLUDED.endpoint, key = EXCLUDED.key
-                """)
-        }
-        let taken = pending.outbox.filter { $0.value == nil }.map(\.key)
-        if !taken.isEmpty {
-            parts.append("DELETE FROM outbox WHERE deployment_id = ANY(\(text(taken)))")
-        }
-        let insights = pending.insights.filter { $0.value != 0 }.map { ($0.key, Int64($0.value)) }
-        if !insights.isEmpty {
-            parts.append("""
-                INSERT INTO insights (hour, delivery_group, service, measure, label, count)
-                SELECT * FROM unnest(\(int(insights.map(\.0.hour))), \(text(insights.map(\.0.group))), \(text(insights.map(\.0.service))),
-                                     \(text(insights.map(\.0.measure.rawValue))), \(text(insights.map(\.0.label))), \(int(insights.map(\.1))))
-                ON CONFLICT (hour, delivery_group, service, measure, label) DO UPDATE SET count = insights.count + EXCLUDED.count
-                """)
-        }
-        let builds = Array(pending.builds.values)
-        if !builds.isEmpty {
-            parts.append("""
-                INSERT INTO builds (service, version, registered_at, build)
-                SELECT service, version, registered_at, build::jsonb
-                FROM unnest(\(text(builds.map(\.service))), \(text(builds.map(\.version))), \(int(builds.map(\.registeredAt.microseconds))), \(text(try builds.map(json))))
-                  AS u(service, version, registered_at, build)
-                ON CONFLICT (service, version) DO UPDATE SET registered_at = EXCLUDED.registered_at, build = EXCLUDED.build
-                """)
-        }
-        if !pending.audit.isEmpty {
-            let entries = pending.audit
-            parts.append("""
-                INSERT INTO audit (sequence, timestamp, event_type, delivery_group, hash, entry)
-                SELECT sequence, timestamp, event_type, NULLIF(delivery_group, ''), hash, entry::jsonb
-                FROM unnest(\(int(entries.map { Int64($0.sequence) })), \(int(entries.map(\.timestamp.microseconds))), \(text(entries.map(\.eventType))),
-                            \(text(entries.map { $0.deliveryGroupId ?? "" })), \(text(entries.map(\.hash))), \(text(try entries.map(json))))
-                  AS u(sequence, timestamp, event_type, delivery_group, hash, entry)
-                """)
-        }
-        let refusals = Array(pending.refusals)
-        if !refusals.isEmpty {
-            parts.append("""
-                INSERT INTO refusals (minute, actor, code, count, note)
-                SELECT minute, actor, code, count, note::jsonb
-                FROM unnest(\(int(refusals.map(\.key.minute))), \(text(refusals.map(\.key.actor))), \(text(refusals.map(\.key.code))),
-                            \(int(refusals.map { Int64($0.value.count) })), \(text(try refusals.map { try json($0.value.note) }))) AS u(minute, actor, code, count, note)
-                ON CONFLICT (minute, actor, code) DO UPDATE SET count = refusals.count + EXCLUDED.count
-                """)
-        }
-        if let closing {
-            binds.append(closing.token)
-            let token = binds.count
-            binds.append(closing.committedAt.microseconds)
-            parts.append("INSERT INTO batches (token, committed_at) VALUES ($\(token), $\(binds.count))")
-            binds.append(Int64(closing.chain.sequence))
-            let sequence = binds.count
-            binds.append(closing.chain.headHash)
-            let hash = binds.count
-            binds.append(Int64(closing.generation))
-            parts.append("""
-                UPDATE fleet_head SET audit_sequence = $\(sequence), audit_hash = $\(hash), policy_generation = $\(binds.count), commits = commits + 1
-                """)
-            if let policy = closing.policy {
-                let generation = binds.count
-                binds.append(try json(policy))
-                parts.append("UPDATE policy SET generation = $\(generation), snapshot = $\(binds.count)::jsonb")
-            }
-        }
-        let statement = "WITH " + parts.enumerated().map { "w\($0.offset) AS (\($0.element))" }.joined(separator: ",\n") + " SELECT 1"
-        try session.run(PostgresQuery(unsafeSQL: statement, binds: binds))
+        binds.append(inserted.map(\.id))
+        binds.append(inserted.map(\.service))
+        binds.append(inserted.map(\.environment))
+        binds.append(inserted.map(\.deliveryGroupId))
+        binds.append(inserted.map(\.state.rawValue))
+        binds.append(inserted.map(\.kind.rawValue))
+        binds.append(inserted.map(\.version))
+        binds.append(inserted.map(\.createdAt.microseconds))
+        binds.append(inserted.map(\.updatedAt.microseconds))
+        binds.append(inserted.map { $0.engineExecutionId ?? "" })
+        binds.append(try inserted.map(json))
+        binds.append(updated.map(\.id))
+        binds.append(updated.map(\.state.rawValue))
+        binds.append(updated.map(\.updatedAt.microseconds))
+        binds.append(updated.map { $0.engineExecutionId ?? "" })
+        binds.append(try updated.map(json))
+        binds.append(deleted)
 
-        // Counters that fell to zero or below are removed, as one node removes them.
-        let emptied = quotas.filter { $0.value < 0 }.map(\.key)
-        let faded = insights.filter { $0.1 < 0 }.map(\.0)
-        guard !emptied.isEmpty || !faded.isEmpty else { return }
-        binds = PostgresBindings()
-        parts = []
-        if !emptied.isEmpty {
-            parts.append("""
-                DELETE FROM quota_counters q USING unnest(\(text(emptied.map(\.scope.kind.rawValue))), \(text(emptied.map(\.scope.key))), \(int(emptied.map(\.day)))) AS u(kind, scope, day)
-                WHERE q.kind = u.kind AND q.scope = u.scope AND q.day = u.day AND q.used <= 0
-                """)
-        }
-        if !faded.isEmpty {
-            parts.append("""
-                DELETE FROM insights i USING unnest(\(int(faded.map(\.hour))), \(text(faded.map(\.group))), \(text(faded.map(\.service))),
-                                                    \(text(faded.map(\.measure.rawValue))), \(text(faded.map(\.label)))) AS u(hour, delivery_group, service, measure, label)
-                WHERE i.hour = u.hour AND i.delivery_group = u.delivery_group AND i.service = u.service AND i.measure = u.measure AND i.label = u.label
-                  AND i.count <= 0
-                """)
-        }
-        try session.run(PostgresQuery(unsafeSQL: "WITH " + parts.enumerated().map { "w\($0.offset) AS (\($0.element))" }.joined(separator: ",\n") + " SELECT 1", binds: binds))
+        let held = pending.slots.compactMap { id, change in change.slot.map { (change.scope, $0) } }
+        binds.append(held.map(\.0.group))
+        binds.append(held.map(\.0.environment))
+        binds.append(held.map(\.1.id))
+        binds.append(held.map(\.1.state.rawValue))
+        binds.append(held.map(\.1.updatedAt.microseconds))
+        binds.append(held.map(\.1.awaitingEngine))
+        let freed = pending.slots.filter { $0.value.slot == nil }.map { ($0.value.scope, $0.key) }
+        binds.append(freed.map(\.0.group))
+        binds.append(freed.map(\.0.environment))
+        binds.append(freed.map(\.1))
+
+        let keys = pending.idempotency.compactMap { scope, record in record.map { (scope, $0) } }
+        binds.append(keys.map(\.0.actorId))
+        binds.append(keys.map(\.0.endpoint))
+        binds.append(keys.map(\.0.key))
+        binds.append(keys.map(\.1.expiresAt.microseconds))
+        binds.append(try keys.map { try json($0.1) })
+        let freedKeys = pending.idempotency.filter { $0.value == nil }.map(\.key)
+        binds.append(freedKeys.map(\.actorId))
+        binds.append(freedKeys.map(\.endpoint))
+        binds.append(freedKeys.map(\.key))
+
+        let orders = pending.outbox.compactMap { id, scope in scope.map { (id, $0) } }
+        binds.append(orders.map(\.0))
+        binds.append(orders.map(\.1.actorId))
+        binds.append(orders.map(\.1.endpoint))
+        binds.append(orders.map(\.1.key))
+        binds.append(pending.outbox.filter { $0.value == nil }.map(\.key))
+
+        let insights = pending.insights.filter { $0.value != 0 }.map { ($0.key, Int64($0.value)) }
+        binds.append(insights.map(\.0.hour))
+        binds.append(insights.map(\.0.group))
+        binds.append(insights.map(\.0.service))
+        binds.append(insights.map(\.0.measure.rawValue))
+        binds.append(insights.map(\.0.label))
+        binds.append(insights.map(\.1))
+
+        let builds = Array(pending.builds.values)
+        binds.append(builds.map(\.service))
+        binds.append(builds.map(\.version))
+        binds.append(builds.map(\.registeredAt.microseconds))
+        binds.append(try builds.map(json))
+
+        let entries = pending.audit
+        binds.append(entries.map { Int64($0.sequence) })
+        binds.append(entries.map(\.timestamp.microseconds))
+        binds.append(entries.map(\.eventType))
+        binds.append(entries.map { $0.deliveryGroupId ?? "" })
+        binds.append(entries.map(\.hash))
+        // The entry's canonical form, as one node keeps it (written by hand, read back exactly).
+        binds.append(entries.map { String(decoding: $0.canonicalBytes(hash: $0.hash), as: UTF8.self) })
+
+        let refusals = Array(pending.refusals)
+        binds.append(refusals.map(\.key.minute))
+        binds.append(refusals.map(\.key.actor))
+        binds.append(refusals.map(\.key.code))
+        binds.append(refusals.map { Int64($0.value.count) })
+        binds.append(try refusals.map { try json($0.value.note) })
+
+        binds.append(closing?.token ?? "")
+        binds.append(closing?.committedAt.microseconds ?? 0)
+        binds.append(Int64(closing?.chain.sequence ?? 0))
+        binds.append(closing?.chain.headHash ?? "")
+        binds.append(Int64(closing?.generation ?? 0))
+        binds.append(try closing?.policy.map(json) ?? "")
+        try session.run(PostgresQuery(unsafeSQL: Self.flushStatement, binds: binds))
     }
 }

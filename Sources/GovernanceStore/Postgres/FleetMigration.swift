@@ -139,7 +139,7 @@ extension FleetStore {
         let batch = FleetBatch(session: session, codec: codec, path: path)
         let writes = FleetWrites(batch: batch)
         var report = MigrationReport()
-        try session.send("UPDATE policy SET generation = \(Int64(state.generation)), snapshot = \(try json(state.policy))::jsonb")
+        try session.send("UPDATE policy SET generation = \(Int64(state.generation)), snapshot = \(try json(state.policy))::json")
         // Written a few thousand rows to a statement.
         for (n, record) in state.deployments.enumerated() {
             batch.putDeployment(record, previous: nil)
@@ -159,7 +159,7 @@ extension FleetStore {
             try session.send("INSERT INTO rate_windows (minute, actor, bucket, count) VALUES (\(w.minute), \(w.actor), \(w.bucket), \(w.count))")
         }
         for r in state.refusals {
-            try session.send("INSERT INTO refusals (minute, actor, code, count, note) VALUES (\(r.minute), \(r.actor), \(r.code), \(r.count), \(try json(r.note))::jsonb)")
+            try session.send("INSERT INTO refusals (minute, actor, code, count, note) VALUES (\(r.minute), \(r.actor), \(r.code), \(r.count), \(try json(r.note))::json)")
         }
         for order in state.outbox {
             let scope = order.idempotency

@@ -114,7 +114,7 @@ public final class FleetStore: GovernanceBackend, BatchBackend {
                     VALUES (\(Int64(genesis.sequence)), \(genesis.headHash), 0, 0)
                     """)
                 let empty = String(decoding: try RecordCodec.shared.encode(PolicySnapshot()), as: UTF8.self)
-                try session.run("INSERT INTO policy (generation, snapshot) VALUES (0, \(empty)::jsonb)")
+                try session.run("INSERT INTO policy (generation, snapshot) VALUES (0, \(empty)::json)")
                 logger.notice("fleet schema created", metadata: ["version": "\(PostgresSchema.version)", "database": "\(session.location)"])
             } else if let current, current > PostgresSchema.version {
                 throw StoreError(.corrupt, path: session.location.description, "schema version \(current) is newer than this dxcp-policy's \(PostgresSchema.version)")
@@ -434,13 +434,13 @@ public final class FleetStore: GovernanceBackend, BatchBackend {
         }
     }
 
-    func applyBatch(_ batch: [WriteWork], beforeCommit: () -> Void) throws -> [WriteOutcome] {
+    func applyBatch(_ batch: [WriteWork], more: () -> [WriteWork], beforeCommit: () -> Void) throws -> [WriteOutcome] {
         let now = Timestamp(microseconds: Int64(Date.now.timeIntervalSince1970 * 1_000_000))
         let token = RecordID.make(at: now)
         var result: (outcomes: [WriteOutcome], published: (UInt64, PolicySnapshot)?)?
         do {
             try writerSession.transaction {
-                result = try applyLocked(batch, writerSession, token: token, now: now)
+                result = try applyLocked(batch, more: more, writerSession, token: token, now: now)
                 beforeCommit()
             }
         } catch let error as StoreError where error.kind == .unconfirmed {
@@ -457,7 +457,7 @@ public final class FleetStore: GovernanceBackend, BatchBackend {
         return applied.outcomes
     }
 
-    private func applyLocked(_ work: [WriteWork], _ session: SQLSession, token: String, now: Timestamp) throws
+    private func applyLocked(_ first: [WriteWork], more: () -> [WriteWork], _ session: SQLSession, token: String, now: Timestamp) throws
         -> (outcomes: [WriteOutcome], published: (UInt64, PolicySnapshot)?)
     {
         // The fleet lock: every replica's batch waits here for the one before it to commit.
@@ -465,6 +465,8 @@ public final class FleetStore: GovernanceBackend, BatchBackend {
             throw StoreError(.corrupt, path: path, "fleet_head row is missing")
         }
         let (sequence, hash, generation) = try head.decode((Int64, String, Int64).self)
+        // What queued while this replica waited for the lock joins the batch.
+        let work = first + more()
         var state = BatchState(
             policy: try policy(session, generation: UInt64(generation)), generation: UInt64(generation),
             chain: AuditChain(sequence: UInt64(sequence), headHash: hash))

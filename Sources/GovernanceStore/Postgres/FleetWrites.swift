@@ -154,7 +154,7 @@ struct FleetWrites {
             var expiry = Expiry()
             expiry.idempotencyRecords = try session.run("""
                 DELETE FROM idempotency WHERE ctid IN (SELECT ctid FROM idempotency WHERE expires_at <= \(now.microseconds)
-                  AND jsonb_typeof(record -> 'response') = 'object' ORDER BY expires_at LIMIT \(Int64(limit)))
+                  AND json_typeof(record -> 'response') = 'object' ORDER BY expires_at LIMIT \(Int64(limit)))
                 """)
             expiry.uploadCapabilities = try session.run("""
                 DELETE FROM upload_capabilities WHERE ctid IN (SELECT ctid FROM upload_capabilities WHERE expires_at <= \(now.microseconds)
@@ -189,7 +189,7 @@ struct FleetWrites {
     func putUploadCapability(_ c: UploadCapability) throws {
         try session.send("""
             INSERT INTO upload_capabilities (service, version, token, expires_at, capability)
-            VALUES (\(c.service), \(c.version), \(c.token), \(c.expiresAt.microseconds), \(try json(c))::jsonb)
+            VALUES (\(c.service), \(c.version), \(c.token), \(c.expiresAt.microseconds), \(try json(c))::json)
             ON CONFLICT (service, version, token) DO UPDATE SET expires_at = EXCLUDED.expires_at, capability = EXCLUDED.capability
             """)
     }
