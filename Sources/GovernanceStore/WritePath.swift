@@ -156,7 +156,11 @@ final class WritePath: Sendable {
     }
 
     /// Counts of committed work so far.
-    var statistics: WriteStats { stats.withLock { $0 } }
+    var statistics: WriteStats {
+        var statistics = stats.withLock { $0 }
+        statistics.queued = queue.withLock { $0.jobs.count }
+        return statistics
+    }
 
     /// Refuses new work and waits for queued work to commit.
     func close() async {
@@ -294,4 +298,6 @@ public struct WriteStats: Sendable, Hashable {
     public var applying: Duration = .zero
     /// Time spent committing (writing pages and syncing them to disk).
     public var committing: Duration = .zero
+    /// Pieces of work waiting for the writer now (not yet in a batch).
+    public var queued = 0
 }

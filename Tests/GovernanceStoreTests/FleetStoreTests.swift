@@ -1,6 +1,7 @@
 import Foundation
 import Audit
-import GovernanceStore
+@testable import GovernanceStore
+import Logging
 import Rules
 import TestSupport
 import Testing
@@ -43,6 +44,43 @@ import Testing
         #expect(try database.psql("SELECT count(*) FROM deployments") == "1")
         #expect(try database.psql("SELECT count(*) FROM outbox") == "1")
         #expect(try await replicas[0].verifyAudit().isIntact)
+        // Read-only decisions, answered without a transaction, see the slot another replica took.
+        for (n, replica) in replicas.enumerated() {
+            #expect(try await replica.decide(.validate(deployIntent()), by: owner, context: context()).code == .concurrencyLimitReached, "replica \(n)")
+        }
+    }
+
+    /// A replica that waits for the fleet lock takes what queued meanwhile into the batch it is
+    /// about to apply: one transaction for all of it, each decision seeing the ones before.
+    @Test func whatQueuesWhileAReplicaWaitsForTheLockJoinsItsBatch() async throws {
+        let database = try TestDatabase()
+        let replica = try await seededFleet(database, policy: testPolicy(maxConcurrent: 1000, dailyDeploy: 12), count: 1)[0]
+        let holder = try SQLSession.connect(database.location, timeout: .seconds(30), logger: Logger(label: "test"))
+        try holder.execute("BEGIN")
+        _ = try holder.rows("SELECT 1 FROM fleet_head FOR UPDATE")
+        let before = replica.writeStatistics()
+        async let first = replica.decide(.deploy(deployIntent(summary: "w0")), by: owner, context: context("w0"))
+        // The writer has taken the first decision and waits for the lock.
+        while try database.psql("SELECT count(*) FROM pg_locks WHERE NOT granted AND locktype = 'transactionid'") == "0" {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        async let rest = withThrowingTaskGroup(of: Decision.self) { group in
+            for n in 1..<20 {
+                group.addTask { try await replica.decide(.deploy(deployIntent(summary: "w\(n)")), by: owner, context: context("w\(n)")) }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        while replica.writeStatistics().queued < 19 { try await Task.sleep(for: .milliseconds(10)) }
+        try holder.execute("COMMIT")
+        let decisions = try await [first] + rest
+        holder.close()
+        let after = replica.writeStatistics()
+        #expect(after.transactions - before.transactions == 1)
+        #expect(after.largestBatch == 20)
+        #expect(decisions.count { $0.allowed } == 12)
+        #expect(decisions.count { $0.code == .quotaExceeded } == 8)
+        #expect(try database.psql("SELECT count(*) FROM deployments") == "12")
+        #expect(try await replica.verifyAudit().isIntact)
     }
 
     @Test func threeReplicasSpendExactlyTheDailyQuota() async throws {
@@ -123,6 +161,10 @@ import Testing
         for (n, replica) in replicas.enumerated() {
             let deploy = try await replica.decide(.deploy(deployIntent(summary: "after \(n)")), by: owner, context: context("after-\(n)"))
             #expect(deploy.code == .mutationsDisabled, "replica \(n)")
+            // A read-only decision too, though it is answered without a transaction from the
+            // policy the replica last saw: the generation read with its answers says it changed.
+            let validate = try await replica.decide(.validate(deployIntent()), by: owner, context: context())
+            #expect(validate.code == .mutationsDisabled, "replica \(n)")
             #expect(try await replica.policy().settings.mutationsDisabled, "replica \(n)")
         }
     }
