@@ -67,7 +67,7 @@ import Testing
         let store = try GovernanceStore(directory: dir.path)
         #expect(try await store.allDeployments().filter { $0.state == .succeeded }.count == 13)
         let day = try #require(try await store.allDeployments().first).createdAt.day
-        #expect(try await store.quotaUsed(QuotaScope(kind: .deploy, key: "default:sandbox"), day: day) == 13)
+        #expect(try store.quotaUsed(QuotaScope(kind: .deploy, key: "default:sandbox"), day: day) == 13)
     }
 }
 
