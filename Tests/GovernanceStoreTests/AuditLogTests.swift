@@ -48,15 +48,26 @@ import Testing
         return bytes
     }
 
-    @Test func anUntouchedLogVerifies() async throws {
-        let dir = TempDirectory()
-        try await Self.populatedLog(dir)
-        guard case .intact(let count, let head) = try Self.verdict(dir) else {
+    /// A store of `backend` whose log holds the same 20 entries as ``populatedLog(_:)``'s.
+    static func populated(_ backend: Backend) async throws -> SeededBackend {
+        let seeded = try await seededBackend(backend)
+        for n in 1...18 {
+            _ = try await seeded.store.decide(
+                .deploy(deployIntent(summary: "change \(n)")), by: owner, context: context("k\(n)", at: baseTime.adding(seconds: Int64(n) * 10)), requestId: nil)
+        }
+        #expect(try await seeded.store.allAuditEntries().count == 20)
+        return seeded
+    }
+
+    @Test(arguments: Backend.allCases) func anUntouchedLogVerifies(_ backend: Backend) async throws {
+        let seeded = try await Self.populated(backend)
+        defer { withExtendedLifetime(seeded) {} }
+        guard case .intact(let count, let head) = try await seeded.store.verifyAudit() else {
             Issue.record("an untouched log must verify")
             return
         }
         #expect(count == 20)
-        #expect(head == (try GovernanceStore(directory: dir.path).auditEntries().last?.hash))
+        #expect(head == (try await seeded.store.allAuditEntries().last?.hash))
     }
 
     @Test func oneChangedByteIsFoundAtItsEntry() async throws {
@@ -183,44 +194,54 @@ import Testing
     /// Retention removes the old entries, records a checkpoint and audits itself; the rest still
     /// verifies, and an export asked to resume inside the removed range fails instead of
     /// skipping silently.
-    @Test func retentionKeepsACheckpointTheRestVerifiesFrom() async throws {
-        let dir = TempDirectory()
-        try await Self.populatedLog(dir)
-        let store = try GovernanceStore(directory: dir.path)
+    @Test(arguments: Backend.allCases) func retentionKeepsACheckpointTheRestVerifiesFrom(_ backend: Backend) async throws {
+        let seeded = try await Self.populated(backend)
+        let store = seeded.store
+        defer { withExtendedLifetime(seeded) {} }
         let now = baseTime.adding(seconds: 30 * 86_400)
         // Entries 1–2 are at the base time, entry 2+n at n × 10 s: older than 55 s are 1...7.
         let passes = try await store.pruneAudit(olderThan: baseTime.adding(seconds: 55), actorId: "test", now: now, batch: 4)
         #expect(passes.map(\.removed) == [1...4, 5...7])
-        let checkpoint = try #require(try store.auditCheckpoint())
+        let checkpoint = try #require(passes.last?.checkpoint)
         #expect(checkpoint.sequence == 7)
-        let remaining = try store.auditEntries()
+        let remaining = try await store.allAuditEntries()
         #expect(remaining.first?.sequence == 8)
         #expect(remaining.first?.previousHash == checkpoint.hash)
         #expect(remaining.suffix(2).map(\.eventType) == ["AUDIT_RETENTION", "AUDIT_RETENTION"])
         #expect(remaining.last?.targetId == "5...7")
-        #expect(try store.verifyAudit() == .intact(count: 15, headHash: try #require(remaining.last?.hash)))
+        #expect(try await store.verifyAudit() == .intact(count: 15, headHash: try #require(remaining.last?.hash)))
 
+        // --up-to holds back what a shipper has not confirmed.
+        let held = try await store.pruneAudit(olderThan: now, upTo: 9, actorId: "test", now: now)
+        #expect(held.map(\.removed) == [8...9])
+        #expect(held.last?.checkpoint.sequence == 9)
+        guard case .intact = try await store.verifyAudit() else {
+            Issue.record("the log must verify after a second retention pass")
+            return
+        }
+        // Nothing old enough: nothing removed, nothing audited.
+        let count = try await store.allAuditEntries().count
+        #expect(try await store.pruneAudit(olderThan: baseTime, actorId: "test", now: now).isEmpty)
+        #expect(try await store.allAuditEntries().count == count)
+    }
+
+    /// One node's export and CLI after retention: a cursor before the checkpoint is refused, the
+    /// rest exports and verifies from the checkpoint.
+    @Test func anExportAfterRetentionStartsAtTheCheckpoint() async throws {
+        let dir = TempDirectory()
+        try await Self.populatedLog(dir)
+        let store = try GovernanceStore(directory: dir.path)
+        let now = baseTime.adding(seconds: 30 * 86_400)
+        _ = try await store.pruneAudit(olderThan: baseTime.adding(seconds: 55), actorId: "test", now: now, batch: 4)
+        #expect(try store.auditCheckpoint()?.sequence == 7)
         #expect(throws: StoreError.self) { try store.auditExport(after: 3, limit: 10) }
         #expect(try store.auditExport(after: 7, limit: 100).lines.count == 15)
+        await store.close()
         let refused = try runCommand(["audit", "export", "--data-dir", dir.path, "--after", "0"])
         #expect(refused.status == 3)
         #expect(refused.err.contains("removed by retention"))
         let verify = try runCommand(["audit", "verify", "--data-dir", dir.path])
         #expect(verify.out.hasPrefix("OK 15 entries (after retention checkpoint 7)"), "\(verify.out)")
-
-        // --up-to holds back what a shipper has not confirmed.
-        let held = try await store.pruneAudit(olderThan: now, upTo: 9, actorId: "test", now: now)
-        #expect(held.map(\.removed) == [8...9])
-        #expect(try store.auditCheckpoint()?.sequence == 9)
-        guard case .intact = try store.verifyAudit() else {
-            Issue.record("the log must verify after a second retention pass")
-            return
-        }
-        // Nothing old enough: nothing removed, nothing audited.
-        let count = try store.auditEntries().count
-        #expect(try await store.pruneAudit(olderThan: baseTime, actorId: "test", now: now).isEmpty)
-        #expect(try store.auditEntries().count == count)
-        await store.close()
     }
 
     @Test func retentionRemovesNothingFromALogThatDoesNotVerify() async throws {

@@ -11,41 +11,36 @@ import Testing
         .deploy(deployIntent("9.9.\(n)", summary: "unregistered"))
     }
 
-    @Test func pastTheBoundADecisionIsRefusedWithNothingDone() async throws {
-        let dir = TempDirectory()
-        do {
-            let store = try await seededStore(dir)
-            await store.close()
-        }
-        let store = try GovernanceStore(directory: dir.path, options: .init(mapSize: 64 << 20, maxQueue: 0))
-        let before = try store.auditEntries().count
+    @Test(arguments: Backend.allCases) func pastTheBoundADecisionIsRefusedWithNothingDone(_ backend: Backend) async throws {
+        let seeded = try await seededBackend(backend)
+        let store = try await seeded.reopened(maxBatch: 256, maxQueue: 0)
+        defer { withExtendedLifetime(seeded) {} }
+        let before = try await store.allAuditEntries().count
         await #expect(throws: StoreError.self) {
-            _ = try await store.decide(Self.denied(1), by: owner, context: context("k1"))
+            _ = try await store.decide(Self.denied(1), by: owner, context: context("k1"), requestId: nil)
         }
         do {
-            _ = try await store.decide(Self.denied(1), by: owner, context: context("k1"))
+            _ = try await store.decide(Self.denied(1), by: owner, context: context("k1"), requestId: nil)
         } catch let error as StoreError {
             #expect(error.kind == .busy)
         }
-        #expect(try store.auditEntries().count == before, "a refused decision wrote nothing, not even its audit entry")
-        let validate = try await store.decide(.validate(deployIntent()), by: owner, context: context())
+        #expect(try await store.allAuditEntries().count == before, "a refused decision wrote nothing, not even its audit entry")
+        let validate = try await store.decide(.validate(deployIntent()), by: owner, context: context(), requestId: nil)
         #expect(validate.allowed, "validate reads; it never waits for the writer")
         _ = try await store.expire(now: baseTime)
+        await store.close()
     }
 
-    @Test func underAFloodEveryDecisionIsWholeOrRefused() async throws {
-        let dir = TempDirectory()
-        do {
-            let store = try await seededStore(dir)
-            await store.close()
-        }
-        let store = try GovernanceStore(directory: dir.path, options: .init(mapSize: 64 << 20, maxBatch: 2, maxQueue: 2))
-        let before = try store.auditEntries().count
+    @Test(arguments: Backend.allCases) func underAFloodEveryDecisionIsWholeOrRefused(_ backend: Backend) async throws {
+        let seeded = try await seededBackend(backend)
+        let store = try await seeded.reopened(maxBatch: 2, maxQueue: 2)
+        defer { withExtendedLifetime(seeded) {} }
+        let before = try await store.allAuditEntries().count
         let outcomes = await withTaskGroup(of: Bool?.self) { group in
             for n in 0..<200 {
                 group.addTask {
                     do {
-                        _ = try await store.decide(Self.denied(n), by: owner, context: context("k\(n)", id: "d\(n)"))
+                        _ = try await store.decide(Self.denied(n), by: owner, context: context("k\(n)", id: "d\(n)"), requestId: nil)
                         return true
                     } catch let error as StoreError where error.kind == .busy {
                         return false
@@ -60,7 +55,8 @@ import Testing
         }
         #expect(!outcomes.contains { $0 == nil }, "no other failure")
         let decided = outcomes.filter { $0 == true }.count
-        #expect(try store.auditEntries().count == before + decided, "one audit entry per decided denial, none for a refused one")
-        guard case .intact = try store.verifyAudit() else { Issue.record("the audit log does not verify"); return }
+        #expect(try await store.allAuditEntries().count == before + decided, "one audit entry per decided denial, none for a refused one")
+        #expect(try await store.verifyAudit().isIntact, "the audit log verifies")
+        await store.close()
     }
 }

@@ -9,9 +9,10 @@ import Testing
 /// to the deployments: reserved, dispatched, heartbeat, ended, released, expired (DECISIONS D11,
 /// D21: a decision's cost does not grow with the number of deployments holding slots).
 @Suite struct SlotIndexTests {
-    @Test func theIndexAgreesWithAScanOfTheSlots() async throws {
-        let dir = TempDirectory()
-        let store = try await seededStore(dir, policy: testPolicy(maxConcurrent: 1_000, dailyDeploy: 100_000))
+    @Test(arguments: Backend.allCases) func theIndexAgreesWithAScanOfTheSlots(_ backend: Backend) async throws {
+        let seeded = try await seededBackend(backend, policy: testPolicy(maxConcurrent: 1_000, dailyDeploy: 100_000))
+        let store = seeded.store
+        defer { withExtendedLifetime(seeded) {} }
         var random = SplitMix64(seed: 42)
         var clock = baseTime
         var ids: [String] = []
@@ -19,7 +20,7 @@ import Testing
             clock = clock.adding(seconds: Int64(random.below(120)))
             switch random.below(10) {
             case 0..<4:
-                let decision = try await store.decide(.deploy(deployIntent(summary: "s\(step)")), by: owner, context: context("k\(step)", at: clock, id: "dep-\(step)"))
+                let decision = try await store.decide(.deploy(deployIntent(summary: "s\(step)")), by: owner, context: context("k\(step)", at: clock, id: "dep-\(step)"), requestId: nil)
                 if decision.allowed { ids.append("dep-\(step)") }
             case 4..<6 where !ids.isEmpty:
                 _ = try await store.recordDispatch(deploymentId: random.pick(ids), executionId: "e-\(step)", executionURL: nil, now: clock)
@@ -33,14 +34,14 @@ import Testing
                 break
             }
             let staleBefore = clock.adding(seconds: -900)
-            let scanned = try store.activeDeployments(group: "default", environment: "sandbox")
-            let usage = try store.slotUsage(group: "default", environment: "sandbox", staleBefore: staleBefore)
+            let scanned = try await store.activeDeployments(group: "default", environment: "sandbox")
+            let usage = try await store.slotUsageAsDecided(group: "default", environment: "sandbox", staleBefore: staleBefore)
             #expect(usage.holding == scanned.count, "step \(step)")
             let stale = scanned.filter { $0.canBeStale && $0.updatedAt <= staleBefore }
             #expect(Set(usage.stale.map(\.id)) == Set(stale.map(\.id)), "step \(step)")
             #expect(usage.stale.map(\.updatedAt) == usage.stale.map(\.updatedAt).sorted(), "oldest first")
         }
-        #expect(try store.deployments().count > 50, "the run made deployments")
+        #expect(try await store.allDeployments().count > 50, "the run made deployments")
     }
 
     /// The poller's walk (one jump per scope, then its slot entries) finds exactly the records

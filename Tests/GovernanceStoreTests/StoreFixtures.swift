@@ -1,7 +1,7 @@
 import Foundation
 import Audit
 import Rules
-import GovernanceStore
+@testable import GovernanceStore
 import TestSupport
 import Testing
 
@@ -121,15 +121,26 @@ enum Backend: String, CaseIterable, Sendable, CustomStringConvertible {
     var description: String { rawValue }
 }
 
-/// A seeded store of one backend, and what keeps it alive (the LMDB directory).
+/// A seeded store of one backend, and where its state lives (which keeps the LMDB directory alive).
 final class SeededBackend: @unchecked Sendable {
     let store: any GovernanceBackend
-    // INVARIANT: never read; held so that the directory outlives the store.
     private let directory: TempDirectory?
+    private let database: TestDatabase?
 
-    init(store: any GovernanceBackend, directory: TempDirectory?) {
+    init(store: any GovernanceBackend, directory: TempDirectory? = nil, database: TestDatabase? = nil) {
         self.store = store
         self.directory = directory
+        self.database = database
+    }
+
+    /// Closes the seeded store and opens the same state again with a writer of these bounds.
+    func reopened(maxBatch: Int, maxQueue: Int) async throws -> any GovernanceBackend {
+        await store.close()
+        if let directory {
+            return try GovernanceStore(directory: directory.path, options: .init(mapSize: 64 << 20, maxBatch: maxBatch, maxQueue: maxQueue))
+        }
+        guard let database else { throw StoreError(.missing, path: "", "the seeded state is gone") }
+        return try FleetStore(location: database.location, options: .init(maxBatch: maxBatch, maxQueue: maxQueue))
     }
 }
 
@@ -140,12 +151,47 @@ func seededBackend(_ backend: Backend, policy: PolicySnapshot = testPolicy(), ve
         let dir = TempDirectory()
         return SeededBackend(store: try await seededStore(dir, policy: policy, versions: versions), directory: dir)
     case .postgres:
-        let replica = try await seededFleet(try TestDatabase(), policy: policy, versions: versions, count: 1)[0]
-        return SeededBackend(store: replica, directory: nil)
+        let database = try TestDatabase()
+        let replica = try await seededFleet(database, policy: policy, versions: versions, count: 1)[0]
+        return SeededBackend(store: replica, database: database)
     }
 }
 
 extension GovernanceBackend {
+    /// Reads through the rules' view of what the backend holds (a test's window into it).
+    func viewing<T: Sendable>(_ body: @escaping @Sendable (any StateView) -> T) async throws -> T {
+        switch self {
+        case let node as GovernanceStore: return try node.read { view, _ in body(view) }
+        case let fleet as FleetStore: return try await fleet.viewing { body($0) }
+        default: throw StoreError(.storage, path: path, "no view of this backend")
+        }
+    }
+
+    /// A group and environment's slot usage as a decision reads it: one node's index, or a fleet's
+    /// batch read (`dxcp_fetch`).
+    func slotUsageAsDecided(group: String, environment: String, staleBefore: Timestamp) async throws -> SlotUsage {
+        switch self {
+        case let node as GovernanceStore: return try node.slotUsage(group: group, environment: environment, staleBefore: staleBefore)
+        case let fleet as FleetStore:
+            return try await fleet.read { session in
+                let view = FleetView(batch: FleetBatch(session: session, codec: .shared, path: fleet.path), mode: .live)
+                let usage = view.slotUsage(group: group, environment: environment, staleBefore: staleBefore)
+                if let failure = view.failure { throw failure }
+                return usage
+            }
+        default: throw StoreError(.storage, path: path, "no slots in this backend")
+        }
+    }
+
+    /// Rate windows held: one node's persisted (mutate) windows; a fleet's, read windows too.
+    func rateWindowCount() async throws -> Int {
+        switch self {
+        case let node as GovernanceStore: return try node.read { view, _ in try view.txn.count(node.schema.rateWindows) }
+        case let fleet as FleetStore: return try await fleet.read { try $0.rows("SELECT count(*)::bigint FROM rate_windows").first?.decode(Int.self) ?? 0 }
+        default: throw StoreError(.storage, path: path, "no rate windows in this backend")
+        }
+    }
+
     /// Every record, newest first.
     func allDeployments() async throws -> [DeploymentRecord] { try await deployments(matching: DeploymentQuery(), groups: nil) }
     /// The whole audit log, oldest first.

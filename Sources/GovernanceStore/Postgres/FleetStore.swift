@@ -195,7 +195,7 @@ public final class FleetStore: GovernanceBackend, BatchBackend {
     }
 
     /// Runs `body` on a view over a reader's connection; a failed read is thrown, not answered.
-    private func viewing<T: Sendable>(_ body: @escaping @Sendable (PostgresView) -> T) async throws(StoreError) -> T {
+    func viewing<T: Sendable>(_ body: @escaping @Sendable (PostgresView) -> T) async throws(StoreError) -> T {
         try await read { session in
             let view = PostgresView(session: session, codec: .shared)
             let value = body(view)
