@@ -26,8 +26,9 @@ import Testing
             }
         }
 
-        init(_ store: GovernanceStore, versions: [String]) throws {
-            (latest, succeeded, counts) = try store.read { view, _ in
+        /// What the rules' view of `store` answers.
+        static func of(_ store: any GovernanceBackend, versions: [String]) async throws -> Expected {
+            let (latest, succeeded, counts) = try await store.viewing { view in
                 let latest = view.latestDeployment(service: "demo-service", environment: "sandbox")?.id
                 let succeeded = Set(versions.filter { view.hasSucceeded(service: "demo-service", environment: "sandbox", version: $0) })
                 var counts: [String: Int] = [:]
@@ -36,14 +37,22 @@ import Testing
                 }
                 return (latest, succeeded, counts)
             }
+            return Expected(latest: latest, succeeded: succeeded, counts: counts)
+        }
+
+        init(latest: String?, succeeded: Set<String>, counts: [String: Int]) {
+            self.latest = latest
+            self.succeeded = succeeded
+            self.counts = counts
         }
     }
 
     static let versions = ["1.0.0", "1.0.1", "1.0.2"]
 
-    @Test func theIndexesAgreeWithAScanOfTheRecords() async throws {
-        let dir = TempDirectory()
-        let store = try await seededStore(dir, policy: testPolicy(maxConcurrent: 1_000, dailyDeploy: 100_000), versions: Self.versions)
+    @Test(arguments: Backend.allCases) func theIndexesAgreeWithAScanOfTheRecords(_ backend: Backend) async throws {
+        let seeded = try await seededBackend(backend, policy: testPolicy(maxConcurrent: 1_000, dailyDeploy: 100_000), versions: Self.versions)
+        let store = seeded.store
+        defer { withExtendedLifetime(seeded) {} }
         var random = SplitMix64(seed: 7)
         var clock = baseTime
         var ids: [String] = []
@@ -52,7 +61,7 @@ import Testing
             switch random.below(10) {
             case 0..<4:
                 let decision = try await store.decide(
-                    .deploy(deployIntent(random.pick(Self.versions), summary: "s\(step)")), by: owner, context: context("k\(step)", at: clock, id: "dep-\(step)"))
+                    .deploy(deployIntent(random.pick(Self.versions), summary: "s\(step)")), by: owner, context: context("k\(step)", at: clock, id: "dep-\(step)"), requestId: nil)
                 if decision.allowed { ids.append("dep-\(step)") }
             case 4..<6 where !ids.isEmpty:
                 _ = try await store.recordDispatch(deploymentId: random.pick(ids), executionId: "e-\(step)", executionURL: nil, now: clock)
@@ -65,17 +74,15 @@ import Testing
             default:
                 break
             }
-            let records = try store.deployments()
-            #expect(try Expected(store, versions: Self.versions) == Expected(records), "step \(step)")
+            let records = try await store.allDeployments()
+            #expect(try await Expected.of(store, versions: Self.versions) == Expected(records), "step \(step)")
             // The list of a service and environment, read from its index, is the scan's, newest first.
-            let listed = try store.read { view, _ in
-                view.deployments(matching: DeploymentQuery(service: "demo-service", environment: "sandbox"), groups: nil).map(\.id)
-            }
+            let listed = try await store.deployments(matching: DeploymentQuery(service: "demo-service", environment: "sandbox"), groups: nil).map(\.id)
             let scanned = records.filter { $0.service == "demo-service" && $0.environment == "sandbox" }
                 .sorted { ($0.createdAt, $0.id) > ($1.createdAt, $1.id) }.map(\.id)
             #expect(listed == scanned, "step \(step)")
         }
-        let records = try store.deployments()
+        let records = try await store.allDeployments()
         #expect(records.contains { $0.state == .succeeded } && records.contains { !$0.failures.isEmpty }, "the run reached successes and failures")
     }
 
@@ -107,6 +114,6 @@ import Testing
         }
         // Opened as `audit verify` opens it (create: false): the missing databases are created and filled.
         let store = try GovernanceStore(directory: dir.path, options: .init(mapSize: 64 << 20, create: false))
-        #expect(try Expected(store, versions: Self.versions) == expected)
+        #expect(try await Expected.of(store, versions: Self.versions) == expected)
     }
 }

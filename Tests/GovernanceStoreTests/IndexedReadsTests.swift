@@ -13,8 +13,9 @@ import Testing
     /// A store with 240 random decisions: deploys by owners of one group or of all, some refused
     /// (unregistered versions, strangers), engine outcomes; the clock mostly moves on and
     /// sometimes steps back.
-    static func history(_ dir: TempDirectory) async throws -> GovernanceStore {
-        let store = try await seededThreeGroupStore(dir, policy: threeGroupPolicy())
+    static func history(_ backend: Backend) async throws -> SeededBackend {
+        let seeded = try await seededThreeGroupBackend(backend, policy: threeGroupPolicy())
+        let store = seeded.store
         var random = SplitMix64(seed: 77)
         var clock = baseTime
         var ids: [String] = []
@@ -25,25 +26,26 @@ import Testing
             let actor = Principal(claims: Claims(subject: "u-\(who)", email: "\(who)@example.com", roles: .values(["dxcp-delivery-owners"])))
             if random.chance(70) || ids.isEmpty {
                 let intent = DeploymentIntent(service: "svc-\(g)", environment: "sandbox", version: random.chance(85) ? "1.0.0" : "9.9.9", changeSummary: "s\(step)")
-                if try await store.decide(.deploy(intent), by: actor, context: context("k\(step)", at: clock, id: "dep-\(step)")).allowed {
+                if try await store.decide(.deploy(intent), by: actor, context: context("k\(step)", at: clock, id: "dep-\(step)"), requestId: nil).allowed {
                     ids.append("dep-\(step)")
                 }
             } else {
                 _ = try await store.recordDispatch(deploymentId: random.pick(ids), executionId: "e-\(step)", executionURL: nil, now: clock)
             }
         }
-        return store
+        return seeded
     }
 
-    @Test func anOwnersListComesFromTheirGroupsIndexes() async throws {
-        let dir = TempDirectory()
-        let store = try await Self.history(dir)
-        let all = try store.deployments()
+    @Test(arguments: Backend.allCases) func anOwnersListComesFromTheirGroupsIndexes(_ backend: Backend) async throws {
+        let seeded = try await Self.history(backend)
+        let store = seeded.store
+        defer { withExtendedLifetime(seeded) {} }
+        let all = try await store.allDeployments()
         #expect(all.count > 60)
         for groups: Set<String> in [["alpha"], ["alpha", "gamma"], Set(threeGroups), ["nobody"]] {
             let expected = all.filter { groups.contains($0.deliveryGroupId) }.map(\.id)
             // Whole, and a page of 7 at a time from each page's last record.
-            let whole = try store.read { view, _ in view.deployments(matching: DeploymentQuery(), groups: groups).map(\.id) }
+            let whole = try await store.deployments(matching: DeploymentQuery(), groups: groups).map(\.id)
             #expect(whole == expected, "\(groups)")
             var paged: [String] = []
             var before: DeploymentQuery.Cursor?
@@ -51,7 +53,7 @@ import Testing
                 var query = DeploymentQuery()
                 query.limit = 7
                 query.before = before
-                let page = try store.read { view, _ in view.deployments(matching: query, groups: groups) }
+                let page = try await store.deployments(matching: query, groups: groups)
                 paged += page.map(\.id)
                 guard page.count == 7, let last = page.last else { break }
                 before = DeploymentQuery.Cursor(after: last)
@@ -60,14 +62,15 @@ import Testing
         }
     }
 
-    @Test func filteredAuditPagesComeFromTheirIndexes() async throws {
-        let dir = TempDirectory()
-        let store = try await Self.history(dir)
+    @Test(arguments: Backend.allCases) func filteredAuditPagesComeFromTheirIndexes(_ backend: Backend) async throws {
+        let seeded = try await Self.history(backend)
+        let store = seeded.store
+        defer { withExtendedLifetime(seeded) {} }
         // Retention removes the oldest entries (and their index entries).
-        let entries0 = try store.auditEntries()
+        let entries0 = try await store.allAuditEntries()
         let cutoff = entries0[40].timestamp
         _ = try await store.pruneAudit(olderThan: cutoff, upTo: entries0[40].sequence, actorId: "test", now: baseTime.adding(seconds: 86_400))
-        let log = try store.auditEntries()
+        let log = try await store.allAuditEntries()
         #expect(log.count > 200 && log.first?.sequence != 1)
         let newestFirst = log.sorted { ($0.timestamp, $0.sequence) > ($1.timestamp, $1.sequence) }
         let times = log.map(\.timestamp).sorted()
@@ -89,7 +92,7 @@ import Testing
             var got: [UInt64] = []
             var pages = 0
             while pages < 1_000 {
-                let page = try store.auditEvents(query)
+                let page = try await store.auditEvents(query)
                 got += page.entries.map(\.sequence)
                 pages += 1
                 guard let next = page.next else { break }
@@ -100,14 +103,14 @@ import Testing
         // A filtered page whose cursor's entry retention removed is refused, not ended silently;
         // a cursor beyond the head is no bound.
         let removed = try #require(log.first).sequence - 1
-        #expect { try store.auditEvents(AuditQuery(eventType: "DEPLOY_SUBMIT", before: removed)) } throws: { ($0 as? StoreError)?.kind == .pruned }
+        await #expect { try await store.auditEvents(AuditQuery(eventType: "DEPLOY_SUBMIT", before: removed)) } throws: { ($0 as? StoreError)?.kind == .pruned }
         let head = try #require(log.last).sequence
-        let unbounded = try store.auditEvents(AuditQuery(eventType: "DEPLOY_SUBMIT", limit: 500)).entries.map(\.sequence)
-        #expect(try store.auditEvents(AuditQuery(eventType: "DEPLOY_SUBMIT", limit: 500, before: head + 100)).entries.map(\.sequence) == unbounded)
-        #expect(try store.auditEvents(AuditQuery(eventType: "X", limit: 5, before: head + 1)).entries.isEmpty)
-        #expect(try store.auditEvents(AuditQuery(eventType: "DEPLOY_SUBMIT", before: 0)).entries.isEmpty, "nothing is before the first entry")
+        let unbounded = try await store.auditEvents(AuditQuery(eventType: "DEPLOY_SUBMIT", limit: 500)).entries.map(\.sequence)
+        #expect(try await store.auditEvents(AuditQuery(eventType: "DEPLOY_SUBMIT", limit: 500, before: head + 100)).entries.map(\.sequence) == unbounded)
+        #expect(try await store.auditEvents(AuditQuery(eventType: "X", limit: 5, before: head + 1)).entries.isEmpty)
+        #expect(try await store.auditEvents(AuditQuery(eventType: "DEPLOY_SUBMIT", before: 0)).entries.isEmpty, "nothing is before the first entry")
         // A filter too long to be a key finds nothing (and is no error).
-        #expect(try store.auditEvents(AuditQuery(deliveryGroupId: String(repeating: "g", count: 600))).entries.isEmpty)
-        #expect(try store.auditEvents(AuditQuery(eventType: String(repeating: "E", count: 600))).entries.isEmpty)
+        #expect(try await store.auditEvents(AuditQuery(deliveryGroupId: String(repeating: "g", count: 600))).entries.isEmpty)
+        #expect(try await store.auditEvents(AuditQuery(eventType: String(repeating: "E", count: 600))).entries.isEmpty)
     }
 }

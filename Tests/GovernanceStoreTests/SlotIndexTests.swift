@@ -47,10 +47,11 @@ import Testing
     /// The poller's walk (one jump per scope, then its slot entries) finds exactly the records
     /// holding a slot, across groups and environments whose quota counters of several days sit
     /// beside their slots.
-    @Test func thePollersWalkFindsEveryHolderAcrossScopes() async throws {
-        let dir = TempDirectory()
+    @Test(arguments: Backend.allCases) func thePollersWalkFindsEveryHolderAcrossScopes(_ backend: Backend) async throws {
         let groups = threeGroups, environments = ["sandbox", "staging"]
-        let store = try await seededThreeGroupStore(dir, policy: threeGroupPolicy(environments: environments))
+        let seeded = try await seededThreeGroupBackend(backend, policy: threeGroupPolicy(environments: environments))
+        let store = seeded.store
+        defer { withExtendedLifetime(seeded) {} }
         var random = SplitMix64(seed: 11)
         var clock = baseTime
         var ids: [String] = []
@@ -59,7 +60,7 @@ import Testing
             if random.below(2) == 0 || ids.isEmpty {
                 let g = random.pick(groups)
                 let intent = DeploymentIntent(service: "svc-\(g)", environment: random.pick(environments), version: "1.0.0", changeSummary: "s\(step)")
-                if try await store.decide(.deploy(intent), by: owner, context: context("k\(step)", at: clock, id: "dep-\(step)")).allowed {
+                if try await store.decide(.deploy(intent), by: owner, context: context("k\(step)", at: clock, id: "dep-\(step)"), requestId: nil).allowed {
                     ids.append("dep-\(step)")
                 }
             } else if random.below(2) == 0 {
@@ -67,11 +68,11 @@ import Testing
             } else {
                 _ = try await store.recordEngineState(deploymentId: random.pick(ids), state: random.pick([.succeeded, .failed, .inProgress]), failures: [], now: clock)
             }
-            let holders = Set(try store.deployments().filter(\.state.holdsSlot).map(\.id))
-            #expect(Set(try store.slotHolders().map(\.id)) == holders, "step \(step)")
+            let holders = Set(try await store.allDeployments().filter(\.state.holdsSlot).map(\.id))
+            #expect(Set(try await store.slotHolders().map(\.id)) == holders, "step \(step)")
         }
-        #expect(try store.deployments().count > 100)
-        #expect(try store.slotHolders().count > 10, "the run ends with holders in several scopes")
+        #expect(try await store.allDeployments().count > 100)
+        #expect(try await store.slotHolders().count > 10, "the run ends with holders in several scopes")
     }
 }
 

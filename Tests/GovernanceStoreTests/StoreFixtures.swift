@@ -92,14 +92,32 @@ func threeGroupPolicy(
 /// version 1.0.0 of each group's service registered at `time`.
 func seededThreeGroupStore(_ dir: TempDirectory, policy: PolicySnapshot, mapSize: Int = 64 << 20, at time: Timestamp = baseTime) async throws -> GovernanceStore {
     let store = try GovernanceStore(directory: dir.path, options: .init(mapSize: mapSize, create: true))
+    try await seedThreeGroups(store, policy: policy, at: time)
+    return store
+}
+
+/// A store of `backend` seeded as ``seededThreeGroupStore(_:policy:mapSize:at:)`` seeds one.
+func seededThreeGroupBackend(_ backend: Backend, policy: PolicySnapshot, at time: Timestamp = baseTime) async throws -> SeededBackend {
+    switch backend {
+    case .lmdb:
+        let dir = TempDirectory()
+        return SeededBackend(store: try await seededThreeGroupStore(dir, policy: policy, at: time), directory: dir)
+    case .postgres:
+        let database = try TestDatabase()
+        let store = try FleetStore(location: database.location, options: .init(migrate: true))
+        try await seedThreeGroups(store, policy: policy, at: time)
+        return SeededBackend(store: store, database: database)
+    }
+}
+
+private func seedThreeGroups(_ store: any GovernanceBackend, policy: PolicySnapshot, at time: Timestamp) async throws {
     try await store.replacePolicy(policy, actorId: "test", now: time)
     for g in threeGroups {
         let registration = BuildRegistration(
             service: "svc-\(g)", version: "1.0.0", artifactRef: "s3://artifacts/svc-\(g).zip", gitSha: "abc", gitBranch: "main",
             ciProvider: "github", ciRunId: "1", builtAt: "2026-11-25T11:00:00Z")
-        #expect(try await store.decide(.registerExistingBuild(registration), by: ciBot, context: context("b-\(g)", at: time)).allowed)
+        #expect(try await store.decide(.registerExistingBuild(registration), by: ciBot, context: context("b-\(g)", at: time), requestId: nil).allowed)
     }
-    return store
 }
 
 /// The path of the `dxcp-policy` executable built beside the test bundle.
