@@ -122,7 +122,7 @@ import Testing
             let context = DecisionContext(now: wallClock(), decisionId: RecordID.make(at: wallClock()), newId: RecordID.make(at: wallClock()), idempotencyKey: "k\(key)")
             let decision = try await fixture.store.decide(
                 .deploy(DeploymentIntent(service: "demo-service", environment: "sandbox", version: "1.0.0", changeSummary: "k\(key)")),
-                by: DispatchTests.owner, context: context)
+                by: DispatchTests.owner, context: context, requestId: nil)
             guard decision.allowed, !decision.replayed, case .deployment(let record)? = decision.result else { return }
             requestOf[record.id] = "owner-1/k\(key)"
             switch await engine.dispatch(record, requestId: "r") {
@@ -172,12 +172,13 @@ import Testing
         try await Task.sleep(for: .milliseconds(800))  // late answers have come and gone
         // Two looks a call timeout apart release what Gate never started.
         for look in 1...3 { _ = try await reconciler.reconcileOnce(now: wallClock().adding(seconds: 2 + Int64(reconciles + look)), requestId: "r") }
-        #expect(try fixture.store.pendingDispatches().isEmpty)
+        #expect(try fixture.node.pendingDispatches().isEmpty)
         let executions = try Self.executions(emulator)
-        let days = Set(try fixture.store.deployments().map(\.createdAt.day) + [wallClock().day])
-        let spent = try days.reduce(0) { $0 + (try fixture.quotaUsed(on: Timestamp(microseconds: $1 * 86_400_000_000))) }
+        let days = Set(try fixture.node.deployments().map(\.createdAt.day) + [wallClock().day])
+        var spent = 0
+        for day in days { spent += try await fixture.quotaUsed(on: Timestamp(microseconds: day * 86_400_000_000)) }
         #expect(spent == executions.count, "quota units spent = executions started (seed \(seed))")
-        let recorded = try fixture.store.deployments().filter { $0.engineExecutionId != nil }
+        let recorded = try fixture.node.deployments().filter { $0.engineExecutionId != nil }
         #expect(Set(recorded.compactMap(\.engineExecutionId)) == Set(executions.map(\.id)), "every execution is recorded, and only those")
         print("dispatch property run: seed \(seed), \(plan.count) steps, \(executions.count) executions, \(requestOf.count) reservations, "
             + "in-process dispatches \(outcomes.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))")

@@ -12,14 +12,21 @@ import Testing
     static let ci = Principal(claims: Claims(subject: "ci-bot", roles: .values(["dxcp-ci-publishers"])))
     static let start = Timestamp(seconds: 1_795_608_000)
 
-    /// A fresh store (one group, `demo-service` in `sandbox`, limit 1, recipe on `demo-app`) with
-    /// version 1.0.0 registered; removed with its directory when released.
+    /// A fresh store of `backend` (one group, `demo-service` in `sandbox`, limit 1, recipe on
+    /// `demo-app`) with version 1.0.0 registered; one node's is removed with its directory when
+    /// released, a fleet's is a fresh database.
     final class Fixture {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("dxcp-dispatch-\(UUID().uuidString)").path
-        let store: GovernanceStore
+        let store: any GovernanceBackend
 
-        init(dailyDeployQuota: Int = 25) async throws {
-            store = try GovernanceStore(directory: dir, options: .init(mapSize: 64 << 20, create: true))
+        init(_ backend: Backend = .lmdb, dailyDeployQuota: Int = 25) async throws {
+            switch backend {
+            case .lmdb:
+                store = try GovernanceStore(directory: dir, options: .init(mapSize: 64 << 20, create: true))
+            case .postgres:
+                guard let location = PostgresLocation(url: try TestDatabase().url) else { throw EmulatorError(message: "not a database URL") }
+                store = try FleetStore(location: location, options: .init(migrate: true))
+            }
             let policy = PolicySnapshot(
                 deliveryGroups: [DeliveryGroup(id: "default", name: "Default", owners: ["owner@example.com"], services: ["demo-service"], allowedRecipes: ["default"])],
                 recipes: [Recipe(id: "default", name: "Default", spinnakerApplication: "demo-app", deployPipeline: "demo-deploy",
@@ -34,7 +41,15 @@ import Testing
                 service: "demo-service", version: "1.0.0", artifactRef: "s3://artifacts/demo-service-1.0.0.zip", gitSha: "abc",
                 gitBranch: "main", ciProvider: "github", ciRunId: "1", builtAt: "2026-11-25T11:00:00Z")
             _ = try await store.decide(.registerExistingBuild(registration), by: DispatchTests.ci,
-                context: DecisionContext(now: DispatchTests.start, decisionId: "b", newId: "b", idempotencyKey: "b"))
+                context: DecisionContext(now: DispatchTests.start, decisionId: "b", newId: "b", idempotencyKey: "b"), requestId: nil)
+        }
+
+        /// The one node's store, for tests of a node's processes sharing its directory.
+        var node: GovernanceStore {
+            get throws {
+                guard let node = store as? GovernanceStore else { throw EmulatorError(message: "not a node's store") }
+                return node
+            }
         }
 
         deinit { try? FileManager.default.removeItem(atPath: dir) }
@@ -43,21 +58,18 @@ import Testing
         func reserve(_ key: String, at time: Timestamp = DispatchTests.start) async throws -> DeploymentRecord {
             let decision = try await store.decide(
                 .deploy(DeploymentIntent(service: "demo-service", environment: "sandbox", version: "1.0.0", changeSummary: key)),
-                by: DispatchTests.owner, context: DecisionContext(now: time, decisionId: "d-\(key)", newId: RecordID.make(at: time), idempotencyKey: key))
+                by: DispatchTests.owner, context: DecisionContext(now: time, decisionId: "d-\(key)", newId: RecordID.make(at: time), idempotencyKey: key),
+                requestId: nil)
             guard decision.allowed, case .deployment(let record)? = decision.result else {
                 throw EmulatorError(message: "deploy denied: \(decision.code?.rawValue ?? "?")")
             }
             return record
         }
 
-        /// Deploy quota spent on the day of the in-process decisions (`DispatchTests.start`).
-        var quotaUsed: Int {
-            get throws { try quotaUsed(on: DispatchTests.start) }
-        }
-
-        /// Deploy quota spent on the day of `time` (decisions of a `drive` process use the real clock).
-        func quotaUsed(on time: Timestamp) throws -> Int {
-            try store.quotaUsed(QuotaScope(kind: .deploy, key: "default:sandbox"), day: time.day)
+        /// Deploy quota spent on the day of `time`: by default that of the in-process decisions
+        /// (decisions of a `drive` process use the real clock).
+        func quotaUsed(on time: Timestamp = DispatchTests.start) async throws -> Int {
+            try await store.quotaUsed(QuotaScope(kind: .deploy, key: "default:sandbox"), day: time.day)
         }
     }
 
@@ -67,8 +79,8 @@ import Testing
         return list.filter { (($0["trigger"] as? [String: Any])?["parameters"] as? [String: Any])?["dxcpDeploymentId"] as? String == deploymentId }.count
     }
 
-    @Test func acceptedTriggerIsRecordedAndReplaysWithItsExecution() async throws {
-        let fixture = try await Fixture()
+    @Test(arguments: Backend.allCases) func acceptedTriggerIsRecordedAndReplaysWithItsExecution(_ backend: Backend) async throws {
+        let fixture = try await Fixture(backend)
         let emulator = try EmulatorProcess(["--run-seconds", "60"])
         let dispatcher = Dispatcher(store: fixture.store, gate: GateClient(configuration: GateConfiguration(baseURL: emulator.baseURL)), clock: { DispatchTests.start })
         let record = try await fixture.reserve("k1")
@@ -80,39 +92,39 @@ import Testing
         // A retry the moment the caller has its answer is decided after the execution is recorded.
         let replay = try await fixture.store.decide(
             .deploy(DeploymentIntent(service: "demo-service", environment: "sandbox", version: "1.0.0", changeSummary: "k1")),
-            by: Self.owner, context: DecisionContext(now: Self.start, decisionId: "d2", newId: "n2", idempotencyKey: "k1"))
+            by: Self.owner, context: DecisionContext(now: Self.start, decisionId: "d2", newId: "n2", idempotencyKey: "k1"), requestId: nil)
         #expect(replay.replayed)
         guard case .deployment(let replayed)? = replay.result else { Issue.record("no replay"); return }
         #expect(replayed.engineExecutionId == dispatched.engineExecutionId)
         #expect(try Self.executions(emulator, for: record.id) == 1, "a replay never triggers")
         await dispatcher.settle()
-        #expect(try fixture.store.deployment(id: record.id) == dispatched, "the record answered is the record stored")
-        #expect(try fixture.store.pendingDispatches().isEmpty)
+        #expect(try await fixture.store.deployment(id: record.id) == dispatched, "the record answered is the record stored")
+        #expect(try await fixture.store.pendingDispatches().isEmpty)
     }
 
-    @Test func refusedTriggerReleasesTheReservationAndSpendsNothing() async throws {
-        let fixture = try await Fixture()
+    @Test(arguments: Backend.allCases) func refusedTriggerReleasesTheReservationAndSpendsNothing(_ backend: Backend) async throws {
+        let fixture = try await Fixture(backend)
         let emulator = try EmulatorProcess()
         let dispatcher = Dispatcher(store: fixture.store, gate: GateClient(configuration: GateConfiguration(baseURL: emulator.baseURL)), clock: { DispatchTests.start })
         try emulator.control("/_emulator/faults", #"{"status": 409, "times": 1}"#)
         let record = try await fixture.reserve("k1")
-        #expect(try fixture.quotaUsed == 1)
+        #expect(try await fixture.quotaUsed() == 1)
         guard case .released(let error) = await dispatcher.dispatch(record, requestId: "r") else { Issue.record("expected a release"); return }
         #expect(error.code == .engineCallFailed)
         #expect(error.upstreamStatus == 409)
-        #expect(try fixture.store.deployment(id: record.id) == nil)
-        #expect(try fixture.quotaUsed == 0)
-        #expect(try fixture.store.activeDeployments(group: "default", environment: "sandbox").isEmpty)
+        #expect(try await fixture.store.deployment(id: record.id) == nil)
+        #expect(try await fixture.quotaUsed() == 0)
+        #expect(try await fixture.store.activeDeployments(group: "default", environment: "sandbox").isEmpty)
         // The key is free: the same request runs again, and this time the engine accepts it.
         let retry = try await fixture.reserve("k1")
         guard case .started = await dispatcher.dispatch(retry, requestId: "r") else { Issue.record("not started"); return }
         await dispatcher.settle()
-        #expect(try fixture.quotaUsed == 1)
+        #expect(try await fixture.quotaUsed() == 1)
     }
 
-    @Test(arguments: ["SUCCEEDED", "TERMINAL", "CANCELED"])
-    func theEndOfAnExecutionFreesTheSlot(_ outcome: String) async throws {
-        let fixture = try await Fixture()
+    @Test(arguments: Backend.allCases, ["SUCCEEDED", "TERMINAL", "CANCELED"])
+    func theEndOfAnExecutionFreesTheSlot(_ backend: Backend, _ outcome: String) async throws {
+        let fixture = try await Fixture(backend)
         let emulator = try EmulatorProcess(["--run-seconds", "60"])
         let gate = GateClient(configuration: GateConfiguration(baseURL: emulator.baseURL))
         let dispatcher = Dispatcher(store: fixture.store, gate: gate, clock: { DispatchTests.start })
@@ -127,15 +139,15 @@ import Testing
         let report = try await poller.pollOnce(now: Self.start.adding(seconds: 1), requestId: "r")
         let expected = ExecutionStatus.state(for: outcome)
         #expect(report.changed == [first.id: expected])
-        let ended = try #require(try fixture.store.deployment(id: first.id))
+        let ended = try #require(try await fixture.store.deployment(id: first.id))
         #expect(ended.state == expected)
         #expect(ended.failures.isEmpty == (outcome != "TERMINAL"))
-        #expect(try fixture.store.activeDeployments(group: "default", environment: "sandbox").isEmpty)
+        #expect(try await fixture.store.activeDeployments(group: "default", environment: "sandbox").isEmpty)
         _ = try await fixture.reserve("k2")
     }
 
-    @Test func staleLockIsExpiredWhenTheEngineCannotBeAsked() async throws {
-        let fixture = try await Fixture()
+    @Test(arguments: Backend.allCases) func staleLockIsExpiredWhenTheEngineCannotBeAsked(_ backend: Backend) async throws {
+        let fixture = try await Fixture(backend)
         let record = try await fixture.reserve("k1")
         _ = try await fixture.store.recordDispatch(deploymentId: record.id, executionId: "e-1", executionURL: nil, now: Self.start)
         let unreachable = GateClient(configuration: GateConfiguration(baseURL: "http://127.0.0.1:9", connectTimeoutMs: 200))
@@ -145,12 +157,12 @@ import Testing
         #expect(soon.expired.isEmpty)
         let late = try await poller.pollOnce(now: Self.start.adding(seconds: 901), requestId: "r")
         #expect(late.expired == [record.id])
-        #expect(try fixture.store.deployment(id: record.id)?.state == .failed)
-        #expect(try fixture.store.activeDeployments(group: "default", environment: "sandbox").isEmpty)
+        #expect(try await fixture.store.deployment(id: record.id)?.state == .failed)
+        #expect(try await fixture.store.activeDeployments(group: "default", environment: "sandbox").isEmpty)
     }
 
-    @Test func reconcilerRecordsWhatGateStartedAndReleasesWhatItNeverSaw() async throws {
-        let fixture = try await Fixture()
+    @Test(arguments: Backend.allCases) func reconcilerRecordsWhatGateStartedAndReleasesWhatItNeverSaw(_ backend: Backend) async throws {
+        let fixture = try await Fixture(backend)
         let emulator = try EmulatorProcess(["--run-seconds", "60"])
         let gate = GateClient(configuration: GateConfiguration(baseURL: emulator.baseURL, requestTimeoutMs: 1_000))
         let reconciler = Reconciler(store: fixture.store, gate: gate, dispatcher: nil)
@@ -166,7 +178,7 @@ import Testing
         let first = try await reconciler.reconcileOnce(now: Self.start.adding(seconds: 3), requestId: "r")
         #expect(first.recorded == [triggered.id])
         #expect(first.pending == 0)
-        #expect(try fixture.store.deployment(id: triggered.id)?.engineExecutionId == execution.id)
+        #expect(try await fixture.store.deployment(id: triggered.id)?.engineExecutionId == execution.id)
         #expect(try Self.executions(emulator, for: triggered.id) == 1)
 
         // A crash before the trigger: Gate never saw it.
@@ -174,15 +186,15 @@ import Testing
         let orphan = try await fixture.reserve("k2")
         let firstLook = try await reconciler.reconcileOnce(now: Self.start.adding(seconds: 3), requestId: "r")
         #expect(firstLook.confirming == [orphan.id], "one look that finds nothing is not enough")
-        #expect(try fixture.store.deployment(id: orphan.id) != nil)
+        #expect(try await fixture.store.deployment(id: orphan.id) != nil)
         let tooSoon = try await reconciler.reconcileOnce(now: Self.start.adding(seconds: 3), requestId: "r")
         #expect(tooSoon.released.isEmpty, "the second look must come a call timeout after the first")
         let stepBack = try await reconciler.reconcileOnce(now: Self.start.adding(seconds: 2), requestId: "r")
         #expect(stepBack.released.isEmpty && stepBack.confirming == [orphan.id], "a clock stepped back re-arms the period")
         let second = try await reconciler.reconcileOnce(now: Self.start.adding(seconds: 3), requestId: "r")
         #expect(second.released == [orphan.id])
-        #expect(try fixture.store.deployment(id: orphan.id) == nil)
-        #expect(try fixture.quotaUsed == 1, "only the execution that exists spent quota")
+        #expect(try await fixture.store.deployment(id: orphan.id) == nil)
+        #expect(try await fixture.quotaUsed() == 1, "only the execution that exists spent quota")
         #expect(try Self.executions(emulator, for: orphan.id) == 0, "the reconciler never triggers")
 
         // Gate cannot be asked: the reservation is kept.
@@ -191,12 +203,12 @@ import Testing
         let blind = try await reconciler.reconcileOnce(now: Self.start.adding(seconds: 3), requestId: "r")
         #expect(blind.unresolved == [third.id])
         #expect(blind.pending == 1)
-        #expect(try fixture.store.deployment(id: third.id) != nil)
-        #expect(try fixture.quotaUsed == 2)
+        #expect(try await fixture.store.deployment(id: third.id) != nil)
+        #expect(try await fixture.quotaUsed() == 2)
     }
 
-    @Test func aLiveDispatchIsLeftToItsDispatcher() async throws {
-        let fixture = try await Fixture()
+    @Test(arguments: Backend.allCases) func aLiveDispatchIsLeftToItsDispatcher(_ backend: Backend) async throws {
+        let fixture = try await Fixture(backend)
         let emulator = try EmulatorProcess(["--run-seconds", "60"])
         try emulator.control("/_emulator/faults", #"{"delayMs": 1500, "times": 1}"#)
         let gate = GateClient(configuration: GateConfiguration(baseURL: emulator.baseURL, requestTimeoutMs: 5_000))
@@ -210,25 +222,25 @@ import Testing
         guard case .started = await dispatching.value else { Issue.record("not started"); return }
         await dispatcher.settle()
         #expect(try Self.executions(emulator, for: record.id) == 1)
-        #expect(try fixture.store.pendingDispatches().isEmpty)
+        #expect(try await fixture.store.pendingDispatches().isEmpty)
     }
 
-    @Test func anExecutionThatAlreadyEndedIsRecordedWithItsEnd() async throws {
-        let fixture = try await Fixture()
+    @Test(arguments: Backend.allCases) func anExecutionThatAlreadyEndedIsRecordedWithItsEnd(_ backend: Backend) async throws {
+        let fixture = try await Fixture(backend)
         let emulator = try EmulatorProcess(["--outcome", "TERMINAL", "--run-seconds", "0"])
         let gate = GateClient(configuration: GateConfiguration(baseURL: emulator.baseURL, requestTimeoutMs: 1_000))
         let record = try await fixture.reserve("k1")
         _ = try await gate.trigger(TriggerRequest(record: record, artifactRef: nil), requestId: "r")
         let report = try await Reconciler(store: fixture.store, gate: gate, dispatcher: nil).reconcileOnce(now: Self.start.adding(seconds: 3), requestId: "r")
         #expect(report.recorded == [record.id])
-        let ended = try #require(try fixture.store.deployment(id: record.id))
+        let ended = try #require(try await fixture.store.deployment(id: record.id))
         #expect(ended.state == .failed)
         #expect(ended.failures.first?.category == .infrastructure)
-        #expect(try fixture.store.activeDeployments(group: "default", environment: "sandbox").isEmpty, "the slot is free without a poller pass")
+        #expect(try await fixture.store.activeDeployments(group: "default", environment: "sandbox").isEmpty, "the slot is free without a poller pass")
     }
 
-    @Test func aGateThatStoresTheExecutionLateIsFoundOnTheSecondLook() async throws {
-        let fixture = try await Fixture()
+    @Test(arguments: Backend.allCases) func aGateThatStoresTheExecutionLateIsFoundOnTheSecondLook(_ backend: Backend) async throws {
+        let fixture = try await Fixture(backend)
         let emulator = try EmulatorProcess(["--run-seconds", "60"])
         let gate = GateClient(configuration: GateConfiguration(baseURL: emulator.baseURL, requestTimeoutMs: 1_000))
         let dispatcher = Dispatcher(store: fixture.store, gate: gate, clock: { DispatchTests.start })
@@ -243,25 +255,25 @@ import Testing
         try await Task.sleep(for: .milliseconds(1700))
         let second = try await reconciler.reconcileOnce(now: Self.start.adding(seconds: 4), requestId: "r")
         #expect(second.recorded == [record.id])
-        #expect(try fixture.store.deployment(id: record.id)?.engineExecutionId != nil)
-        #expect(try fixture.quotaUsed == 1)
+        #expect(try await fixture.store.deployment(id: record.id)?.engineExecutionId != nil)
+        #expect(try await fixture.quotaUsed() == 1)
     }
 
-    @Test func aReservationAwaitingTheEngineIsNeverAStaleLockAndItsKeyNeverExpires() async throws {
-        let fixture = try await Fixture()
+    @Test(arguments: Backend.allCases) func aReservationAwaitingTheEngineIsNeverAStaleLockAndItsKeyNeverExpires(_ backend: Backend) async throws {
+        let fixture = try await Fixture(backend)
         let record = try await fixture.reserve("k1")
         // Far past the stale-lock limit (900 s) and the key's TTL (24 h), still unconfirmed.
         let later = Self.start.adding(seconds: 2 * 86_400)
         await #expect(throws: EmulatorError.self, "the slot is still held") { _ = try await fixture.reserve("k2", at: later) }
-        #expect(try fixture.store.deployment(id: record.id)?.state == .inProgress)
+        #expect(try await fixture.store.deployment(id: record.id)?.state == .inProgress)
         let retry = try await fixture.store.decide(
             .deploy(DeploymentIntent(service: "demo-service", environment: "sandbox", version: "1.0.0", changeSummary: "k1")),
-            by: Self.owner, context: DecisionContext(now: later, decisionId: "d", newId: RecordID.make(at: later), idempotencyKey: "k1"))
+            by: Self.owner, context: DecisionContext(now: later, decisionId: "d", newId: RecordID.make(at: later), idempotencyKey: "k1"), requestId: nil)
         #expect(retry.code == .idempotencyConflict, "the key stays bound while its reservation awaits the engine")
         // Once an execution is known, REFERENCE §7's stale lock applies.
         _ = try await fixture.store.recordDispatch(deploymentId: record.id, executionId: "e-1", executionURL: nil, now: Self.start)
         _ = try await fixture.reserve("k2", at: later)
-        #expect(try fixture.store.deployment(id: record.id)?.state == .failed)
+        #expect(try await fixture.store.deployment(id: record.id)?.state == .failed)
     }
 
     @Test func readinessReportsTheEngineState() async throws {

@@ -1,6 +1,7 @@
 import Foundation
 import Rules
 import GovernanceStore
+import TestSupport
 import Testing
 
 /// Limits hold under concurrency: quota, concurrency and the reservation are decided in one

@@ -131,14 +131,6 @@ func mapUsed(_ store: GovernanceStore) -> Int {
     store.usage().map(\.used) ?? -1
 }
 
-/// The backends the store's behavioural suites run against, unchanged: one LMDB environment, and
-/// a fleet's PostgreSQL (the test command's server; a fresh database per test).
-enum Backend: String, CaseIterable, Sendable, CustomStringConvertible {
-    case lmdb, postgres
-
-    var description: String { rawValue }
-}
-
 /// A seeded store of one backend, and where its state lives (which keeps the LMDB directory alive).
 final class SeededBackend: @unchecked Sendable {
     let store: any GovernanceBackend

@@ -2,6 +2,7 @@ import Foundation
 import Rules
 import Audit
 import GovernanceStore
+import TestSupport
 import Testing
 
 /// The write path: a mutating decision's effects commit together, and engine outcomes move a

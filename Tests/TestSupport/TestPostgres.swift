@@ -3,6 +3,14 @@ import Foundation
 import Glibc
 #endif
 
+/// The backends the store's behavioural suites run against, unchanged: one LMDB environment, and
+/// a fleet's PostgreSQL (the test command's server; a fresh database per test).
+public enum Backend: String, CaseIterable, Sendable, CustomStringConvertible {
+    case lmdb, postgres
+
+    public var description: String { rawValue }
+}
+
 /// A fresh database on the test command's PostgreSQL (`DXCP_TEST_POSTGRES_URL`, started by
 /// scripts/test.sh), or on `server`.
 public struct TestDatabase: Sendable {
