@@ -436,3 +436,58 @@ extension Decision {
         return nil
     }
 }
+
+/// The fleet's audit chain is checked as one node's is: an entry changed, forged with a new hash,
+/// removed or cut from the tail in the database is found at its sequence, and `audit verify
+/// --store` names it.
+@Suite struct FleetAuditTamperingTests {
+    /// A replica whose log holds 20 entries: the policy load, a build registration, 18 deploys.
+    static func populated() async throws -> (TestDatabase, FleetStore) {
+        let database = try TestDatabase()
+        let replica = try await seededFleet(database, policy: testPolicy(), count: 1)[0]
+        for n in 1...18 {
+            _ = try await replica.decide(
+                .deploy(deployIntent(summary: "change \(n)")), by: owner, context: context("k\(n)", at: baseTime.adding(seconds: Int64(n) * 10)), requestId: nil)
+        }
+        #expect(try await replica.allAuditEntries().count == 20)
+        return (database, replica)
+    }
+
+    @Test func aChangedEntryIsFoundAtItsSequence() async throws {
+        let (database, replica) = try await Self.populated()
+        _ = try database.psql(#"UPDATE audit SET entry = regexp_replace(entry::text, '"summary":"', '"summary":"X')::json WHERE sequence = 7"#)
+        #expect(try await replica.verifyAudit() == .broken(sequence: 7, reason: "content does not match its hash"))
+    }
+
+    @Test func aRehashedForgeryIsFoundAtTheNextEntry() async throws {
+        let (database, replica) = try await Self.populated()
+        var entry = try #require(try await replica.allAuditEntries().first { $0.sequence == 9 })
+        entry.summary = "nothing happened"
+        entry.hash = AuditChain.hash(of: entry)
+        let forged = String(decoding: entry.canonicalBytes(hash: entry.hash), as: UTF8.self).replacingOccurrences(of: "'", with: "''")
+        _ = try database.psql("UPDATE audit SET entry = '\(forged)'::json, hash = '\(entry.hash)' WHERE sequence = 9")
+        #expect(try await replica.verifyAudit() == .broken(sequence: 10, reason: "previous hash does not match the hash of entry 9"))
+    }
+
+    @Test func aDeletedEntryIsFoundAtItsNumber() async throws {
+        let (database, replica) = try await Self.populated()
+        _ = try database.psql("DELETE FROM audit WHERE sequence = 7")
+        #expect(try await replica.verifyAudit() == .broken(sequence: 7, reason: "expected sequence 7, found 8"))
+    }
+
+    @Test func aTruncatedTailIsFoundAtTheFirstMissingEntry() async throws {
+        let (database, replica) = try await Self.populated()
+        _ = try database.psql("DELETE FROM audit WHERE sequence >= 18")
+        #expect(try await replica.verifyAudit() == .broken(sequence: 18, reason: "entries 18...20 are missing"))
+    }
+
+    @Test func theVerifyCommandNamesTheFirstBadSequence() async throws {
+        let (database, _) = try await Self.populated()
+        let intact = try runToEnd(URL(fileURLWithPath: dxcpPolicyExecutable()), ["audit", "verify", "--store", database.url])
+        #expect(intact.out.hasPrefix("OK 20 entries"), "\(intact.out)")
+        _ = try database.psql("DELETE FROM audit WHERE sequence = 15")
+        let broken = try runToEnd(URL(fileURLWithPath: dxcpPolicyExecutable()), ["audit", "verify", "--store", database.url])
+        #expect(broken.status == 1)
+        #expect(broken.out == "BROKEN at sequence 15: expected sequence 15, found 16\n")
+    }
+}
