@@ -382,6 +382,7 @@ if what == "fleet" {
     }
     let rounds = Int(ProcessInfo.processInfo.environment["DXCP_BENCH_ROUNDS"] ?? "") ?? 3
     let decisions = Int(ProcessInfo.processInfo.environment["DXCP_BENCH_BATCHED"] ?? "") ?? 6_400
+    let perReplica = ProcessInfo.processInfo.environment["DXCP_BENCH_CALLERS"] == "per-replica"
     let groups = 1000
     let base = Timestamp(seconds: 1_795_608_000)
     let policy = bigPolicy(groups: groups, maxConcurrent: 1_000, dailyDeploy: 1_000)
@@ -398,7 +399,10 @@ if what == "fleet" {
             var fleet = [try FleetStore(location: location, options: .init(migrate: true))]
             try await seed(fleet[0], policy: policy, at: base)
             while fleet.count < replicas { fleet.append(try FleetStore(location: location)) }
-            rates.append(try await benchDeploys("\(replicas) replica\(replicas == 1 ? " " : "s")", stores: fleet, callers: 64, decisions: decisions, groups: groups, base: base))
+            // The same 64 callers spread over the replicas, or (DXCP_BENCH_CALLERS=per-replica) 64
+            // for each replica, as a balancer gives each replica its share of many more clients.
+            let callers = perReplica ? 64 * replicas : 64
+            rates.append(try await benchDeploys("\(replicas) replica\(replicas == 1 ? " " : "s")", stores: fleet, callers: callers, decisions: decisions, groups: groups, base: base))
             for replica in fleet { await replica.close() }
         }
         ratios.append(rates[2] / lmdb)

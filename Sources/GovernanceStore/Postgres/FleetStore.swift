@@ -137,7 +137,7 @@ public final class FleetStore: GovernanceBackend, BatchBackend {
             let decision = try self.decideReading(request, principal, context, session)
             // A read's window is counted where every replica reads it (a statement of its own,
             // outside the write path: reads never wait for the fleet lock).
-            for case .countRate(let window) in decision.effects where window.bucket.keptInMemory { try FleetWrites.count(window, session) }
+            for case .countRate(let window) in decision.effects where window.bucket.keptInMemory { try FleetWrites.countRead(window, session) }
             return decision
         }
     }

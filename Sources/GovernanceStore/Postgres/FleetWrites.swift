@@ -14,12 +14,11 @@ struct FleetWrites {
     var codec: RecordCodec { batch.codec }
     var path: String { batch.path }
 
-    /// Counts one request in its rate window: a row shared by the fleet, whatever the bucket.
-    static func count(_ window: RateWindow, _ session: SQLSession) throws {
-        try session.send("""
-            INSERT INTO rate_windows (minute, actor, bucket, count) VALUES (\(window.minute), \(window.actorId), \(window.bucket.rawValue), 1)
-            ON CONFLICT (minute, actor, bucket) DO UPDATE SET count = rate_windows.count + 1
-            """)
+    /// Counts a read-only decision in its rate window: a row shared by the fleet, committed on its
+    /// own and asynchronously (`dxcp_count_read`; DECISIONS 81) — one node keeps these windows in
+    /// memory only.
+    static func countRead(_ window: RateWindow, _ session: SQLSession) throws {
+        try session.run("SELECT dxcp_count_read(\(window.minute), \(window.actorId), \(window.bucket.rawValue))")
     }
 
     func apply(_ effects: [Effect], origin: AuditOrigin, _ state: inout BatchState) throws {

@@ -153,6 +153,18 @@ enum PostgresSchema {
             count integer NOT NULL,
             PRIMARY KEY (hour, delivery_group, service, measure, label))
         """,
+        // A read-only decision's count in its rate window, committed asynchronously: a crash of
+        // the database may forget the last moment's reads, as one node forgets its in-memory
+        // read windows on a restart; it never forgets a decision (DECISIONS 81).
+        """
+        CREATE OR REPLACE FUNCTION dxcp_count_read(w_minute bigint, w_actor text, w_bucket text)
+        RETURNS void LANGUAGE plpgsql AS $$
+        BEGIN
+            PERFORM set_config('synchronous_commit', 'off', true);
+            INSERT INTO rate_windows (minute, actor, bucket, count) VALUES (w_minute, w_actor, w_bucket, 1)
+            ON CONFLICT (minute, actor, bucket) DO UPDATE SET count = rate_windows.count + 1;
+        END $$
+        """,
         // One unit of work's keyed reads in one call (FleetBatch.fetch): every array may be
         // empty. A function, so that each statement's plan is kept by the session instead of
         // planned on every call, and each key is looked up through its index.

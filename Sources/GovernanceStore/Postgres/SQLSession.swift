@@ -91,7 +91,10 @@ final class SQLSession: Sendable {
             // PostgreSQL cancels a statement itself past the timeout (a wait for the fleet lock
             // included), so an abandoned wait never takes its turn later; the client waits a
             // little longer as a backstop.
-            _ = try wait(for: connection.query(PostgresQuery(unsafeSQL: "SET statement_timeout = \(Int64(timeout / .milliseconds(1)))"), logger: logger), onTimeout: { self.drop(connection) })
+            // The schema's functions look rows up by key: their plans are kept generic (an index
+            // lookup whatever the keys), not planned again on every call.
+            let setup = "SELECT set_config('statement_timeout', '\(Int64(timeout / .milliseconds(1)))', false), set_config('plan_cache_mode', 'force_generic_plan', false)"
+            _ = try wait(for: connection.query(PostgresQuery(unsafeSQL: setup), logger: logger), onTimeout: { self.drop(connection) })
             return connection
         } catch {
             throw StoreError(.unavailable, path: location.description, "cannot connect to PostgreSQL: \(Self.reason(error))")
