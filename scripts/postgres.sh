@@ -22,7 +22,7 @@ start)
   as_postgres "$bindir/initdb" -D "$dir/data" -U dxcp --auth=trust --no-sync -E UTF8 >"$dir/initdb.log" 2>&1 \
     || { cat "$dir/initdb.log" >&2; exit 1; }
   # Durable commits as in production (fsync and synchronous_commit stay on); sockets only on loopback.
-  echo "-p $port -c listen_addresses=127.0.0.1 -c unix_socket_directories= -c max_connections=200" > "$dir/options"
+  echo "-p $port -c listen_addresses=127.0.0.1 -c unix_socket_directories= -c max_connections=400" > "$dir/options"
   as_postgres "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 -o "$(cat "$dir/options")" start </dev/null >/dev/null 2>>"$dir/pg_ctl.log" \
     || { cat "$dir/pg_ctl.log" "$dir/server.log" >&2; exit 1; }
   as_postgres "$bindir/psql" -h 127.0.0.1 -p "$port" -U dxcp -d postgres -qc "CREATE DATABASE dxcp_test" >/dev/null

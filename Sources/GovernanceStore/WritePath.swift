@@ -203,9 +203,9 @@ final class WritePath: Sendable {
     /// queued before it), and a burst of engine outcomes (the poller ending hundreds of
     /// executions) is spread over several short transactions instead of one long one that every
     /// decision queued behind it waits for.
-    static func takeBatch(from jobs: inout [Job], maxBatch: Int) -> [Job] {
+    static func takeBatch(from jobs: inout [Job], maxBatch: Int, mutationsTaken: Int = 0) -> [Job] {
         var count = 0
-        var mutations = 0
+        var mutations = mutationsTaken
         for job in jobs {
             if count == maxBatch { break }
             if case .mutation = job.work {
@@ -232,7 +232,8 @@ final class WritePath: Sendable {
             var applied = start
             let outcomes = try store.applyBatch(first.map(\.work), more: {
                 if alone { return [] }
-                let extra = queue.withLock { Self.takeBatch(from: &$0.jobs, maxBatch: maxBatch - batch.count) }
+                let taken = batch.count { if case .mutation = $0.work { true } else { false } }
+                let extra = queue.withLock { Self.takeBatch(from: &$0.jobs, maxBatch: maxBatch - batch.count, mutationsTaken: taken) }
                 batch += extra
                 return extra.map(\.work)
             }) { applied = clock.now }

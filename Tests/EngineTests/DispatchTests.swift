@@ -25,7 +25,7 @@ import Testing
                 store = try GovernanceStore(directory: dir, options: .init(mapSize: 64 << 20, create: true))
             case .postgres:
                 guard let location = PostgresLocation(url: try TestDatabase().url) else { throw EmulatorError(message: "not a database URL") }
-                store = try FleetStore(location: location, options: .init(migrate: true))
+                store = try FleetStore(location: location, options: .init(migrate: true, readers: 2))
             }
             let policy = PolicySnapshot(
                 deliveryGroups: [DeliveryGroup(id: "default", name: "Default", owners: ["owner@example.com"], services: ["demo-service"], allowedRecipes: ["default"])],
@@ -79,7 +79,7 @@ import Testing
         return list.filter { (($0["trigger"] as? [String: Any])?["parameters"] as? [String: Any])?["dxcpDeploymentId"] as? String == deploymentId }.count
     }
 
-    @Test(arguments: Backend.allCases) func acceptedTriggerIsRecordedAndReplaysWithItsExecution(_ backend: Backend) async throws {
+    @Test(arguments: Backend.underTest) func acceptedTriggerIsRecordedAndReplaysWithItsExecution(_ backend: Backend) async throws {
         let fixture = try await Fixture(backend)
         let emulator = try EmulatorProcess(["--run-seconds", "60"])
         let dispatcher = Dispatcher(store: fixture.store, gate: GateClient(configuration: GateConfiguration(baseURL: emulator.baseURL)), clock: { DispatchTests.start })
@@ -102,7 +102,7 @@ import Testing
         #expect(try await fixture.store.pendingDispatches().isEmpty)
     }
 
-    @Test(arguments: Backend.allCases) func refusedTriggerReleasesTheReservationAndSpendsNothing(_ backend: Backend) async throws {
+    @Test(arguments: Backend.underTest) func refusedTriggerReleasesTheReservationAndSpendsNothing(_ backend: Backend) async throws {
         let fixture = try await Fixture(backend)
         let emulator = try EmulatorProcess()
         let dispatcher = Dispatcher(store: fixture.store, gate: GateClient(configuration: GateConfiguration(baseURL: emulator.baseURL)), clock: { DispatchTests.start })
@@ -122,7 +122,7 @@ import Testing
         #expect(try await fixture.quotaUsed() == 1)
     }
 
-    @Test(arguments: Backend.allCases, ["SUCCEEDED", "TERMINAL", "CANCELED"])
+    @Test(arguments: Backend.underTest, ["SUCCEEDED", "TERMINAL", "CANCELED"])
     func theEndOfAnExecutionFreesTheSlot(_ backend: Backend, _ outcome: String) async throws {
         let fixture = try await Fixture(backend)
         let emulator = try EmulatorProcess(["--run-seconds", "60"])
@@ -146,7 +146,7 @@ import Testing
         _ = try await fixture.reserve("k2")
     }
 
-    @Test(arguments: Backend.allCases) func staleLockIsExpiredWhenTheEngineCannotBeAsked(_ backend: Backend) async throws {
+    @Test(arguments: Backend.underTest) func staleLockIsExpiredWhenTheEngineCannotBeAsked(_ backend: Backend) async throws {
         let fixture = try await Fixture(backend)
         let record = try await fixture.reserve("k1")
         _ = try await fixture.store.recordDispatch(deploymentId: record.id, executionId: "e-1", executionURL: nil, now: Self.start)
@@ -161,7 +161,7 @@ import Testing
         #expect(try await fixture.store.activeDeployments(group: "default", environment: "sandbox").isEmpty)
     }
 
-    @Test(arguments: Backend.allCases) func reconcilerRecordsWhatGateStartedAndReleasesWhatItNeverSaw(_ backend: Backend) async throws {
+    @Test(arguments: Backend.underTest) func reconcilerRecordsWhatGateStartedAndReleasesWhatItNeverSaw(_ backend: Backend) async throws {
         let fixture = try await Fixture(backend)
         let emulator = try EmulatorProcess(["--run-seconds", "60"])
         let gate = GateClient(configuration: GateConfiguration(baseURL: emulator.baseURL, requestTimeoutMs: 1_000))
@@ -207,7 +207,7 @@ import Testing
         #expect(try await fixture.quotaUsed() == 2)
     }
 
-    @Test(arguments: Backend.allCases) func aLiveDispatchIsLeftToItsDispatcher(_ backend: Backend) async throws {
+    @Test(arguments: Backend.underTest) func aLiveDispatchIsLeftToItsDispatcher(_ backend: Backend) async throws {
         let fixture = try await Fixture(backend)
         let emulator = try EmulatorProcess(["--run-seconds", "60"])
         try emulator.control("/_emulator/faults", #"{"delayMs": 1500, "times": 1}"#)
@@ -225,7 +225,7 @@ import Testing
         #expect(try await fixture.store.pendingDispatches().isEmpty)
     }
 
-    @Test(arguments: Backend.allCases) func anExecutionThatAlreadyEndedIsRecordedWithItsEnd(_ backend: Backend) async throws {
+    @Test(arguments: Backend.underTest) func anExecutionThatAlreadyEndedIsRecordedWithItsEnd(_ backend: Backend) async throws {
         let fixture = try await Fixture(backend)
         let emulator = try EmulatorProcess(["--outcome", "TERMINAL", "--run-seconds", "0"])
         let gate = GateClient(configuration: GateConfiguration(baseURL: emulator.baseURL, requestTimeoutMs: 1_000))
@@ -239,7 +239,7 @@ import Testing
         #expect(try await fixture.store.activeDeployments(group: "default", environment: "sandbox").isEmpty, "the slot is free without a poller pass")
     }
 
-    @Test(arguments: Backend.allCases) func aGateThatStoresTheExecutionLateIsFoundOnTheSecondLook(_ backend: Backend) async throws {
+    @Test(arguments: Backend.underTest) func aGateThatStoresTheExecutionLateIsFoundOnTheSecondLook(_ backend: Backend) async throws {
         let fixture = try await Fixture(backend)
         let emulator = try EmulatorProcess(["--run-seconds", "60"])
         let gate = GateClient(configuration: GateConfiguration(baseURL: emulator.baseURL, requestTimeoutMs: 1_000))
@@ -259,7 +259,7 @@ import Testing
         #expect(try await fixture.quotaUsed() == 1)
     }
 
-    @Test(arguments: Backend.allCases) func aReservationAwaitingTheEngineIsNeverAStaleLockAndItsKeyNeverExpires(_ backend: Backend) async throws {
+    @Test(arguments: Backend.underTest) func aReservationAwaitingTheEngineIsNeverAStaleLockAndItsKeyNeverExpires(_ backend: Backend) async throws {
         let fixture = try await Fixture(backend)
         let record = try await fixture.reserve("k1")
         // Far past the stale-lock limit (900 s) and the key's TTL (24 h), still unconfirmed.

@@ -11,7 +11,7 @@ import Testing
         .deploy(deployIntent("9.9.\(n)", summary: "unregistered"))
     }
 
-    @Test(arguments: Backend.allCases) func pastTheBoundADecisionIsRefusedWithNothingDone(_ backend: Backend) async throws {
+    @Test(arguments: Backend.underTest) func pastTheBoundADecisionIsRefusedWithNothingDone(_ backend: Backend) async throws {
         let seeded = try await seededBackend(backend)
         let store = try await seeded.reopened(maxBatch: 256, maxQueue: 0)
         defer { withExtendedLifetime(seeded) {} }
@@ -31,7 +31,7 @@ import Testing
         await store.close()
     }
 
-    @Test(arguments: Backend.allCases) func underAFloodEveryDecisionIsWholeOrRefused(_ backend: Backend) async throws {
+    @Test(arguments: Backend.underTest) func underAFloodEveryDecisionIsWholeOrRefused(_ backend: Backend) async throws {
         let seeded = try await seededBackend(backend)
         let store = try await seeded.reopened(maxBatch: 2, maxQueue: 2)
         defer { withExtendedLifetime(seeded) {} }

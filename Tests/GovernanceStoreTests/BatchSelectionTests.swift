@@ -34,6 +34,16 @@ import Testing
         #expect(queue.isEmpty)
     }
 
+    /// What joins a batch after its first take (a replica that waited for the fleet lock) counts
+    /// against the same cap.
+    @Test func whatJoinsABatchCountsAgainstItsCap() {
+        let cap = WritePath.maxMutationsPerBatch
+        var queue = [Self.decision(0)] + (0..<4).map(Self.mutation) + [Self.decision(1)]
+        let more = WritePath.takeBatch(from: &queue, maxBatch: 256, mutationsTaken: cap - 2)
+        #expect(Self.names(more) == ["d0", "m0", "m1"])
+        #expect(Self.names(queue) == ["m2", "m3", "d1"])
+    }
+
     @Test func decisionsFillABatchUpToItsSize() {
         var queue = (0..<5).map(Self.decision) + [Self.mutation(0)] + (5..<10).map(Self.decision)
         let first = WritePath.takeBatch(from: &queue, maxBatch: 8)

@@ -7,7 +7,7 @@ import Testing
 /// Limits hold under concurrency: quota, concurrency and the reservation are decided in one
 /// write transaction, so no interleaving exceeds a limit (DECISIONS D8), in one process or two.
 @Suite struct ContentionTests {
-    @Test(arguments: Backend.allCases) func concurrentDeploysAgainstLimitOneAcceptExactlyOne(_ backend: Backend) async throws {
+    @Test(arguments: Backend.underTest) func concurrentDeploysAgainstLimitOneAcceptExactlyOne(_ backend: Backend) async throws {
         let seeded = try await seededBackend(backend, policy: testPolicy(maxConcurrent: 1, dailyDeploy: 1000))
         let store = seeded.store
         defer { withExtendedLifetime(seeded) {} }
@@ -25,7 +25,7 @@ import Testing
         #expect(stats.largestBatch > 1, "concurrent callers share transactions (group commit)")
     }
 
-    @Test(arguments: Backend.allCases) func concurrentDeploysAgainstDailyQuotaAcceptExactlyN(_ backend: Backend) async throws {
+    @Test(arguments: Backend.underTest) func concurrentDeploysAgainstDailyQuotaAcceptExactlyN(_ backend: Backend) async throws {
         let seeded = try await seededBackend(backend, policy: testPolicy(maxConcurrent: 1000, dailyDeploy: 7))
         let store = seeded.store
         defer { withExtendedLifetime(seeded) {} }

@@ -14,7 +14,7 @@ import Testing
             gitBranch: "main", ciProvider: "github", ciRunId: "1", builtAt: "2026-11-25T11:00:00Z")
     }
 
-    @Test(arguments: Backend.allCases) func exactlyWhatExpiredIsRemoved(_ backend: Backend) async throws {
+    @Test(arguments: Backend.underTest) func exactlyWhatExpiredIsRemoved(_ backend: Backend) async throws {
         var policy = testPolicy(maxConcurrent: 10)
         policy.settings.idempotencyTTLSeconds = 60
         policy.settings.uploadCapabilityTTLSeconds = 120
@@ -70,7 +70,7 @@ import Testing
 
     /// A flood of rate-limit refusals is one audit entry per actor, code and minute, with the
     /// count, written once the minute has closed (DECISIONS 75).
-    @Test(arguments: Backend.allCases) func rateLimitRefusalsAreAuditedOncePerMinute(_ backend: Backend) async throws {
+    @Test(arguments: Backend.underTest) func rateLimitRefusalsAreAuditedOncePerMinute(_ backend: Backend) async throws {
         let seeded = try await seededBackend(backend, policy: testPolicy(maxConcurrent: 1_000, dailyDeploy: 100_000, mutateRPM: 2))
         let store = seeded.store
         defer { withExtendedLifetime(seeded) {} }
@@ -99,7 +99,7 @@ import Testing
 
     /// Mutate rate windows go once their minute and the next have passed, whether or not their
     /// actor ever comes back; the current window keeps counting.
-    @Test(arguments: Backend.allCases) func rateWindowsOfPastMinutesAreRemoved(_ backend: Backend) async throws {
+    @Test(arguments: Backend.underTest) func rateWindowsOfPastMinutesAreRemoved(_ backend: Backend) async throws {
         let seeded = try await seededBackend(backend, policy: testPolicy(maxConcurrent: 1_000, dailyDeploy: 100_000, mutateRPM: 3))
         let store = seeded.store
         defer { withExtendedLifetime(seeded) {} }

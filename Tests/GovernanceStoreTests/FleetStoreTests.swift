@@ -16,7 +16,7 @@ import Testing
         let first = try FleetStore(location: database.location, options: .init(migrate: true))
         let second = try FleetStore(location: database.location, options: .init(migrate: true))
         _ = (first, second)
-        #expect(try database.psql("SELECT version FROM dxcp_schema") == "1")
+        #expect(try database.psql("SELECT version FROM dxcp_schema") == "2")
         #expect(try database.psql("SELECT count(*) FROM fleet_head") == "1")
         let tables = try database.psql("SELECT string_agg(table_name, ',' ORDER BY table_name) FROM information_schema.tables WHERE table_schema = 'public'")
         for table in ["audit", "builds", "deployments", "idempotency", "outbox", "policy", "quota_counters", "rate_windows", "settings", "slots"] {
@@ -24,6 +24,37 @@ import Testing
         }
         try database.psql("UPDATE dxcp_schema SET version = 99")
         #expect(throws: StoreError.self) { try FleetStore(location: database.location) }
+    }
+
+    /// A database of schema 1 (documents as `jsonb`, no batch functions) is refused until
+    /// migrated; migrated, its state is all there and decides on.
+    @Test func aSchemaOneDatabaseIsUpgraded() async throws {
+        let database = try TestDatabase()
+        do {
+            let replica = try await seededFleet(database, policy: testPolicy(maxConcurrent: 10), count: 1)[0]
+            #expect(try await replica.decide(.deploy(deployIntent(summary: "before")), by: owner, context: context("k1", id: "dep-1"), requestId: nil).allowed)
+            _ = try await replica.recordDispatch(deploymentId: "dep-1", executionId: "e-1", executionURL: nil, now: baseTime)
+            await replica.close()
+        }
+        // Schema 1 as it was.
+        let documents = [("policy", "snapshot"), ("deployments", "record"), ("idempotency", "record"), ("builds", "build"),
+            ("upload_capabilities", "capability"), ("audit", "entry"), ("refusals", "note")]
+        try database.psql("""
+            DROP FUNCTION dxcp_fetch; DROP FUNCTION dxcp_flush; DROP FUNCTION dxcp_count_read; DROP VIEW settings;
+            \(documents.map { "ALTER TABLE \($0.0) ALTER COLUMN \($0.1) TYPE jsonb USING \($0.1)::jsonb;" }.joined(separator: " "))
+            CREATE VIEW settings AS SELECT generation, snapshot -> 'settings' AS settings FROM policy;
+            UPDATE dxcp_schema SET version = 1;
+            """)
+        #expect(throws: StoreError.self) { try FleetStore(location: database.location) }
+        let upgraded = try FleetStore(location: database.location, options: .init(migrate: true))
+        #expect(try database.psql("SELECT version FROM dxcp_schema") == "2")
+        #expect(try database.psql("SELECT count(*) FROM information_schema.columns WHERE table_schema = 'public' AND data_type = 'jsonb'") == "0")
+        #expect(try database.psql("SELECT settings ->> 'mutationsDisabled' FROM settings") == "false")
+        let replay = try await upgraded.decide(.deploy(deployIntent(summary: "before")), by: owner, context: context("k1", id: "dep-2"), requestId: nil)
+        #expect(replay.replayed, "the key and its deployment came through")
+        #expect(try await upgraded.decide(.deploy(deployIntent(summary: "after")), by: owner, context: context("k2", id: "dep-3"), requestId: nil).allowed)
+        #expect(try await upgraded.verifyAudit().isIntact)
+        #expect(try await upgraded.allDeployments().map(\.id) == ["dep-3", "dep-1"])
     }
 
     @Test func threeReplicasAtLimitOneAdmitExactlyOne() async throws {
@@ -399,9 +430,9 @@ extension TestDatabase {
 func seededFleet(
     _ database: TestDatabase, policy: PolicySnapshot, versions: [String] = ["1.0.0"], count: Int = 3, timeout: Duration = .seconds(5)
 ) async throws -> [FleetStore] {
-    var replicas = [try FleetStore(location: database.location, options: .init(migrate: true, timeout: timeout))]
+    var replicas = [try FleetStore(location: database.location, options: .init(migrate: true, readers: 2, timeout: timeout))]
     try await seed(policy: policy, versions: versions, replacePolicy: replicas[0].replacePolicy, decide: replicas[0].decide)
-    while replicas.count < count { replicas.append(try FleetStore(location: database.location, options: .init(timeout: timeout))) }
+    while replicas.count < count { replicas.append(try FleetStore(location: database.location, options: .init(readers: 2, timeout: timeout))) }
     return replicas
 }
 

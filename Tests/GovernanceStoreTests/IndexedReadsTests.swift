@@ -36,7 +36,7 @@ import Testing
         return seeded
     }
 
-    @Test(arguments: Backend.allCases) func anOwnersListComesFromTheirGroupsIndexes(_ backend: Backend) async throws {
+    @Test(arguments: Backend.underTest) func anOwnersListComesFromTheirGroupsIndexes(_ backend: Backend) async throws {
         let seeded = try await Self.history(backend)
         let store = seeded.store
         defer { withExtendedLifetime(seeded) {} }
@@ -62,7 +62,7 @@ import Testing
         }
     }
 
-    @Test(arguments: Backend.allCases) func filteredAuditPagesComeFromTheirIndexes(_ backend: Backend) async throws {
+    @Test(arguments: Backend.underTest) func filteredAuditPagesComeFromTheirIndexes(_ backend: Backend) async throws {
         let seeded = try await Self.history(backend)
         let store = seeded.store
         defer { withExtendedLifetime(seeded) {} }

@@ -9,7 +9,7 @@ import Testing
 /// to the deployments: reserved, dispatched, heartbeat, ended, released, expired (DECISIONS D11,
 /// D21: a decision's cost does not grow with the number of deployments holding slots).
 @Suite struct SlotIndexTests {
-    @Test(arguments: Backend.allCases) func theIndexAgreesWithAScanOfTheSlots(_ backend: Backend) async throws {
+    @Test(arguments: Backend.underTest) func theIndexAgreesWithAScanOfTheSlots(_ backend: Backend) async throws {
         let seeded = try await seededBackend(backend, policy: testPolicy(maxConcurrent: 1_000, dailyDeploy: 100_000))
         let store = seeded.store
         defer { withExtendedLifetime(seeded) {} }
@@ -47,7 +47,7 @@ import Testing
     /// The poller's walk (one jump per scope, then its slot entries) finds exactly the records
     /// holding a slot, across groups and environments whose quota counters of several days sit
     /// beside their slots.
-    @Test(arguments: Backend.allCases) func thePollersWalkFindsEveryHolderAcrossScopes(_ backend: Backend) async throws {
+    @Test(arguments: Backend.underTest) func thePollersWalkFindsEveryHolderAcrossScopes(_ backend: Backend) async throws {
         let groups = threeGroups, environments = ["sandbox", "staging"]
         let seeded = try await seededThreeGroupBackend(backend, policy: threeGroupPolicy(environments: environments))
         let store = seeded.store

@@ -104,7 +104,7 @@ func seededThreeGroupBackend(_ backend: Backend, policy: PolicySnapshot, at time
         return SeededBackend(store: try await seededThreeGroupStore(dir, policy: policy, at: time), directory: dir)
     case .postgres:
         let database = try TestDatabase()
-        let store = try FleetStore(location: database.location, options: .init(migrate: true))
+        let store = try FleetStore(location: database.location, options: .init(migrate: true, readers: 2))
         try await seedThreeGroups(store, policy: policy, at: time)
         return SeededBackend(store: store, database: database)
     }
@@ -150,7 +150,7 @@ final class SeededBackend: @unchecked Sendable {
             return try GovernanceStore(directory: directory.path, options: .init(mapSize: 64 << 20, maxBatch: maxBatch, maxQueue: maxQueue))
         }
         guard let database else { throw StoreError(.missing, path: "", "the seeded state is gone") }
-        return try FleetStore(location: database.location, options: .init(maxBatch: maxBatch, maxQueue: maxQueue))
+        return try FleetStore(location: database.location, options: .init(maxBatch: maxBatch, maxQueue: maxQueue, readers: 2))
     }
 }
 

@@ -8,7 +8,35 @@ import Testing
 /// The write path: a mutating decision's effects commit together, and engine outcomes move a
 /// reservation through its life (DECISIONS D6, D8, D13).
 @Suite struct WritePathTests {
-    @Test(arguments: Backend.allCases) func allowedDeployCommitsRecordSlotQuotaIdempotencyOutboxAndAudit(_ backend: Backend) async throws {
+    /// Keys are compared byte for byte, as stored: "é" precomposed and "e" with a combining accent
+    /// are two keys (Swift's `String` would call them equal), even decided in one batch.
+    @Test(arguments: Backend.underTest) func canonicallyEquivalentKeysAreTwoKeys(_ backend: Backend) async throws {
+        let seeded = try await seededBackend(backend, policy: testPolicy(maxConcurrent: 100, dailyDeploy: 100))
+        let store = seeded.store
+        defer { withExtendedLifetime(seeded) {} }
+        let pairs = (0..<10).map { ("caf\u{00E9}-\($0)", "cafe\u{0301}-\($0)") }
+        #expect(pairs[0].0 == pairs[0].1 && Array(pairs[0].0.utf8) != Array(pairs[0].1.utf8))
+        let decided = try await withThrowingTaskGroup(of: (String, Decision).self) { group in
+            for (n, (composed, decomposed)) in pairs.enumerated() {
+                for (m, key) in [composed, decomposed].enumerated() {
+                    group.addTask {
+                        (key, try await store.decide(.deploy(deployIntent(summary: "s\(n)")), by: owner, context: context(key, id: "dep-\(n)-\(m)"), requestId: nil))
+                    }
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(decided.count { $0.1.allowed && !$0.1.replayed } == 20, "\(decided.map { $0.1.code?.rawValue ?? "allowed" })")
+        #expect(try await store.allDeployments().count == 20)
+        for (composed, decomposed) in pairs {
+            let first = try #require(try await store.idempotencyRecord(IdempotencyScope(actorId: "owner-1", endpoint: "POST /v1/deployments", key: composed)))
+            let second = try #require(try await store.idempotencyRecord(IdempotencyScope(actorId: "owner-1", endpoint: "POST /v1/deployments", key: decomposed)))
+            #expect(first.fingerprint == second.fingerprint)
+        }
+        #expect(try await store.verifyAudit().isIntact)
+    }
+
+    @Test(arguments: Backend.underTest) func allowedDeployCommitsRecordSlotQuotaIdempotencyOutboxAndAudit(_ backend: Backend) async throws {
         let seeded = try await seededBackend(backend)
         let store = seeded.store
         defer { withExtendedLifetime(seeded) {} }
@@ -33,7 +61,7 @@ import Testing
         #expect(submit.trail == decision.trail)
     }
 
-    @Test(arguments: Backend.allCases) func replayWhileInFlightConflictsThenReplaysAfterDispatch(_ backend: Backend) async throws {
+    @Test(arguments: Backend.underTest) func replayWhileInFlightConflictsThenReplaysAfterDispatch(_ backend: Backend) async throws {
         let seeded = try await seededBackend(backend)
         let store = seeded.store
         defer { withExtendedLifetime(seeded) {} }
@@ -56,7 +84,7 @@ import Testing
         #expect(try await store.quotaUsed(QuotaScope(kind: .deploy, key: "default:sandbox"), day: baseTime.day) == 1)
     }
 
-    @Test(arguments: Backend.allCases) func releasedReservationSpendsNothingAndFreesTheKey(_ backend: Backend) async throws {
+    @Test(arguments: Backend.underTest) func releasedReservationSpendsNothingAndFreesTheKey(_ backend: Backend) async throws {
         let seeded = try await seededBackend(backend)
         let store = seeded.store
         defer { withExtendedLifetime(seeded) {} }
@@ -73,7 +101,7 @@ import Testing
         #expect(!retry.replayed)
     }
 
-    @Test(arguments: Backend.allCases, [DeploymentRecord.State.succeeded, .failed, .canceled, .rolledBack])
+    @Test(arguments: Backend.underTest, [DeploymentRecord.State.succeeded, .failed, .canceled, .rolledBack])
     func terminalStateFreesTheSlotAndNeverChangesAgain(_ backend: Backend, _ terminal: DeploymentRecord.State) async throws {
         let seeded = try await seededBackend(backend)
         let store = seeded.store
@@ -91,7 +119,7 @@ import Testing
         #expect(next.allowed, "after \(terminal.rawValue) the slot is free")
     }
 
-    @Test(arguments: Backend.allCases) func deniedDeployIsAuditedAndSpendsNothing(_ backend: Backend) async throws {
+    @Test(arguments: Backend.underTest) func deniedDeployIsAuditedAndSpendsNothing(_ backend: Backend) async throws {
         let seeded = try await seededBackend(backend)
         let store = seeded.store
         defer { withExtendedLifetime(seeded) {} }
@@ -105,7 +133,7 @@ import Testing
         #expect(last.summary.contains("VERSION_NOT_FOUND"))
     }
 
-    @Test(arguments: Backend.allCases) func staleLockIsReapedByTheNextDeploy(_ backend: Backend) async throws {
+    @Test(arguments: Backend.underTest) func staleLockIsReapedByTheNextDeploy(_ backend: Backend) async throws {
         let seeded = try await seededBackend(backend)
         let store = seeded.store
         defer { withExtendedLifetime(seeded) {} }
@@ -123,7 +151,7 @@ import Testing
         #expect(try await store.allAuditEntries().contains { $0.eventType == "DEPLOYMENT_LOCK_EXPIRED" && $0.targetId == "dep-1" })
     }
 
-    @Test(arguments: Backend.allCases) func killSwitchChangeIsVisibleToTheNextDecision(_ backend: Backend) async throws {
+    @Test(arguments: Backend.underTest) func killSwitchChangeIsVisibleToTheNextDecision(_ backend: Backend) async throws {
         let seeded = try await seededBackend(backend)
         let store = seeded.store
         defer { withExtendedLifetime(seeded) {} }
@@ -138,7 +166,7 @@ import Testing
         #expect(change.summary.contains("\"reason\":\"freeze\""))
     }
 
-    @Test(arguments: Backend.allCases) func auditChainVerifiesAfterMixedDecisions(_ backend: Backend) async throws {
+    @Test(arguments: Backend.underTest) func auditChainVerifiesAfterMixedDecisions(_ backend: Backend) async throws {
         let seeded = try await seededBackend(backend)
         let store = seeded.store
         defer { withExtendedLifetime(seeded) {} }

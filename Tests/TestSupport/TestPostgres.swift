@@ -9,6 +9,14 @@ public enum Backend: String, CaseIterable, Sendable, CustomStringConvertible {
     case lmdb, postgres
 
     public var description: String { rawValue }
+
+    /// The backends this run tests: both, or those `DXCP_TEST_BACKENDS` names (comma-separated).
+    /// The test command runs one node's cases with the other tests and the fleet's in the fleet
+    /// phase, whose filter names every suite that takes these arguments (scripts/test.sh).
+    public static var underTest: [Backend] {
+        guard let names = ProcessInfo.processInfo.environment["DXCP_TEST_BACKENDS"] else { return allCases }
+        return names.split(separator: ",").compactMap { Backend(rawValue: String($0)) }
+    }
 }
 
 /// A fresh database on the test command's PostgreSQL (`DXCP_TEST_POSTGRES_URL`, started by

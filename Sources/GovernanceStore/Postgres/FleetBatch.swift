@@ -39,14 +39,14 @@ struct RefusalKey: Hashable {
 /// The rows a batch asks about by key and does not know yet, gathered so that one statement
 /// answers them all.
 struct Questions {
-    var rates: Set<RateWindow> = []
-    var quotas: Set<QuotaKey> = []
-    var idempotency: Set<IdempotencyScope> = []
-    var deployments: Set<String> = []
-    var builds: Set<BuildKey> = []
-    var outbox: Set<String> = []
+    var rates = RowSet<RateWindow>()
+    var quotas = RowSet<QuotaKey>()
+    var idempotency = RowSet<IdempotencyScope>()
+    var deployments = RowSet<String>()
+    var builds = RowSet<BuildKey>()
+    var outbox = RowSet<String>()
     /// For each group and environment, the latest `staleBefore` asked.
-    var slots: [SlotScope: Timestamp] = [:]
+    var slots = RowMap<SlotScope, Timestamp>()
     /// The policy's generation, for a read outside the writer (which reads it with the lock).
     var generation = false
 
@@ -109,13 +109,13 @@ final class FleetBatch {
 
     // What the database holds with this batch's writes applied; a key that is absent is unknown.
     // A nil value is known absent.
-    var rates: [RateWindow: Int] = [:]
-    var quotas: [QuotaKey: Int] = [:]
-    var idempotency: [IdempotencyScope: IdempotencyRecord?] = [:]
-    var deployments: [String: DeploymentRecord?] = [:]
-    var builds: [BuildKey: Build?] = [:]
-    var outbox: [String: IdempotencyScope?] = [:]
-    var slots: [SlotScope: SlotsKnown] = [:]
+    var rates = RowMap<RateWindow, Int>()
+    var quotas = RowMap<QuotaKey, Int>()
+    var idempotency = RowMap<IdempotencyScope, IdempotencyRecord?>()
+    var deployments = RowMap<String, DeploymentRecord?>()
+    var builds = RowMap<BuildKey, Build?>()
+    var outbox = RowMap<String, IdempotencyScope?>()
+    var slots = RowMap<SlotScope, SlotsKnown>()
     /// The policy's generation, once fetched.
     var generation: Int64?
 
@@ -132,13 +132,13 @@ final class FleetBatch {
 
     /// Forgets every known row (after a statement that changed rows behind the batch's back).
     func forget() {
-        rates = [:]
-        quotas = [:]
-        idempotency = [:]
-        deployments = [:]
-        builds = [:]
-        outbox = [:]
-        slots = [:]
+        rates = RowMap()
+        quotas = RowMap()
+        idempotency = RowMap()
+        deployments = RowMap()
+        builds = RowMap()
+        outbox = RowMap()
+        slots = RowMap()
     }
 
     // MARK: Reading
@@ -260,18 +260,18 @@ final class FleetBatch {
             case insert(DeploymentRecord), update(DeploymentRecord), delete
         }
 
-        var rates: [RateWindow: Int] = [:]
-        var quotas: [QuotaKey: Int] = [:]
+        var rates = RowMap<RateWindow, Int>()
+        var quotas = RowMap<QuotaKey, Int>()
         /// Per scope, the day before which its counters are removed.
-        var quotaFloors: [QuotaScope: Int64] = [:]
-        var deployments: [String: RecordChange] = [:]
-        var slots: [String: (scope: SlotScope, slot: ActiveDeployment?)] = [:]
-        var idempotency: [IdempotencyScope: IdempotencyRecord?] = [:]
-        var outbox: [String: IdempotencyScope?] = [:]
-        var insights: [InsightKey: Int] = [:]
-        var builds: [BuildKey: Build] = [:]
+        var quotaFloors = RowMap<QuotaScope, Int64>()
+        var deployments = RowMap<String, RecordChange>()
+        var slots = RowMap<String, (scope: SlotScope, slot: ActiveDeployment?)>()
+        var idempotency = RowMap<IdempotencyScope, IdempotencyRecord?>()
+        var outbox = RowMap<String, IdempotencyScope?>()
+        var insights = RowMap<InsightKey, Int>()
+        var builds = RowMap<BuildKey, Build>()
         var audit: [AuditEntry] = []
-        var refusals: [RefusalKey: (count: Int, note: AuditNote)] = [:]
+        var refusals = RowMap<RefusalKey, (count: Int, note: AuditNote)>()
 
         var isEmpty: Bool {
             rates.isEmpty && quotas.isEmpty && quotaFloors.isEmpty && deployments.isEmpty && slots.isEmpty && idempotency.isEmpty
@@ -286,7 +286,8 @@ final class FleetBatch {
 
     func addQuota(_ key: QuotaKey, _ delta: Int) {
         pending.quotas[key, default: 0] += delta
-        quotas[key]? += delta
+        // A counter at or below zero is removed, so it reads zero.
+        if let used = quotas[key] { quotas[key] = max(0, used + delta) }
     }
 
     /// Removes the scope's counters of days before `day`.
@@ -295,13 +296,22 @@ final class FleetBatch {
         for key in quotas.keys where key.scope == scope && key.day < day { quotas[key] = 0 }
     }
 
-    /// Stores `record` (new when `previous` is nil), its slot row and insight counts in step.
-    func putDeployment(_ record: DeploymentRecord, previous: DeploymentRecord?) {
-        deployments[record.id] = record
+    /// Stores `record` (new when `previous` is nil), its slot row and insight counts in step. A
+    /// new record whose id is already stored is refused, as one node refuses it.
+    func putDeployment(_ record: DeploymentRecord, previous: DeploymentRecord?) throws {
         switch (previous, pending.deployments[record.id]) {
-        case (nil, _), (_, .insert): pending.deployments[record.id] = .insert(record)
+        case (nil, .delete):
+            // Removed earlier in this batch, stored again: the row is replaced.
+            pending.deployments[record.id] = .update(record)
+        case (nil, .insert), (nil, .update):
+            throw StoreError(.storage, path: path, "deployment \(record.id) already exists")
+        case (nil, nil):
+            if case .some(.some) = deployments[record.id] { throw StoreError(.storage, path: path, "deployment \(record.id) already exists") }
+            pending.deployments[record.id] = .insert(record)
+        case (_, .insert): pending.deployments[record.id] = .insert(record)
         default: pending.deployments[record.id] = .update(record)
         }
+        deployments[record.id] = record
         changeSlot(record.id, SlotScope(group: record.deliveryGroupId, environment: record.environment),
             from: previous.flatMap(Self.slot), to: Self.slot(record))
         countInsights(from: previous, to: record)
@@ -401,7 +411,7 @@ final class FleetBatch {
         binds.append(rates.map(\.key.bucket.rawValue))
         binds.append(rates.map { Int64($0.value) })
         // A counter of a day its scope's floor removes is removed with it (never written).
-        let quotas = Array(pending.quotas.filter { $0.key.day >= pending.quotaFloors[$0.key.scope] ?? .min })
+        let quotas = Array(pending.quotas.filter { $0.value != 0 && $0.key.day >= pending.quotaFloors[$0.key.scope] ?? .min })
         binds.append(quotas.map(\.key.scope.kind.rawValue))
         binds.append(quotas.map(\.key.scope.key))
         binds.append(quotas.map(\.key.day))
@@ -475,7 +485,7 @@ final class FleetBatch {
         binds.append(insights.map(\.0.label))
         binds.append(insights.map(\.1))
 
-        let builds = Array(pending.builds.values)
+        let builds = pending.builds.map(\.value)
         binds.append(builds.map(\.service))
         binds.append(builds.map(\.version))
         binds.append(builds.map(\.registeredAt.microseconds))

@@ -142,7 +142,7 @@ extension FleetStore {
         try session.send("UPDATE policy SET generation = \(Int64(state.generation)), snapshot = \(try json(state.policy))::json")
         // Written a few thousand rows to a statement.
         for (n, record) in state.deployments.enumerated() {
-            batch.putDeployment(record, previous: nil)
+            try batch.putDeployment(record, previous: nil)
             if n % 2000 == 1999 { try batch.flush() }
         }
         for build in state.builds { batch.putBuild(build) }

@@ -104,21 +104,27 @@ public final class FleetStore: GovernanceBackend, BatchBackend {
                 }
                 return
             }
-            for statement in PostgresSchema.version1 { try session.execute(statement) }
-            let current = try session.rows("SELECT version FROM dxcp_schema").first?.decode(Int.self)
-            if current == nil {
-                let genesis = AuditChain()
-                try session.run("INSERT INTO dxcp_schema (version) VALUES (\(PostgresSchema.version))")
-                try session.run("""
-                    INSERT INTO fleet_head (audit_sequence, audit_hash, policy_generation, commits)
-                    VALUES (\(Int64(genesis.sequence)), \(genesis.headHash), 0, 0)
-                    """)
-                let empty = String(decoding: try RecordCodec.shared.encode(PolicySnapshot()), as: UTF8.self)
-                try session.run("INSERT INTO policy (generation, snapshot) VALUES (0, \(empty)::json)")
-                logger.notice("fleet schema created", metadata: ["version": "\(PostgresSchema.version)", "database": "\(session.location)"])
-            } else if let current, current > PostgresSchema.version {
-                throw StoreError(.corrupt, path: session.location.description, "schema version \(current) is newer than this dxcp-policy's \(PostgresSchema.version)")
+            let current = installed ? try session.rows("SELECT version FROM dxcp_schema").first?.decode(Int.self) : nil
+            if let current {
+                // An older schema: its upgrade steps, then the current schema's (idempotent) DDL.
+                for version in current..<PostgresSchema.version {
+                    for statement in PostgresSchema.upgrade[version] ?? [] { try session.execute(statement) }
+                }
+                for statement in PostgresSchema.current { try session.execute(statement) }
+                try session.run("UPDATE dxcp_schema SET version = \(PostgresSchema.version)")
+                logger.notice("fleet schema upgraded", metadata: ["from": "\(current)", "version": "\(PostgresSchema.version)", "database": "\(session.location)"])
+                return
             }
+            for statement in PostgresSchema.current { try session.execute(statement) }
+            let genesis = AuditChain()
+            try session.run("INSERT INTO dxcp_schema (version) VALUES (\(PostgresSchema.version))")
+            try session.run("""
+                INSERT INTO fleet_head (audit_sequence, audit_hash, policy_generation, commits)
+                VALUES (\(Int64(genesis.sequence)), \(genesis.headHash), 0, 0)
+                """)
+            let empty = String(decoding: try RecordCodec.shared.encode(PolicySnapshot()), as: UTF8.self)
+            try session.run("INSERT INTO policy (generation, snapshot) VALUES (0, \(empty)::json)")
+            logger.notice("fleet schema created", metadata: ["version": "\(PostgresSchema.version)", "database": "\(session.location)"])
             }
         } catch let error as StoreError {
             throw error

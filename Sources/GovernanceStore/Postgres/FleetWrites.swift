@@ -31,17 +31,17 @@ struct FleetWrites {
                 batch.addQuota(QuotaKey(scope: scope, day: day), 1)
                 batch.removeQuota(scope, before: day - 2)
             case .insertDeployment(let record, let scope):
-                batch.putDeployment(record, previous: nil)
+                try batch.putDeployment(record, previous: nil)
                 batch.putDispatchOrder(record.id, scope)
             case .admitExecution(let record):
-                batch.putDeployment(record, previous: nil)
+                try batch.putDeployment(record, previous: nil)
             case .expireDeployment(let id, let failure):
                 guard var record = try batch.deployment(id), record.state.holdsSlot, record.engineExecutionId != nil else { break }
                 let previous = record
                 record.state = .failed
                 record.failures = [failure]
                 record.updatedAt = failure.observedAt
-                batch.putDeployment(record, previous: previous)
+                try batch.putDeployment(record, previous: previous)
                 appendAudit(engineNote(record, "DEPLOYMENT_LOCK_EXPIRED", .failed, failure.summary), origin: origin, index: auditIndex, &state)
                 auditIndex += 1
             case .putIdempotency(let scope, let record):
@@ -112,7 +112,7 @@ struct FleetWrites {
             record.engineExecutionId = executionId
             record.engineExecutionURL = executionURL
             record.updatedAt = now
-            batch.putDeployment(record, previous: previous)
+            try batch.putDeployment(record, previous: previous)
             try completeIdempotency(order, with: record, now: now, ttlSeconds: state.policy.settings.idempotencyTTLSeconds)
             appendAudit(engineNote(record, "ENGINE_TRIGGERED", .success, "Engine accepted \(record.id) as execution \(executionId)"),
                 origin: AuditOrigin(decisionId: nil, requestId: nil, timestamp: now), index: 0, &state)
@@ -137,7 +137,7 @@ struct FleetWrites {
             record.state = newState
             record.failures = failures.isEmpty ? record.failures : failures
             record.updatedAt = now
-            batch.putDeployment(record, previous: previous)
+            try batch.putDeployment(record, previous: previous)
             if newState.isTerminal {
                 _ = try takeDispatchOrder(id)
                 let outcome: AuditNote.Outcome = newState == .succeeded ? .success : .failed

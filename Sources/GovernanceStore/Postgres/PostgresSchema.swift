@@ -2,11 +2,21 @@
 /// operator can query it with `psql`. Keys compare byte for byte (`COLLATE "C"`), as in LMDB.
 /// Times are microseconds since the epoch (`bigint`), records and entries `json`.
 enum PostgresSchema {
-    /// The version this build writes; `migrate-schema` brings an older database to it.
-    static let version = 1
+    /// The version this build writes; `migrate-schema` (or a start) brings an older database to it.
+    static let version = 2
 
-    /// Schema 1, in order. Every statement can run again on a database that has it.
-    static let version1: [String] = [
+    /// What brings a database of version N to N + 1, before ``current`` runs on it.
+    static let upgrade: [Int: [String]] = [
+        // 1 → 2: records and entries as `json` (the view over the policy is made again by
+        // `current`); the batch functions are created by `current`.
+        1: ["DROP VIEW IF EXISTS settings"] + [
+            ("policy", "snapshot"), ("deployments", "record"), ("idempotency", "record"), ("builds", "build"),
+            ("upload_capabilities", "capability"), ("audit", "entry"), ("refusals", "note"),
+        ].map { table, column in "ALTER TABLE \(table) ALTER COLUMN \(column) TYPE json USING \(column)::json" },
+    ]
+
+    /// The current schema, in order. Every statement can run again on a database that has it.
+    static let current: [String] = [
         """
         CREATE TABLE IF NOT EXISTS dxcp_schema (
             singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
@@ -167,7 +177,9 @@ enum PostgresSchema {
         """,
         // One unit of work's keyed reads in one call (FleetBatch.fetch): every array may be
         // empty. A function, so that each statement's plan is kept by the session instead of
-        // planned on every call, and each key is looked up through its index.
+        // planned on every call, and each key is looked up through its index. STABLE: all its
+        // queries read the calling statement's one snapshot (a read-only decision outside a
+        // transaction sees one moment of the fleet, not a moment per query).
         """
         CREATE OR REPLACE FUNCTION dxcp_fetch(
             r_minute bigint[], r_actor text[], r_bucket text[],
@@ -175,7 +187,7 @@ enum PostgresSchema {
             i_actor text[], i_endpoint text[], i_key text[],
             d_id text[], b_service text[], b_version text[], o_id text[],
             s_group text[], s_environment text[], s_bound bigint[], want_generation boolean)
-        RETURNS TABLE (f_tag text, f_a text, f_b text, f_c text, f_v text) LANGUAGE plpgsql AS $$
+        RETURNS TABLE (f_tag text, f_a text, f_b text, f_c text, f_v text) LANGUAGE plpgsql STABLE AS $$
         BEGIN
             IF cardinality(r_minute) > 0 THEN
                 RETURN QUERY SELECT 'r', x.actor::text, x.bucket, x.minute::text, x.count::text
