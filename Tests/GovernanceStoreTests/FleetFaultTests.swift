@@ -31,6 +31,41 @@ import Testing
         await replica.close()
     }
 
+    /// The connection is cut as a batch's `COMMIT` goes by. When the server applied it and only
+    /// the answer was lost, the replica finds the batch's token and answers the decision; when the
+    /// commit never arrived, it finds no token and answers that nothing was changed. Nothing is
+    /// applied twice or in part, and the replica decides on.
+    @Test func aLostCommitAnswerIsSettledByTheBatchToken() async throws {
+        let database = try TestDatabase()
+        _ = try await seededFleet(database, policy: testPolicy(maxConcurrent: 10, dailyDeploy: 100), count: 1)
+        var url = try #require(URLComponents(string: database.url))
+        let host = try #require(url.host), port = try #require(url.port)
+        let proxy = try CommitCuttingProxy(host: host, port: port)
+        url.port = proxy.port
+        let proxied = try #require(url.string.flatMap(PostgresLocation.init(url:)))
+        let replica = try FleetStore(location: proxied, options: .init(readers: 1))
+
+        proxy.arm(.loseTheAnswer)
+        let applied = try await replica.decide(.deploy(deployIntent(summary: "a")), by: owner, context: context("a", id: "dep-a"), requestId: nil)
+        #expect(proxy.faultsApplied == 1)
+        #expect(applied.allowed, "applied, and answered as applied")
+        #expect(try database.psql("SELECT string_agg(id, ',') FROM deployments") == "dep-a")
+
+        proxy.arm(.neverArrive)
+        let error = await #expect(throws: StoreError.self) {
+            try await replica.decide(.deploy(deployIntent(summary: "b")), by: owner, context: context("b", id: "dep-b"), requestId: nil)
+        }
+        #expect(proxy.faultsApplied == 2)
+        #expect(error?.kind == .unavailable, "\(String(describing: error))")
+        #expect(try database.psql("SELECT string_agg(id, ',') FROM deployments") == "dep-a", "nothing of the lost batch")
+
+        // The same replica decides on: the unapplied key is free, the applied one is in flight.
+        #expect(try await replica.decide(.deploy(deployIntent(summary: "b")), by: owner, context: context("b", id: "dep-b2"), requestId: nil).allowed)
+        #expect(try await replica.decide(.deploy(deployIntent(summary: "a")), by: owner, context: context("a", id: "dep-a2"), requestId: nil).code == .idempotencyConflict)
+        #expect(try await replica.verifyAudit().isIntact)
+        await replica.close()
+    }
+
     /// Four clients deploy through two replicas while PostgreSQL crashes and restarts twice; a
     /// client retries a failed request with the same key until it is answered, as a client of
     /// the API does. Every answered deploy is stored, each key has one deployment, and the
