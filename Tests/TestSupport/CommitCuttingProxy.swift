@@ -31,20 +31,7 @@ public final class CommitCuttingProxy: Sendable {
     /// Listens on a free loopback port, forwarding to `host`:`port`.
     public init(host: String, port: Int) throws {
         target = (host, port)
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var size = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, size) } }
-        guard bound == 0, listen(fd, 64) == 0 else {
-            close(fd)
-            throw SetupError(message: "the proxy cannot listen")
-        }
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &size) } }
-        listener = fd
-        self.port = Int(UInt16(bigEndian: address.sin_port))
+        (listener, self.port) = try loopbackSocket(listening: true)
         let thread = Thread { [self] in accepting() }
         thread.start()
     }

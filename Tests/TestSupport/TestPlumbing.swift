@@ -14,17 +14,26 @@ public struct SetupError: Error, CustomStringConvertible {
 
 /// A TCP port free on loopback right now (bound, read back and released).
 public func freePort() throws -> Int {
+    let (fd, port) = try loopbackSocket(listening: false)
+    close(fd)
+    return port
+}
+
+/// A socket bound to a free loopback port (and listening, when asked), and the port.
+func loopbackSocket(listening: Bool) throws -> (fd: Int32, port: Int) {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
     address.sin_port = 0
     var size = socklen_t(MemoryLayout<sockaddr_in>.size)
     let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, size) } }
-    guard bound == 0 else { throw SetupError(message: "bind failed") }
+    guard bound == 0, !listening || listen(fd, 64) == 0 else {
+        close(fd)
+        throw SetupError(message: "cannot bind a loopback port")
+    }
     _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &size) } }
-    return Int(UInt16(bigEndian: address.sin_port))
+    return (fd, Int(UInt16(bigEndian: address.sin_port)))
 }
 
 /// Runs `command` with `/bin/sh` in `dir` and returns its standard output; throws when it fails.

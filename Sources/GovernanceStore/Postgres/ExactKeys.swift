@@ -10,12 +10,14 @@ protocol RowKeyed {
 }
 
 extension [UInt8] {
-    fileprivate mutating func field(_ text: String) {
-        append(contentsOf: text.utf8)
-        append(0)
+    /// `fields` as a row key: each one's bytes followed by a zero byte.
+    fileprivate init(fields: String...) {
+        self = []
+        for field in fields {
+            append(contentsOf: field.utf8)
+            append(0)
+        }
     }
-
-    fileprivate mutating func field(_ number: Int64) { field(String(number)) }
 }
 
 extension String: RowKeyed {
@@ -23,76 +25,35 @@ extension String: RowKeyed {
 }
 
 extension RateWindow: RowKeyed {
-    var rowKey: [UInt8] {
-        var key: [UInt8] = []
-        key.field(actorId)
-        key.field(bucket.rawValue)
-        key.field(minute)
-        return key
-    }
+    var rowKey: [UInt8] { [UInt8](fields: actorId, bucket.rawValue, String(minute)) }
 }
 
 extension QuotaScope: RowKeyed {
-    var rowKey: [UInt8] {
-        var key: [UInt8] = []
-        key.field(kind.rawValue)
-        key.field(self.key)
-        return key
-    }
+    var rowKey: [UInt8] { [UInt8](fields: kind.rawValue, key) }
 }
 
 extension QuotaKey: RowKeyed {
-    var rowKey: [UInt8] { scope.rowKey + String(day).utf8 }
+    var rowKey: [UInt8] { [UInt8](fields: scope.kind.rawValue, scope.key, String(day)) }
 }
 
 extension IdempotencyScope: RowKeyed {
-    var rowKey: [UInt8] {
-        var bytes: [UInt8] = []
-        bytes.field(actorId)
-        bytes.field(endpoint)
-        bytes.field(key)
-        return bytes
-    }
+    var rowKey: [UInt8] { [UInt8](fields: actorId, endpoint, key) }
 }
 
 extension BuildKey: RowKeyed {
-    var rowKey: [UInt8] {
-        var key: [UInt8] = []
-        key.field(service)
-        key.field(version)
-        return key
-    }
+    var rowKey: [UInt8] { [UInt8](fields: service, version) }
 }
 
 extension SlotScope: RowKeyed {
-    var rowKey: [UInt8] {
-        var key: [UInt8] = []
-        key.field(group)
-        key.field(environment)
-        return key
-    }
+    var rowKey: [UInt8] { [UInt8](fields: group, environment) }
 }
 
 extension InsightKey: RowKeyed {
-    var rowKey: [UInt8] {
-        var key: [UInt8] = []
-        key.field(hour)
-        key.field(group)
-        key.field(service)
-        key.field(measure.rawValue)
-        key.field(label)
-        return key
-    }
+    var rowKey: [UInt8] { [UInt8](fields: String(hour), group, service, measure.rawValue, label) }
 }
 
 extension RefusalKey: RowKeyed {
-    var rowKey: [UInt8] {
-        var key: [UInt8] = []
-        key.field(minute)
-        key.field(actor)
-        key.field(code)
-        return key
-    }
+    var rowKey: [UInt8] { [UInt8](fields: String(minute), actor, code) }
 }
 
 /// A dictionary whose keys are equal when their ``RowKeyed/rowKey`` bytes are.
