@@ -8,7 +8,8 @@ import Synchronization
 /// processes (docs/DECISIONS.md).
 final class ReadWindows: Sendable {
     private struct Counts {
-        var windows: [RateWindow: Int] = [:]
+        // Keyed by bytes: two actors whose ids differ only in Unicode normalisation are two actors.
+        var windows = RowMap<RateWindow, Int>()
         /// The latest minute counted in; windows before the one preceding it are gone.
         var minute: Int64 = .min
     }
@@ -30,7 +31,7 @@ final class ReadWindows: Sendable {
             counts.windows[window, default: 0] += 1
             if window.minute > counts.minute || window.minute < counts.minute - 2 {
                 counts.minute = window.minute
-                counts.windows = counts.windows.filter { (window.minute - 1)...window.minute ~= $0.key.minute }
+                counts.windows = counts.windows.filtered { key, _ in (window.minute - 1)...window.minute ~= key.minute }
             }
         }
     }

@@ -5,6 +5,19 @@ import Testing
 /// The in-memory read and gateway windows: exact counts within a minute for any number of actors,
 /// and only the current and previous minutes kept.
 @Suite struct ReadWindowsTests {
+    /// Actors are told apart by their ids' bytes, as the stores tell keys apart: "K" and the
+    /// Kelvin sign (equal as Swift strings) are two actors with a window each.
+    @Test func actorsWhoseIdsDifferOnlyInNormalisationHaveTheirOwnWindows() {
+        let windows = ReadWindows()
+        let (letter, kelvin) = ("user-K", "user-\u{212A}")
+        #expect(letter == kelvin && Array(letter.utf8) != Array(kelvin.utf8))
+        for _ in 0..<3 { windows.hit(RateWindow(actorId: letter, bucket: .read, minute: 1)) }
+        windows.hit(RateWindow(actorId: kelvin, bucket: .read, minute: 1))
+        #expect(windows.count(RateWindow(actorId: letter, bucket: .read, minute: 1)) == 3)
+        #expect(windows.count(RateWindow(actorId: kelvin, bucket: .read, minute: 1)) == 1)
+        #expect(windows.windowCount == 2)
+    }
+
     @Test func countsStayExactForManyActorsAndOldMinutesGo() {
         let windows = ReadWindows()
         let minute: Int64 = 29_000_000

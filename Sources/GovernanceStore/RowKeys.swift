@@ -1,9 +1,10 @@
 import Rules
 
-/// A key as the fleet's tables compare it: byte for byte (`COLLATE "C"`). Swift's `String`
-/// equality is Unicode canonical equivalence — "é" precomposed equals "e" and a combining accent
-/// — so two keys that are two rows in the database would be one entry in a Swift dictionary keyed
-/// by strings; what a batch knows and writes is keyed by these bytes instead.
+/// A key as the stores compare it: byte for byte (LMDB keys; `COLLATE "C"` in the fleet's
+/// tables). Swift's `String` equality is Unicode canonical equivalence — "é" precomposed equals
+/// "e" and a combining accent, the Kelvin sign equals "K" — so two keys that are two rows in a
+/// store would be one entry in a Swift dictionary keyed by strings; what is kept in memory for a
+/// store (a fleet batch's rows, one node's read windows) is keyed by these bytes instead.
 protocol RowKeyed {
     /// The key's fields as stored, each followed by a zero byte (text in PostgreSQL holds none).
     var rowKey: [UInt8] { get }
@@ -77,6 +78,15 @@ struct RowMap<Key: RowKeyed, Value>: Sequence {
         get { entries[key.rowKey]?.value ?? value() }
         set { entries[key.rowKey] = (key, newValue) }
     }
+
+    /// The entries `isIncluded` keeps.
+    func filtered(_ isIncluded: (Key, Value) -> Bool) -> RowMap {
+        var kept = RowMap()
+        kept.entries = entries.filter { isIncluded($0.value.key, $0.value.value) }
+        return kept
+    }
+
+    var count: Int { entries.count }
 
     /// Sets `value` for `key`, a nil value included (for maps whose values are optional).
     mutating func updateValue(_ value: Value, forKey key: Key) {
