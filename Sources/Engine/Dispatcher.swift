@@ -53,9 +53,14 @@ public final class Dispatcher: Sendable {
     /// changes (REFERENCE §2.6 refuses a different artifact for a registered version), so it is
     /// read from the store once; the cache is bounded.
     private let artifacts = Mutex<[BuildKey: String]>([:])
+    /// A build's service and version as the store keys them: by their bytes (Swift's `String`
+    /// equality would make two builds whose names differ only in Unicode normalisation one).
     private struct BuildKey: Hashable {
-        var service: String
-        var version: String
+        let bytes: [UInt8]
+
+        init(service: String, version: String) {
+            bytes = Array(service.utf8) + [0] + Array(version.utf8)
+        }
     }
 
     /// A dispatcher between `store` and `gate`, reading the time from `clock`.
