@@ -299,17 +299,24 @@ final class FleetBatch {
     /// Stores `record` (new when `previous` is nil), its slot row and insight counts in step. A
     /// new record whose id is already stored is refused, as one node refuses it.
     func putDeployment(_ record: DeploymentRecord, previous: DeploymentRecord?) throws {
-        switch (previous, pending.deployments[record.id]) {
-        case (nil, .delete):
-            // Removed earlier in this batch, stored again: the row is replaced.
-            pending.deployments[record.id] = .update(record)
-        case (nil, .insert), (nil, .update):
-            throw StoreError(.storage, path: path, "deployment \(record.id) already exists")
-        case (nil, nil):
-            if case .some(.some) = deployments[record.id] { throw StoreError(.storage, path: path, "deployment \(record.id) already exists") }
-            pending.deployments[record.id] = .insert(record)
-        case (_, .insert): pending.deployments[record.id] = .insert(record)
-        default: pending.deployments[record.id] = .update(record)
+        let change = pending.deployments[record.id]
+        if previous != nil {
+            if case .insert? = change {
+                pending.deployments[record.id] = .insert(record)
+            } else {
+                pending.deployments[record.id] = .update(record)
+            }
+        } else {
+            switch change {
+            case .delete?:
+                // Removed earlier in this batch, stored again: the row is replaced.
+                pending.deployments[record.id] = .update(record)
+            case .insert?, .update?:
+                throw StoreError(.storage, path: path, "deployment \(record.id) already exists")
+            case nil:
+                if case .some(.some) = deployments[record.id] { throw StoreError(.storage, path: path, "deployment \(record.id) already exists") }
+                pending.deployments[record.id] = .insert(record)
+            }
         }
         deployments[record.id] = record
         changeSlot(record.id, SlotScope(group: record.deliveryGroupId, environment: record.environment),

@@ -78,10 +78,10 @@ struct FleetWrites {
         case .replacePolicy, .pruneAudit, .expire: return
         }
         if batch.deployments[id] == nil { batch.asked.deployments.insert(id) }
-        switch batch.outbox[id] {
-        case nil: batch.asked.outbox.insert(id)
-        case .some(let order?): if batch.idempotency[order] == nil { batch.asked.idempotency.insert(order) }
-        case .some(nil): break
+        if let known = batch.outbox[id] {
+            if let order = known, batch.idempotency[order] == nil { batch.asked.idempotency.insert(order) }
+        } else {
+            batch.asked.outbox.insert(id)
         }
     }
 
