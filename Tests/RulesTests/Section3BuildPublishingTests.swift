@@ -284,6 +284,23 @@ struct Section3BuildPublishingTests {
         .init(name: "service not in registry", body: Fixtures.registration(service: "unknown-service"), code: .serviceNotAllowlisted),
     ]
 
+    @Test("a service named like an allowlisted one, but not byte for byte, is not allowlisted", arguments: registerEndpoints)
+    func aServiceNamedOnlyAlikeIsNotAllowlisted(_ withCapability: Bool) {
+        // "svc-K" is in the registry; "svc-" with the Kelvin sign equals it as a Swift string.
+        let (letter, kelvin) = ("svc-K", "svc-\u{212A}")
+        #expect(letter == kelvin && Array(letter.utf8) != Array(kelvin.utf8))
+        let policy = Fixtures.policy { $0.services[letter] = ServiceEntry(name: letter, allowedRecipes: ["default"]) }
+        func register(_ service: String) -> Decision {
+            let body = Fixtures.registration(service: service)
+            let state = Self.withCapability.with { $0.add(Fixtures.capability(service: service, version: body.version)) }
+            return Self.publish(Self.register(body, withCapability: withCapability), state: state, policy: policy)
+        }
+        #expect(register(letter).allowed)
+        let alike = register(kelvin)
+        #expect(alike.code == .serviceNotAllowlisted)
+        #expect(!alike.changesState)
+    }
+
     @Test("invalid registrations are refused with their code, spending nothing", arguments: registerEndpoints, invalidRegistrations)
     func invalidRegistration(_ withCapability: Bool, _ c: Invalid) {
         let state = Self.withCapability.with { $0.add(Fixtures.capability(service: c.body.service, version: c.body.version)) }

@@ -1,7 +1,7 @@
 extension Checks {
     /// §3.1: build endpoints accept only registry services → else 403 `SERVICE_NOT_ALLOWLISTED`.
     static func buildServiceAllowlisted(_ service: String, _ policy: PolicySnapshot) throws(Denial) -> ServiceEntry {
-        guard let entry = policy.services[service] else {
+        guard let entry = policy.service(exactly: service) else {
             throw Denial(.serviceNotAllowlisted, "Service is not allowlisted", hint: "service \(service)", status: 403)
         }
         return entry

@@ -72,7 +72,7 @@ extension Checks {
     /// §4.1 step 11 (capability): the service is in the registry → else 400
     /// `SERVICE_NOT_ALLOWLISTED`.
     static func serviceAllowlisted(_ service: String, _ policy: PolicySnapshot) throws(Denial) -> ServiceEntry {
-        guard let entry = policy.services[service] else {
+        guard let entry = policy.service(exactly: service) else {
             throw .compatibility(.serviceNotAllowlisted, "service \(service) is not in the service registry")
         }
         return entry

@@ -161,3 +161,14 @@ extension PolicySnapshot {
         return next
     }
 }
+
+extension PolicySnapshot {
+    /// The registry entry of the service named exactly `name`, byte for byte. The registry is keyed
+    /// by Swift strings, which are equal under Unicode canonical equivalence (the Kelvin sign equals
+    /// "K"); a name equal only so is another name — to the stores, which key by bytes, and to the
+    /// engine — and is not allowlisted.
+    public func service(exactly name: String) -> ServiceEntry? {
+        guard let entry = services[name], entry.name.utf8.elementsEqual(name.utf8) else { return nil }
+        return entry
+    }
+}
