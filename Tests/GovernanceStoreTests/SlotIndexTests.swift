@@ -35,7 +35,8 @@ import Testing
             }
             let staleBefore = clock.adding(seconds: -900)
             let scanned = try await store.activeDeployments(group: "default", environment: "sandbox")
-            let usage = try await store.slotUsageAsDecided(group: "default", environment: "sandbox", staleBefore: staleBefore)
+            // As a decision reads it: one node's index, a fleet's batch read (`dxcp_fetch`).
+            let usage = try await store.viewing { $0.slotUsage(group: "default", environment: "sandbox", staleBefore: staleBefore) }
             #expect(usage.holding == scanned.count, "step \(step)")
             let stale = scanned.filter { $0.canBeStale && $0.updatedAt <= staleBefore }
             #expect(Set(usage.stale.map(\.id)) == Set(stale.map(\.id)), "step \(step)")

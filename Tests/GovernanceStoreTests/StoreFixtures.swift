@@ -177,22 +177,6 @@ extension GovernanceBackend {
         }
     }
 
-    /// A group and environment's slot usage as a decision reads it: one node's index, or a fleet's
-    /// batch read (`dxcp_fetch`).
-    func slotUsageAsDecided(group: String, environment: String, staleBefore: Timestamp) async throws -> SlotUsage {
-        switch self {
-        case let node as GovernanceStore: return try node.slotUsage(group: group, environment: environment, staleBefore: staleBefore)
-        case let fleet as FleetStore:
-            return try await fleet.read { session in
-                let view = FleetView(batch: FleetBatch(session: session, codec: .shared, path: fleet.path), mode: .live)
-                let usage = view.slotUsage(group: group, environment: environment, staleBefore: staleBefore)
-                if let failure = view.failure { throw failure }
-                return usage
-            }
-        default: throw StoreError(.storage, path: path, "no slots in this backend")
-        }
-    }
-
     /// Rate windows held: one node's persisted (mutate) windows; a fleet's, read windows too.
     func rateWindowCount() async throws -> Int {
         switch self {

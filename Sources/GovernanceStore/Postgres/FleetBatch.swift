@@ -3,25 +3,25 @@ import PostgresNIO
 import Rules
 
 /// A quota counter's row: a scope on a UTC day.
-struct QuotaKey: Hashable {
+struct QuotaKey {
     var scope: QuotaScope
     var day: Int64
 }
 
 /// A delivery group in an environment: where slots are counted.
-struct SlotScope: Hashable {
+struct SlotScope {
     var group: String
     var environment: String
 }
 
 /// A build's row.
-struct BuildKey: Hashable {
+struct BuildKey {
     var service: String
     var version: String
 }
 
 /// An insight counter's row.
-struct InsightKey: Hashable {
+struct InsightKey {
     var hour: Int64
     var group: String
     var service: String
@@ -30,7 +30,7 @@ struct InsightKey: Hashable {
 }
 
 /// A refusal tally's row.
-struct RefusalKey: Hashable {
+struct RefusalKey {
     var minute: Int64
     var actor: String
     var code: String
@@ -293,7 +293,8 @@ final class FleetBatch {
     /// Removes the scope's counters of days before `day`.
     func removeQuota(_ scope: QuotaScope, before day: Int64) {
         pending.quotaFloors[scope] = max(pending.quotaFloors[scope] ?? day, day)
-        for key in quotas.keys where key.scope == scope && key.day < day { quotas[key] = 0 }
+        let bytes = scope.rowKey
+        for key in quotas.keys where key.day < day && key.scope.rowKey == bytes { quotas[key] = 0 }
     }
 
     /// Stores `record` (new when `previous` is nil), its slot row and insight counts in step. A

@@ -200,10 +200,11 @@ public final class FleetStore: GovernanceBackend, BatchBackend {
         return try result.get()
     }
 
-    /// Runs `body` on a view over a reader's connection; a failed read is thrown, not answered.
-    func viewing<T: Sendable>(_ body: @escaping @Sendable (PostgresView) -> T) async throws(StoreError) -> T {
+    /// Runs `body` on the rules' view over a reader's connection; a failed read is thrown, not
+    /// answered.
+    func viewing<T: Sendable>(_ body: @escaping @Sendable (FleetView) -> T) async throws(StoreError) -> T {
         try await read { session in
-            let view = PostgresView(session: session, codec: .shared)
+            let view = FleetView(batch: FleetBatch(session: session, codec: .shared, path: self.path), mode: .live)
             let value = body(view)
             if let failure = view.failure { throw failure }
             return value
@@ -244,7 +245,7 @@ public final class FleetStore: GovernanceBackend, BatchBackend {
     public func slotHolders() async throws(StoreError) -> [ActiveDeployment] {
         try await read { session in
             try session.rows("SELECT deployment_id, state, updated_at, awaiting_engine FROM slots ORDER BY delivery_group, environment, deployment_id")
-                .map(PostgresView.active)
+                .map(PostgresReads.active)
         }
     }
 

@@ -24,7 +24,7 @@ final class FleetView: StateView {
     // INVARIANT: set at most once, by the first failed read; a decision evaluated while it is set
     // is never committed or returned.
     private(set) var failure: (any Error)?
-    private lazy var direct = PostgresView(session: batch.session, codec: batch.codec)
+    private var direct: PostgresReads { PostgresReads(session: batch.session, codec: batch.codec) }
 
     init(batch: FleetBatch, mode: Mode) {
         self.batch = batch
@@ -49,7 +49,7 @@ final class FleetView: StateView {
         }
     }
 
-    private func unkeyed<T>(_ guess: T, _ body: (PostgresView) -> T) -> T {
+    private func unkeyed<T>(_ guess: T, _ body: (PostgresReads) throws -> T) -> T {
         switch mode {
         case .probe:
             guessed += 1
@@ -57,13 +57,13 @@ final class FleetView: StateView {
             return guess
         case .live:
             guard failure == nil else { return guess }
-            do { try batch.flush() } catch {
+            do {
+                try batch.flush()
+                return try body(direct)
+            } catch {
                 failure = error
                 return guess
             }
-            let value = body(direct)
-            if let error = direct.failure, failure == nil { failure = error }
-            return value
         }
     }
 
@@ -103,34 +103,34 @@ final class FleetView: StateView {
     }
 
     func activeDeployments(group: String, environment: String) -> [ActiveDeployment] {
-        unkeyed([]) { $0.activeDeployments(group: group, environment: environment) }
+        unkeyed([]) { try $0.activeDeployments(group: group, environment: environment) }
     }
 
     func latestSucceeded(service: String, environment: String, before: Timestamp) -> DeploymentRecord? {
-        unkeyed(nil) { $0.latestSucceeded(service: service, environment: environment, before: before) }
+        unkeyed(nil) { try $0.latestSucceeded(service: service, environment: environment, before: before) }
     }
 
     func hasSucceeded(service: String, environment: String, version: String) -> Bool {
-        unkeyed(false) { $0.hasSucceeded(service: service, environment: environment, version: version) }
+        unkeyed(false) { try $0.hasSucceeded(service: service, environment: environment, version: version) }
     }
 
     func latestDeployment(service: String, environment: String) -> DeploymentRecord? {
-        unkeyed(nil) { $0.latestDeployment(service: service, environment: environment) }
+        unkeyed(nil) { try $0.latestDeployment(service: service, environment: environment) }
     }
 
     func insightCounts(hours: ClosedRange<Int64>) -> [InsightCount] {
-        unkeyed([]) { $0.insightCounts(hours: hours) }
+        unkeyed([]) { try $0.insightCounts(hours: hours) }
     }
 
     func builds(service: String) -> [Build] {
-        unkeyed([]) { $0.builds(service: service) }
+        unkeyed([]) { try $0.builds(service: service) }
     }
 
     func uploadCapabilities(service: String, version: String) -> [UploadCapability] {
-        unkeyed([]) { $0.uploadCapabilities(service: service, version: version) }
+        unkeyed([]) { try $0.uploadCapabilities(service: service, version: version) }
     }
 
     func deployments(matching query: DeploymentQuery, groups: Set<String>?) -> [DeploymentRecord] {
-        unkeyed([]) { $0.deployments(matching: query, groups: groups) }
+        unkeyed([]) { try $0.deployments(matching: query, groups: groups) }
     }
 }
