@@ -161,13 +161,7 @@ struct AuditCommand: AsyncParsableCommand {
 /// Opens the store in `dataDir`, runs `body`, and closes it; store errors exit 2 with the
 /// operator's message.
 private func withStore(_ dataDir: String, _ body: (GovernanceStore) async throws -> Void) async throws {
-    let store: GovernanceStore
-    do {
-        store = try GovernanceStore(directory: dataDir)
-    } catch {
-        printError("error: \(error)")
-        throw ExitCode(2)
-    }
+    let store = try openNode(dataDir)
     do {
         try await body(store)
         await store.close()

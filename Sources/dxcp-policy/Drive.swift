@@ -58,13 +58,7 @@ struct Drive: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let store: GovernanceStore
-        do {
-            store = try GovernanceStore(directory: dataDir)
-        } catch {
-            printError("error: \(error)")
-            throw ExitCode(2)
-        }
+        let store = try openNode(dataDir)
         let principal = Principal(claims: Claims(
             subject: "\(tag)-actor", email: owner, roles: .values(["dxcp-delivery-owners"])))
         if let registerVersion {

@@ -38,13 +38,7 @@ struct Migrate: AsyncParsableCommand {
     var to: String
 
     func run() async throws {
-        let node: GovernanceStore
-        do {
-            node = try GovernanceStore(directory: from)
-        } catch {
-            printError("error: \(error)")
-            throw ExitCode(2)
-        }
+        let node = try openNode(from)
         let fleet = try openFleet(to, migrate: true)
         do {
             let report = try await fleet.migrate(from: node)
@@ -57,6 +51,16 @@ struct Migrate: AsyncParsableCommand {
         }
         await fleet.close()
         await node.close()
+    }
+}
+
+/// Opens a node's store in `dataDir`; a missing or unreadable one exits 2 with the reason.
+func openNode(_ dataDir: String) throws -> GovernanceStore {
+    do {
+        return try GovernanceStore(directory: dataDir)
+    } catch {
+        printError("error: \(error)")
+        throw ExitCode(2)
     }
 }
 
