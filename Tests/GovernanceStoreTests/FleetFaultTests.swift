@@ -69,27 +69,38 @@ import Testing
     /// Four clients deploy through two replicas while PostgreSQL crashes and restarts twice; a
     /// client retries a failed request with the same key until it is answered, as a client of
     /// the API does. Every answered deploy is stored, each key has one deployment, and the
-    /// chain verifies.
+    /// chain verifies. A commit whose answer was lost and could not be settled before the
+    /// timeout is `unconfirmed`: its retry either decides afresh (it was not applied) or meets
+    /// the applied reservation, still in progress (no dispatcher runs here), as 409
+    /// `IDEMPOTENCY_CONFLICT`; the key then has its one deployment all the same.
     @Test func aRestartUnderLoadLosesNothingAcknowledged() async throws {
         let server = try TestPostgres()
         let database = try TestDatabase(server: server.url)
         let replicas = try await seededFleet(database, policy: testPolicy(maxConcurrent: 1000, dailyDeploy: 100_000), count: 2, timeout: .seconds(2))
         let perClient = 60
-        let acknowledged = try await withThrowingTaskGroup(of: [String: String].self) { group in
+        // Per key: the acknowledged deployment id, or nil when the answer was lost and the retry
+        // met the applied attempt.
+        let answers = try await withThrowingTaskGroup(of: [String: String?].self) { group in
             for client in 0..<4 {
                 group.addTask {
-                    var answered: [String: String] = [:]
+                    var answered: [String: String?] = [:]
                     for n in 0..<perClient {
                         let key = "c\(client)-\(n)"
+                        var unconfirmed = false
                         while true {
                             do {
                                 let decision = try await replicas[(client + n) % 2].decide(
                                     .deploy(deployIntent(summary: key)), by: owner, context: context(key))
+                                if unconfirmed, decision.code == .idempotencyConflict {
+                                    answered[key] = .some(nil)
+                                    break
+                                }
                                 #expect(decision.allowed, "\(key): \(decision.code.map(\.rawValue) ?? "")")
-                                if let id = decision.record?.id { answered[key] = id }
+                                answered[key] = decision.record?.id
                                 break
                             } catch let error as StoreError {
                                 #expect(error.kind == .unavailable || error.kind == .unconfirmed, "\(error)")
+                                unconfirmed = unconfirmed || error.kind == .unconfirmed
                                 try await Task.sleep(for: .milliseconds(50))
                             }
                         }
@@ -106,11 +117,15 @@ import Testing
             }
             return try await group.reduce(into: [:]) { $0.merge($1) { a, _ in a } }
         }
-        #expect(acknowledged.count == 4 * perClient)
+        #expect(answers.count == 4 * perClient, "every key answered")
         let stored = try await replicas[0].deployments()
         #expect(stored.count == 4 * perClient, "one deployment per key")
-        #expect(Set(stored.map(\.id)) == Set(acknowledged.values), "every acknowledged deployment is stored, and nothing else")
-        #expect(Set(stored.map(\.changeSummary)).count == stored.count)
+        let storedByKey = Dictionary(stored.map { ($0.changeSummary, [$0.id]) }, uniquingKeysWith: +)
+        #expect(Set(storedByKey.keys) == Set(answers.keys), "each key's deployment is stored, and nothing else")
+        for (key, id) in answers {
+            #expect(storedByKey[key]?.count == 1, "\(key): one deployment")
+            if let id { #expect(storedByKey[key] == [id], "\(key): the acknowledged deployment") }
+        }
         #expect(try await replicas[1].verifyAudit().isIntact)
     }
 }

@@ -3,6 +3,9 @@ public import Audit
 public import Logging
 import PostgresNIO
 import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
 import FoundationEssentials
 import Synchronization
 
@@ -452,8 +455,8 @@ public final class FleetStore: GovernanceBackend, BatchBackend {
             }
         } catch let error as StoreError where error.kind == .unconfirmed {
             // The COMMIT was sent and its answer lost: the batch's token says whether it was applied.
-            guard let found = try? writerSession.rows("SELECT 1 FROM batches WHERE token = \(token)") else { throw error }
-            guard !found.isEmpty else {
+            guard let found = settle(token) else { throw error }
+            guard found else {
                 throw StoreError(.unavailable, path: path, "the connection to PostgreSQL failed at commit, and the batch was not applied; nothing was changed")
             }
             logger.notice("a commit's answer was lost; its batch was applied", metadata: ["jobs": "\(batch.count)"])
@@ -462,6 +465,19 @@ public final class FleetStore: GovernanceBackend, BatchBackend {
         guard let applied = result else { throw StoreError(.unconfirmed, path: path, "the batch's outcomes were lost; its outcome is unknown") }
         if let (generation, snapshot) = applied.published { publishPolicy(generation: generation, snapshot) }
         return applied.outcomes
+    }
+
+    /// Whether the batch with `token` was applied, asked until the database answers or the store's
+    /// timeout has passed (a restarting server answers within moments); nil if it never answered.
+    private func settle(_ token: String) -> Bool? {
+        let deadline = ContinuousClock.now + timeout
+        var pause = Duration.milliseconds(50)
+        while true {
+            if let rows = try? writerSession.rows("SELECT 1 FROM batches WHERE token = \(token)") { return !rows.isEmpty }
+            guard ContinuousClock.now + pause < deadline else { return nil }
+            usleep(UInt32(pause / .microseconds(1)))
+            pause = min(pause * 2, .milliseconds(500))
+        }
     }
 
     private func applyLocked(_ first: [WriteWork], more: () -> [WriteWork], _ session: SQLSession, token: String, now: Timestamp) throws
