@@ -66,6 +66,9 @@ struct Execution {
         return Date().timeIntervalSince(started) >= outcome.afterSeconds ? outcome.status : "RUNNING"
     }
 
+    /// The trigger's parameters as JSON (sorted keys), written once when the execution starts.
+    var parametersJSON: [UInt8]
+
     var json: [String: Any] {
         let status = self.status
         var stage: [String: Any] = ["type": "deploy", "name": "Deploy", "status": status]
@@ -77,6 +80,49 @@ struct Execution {
             "stages": [stage],
         ]
     }
+
+    /// `json` serialised (sorted keys), written by hand: the answer to `GET /pipelines/{id}`,
+    /// asked about every running execution every few seconds, which Foundation's serialiser
+    /// made the emulator's largest cost on the cores the service under test shares.
+    var jsonBytes: [UInt8] {
+        let status = self.status
+        var out: [UInt8] = []
+        out.reserveCapacity(320 + parametersJSON.count)
+        func raw(_ text: String) { out.append(contentsOf: text.utf8) }
+        func string(_ text: String) { out.append(contentsOf: jsonString(text)) }
+        raw("{\"application\":"); string(application)
+        raw(",\"id\":"); string(id)
+        raw(",\"name\":"); string(pipeline)
+        raw(",\"stages\":[{")
+        if status == "TERMINAL" { raw("\"context\":{\"error\":\"deploy stage failed: connection refused by target\"},") }
+        raw("\"name\":\"Deploy\",\"status\":"); string(status)
+        raw(",\"type\":\"deploy\"}],\"startTime\":\(Int(started.timeIntervalSince1970 * 1000))")
+        raw(",\"status\":"); string(status)
+        raw(",\"trigger\":{\"correlationId\":")
+        if let correlationId { string(correlationId) } else { raw("null") }
+        raw(",\"parameters\":"); out.append(contentsOf: parametersJSON)
+        raw(",\"type\":"); string(triggerType)
+        raw(",\"user\":"); string(user ?? "anonymous")
+        raw("}}")
+        return out
+    }
+}
+
+/// `text` as a JSON string literal.
+func jsonString(_ text: String) -> [UInt8] {
+    var out: [UInt8] = [UInt8(ascii: "\"")]
+    for byte in text.utf8 {
+        switch byte {
+        case UInt8(ascii: "\""): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
+        case UInt8(ascii: "\\"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
+        case 0..<0x20:
+            let hex = Array("0123456789abcdef".utf8)
+            out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hex[Int(byte >> 4)], hex[Int(byte & 0xF)]])
+        default: out.append(byte)
+        }
+    }
+    out.append(UInt8(ascii: "\""))
+    return out
 }
 
 /// One request the emulator received (for tests to inspect).
@@ -137,7 +183,8 @@ final class EmulatorState: @unchecked Sendable {
             let outcome = d.outcomes.last { $0.pipeline == pipeline || $0.pipeline == "*" } ?? defaultOutcome
             let execution = Execution(
                 id: UUID().uuidString.lowercased(), application: application, pipeline: pipeline, user: user,
-                parameters: parameters, started: Date(), outcome: outcome, correlationId: correlationId, triggerType: triggerType)
+                parameters: parameters, started: Date(), outcome: outcome, correlationId: correlationId, triggerType: triggerType,
+                parametersJSON: Array((try? JSONSerialization.data(withJSONObject: parameters, options: [.sortedKeys])) ?? Foundation.Data("{}".utf8)))
             d.executions[execution.id] = execution
             d.order.append(execution.id)
             if let correlationId { d.correlated[correlationId] = execution.id }

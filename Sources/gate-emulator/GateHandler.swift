@@ -114,16 +114,17 @@ final class GateHandler: ChannelInboundHandler, @unchecked Sendable {
     private func serve(
         segments: [String], method: HTTPMethod, query: [String: String], body: [UInt8], headers: [String: String], context: ChannelHandlerContext
     ) {
-        let object = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any] ?? [:]
+        // Only the control endpoints read a body here (a trigger's is read by `start`).
+        let object = segments.first == "_emulator" ? (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any] ?? [:] : [:]
         switch (method, segments.count, segments.first) {
         case (.GET, 1, "health"):
             respond(context, status: 200, json: ["status": "UP"])
         case (.POST, 3, "pipelines"):
             let execution = start(segments: segments, body: body, headers: headers)
-            respond(context, status: 202, json: ["ref": "/pipelines/\(execution.id)"])
+            respond(context, status: 202, bytes: Array("{\"ref\":".utf8) + jsonString("/pipelines/\(execution.id)") + [UInt8(ascii: "}")], contentType: "application/json")
         case (.GET, 2, "pipelines"):
             if let execution = state.execution(segments[1]) {
-                respond(context, status: 200, json: execution.json)
+                respond(context, status: 200, bytes: execution.jsonBytes, contentType: "application/json")
             } else {
                 respond(context, status: 404, json: ["error": "Execution not found"])
             }

@@ -24,6 +24,26 @@ import Testing
         GateClient(configuration: GateConfiguration(baseURL: emulator.baseURL, authentication: auth, requestTimeoutMs: timeoutMs))
     }
 
+    /// The emulator writes an execution's answer by hand: it must be the same JSON as the
+    /// listing's, which Foundation serialises, whatever the trigger carried — while running, and
+    /// ended in failure (with the stage's error).
+    @Test func anExecutionAnswersAsItIsListed() throws {
+        let emulator = try EmulatorProcess(["--run-seconds", "60"])
+        let trigger = #"{"type": "manual", "correlationId": "dxcp-q\"\\é", "parameters": {"service": "a\"b\\c\nd\u0001", "n": 7, "ok": true, "list": ["x", 1]}}"#
+        let started = try emulator.control("/pipelines/demo-app/demo-deploy", trigger)
+        let ref = try #require(try JSONSerialization.jsonObject(with: Data(started.utf8)) as? [String: Any])["ref"] as? String
+        let id = try #require(ref?.split(separator: "/").last.map(String.init))
+        for status in ["RUNNING", "TERMINAL"] {
+            if status != "RUNNING" { try emulator.control("/_emulator/executions/\(id)", #"{"status": "\#(status)"}"#) }
+            let one = try #require(try JSONSerialization.jsonObject(with: Data(emulator.control("/pipelines/\(id)", "GET").utf8)) as? NSDictionary)
+            let listed = try #require(try JSONSerialization.jsonObject(with: Data(emulator.control("/applications/demo-app/pipelines", "GET").utf8)) as? [NSDictionary])
+            #expect(listed.count == 1)
+            #expect(one == listed.first, "\(one)")
+            #expect(one["status"] as? String == status)
+            #expect((one["trigger"] as? NSDictionary)?["correlationId"] as? String == "dxcp-q\"\\é")
+        }
+    }
+
     @Test func triggerSendsThePayloadAndHeadersAndReturnsTheExecution() async throws {
         let emulator = try EmulatorProcess(["--run-seconds", "60"])
         let client = Self.client(emulator)
