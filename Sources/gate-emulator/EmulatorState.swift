@@ -108,6 +108,44 @@ struct Execution {
     }
 }
 
+/// A value parsed by `JSONSerialization` as JSON again, keys sorted.
+func jsonBytes(_ value: Any) -> [UInt8] {
+    var out: [UInt8] = []
+    func write(_ value: Any) {
+        switch value {
+        case let text as String:
+            out.append(contentsOf: jsonString(text))
+        case let object as [String: Any]:
+            out.append(UInt8(ascii: "{"))
+            for (n, key) in object.keys.sorted().enumerated() {
+                if n > 0 { out.append(UInt8(ascii: ",")) }
+                out.append(contentsOf: jsonString(key))
+                out.append(UInt8(ascii: ":"))
+                write(object[key] as Any)
+            }
+            out.append(UInt8(ascii: "}"))
+        case let array as [Any]:
+            out.append(UInt8(ascii: "["))
+            for (n, element) in array.enumerated() {
+                if n > 0 { out.append(UInt8(ascii: ",")) }
+                write(element)
+            }
+            out.append(UInt8(ascii: "]"))
+        case let number as NSNumber:
+            // JSONSerialization gives booleans the type code "c", integers "i", "l" or "q".
+            switch String(cString: number.objCType) {
+            case "c": out.append(contentsOf: (number.boolValue ? "true" : "false").utf8)
+            case "f", "d": out.append(contentsOf: "\(number.doubleValue)".utf8)
+            default: out.append(contentsOf: "\(number.int64Value)".utf8)
+            }
+        default:
+            out.append(contentsOf: "null".utf8)
+        }
+    }
+    write(value)
+    return out
+}
+
 /// `text` as a JSON string literal.
 func jsonString(_ text: String) -> [UInt8] {
     var out: [UInt8] = [UInt8(ascii: "\"")]
@@ -184,7 +222,7 @@ final class EmulatorState: @unchecked Sendable {
             let execution = Execution(
                 id: UUID().uuidString.lowercased(), application: application, pipeline: pipeline, user: user,
                 parameters: parameters, started: Date(), outcome: outcome, correlationId: correlationId, triggerType: triggerType,
-                parametersJSON: Array((try? JSONSerialization.data(withJSONObject: parameters, options: [.sortedKeys])) ?? Foundation.Data("{}".utf8)))
+                parametersJSON: jsonBytes(parameters))
             d.executions[execution.id] = execution
             d.order.append(execution.id)
             if let correlationId { d.correlated[correlationId] = execution.id }

@@ -29,7 +29,7 @@ import Testing
     /// ended in failure (with the stage's error).
     @Test func anExecutionAnswersAsItIsListed() throws {
         let emulator = try EmulatorProcess(["--run-seconds", "60"])
-        let trigger = #"{"type": "manual", "correlationId": "dxcp-q\"\\é", "parameters": {"service": "a\"b\\c\nd\u0001", "n": 7, "ok": true, "list": ["x", 1]}}"#
+        let trigger = #"{"type": "manual", "correlationId": "dxcp-q\"\\é", "parameters": {"service": "a\"b\\c\nd\u0001", "n": 7, "z": 0, "f": 1.5, "ok": true, "no": false, "nil": null, "list": ["x", 1, {"k": [true]}]}}"#
         let started = try emulator.control("/pipelines/demo-app/demo-deploy", trigger)
         let ref = try #require(try JSONSerialization.jsonObject(with: Data(started.utf8)) as? [String: Any])["ref"] as? String
         let id = try #require(ref?.split(separator: "/").last.map(String.init))
