@@ -66,6 +66,43 @@ import Testing
         await replica.close()
     }
 
+    /// The connection is cut as `COMMIT` is sent, while the server is still committing: here it
+    /// waits for a synchronous standby that does not answer (its WAL flushed, its token not yet
+    /// visible). The replica must not take the missing token for "not applied": it waits for the
+    /// committing transaction to end, and when it does not end within the timeout, the outcome is
+    /// unconfirmed. Once the standby requirement is lifted, the commit completes: the deployment
+    /// is there, and a retry of its key meets it.
+    @Test func aCommitStillUnderWayWhenItsAnswerIsLostIsNeverCalledUnapplied() async throws {
+        let server = try TestPostgres()
+        let database = try TestDatabase(server: server.url)
+        _ = try await seededFleet(database, policy: testPolicy(maxConcurrent: 10, dailyDeploy: 100), count: 1, timeout: .seconds(2))
+        var url = try #require(URLComponents(string: database.url))
+        let proxy = try CommitCuttingProxy(host: try #require(url.host), port: try #require(url.port))
+        url.port = proxy.port
+        let proxied = try #require(url.string.flatMap(PostgresLocation.init(url:)))
+        let replica = try FleetStore(location: proxied, options: .init(readers: 1, timeout: .seconds(2)))
+
+        try database.psql("ALTER SYSTEM SET synchronous_standby_names = 'dxcp_absent_standby'")
+        try database.psql("SELECT pg_reload_conf()")
+        proxy.arm(.cutAsItIsSent)
+        let error = await #expect(throws: StoreError.self) {
+            try await replica.decide(.deploy(deployIntent(summary: "a")), by: owner, context: context("a", id: "dep-a"), requestId: nil)
+        }
+        #expect(proxy.faultsApplied == 1)
+        #expect(error?.kind == .unconfirmed, "never \"nothing was changed\": \(String(describing: error))")
+        try database.psql("ALTER SYSTEM RESET synchronous_standby_names")
+        try database.psql("SELECT pg_reload_conf()")
+        var committed = false
+        for _ in 0..<100 where !committed {
+            committed = try database.psql("SELECT count(*) FROM deployments WHERE id = 'dep-a'") == "1"
+            if !committed { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(committed, "the commit completed once no standby was required")
+        #expect(try await replica.decide(.deploy(deployIntent(summary: "a")), by: owner, context: context("a", id: "dep-a2"), requestId: nil).code == .idempotencyConflict)
+        #expect(try await replica.verifyAudit().isIntact)
+        await replica.close()
+    }
+
     /// Four clients deploy through two replicas while PostgreSQL crashes and restarts twice; a
     /// client retries a failed request with the same key until it is answered, as a client of
     /// the API does. Every answered deploy is stored, each key has one deployment, and the

@@ -5,9 +5,9 @@ import Glibc
 #endif
 
 /// A TCP proxy in front of a PostgreSQL server that can fail the next `COMMIT` of any connection
-/// through it, once: either the commit reaches the server and its answer is lost (the connection
-/// is cut as the answer comes back), or the commit never reaches the server (the connection is
-/// cut instead of sending it). Everything else passes through unchanged. It reads the frontend
+/// through it, once: the commit reaches the server and its answer is lost (the connection is cut
+/// as the answer comes back, or as the commit is sent), or the commit never reaches the server
+/// (the connection is cut instead of sending it). Everything else passes through unchanged. It reads the frontend
 /// protocol's message frames (a type byte and a length; the first message has no type byte) to
 /// find a `Parse` or `Query` message whose text is `COMMIT`.
 public final class CommitCuttingProxy: Sendable {
@@ -17,6 +17,9 @@ public final class CommitCuttingProxy: Sendable {
         case loseTheAnswer
         /// The commit never reaches the server; the client's connection is cut.
         case neverArrive
+        /// The commit reaches the server, and the client's connection is cut at once, while the
+        /// server may still be committing.
+        case cutAsItIsSent
     }
 
     /// The proxy's loopback port.
@@ -126,6 +129,11 @@ public final class CommitCuttingProxy: Sendable {
                     case .neverArrive:
                         // What came before the commit is sent; the commit is not.
                         if !out.isEmpty { _ = out.withUnsafeBytes { write(server, $0.baseAddress, $0.count) } }
+                        return
+                    case .cutAsItIsSent:
+                        // The commit and what came with it (its Bind, Execute and Sync) are sent.
+                        out += message + buffer
+                        _ = out.withUnsafeBytes { write(server, $0.baseAddress, $0.count) }
                         return
                     case .loseTheAnswer:
                         // From here on, the server's answers are dropped and the client is cut.

@@ -469,11 +469,20 @@ public final class FleetStore: GovernanceBackend, BatchBackend {
 
     /// Whether the batch with `token` was applied, asked until the database answers or the store's
     /// timeout has passed (a restarting server answers within moments); nil if it never answered.
+    ///
+    /// The question waits for the fleet lock first: a `COMMIT` the server received goes on after
+    /// the client gave up (flushing, waiting for a synchronous standby) and holds the lock until
+    /// its transaction ends, and only then is its token visible. So the answer is taken once
+    /// the sent transaction has ended either way, never while it is still committing.
     private func settle(_ token: String) -> Bool? {
         let deadline = ContinuousClock.now + timeout
         var pause = Duration.milliseconds(50)
         while true {
-            if let rows = try? writerSession.rows("SELECT 1 FROM batches WHERE token = \(token)") { return !rows.isEmpty }
+            let rows = try? writerSession.rolledBack {
+                _ = try writerSession.rows("SELECT 1 FROM fleet_head FOR UPDATE")
+                return try writerSession.rows("SELECT 1 FROM batches WHERE token = \(token)")
+            }
+            if let rows { return !rows.isEmpty }
             guard ContinuousClock.now + pause < deadline else { return nil }
             usleep(UInt32(pause / .microseconds(1)))
             pause = min(pause * 2, .milliseconds(500))

@@ -93,7 +93,17 @@ final class SQLSession: Sendable {
             // little longer as a backstop.
             // The schema's functions look rows up by key: their plans are kept generic (an index
             // lookup whatever the keys), not planned again on every call.
-            let setup = "SELECT set_config('statement_timeout', '\(Int64(timeout / .milliseconds(1)))', false), set_config('plan_cache_mode', 'force_generic_plan', false)"
+            // A session left idle inside a transaction (its client partitioned away or frozen
+            // while holding the fleet lock) is ended by the server after the same timeout, so it
+            // cannot hold every replica's writes. A commit is durable before it is answered even
+            // where the database's default says otherwise (`synchronous_commit = off`); any stronger
+            // setting (a synchronous standby) is kept.
+            let ms = Int64(timeout / .milliseconds(1))
+            let setup = """
+                SELECT set_config('statement_timeout', '\(ms)', false), set_config('idle_in_transaction_session_timeout', '\(ms)', false),
+                  set_config('plan_cache_mode', 'force_generic_plan', false),
+                  CASE WHEN current_setting('synchronous_commit') = 'off' THEN set_config('synchronous_commit', 'on', false) END
+                """
             _ = try wait(for: connection.query(PostgresQuery(unsafeSQL: setup), logger: logger), onTimeout: { self.drop(connection) })
             return connection
         } catch {
@@ -216,6 +226,24 @@ final class SQLSession: Sendable {
             throw StoreError(.unconfirmed, path: location.description, "PostgreSQL did not confirm the commit (\(Self.reason(error))); its outcome is unknown")
         }
         return value
+    }
+
+    /// Runs `body` in a transaction that is rolled back, never committed: for questions that
+    /// take locks only to wait for other transactions (a commit would write, and wait for a
+    /// synchronous standby).
+    func rolledBack<T>(_ body: () throws -> T) throws -> T {
+        try execute("BEGIN")
+        state.withLock { $0.inTransaction = true }
+        defer { state.withLock { $0.inTransaction = false } }
+        do {
+            let value = try body()
+            try execute("ROLLBACK")
+            return value
+        } catch {
+            state.withLock { $0.pending = [] }
+            try? execute("ROLLBACK")
+            throw error
+        }
     }
 
     /// Disconnects (waiting for the socket to close, unless called on the connection's own event
