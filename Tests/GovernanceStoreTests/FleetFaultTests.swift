@@ -103,6 +103,43 @@ import Testing
         await replica.close()
     }
 
+    /// The database becomes unreachable (a partition: connections hang, nothing answers) with
+    /// many decisions queued. The batch that meets it fails after the timeout; what queued behind
+    /// it is refused at once, with nothing changed, instead of each batch spending a timeout of
+    /// its own on a connection attempt.
+    @Test func anUnreachableDatabaseRefusesWhatQueuedAtOnce() async throws {
+        let database = try TestDatabase()
+        _ = try await seededFleet(database, policy: testPolicy(maxConcurrent: 1000, dailyDeploy: 10_000), count: 1)
+        var url = try #require(URLComponents(string: database.url))
+        let proxy = try CommitCuttingProxy(host: try #require(url.host), port: try #require(url.port))
+        url.port = proxy.port
+        let proxied = try #require(url.string.flatMap(PostgresLocation.init(url:)))
+        let replica = try FleetStore(location: proxied, options: .init(maxBatch: 4, readers: 1, timeout: .seconds(1)))
+        #expect(try await replica.decide(.deploy(deployIntent(summary: "before")), by: owner, context: context("before"), requestId: nil).allowed)
+
+        proxy.becomeUnreachable()
+        let kinds = await withTaskGroup(of: StoreError.Kind?.self) { group in
+            for n in 0..<40 {
+                group.addTask {
+                    do {
+                        _ = try await replica.decide(.deploy(deployIntent(summary: "d\(n)")), by: owner, context: context("d\(n)"), requestId: nil)
+                        return nil
+                    } catch let error as StoreError {
+                        return error.kind
+                    } catch {
+                        return .storage
+                    }
+                }
+            }
+            return await group.reduce(into: [StoreError.Kind?]()) { $0.append($1) }
+        }
+        #expect(kinds.allSatisfy { $0 == .unavailable || $0 == .unconfirmed }, "\(kinds)")
+        // Ten batches' worth were queued; one (or two, racing the first failure) tried to connect.
+        #expect(proxy.connectionsWhileUnreachable <= 2, "\(proxy.connectionsWhileUnreachable) connection attempts")
+        #expect(try database.psql("SELECT count(*) FROM deployments") == "1", "nothing of the refused decisions")
+        await replica.close()
+    }
+
     /// Four clients deploy through two replicas while PostgreSQL crashes and restarts twice; a
     /// client retries a failed request with the same key until it is answered, as a client of
     /// the API does. Every answered deploy is stored, each key has one deployment, and the

@@ -30,6 +30,13 @@ public final class CommitCuttingProxy: Sendable {
     /// How many commits a fault was applied to.
     public var faultsApplied: Int { applied.load(ordering: .relaxed) }
     private let applied = Atomic<Int>(0)
+    /// Whether the server has become unreachable: nothing more is forwarded, and new connections
+    /// are accepted and left unanswered (a partitioned or frozen server).
+    private let blackHoled = Atomic<Bool>(false)
+    private let held = Mutex<[Int32]>([])
+    /// Connections accepted since the server became unreachable.
+    public var connectionsWhileUnreachable: Int { unreachableAccepts.load(ordering: .relaxed) }
+    private let unreachableAccepts = Atomic<Int>(0)
 
     /// Listens on a free loopback port, forwarding to `host`:`port`.
     public init(host: String, port: Int) throws {
@@ -37,6 +44,12 @@ public final class CommitCuttingProxy: Sendable {
         (listener, self.port) = try loopbackSocket(listening: true)
         let thread = Thread { [self] in accepting() }
         thread.start()
+    }
+
+    /// From now on nothing reaches the server and nothing comes back: clients wait until they
+    /// give up, as behind a network partition.
+    public func becomeUnreachable() {
+        blackHoled.store(true, ordering: .relaxed)
     }
 
     /// Applies `fault` to the next `COMMIT` that passes, once.
@@ -48,6 +61,11 @@ public final class CommitCuttingProxy: Sendable {
         while true {
             let client = accept(listener, nil, nil)
             guard client >= 0 else { return }
+            if blackHoled.load(ordering: .relaxed) {
+                unreachableAccepts.add(1, ordering: .relaxed)
+                held.withLock { $0.append(client) }
+                continue
+            }
             guard let server = try? connectToTarget() else {
                 close(client)
                 continue
@@ -112,6 +130,7 @@ public final class CommitCuttingProxy: Sendable {
         while true {
             let count = read(client, &chunk, chunk.count)
             guard count > 0 else { return }
+            if blackHoled.load(ordering: .relaxed) { continue }
             buffer += chunk[0..<count]
             var out: [UInt8] = []
             while true {
