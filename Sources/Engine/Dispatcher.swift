@@ -122,8 +122,20 @@ public final class Dispatcher: Sendable {
         // a record still queued here: the record is committed before the answer (DECISIONS 80).
         if store.sharedByReplicas {
             do {
-                _ = try await store.recordDispatch(
+                let recorded = try await store.recordDispatch(
                     deploymentId: record.id, executionId: execution.id, executionURL: execution.url, now: now, reservation: record)
+                if recorded?.engineExecutionId != execution.id {
+                    // The fleet's reconciler released this reservation while the trigger was on
+                    // its way (it waits out the longest call timeout a live replica publishes, so
+                    // only a replica it could not see sends this late): Gate runs an execution
+                    // nothing tracks. That is never answered as a deployment.
+                    logger.error("the engine started an execution for a reservation already released; it is not tracked", metadata: [
+                        "deployment_id": "\(record.id)", "execution_id": "\(execution.id)", "request_id": "\(requestId)",
+                    ])
+                    live.end(record.id)
+                    return .unconfirmed(record, EngineError(.engineCallFailed, delivery: .ambiguous,
+                        "Gate started execution \(execution.id) after the reservation of \(record.id) was released; check that execution in Spinnaker"))
+                }
             } catch {
                 logger.error("recording the execution failed; the reconciler will record it", metadata: [
                     "deployment_id": "\(record.id)", "execution_id": "\(execution.id)", "error": "\(error)",

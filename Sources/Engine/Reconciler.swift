@@ -59,7 +59,10 @@ public final class Reconciler: Sendable {
     /// One pass over the outbox at `now`.
     public func reconcileOnce(now: Timestamp, requestId: String) async throws -> Report {
         var report = Report()
-        let timeoutMicros = Int64(gate.configuration.requestTimeoutMs) * 1_000
+        // In a fleet, another replica may trigger with a longer call timeout (a rolling change of
+        // it): its triggers are waited out too.
+        let timeoutMs = max(gate.configuration.requestTimeoutMs, try await store.longestEngineTimeoutMs() ?? 0)
+        let timeoutMicros = Int64(timeoutMs) * 1_000
         let graceMicros = 2 * timeoutMicros, confirmationMicros = timeoutMicros
         var waiting: [Timestamp] = []
         let orders = try await store.pendingDispatches()

@@ -40,6 +40,9 @@ public protocol GovernanceBackend: AnyObject, Sendable {
     func slotHolders() async throws(StoreError) -> [ActiveDeployment]
     /// Reservations whose engine trigger is neither recorded nor released (for the reconciler).
     func pendingDispatches() async throws(StoreError) -> [DispatchOrder]
+    /// The longest Gate call timeout another process deciding on this state may trigger with (a
+    /// fleet's live replicas publish theirs); nil when no other process dispatches.
+    func longestEngineTimeoutMs() async throws(StoreError) -> Int?
     /// A page of the audit log, newest first.
     func auditEvents(_ query: AuditQuery) async throws(StoreError) -> (entries: [AuditEntry], next: UInt64?)
     /// Whether other processes decide on this state too (a fleet's replicas): then a write queued

@@ -416,6 +416,9 @@ public final class GovernanceStore: GovernanceBackend, BatchBackend {
     /// One node: every request is decided by this process's one writer.
     public var sharedByReplicas: Bool { false }
 
+    /// One node dispatches alone.
+    public func longestEngineTimeoutMs() async throws(StoreError) -> Int? { nil }
+
     /// One node runs its own background work.
     public func leadsBackgroundWork() async -> Bool { true }
 

@@ -111,7 +111,9 @@ struct Serve: AsyncParsableCommand {
                 // The schema is created or brought up to date on start (replicas starting together wait for each other).
                 store = try FleetStore(
                     location: location,
-                    options: .init(migrate: true, maxQueue: writeQueueLimit, readers: readers, timeout: .milliseconds(timeoutMs), commitObserver: observer),
+                    options: .init(
+                        migrate: true, maxQueue: writeQueueLimit, readers: readers, timeout: .milliseconds(timeoutMs),
+                        engineTimeoutMs: (gateUrl ?? env["DXCP_SPINNAKER_GATE_URL"]) == nil ? nil : engine.timeoutMs, commitObserver: observer),
                     logger: logger)
                 logger.info("state in PostgreSQL", metadata: ["database": "\(location)"])
             } else {

@@ -35,11 +35,16 @@ public final class FleetStore: GovernanceBackend, BatchBackend {
         public var timeout: Duration
         /// Told of every commit: pieces of work in it, time applying them, time committing.
         public var commitObserver: (@Sendable (Int, Duration, Duration) -> Void)?
+        /// The Gate call timeout this replica's dispatcher triggers with (nil without a Gate),
+        /// published to the fleet in its sessions' `application_name`: the reconciler waits out
+        /// the longest of the live replicas' before it touches a reservation (DECISIONS 83).
+        public var engineTimeoutMs: Int?
 
         public init(
             migrate: Bool = false, maxBatch: Int = 256, maxQueue: Int = 4096, readers: Int = 4, timeout: Duration = .seconds(5),
-            commitObserver: (@Sendable (Int, Duration, Duration) -> Void)? = nil
+            engineTimeoutMs: Int? = nil, commitObserver: (@Sendable (Int, Duration, Duration) -> Void)? = nil
         ) {
+            self.engineTimeoutMs = engineTimeoutMs
             self.migrate = migrate
             self.timeout = timeout
             self.commitObserver = commitObserver
@@ -63,6 +68,8 @@ public final class FleetStore: GovernanceBackend, BatchBackend {
     private let leaseSession = Mutex<SQLSession?>(nil)
     private let leaseQueue = DispatchQueue(label: "dxcp.fleet.lease")
     private let policyCache = Mutex<(generation: UInt64, snapshot: PolicySnapshot)?>(nil)
+    /// Every session's `application_name`.
+    private let applicationName: String
 
     /// Connects to the database at `location`; with `options.migrate`, creates or upgrades its
     /// schema first.
@@ -70,10 +77,14 @@ public final class FleetStore: GovernanceBackend, BatchBackend {
         self.location = location
         self.logger = logger
         self.timeout = options.timeout
-        writerSession = try SQLSession.connect(location, timeout: options.timeout, logger: logger)
+        let applicationName = "dxcp-policy" + (options.engineTimeoutMs.map { " engine_timeout_ms=\($0)" } ?? "")
+        self.applicationName = applicationName
+        writerSession = try SQLSession.connect(location, timeout: options.timeout, applicationName: applicationName, logger: logger)
         var readers: [(session: SQLSession, queue: DispatchQueue)] = []
         for n in 0..<max(1, options.readers) {
-            readers.append((try SQLSession.connect(location, timeout: options.timeout, logger: logger), DispatchQueue(label: "dxcp.fleet.reader.\(n)")))
+            readers.append((
+                try SQLSession.connect(location, timeout: options.timeout, applicationName: applicationName, logger: logger),
+                DispatchQueue(label: "dxcp.fleet.reader.\(n)")))
         }
         self.readers = readers
         writer = WritePath(maxBatch: options.maxBatch, maxQueue: options.maxQueue, observer: options.commitObserver)
@@ -367,6 +378,18 @@ public final class FleetStore: GovernanceBackend, BatchBackend {
 
     public var sharedByReplicas: Bool { true }
 
+    /// The longest Gate call timeout the replicas connected now publish (their sessions'
+    /// `application_name`); a replica that died takes its own out with its sessions, and with
+    /// them every trigger it could still send.
+    public func longestEngineTimeoutMs() async throws(StoreError) -> Int? {
+        try await read { session in
+            try session.rows("""
+                SELECT max(substring(application_name FROM 'engine_timeout_ms=([0-9]{1,9})$')::int) FROM pg_stat_activity
+                WHERE datname = current_database() AND application_name LIKE 'dxcp-policy engine_timeout_ms=%'
+                """).first?.decode(Int?.self)
+        }
+    }
+
     /// The replica whose lease connection holds the fleet's advisory lock leads; PostgreSQL
     /// releases the lock when that connection ends (the replica died or lost the database), and
     /// the next replica to ask takes it over. Asking again while holding it keeps it.
@@ -375,7 +398,9 @@ public final class FleetStore: GovernanceBackend, BatchBackend {
             leaseQueue.async {
                 continuation.resume(returning: self.leaseSession.withLock { session in
                     do {
-                        if session == nil { session = try SQLSession.connect(self.location, timeout: self.timeout, logger: self.logger) }
+                        if session == nil {
+                            session = try SQLSession.connect(self.location, timeout: self.timeout, applicationName: self.applicationName, logger: self.logger)
+                        }
                         return try session?.rows("SELECT pg_try_advisory_lock(\(Self.leaseKey))").first?.decode(Bool.self) ?? false
                     } catch {
                         session = nil

@@ -58,15 +58,19 @@ final class SQLSession: Sendable {
     // that visible to the compiler and costs nothing uncontended.
     private let state = Mutex(State())
 
-    init(_ location: PostgresLocation, timeout: Duration, logger: Logger) {
+    /// The session's `application_name`: what the replica tells the fleet about itself.
+    let applicationName: String
+
+    init(_ location: PostgresLocation, timeout: Duration, applicationName: String = "dxcp-policy", logger: Logger) {
         self.location = location
         self.timeout = timeout
+        self.applicationName = applicationName
         self.logger = logger
     }
 
     /// Connects now, failing with the reason when the database cannot be reached.
-    static func connect(_ location: PostgresLocation, timeout: Duration, logger: Logger) throws(StoreError) -> SQLSession {
-        let session = SQLSession(location, timeout: timeout, logger: logger)
+    static func connect(_ location: PostgresLocation, timeout: Duration, applicationName: String = "dxcp-policy", logger: Logger) throws(StoreError) -> SQLSession {
+        let session = SQLSession(location, timeout: timeout, applicationName: applicationName, logger: logger)
         _ = try session.connection(reconnect: true)
         return session
     }
@@ -81,6 +85,7 @@ final class SQLSession: Sendable {
             host: location.host, port: location.port, username: location.username, password: location.password,
             database: location.database, tls: .disable)
         configuration.options.connectTimeout = .milliseconds(Int64(timeout / .milliseconds(1)))
+        configuration.options.additionalStartupParameters = [("application_name", applicationName)]
         let future = PostgresConnection.connect(
             on: MultiThreadedEventLoopGroup.singleton.next(), configuration: configuration,
             id: Self.nextID.add(1, ordering: .relaxed).newValue, logger: logger)
