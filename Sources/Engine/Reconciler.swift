@@ -69,60 +69,86 @@ public final class Reconciler: Sendable {
         let pendingIds = Set(orders.map(\.deploymentId))
         firstEmptyLook.withLock { $0 = $0.filter { pendingIds.contains($0.key) } }
         for order in orders {
-            guard let record = try await store.deployment(id: order.deploymentId) else { continue }
-            guard record.createdAt.microseconds <= now.microseconds - graceMicros, dispatcher?.isDispatching(record.id) != true else {
-                waiting.append(record.createdAt)
-                continue
-            }
-            let search: GateClient.Search
+            // A reservation that cannot be read or written is left for the next pass, and the
+            // pass goes on with the others.
             do {
-                search = try await gate.findExecution(
-                    application: record.spinnakerApplication, deploymentId: record.id, createdAt: record.createdAt,
-                    user: record.actor.engineUser, requestId: requestId)
+                try await reconcile(order, now: now, graceMicros: graceMicros, confirmationMicros: confirmationMicros, requestId: requestId,
+                    report: &report, waiting: &waiting)
             } catch {
-                logger.warning("cannot confirm a dispatch with the engine; keeping its reservation", metadata: [
-                    "deployment_id": "\(record.id)", "error": "\(error)",
+                logger.error("cannot reconcile a dispatch; keeping its reservation", metadata: [
+                    "deployment_id": "\(order.deploymentId)", "error": "\(error)",
                 ])
-                report.unresolved.append(record.id)
-                waiting.append(record.createdAt)
-                continue
-            }
-            switch search {
-            case .found(let execution):
-                firstEmptyLook.withLock { _ = $0.removeValue(forKey: record.id) }
-                _ = try await store.recordDispatch(
-                    deploymentId: record.id, executionId: execution.id,
-                    executionURL: "\(gate.configuration.baseURL)/pipelines/\(execution.id)", now: now)
-                if execution.state.isTerminal {
-                    // It already ended: its slot is freed now rather than at the poller's next pass.
-                    let failures = execution.failure(isRollback: record.kind == .rollback, at: now).map { [$0] } ?? []
-                    _ = try await store.recordEngineState(deploymentId: record.id, state: execution.state, failures: failures, now: now)
-                }
-                logger.info("dispatch confirmed: the engine runs it", metadata: ["deployment_id": "\(record.id)", "execution_id": "\(execution.id)"])
-                report.recorded.append(record.id)
-            case .none:
-                let first = firstEmptyLook.withLock { looks in
-                    // A clock stepped back re-arms the period rather than stretching it.
-                    if let first = looks[record.id], first.microseconds <= now.microseconds { return first }
-                    looks[record.id] = now
-                    return now
-                }
-                guard now.microseconds - first.microseconds >= confirmationMicros else {
-                    report.confirming.append(record.id)
-                    waiting.append(record.createdAt)
-                    continue
-                }
-                firstEmptyLook.withLock { _ = $0.removeValue(forKey: record.id) }
-                _ = try await store.releaseReservation(deploymentId: record.id, reason: "the engine has no execution for it", now: now)
-                logger.info("dispatch confirmed: the engine never started it; reservation released", metadata: ["deployment_id": "\(record.id)"])
-                report.released.append(record.id)
+                report.unresolved.append(order.deploymentId)
             }
         }
-        report.pending = waiting.count
+        // Neither recorded nor released: still pending (waiting for their grace or a second
+        // look, or left unresolved).
+        report.pending = orders.count - report.recorded.count - report.released.count
         if let oldest = waiting.min(by: { $0.microseconds < $1.microseconds }) {
             report.oldestPendingSeconds = max(0, Double(now.microseconds - oldest.microseconds) / 1_000_000)
         }
         return report
+    }
+
+    /// Resolves one reservation, or leaves it waiting.
+    private func reconcile(
+        _ order: DispatchOrder, now: Timestamp, graceMicros: Int64, confirmationMicros: Int64, requestId: String, report: inout Report,
+        waiting: inout [Timestamp]
+    ) async throws {
+        guard let record = try await store.deployment(id: order.deploymentId) else {
+            // An outbox entry always has its reservation (both are written and removed together);
+            // one without is reported each pass, never touched.
+            logger.error("a dispatch order has no reservation; leaving it", metadata: ["deployment_id": "\(order.deploymentId)"])
+            report.unresolved.append(order.deploymentId)
+            return
+        }
+        guard record.createdAt.microseconds <= now.microseconds - graceMicros, dispatcher?.isDispatching(record.id) != true else {
+            waiting.append(record.createdAt)
+            return
+        }
+        let search: GateClient.Search
+        do {
+            search = try await gate.findExecution(
+                application: record.spinnakerApplication, deploymentId: record.id, createdAt: record.createdAt,
+                user: record.actor.engineUser, requestId: requestId)
+        } catch {
+            logger.warning("cannot confirm a dispatch with the engine; keeping its reservation", metadata: [
+                "deployment_id": "\(record.id)", "error": "\(error)",
+            ])
+            report.unresolved.append(record.id)
+            waiting.append(record.createdAt)
+            return
+        }
+        switch search {
+        case .found(let execution):
+            firstEmptyLook.withLock { _ = $0.removeValue(forKey: record.id) }
+            _ = try await store.recordDispatch(
+                deploymentId: record.id, executionId: execution.id,
+                executionURL: "\(gate.configuration.baseURL)/pipelines/\(execution.id)", now: now)
+            if execution.state.isTerminal {
+                // It already ended: its slot is freed now rather than at the poller's next pass.
+                let failures = execution.failure(isRollback: record.kind == .rollback, at: now).map { [$0] } ?? []
+                _ = try await store.recordEngineState(deploymentId: record.id, state: execution.state, failures: failures, now: now)
+            }
+            logger.info("dispatch confirmed: the engine runs it", metadata: ["deployment_id": "\(record.id)", "execution_id": "\(execution.id)"])
+            report.recorded.append(record.id)
+        case .none:
+            let first = firstEmptyLook.withLock { looks in
+                // A clock stepped back re-arms the period rather than stretching it.
+                if let first = looks[record.id], first.microseconds <= now.microseconds { return first }
+                looks[record.id] = now
+                return now
+            }
+            guard now.microseconds - first.microseconds >= confirmationMicros else {
+                report.confirming.append(record.id)
+                waiting.append(record.createdAt)
+                return
+            }
+            firstEmptyLook.withLock { _ = $0.removeValue(forKey: record.id) }
+            _ = try await store.releaseReservation(deploymentId: record.id, reason: "the engine has no execution for it", now: now)
+            logger.info("dispatch confirmed: the engine never started it; reservation released", metadata: ["deployment_id": "\(record.id)"])
+            report.released.append(record.id)
+        }
     }
 
     /// Reconciles every `interval` until the task is cancelled; while Gate cannot be asked, waits

@@ -19,7 +19,7 @@ import Testing
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("dxcp-dispatch-\(UUID().uuidString)").path
         let store: any GovernanceBackend
 
-        init(_ backend: Backend = .lmdb, dailyDeployQuota: Int = 25) async throws {
+        init(_ backend: Backend = .lmdb, dailyDeployQuota: Int = 25, maxConcurrent: Int? = nil) async throws {
             switch backend {
             case .lmdb:
                 store = try GovernanceStore(directory: dir, options: .init(mapSize: 64 << 20, create: true))
@@ -28,7 +28,8 @@ import Testing
                 store = try FleetStore(location: location, options: .init(migrate: true, readers: 2))
             }
             let policy = PolicySnapshot(
-                deliveryGroups: [DeliveryGroup(id: "default", name: "Default", owners: ["owner@example.com"], services: ["demo-service"], allowedRecipes: ["default"])],
+                deliveryGroups: [DeliveryGroup(id: "default", name: "Default", owners: ["owner@example.com"], services: ["demo-service"], allowedRecipes: ["default"],
+                    guardrails: Guardrails(maxConcurrentDeployments: maxConcurrent))],
                 recipes: [Recipe(id: "default", name: "Default", spinnakerApplication: "demo-app", deployPipeline: "demo-deploy",
                     rollbackPipeline: "rollback-demo-service", effectiveBehaviorSummary: "Standard")],
                 services: [ServiceEntry(name: "demo-service", allowedRecipes: ["default"])],

@@ -57,4 +57,26 @@ import Testing
         #expect(try DispatchTests.executions(emulator, for: reserved.id) == 1)
         #expect(try await fixture.store.deployment(id: reserved.id) == nil)
     }
+
+    /// One reservation that cannot be read (its stored record damaged) and one whose record is
+    /// missing (an outbox entry without its reservation) do not stop a pass: the others are
+    /// still asked about, and both are reported unresolved and counted pending, every pass.
+    @Test func aReservationThatCannotBeReadDoesNotStopThePass() async throws {
+        let fixture = try await DispatchTests.Fixture(.postgres, maxConcurrent: 3)
+        let location = try #require((fixture.store as? FleetStore)?.location)
+        let emulator = try EmulatorProcess(["--run-seconds", "60"])
+        let gate = GateClient(configuration: GateConfiguration(baseURL: emulator.baseURL, requestTimeoutMs: 1_000))
+        let reconciler = Reconciler(store: fixture.store, gate: gate, dispatcher: nil)
+        // Ids follow their times, so the pass meets the damaged one first.
+        let damaged = try await fixture.reserve("k1", at: DispatchTests.start)
+        let orphaned = try await fixture.reserve("k2", at: DispatchTests.start.adding(seconds: 1))
+        let sound = try await fixture.reserve("k3", at: DispatchTests.start.adding(seconds: 2))
+        try TestDatabase.psql(location.description, "UPDATE deployments SET record = '{\"damaged\": true}' WHERE id = '\(damaged.id)'")
+        try TestDatabase.psql(location.description, "DELETE FROM deployments WHERE id = '\(orphaned.id)'")
+
+        let report = try await reconciler.reconcileOnce(now: DispatchTests.start.adding(seconds: 10), requestId: "r")
+        #expect(report.confirming == [sound.id], "the sound reservation is looked at")
+        #expect(Set(report.unresolved) == [damaged.id, orphaned.id])
+        #expect(report.pending == 3)
+    }
 }

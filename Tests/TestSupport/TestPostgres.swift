@@ -41,7 +41,7 @@ public struct TestDatabase: Sendable {
     public func psql(_ sql: String) throws -> String { try Self.psql(url, sql) }
 
     @discardableResult
-    static func psql(_ url: String, _ sql: String) throws -> String {
+    public static func psql(_ url: String, _ sql: String) throws -> String {
         let run = try runToEnd(URL(fileURLWithPath: "/usr/bin/psql"), [url, "-XAtq", "-v", "ON_ERROR_STOP=1", "-c", sql])
         guard run.status == 0 else { throw SetupError(message: "psql failed: \(run.err)") }
         return run.out.trimmingCharacters(in: .whitespacesAndNewlines)
