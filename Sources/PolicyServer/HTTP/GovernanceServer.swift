@@ -381,8 +381,14 @@ public final class GovernanceServer: Sendable {
         if let dispatcher {
             outcome = await dispatcher.dispatch(record, requestId: requestId)
         } else {
-            _ = try? await store.releaseReservation(deploymentId: record.id, reason: "no engine configured", now: clock())
-            outcome = .released(EngineError(.engineUnavailable, delivery: .notSent, "no engine is configured"))
+            do {
+                _ = try await store.releaseReservation(deploymentId: record.id, reason: "no engine configured", now: clock())
+                outcome = .released(EngineError(.engineUnavailable, delivery: .notSent, "no engine is configured"))
+            } catch {
+                // The reservation stands: it is never described as released.
+                logger.error("releasing a reservation failed with no engine configured", metadata: ["deployment_id": "\(record.id)", "error": "\(error)"])
+                outcome = .unconfirmed(record, EngineError(.engineUnavailable, delivery: .notSent, "no engine is configured, and its reservation could not be released"))
+            }
         }
         metrics.dispatch(outcome)
         let error: EngineError
