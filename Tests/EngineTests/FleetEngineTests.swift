@@ -8,7 +8,7 @@ import Testing
 /// Dispatch across a fleet's replicas: a reconciler on one replica never releases a reservation
 /// whose trigger another replica may still be sending, and a trigger that lands after a release
 /// is never answered as a deployment (DECISIONS 50, 83).
-@Suite(.serialized) struct FleetDispatchTests {
+@Suite(.serialized) struct FleetEngineTests {
     /// Replica A triggers with a 1 s call timeout; replica B publishes 30 s. While B is connected,
     /// A's reconciler waits out B's grace (60 s) before it even looks; once B is gone, A's own.
     @Test func theReconcilerWaitsOutTheLongestCallTimeoutOfTheLiveReplicas() async throws {
