@@ -106,7 +106,7 @@ import Testing
     /// The database becomes unreachable (a partition: connections hang, nothing answers) with
     /// many decisions queued. The batch that meets it fails after the timeout; what queued behind
     /// it is refused at once, with nothing changed, instead of each batch spending a timeout of
-    /// its own on a connection attempt.
+    /// its own on a connection attempt. Reads likewise.
     @Test func anUnreachableDatabaseRefusesWhatQueuedAtOnce() async throws {
         let database = try TestDatabase()
         _ = try await seededFleet(database, policy: testPolicy(maxConcurrent: 1000, dailyDeploy: 10_000), count: 1)
@@ -137,6 +137,27 @@ import Testing
         // Ten batches' worth were queued; one (or two, racing the first failure) tried to connect.
         #expect(proxy.connectionsWhileUnreachable <= 2, "\(proxy.connectionsWhileUnreachable) connection attempts")
         #expect(try database.psql("SELECT count(*) FROM deployments") == "1", "nothing of the refused decisions")
+
+        // Reads queued behind one that waits for the unreachable database are refused once they
+        // have waited a timeout, rather than each starting a wait of its own.
+        let before = proxy.connectionsWhileUnreachable
+        let reads = await withTaskGroup(of: StoreError.Kind?.self) { group in
+            for _ in 0..<10 {
+                group.addTask {
+                    do {
+                        _ = try await replica.deployment(id: "none")
+                        return nil
+                    } catch let error as StoreError {
+                        return error.kind
+                    } catch {
+                        return .storage
+                    }
+                }
+            }
+            return await group.reduce(into: [StoreError.Kind?]()) { $0.append($1) }
+        }
+        #expect(reads.allSatisfy { $0 == .unavailable }, "\(reads)")
+        #expect(proxy.connectionsWhileUnreachable - before <= 2, "\(proxy.connectionsWhileUnreachable - before) connection attempts for 10 reads")
         await replica.close()
     }
 

@@ -202,8 +202,16 @@ public final class FleetStore: GovernanceBackend, BatchBackend {
     /// while PostgreSQL answers; the caller's task only waits).
     func read<T: Sendable>(_ body: @escaping @Sendable (SQLSession) throws -> T) async throws(StoreError) -> T {
         let reader = readers[nextReader.add(1, ordering: .relaxed).oldValue % readers.count]
+        let queued = ContinuousClock.now
         let result: Result<T, StoreError> = await withCheckedContinuation { continuation in
             reader.queue.async {
+                // A read that waited a whole timeout behind others on this connection (the
+                // database hanging) is refused rather than starting a wait of its own.
+                guard ContinuousClock.now - queued < self.timeout else {
+                    continuation.resume(returning: .failure(StoreError(
+                        .unavailable, path: self.path, "waited longer than \(self.timeout) for a connection to PostgreSQL; nothing was read")))
+                    return
+                }
                 do {
                     continuation.resume(returning: .success(try body(reader.session)))
                 } catch {
