@@ -38,12 +38,7 @@ import Testing
     @Test func aLostCommitAnswerIsSettledByTheBatchToken() async throws {
         let database = try TestDatabase()
         _ = try await seededFleet(database, policy: testPolicy(maxConcurrent: 10, dailyDeploy: 100), count: 1)
-        var url = try #require(URLComponents(string: database.url))
-        let host = try #require(url.host), port = try #require(url.port)
-        let proxy = try CommitCuttingProxy(host: host, port: port)
-        url.port = proxy.port
-        let proxied = try #require(url.string.flatMap(PostgresLocation.init(url:)))
-        let replica = try FleetStore(location: proxied, options: .init(readers: 1))
+        let (proxy, replica) = try Self.behindAProxy(database, .init(readers: 1))
 
         proxy.arm(.loseTheAnswer)
         let applied = try await replica.decide(.deploy(deployIntent(summary: "a")), by: owner, context: context("a", id: "dep-a"), requestId: nil)
@@ -76,11 +71,7 @@ import Testing
         let server = try TestPostgres()
         let database = try TestDatabase(server: server.url)
         _ = try await seededFleet(database, policy: testPolicy(maxConcurrent: 10, dailyDeploy: 100), count: 1, timeout: .seconds(2))
-        var url = try #require(URLComponents(string: database.url))
-        let proxy = try CommitCuttingProxy(host: try #require(url.host), port: try #require(url.port))
-        url.port = proxy.port
-        let proxied = try #require(url.string.flatMap(PostgresLocation.init(url:)))
-        let replica = try FleetStore(location: proxied, options: .init(readers: 1, timeout: .seconds(2)))
+        let (proxy, replica) = try Self.behindAProxy(database, .init(readers: 1, timeout: .seconds(2)))
 
         try database.psql("ALTER SYSTEM SET synchronous_standby_names = 'dxcp_absent_standby'")
         try database.psql("SELECT pg_reload_conf()")
@@ -110,28 +101,12 @@ import Testing
     @Test func anUnreachableDatabaseRefusesWhatQueuedAtOnce() async throws {
         let database = try TestDatabase()
         _ = try await seededFleet(database, policy: testPolicy(maxConcurrent: 1000, dailyDeploy: 10_000), count: 1)
-        var url = try #require(URLComponents(string: database.url))
-        let proxy = try CommitCuttingProxy(host: try #require(url.host), port: try #require(url.port))
-        url.port = proxy.port
-        let proxied = try #require(url.string.flatMap(PostgresLocation.init(url:)))
-        let replica = try FleetStore(location: proxied, options: .init(maxBatch: 4, readers: 1, timeout: .seconds(1)))
+        let (proxy, replica) = try Self.behindAProxy(database, .init(maxBatch: 4, readers: 1, timeout: .seconds(1)))
         #expect(try await replica.decide(.deploy(deployIntent(summary: "before")), by: owner, context: context("before"), requestId: nil).allowed)
 
         proxy.becomeUnreachable()
-        let kinds = await withTaskGroup(of: StoreError.Kind?.self) { group in
-            for n in 0..<40 {
-                group.addTask {
-                    do {
-                        _ = try await replica.decide(.deploy(deployIntent(summary: "d\(n)")), by: owner, context: context("d\(n)"), requestId: nil)
-                        return nil
-                    } catch let error as StoreError {
-                        return error.kind
-                    } catch {
-                        return .storage
-                    }
-                }
-            }
-            return await group.reduce(into: [StoreError.Kind?]()) { $0.append($1) }
+        let kinds = await Self.failures(of: 40) { n in
+            _ = try await replica.decide(.deploy(deployIntent(summary: "d\(n)")), by: owner, context: context("d\(n)"), requestId: nil)
         }
         #expect(kinds.allSatisfy { $0 == .unavailable || $0 == .unconfirmed }, "\(kinds)")
         // Ten batches' worth were queued; one (or two, racing the first failure) tried to connect.
@@ -141,21 +116,7 @@ import Testing
         // Reads queued behind one that waits for the unreachable database are refused once they
         // have waited a timeout, rather than each starting a wait of its own.
         let before = proxy.connectionsWhileUnreachable
-        let reads = await withTaskGroup(of: StoreError.Kind?.self) { group in
-            for _ in 0..<10 {
-                group.addTask {
-                    do {
-                        _ = try await replica.deployment(id: "none")
-                        return nil
-                    } catch let error as StoreError {
-                        return error.kind
-                    } catch {
-                        return .storage
-                    }
-                }
-            }
-            return await group.reduce(into: [StoreError.Kind?]()) { $0.append($1) }
-        }
+        let reads = await Self.failures(of: 10) { _ in _ = try await replica.deployment(id: "none") }
         #expect(reads.allSatisfy { $0 == .unavailable }, "\(reads)")
         #expect(proxy.connectionsWhileUnreachable - before <= 2, "\(proxy.connectionsWhileUnreachable - before) connection attempts for 10 reads")
         await replica.close()
@@ -222,5 +183,33 @@ import Testing
             if let id { #expect(storedByKey[key] == [id], "\(key): the acknowledged deployment") }
         }
         #expect(try await replicas[1].verifyAudit().isIntact)
+    }
+
+    /// A replica of `database` whose connections go through a proxy that can cut or hold them.
+    static func behindAProxy(_ database: TestDatabase, _ options: FleetStore.Options) throws -> (CommitCuttingProxy, FleetStore) {
+        var url = try #require(URLComponents(string: database.url))
+        let proxy = try CommitCuttingProxy(host: try #require(url.host), port: try #require(url.port))
+        url.port = proxy.port
+        let proxied = try #require(url.string.flatMap(PostgresLocation.init(url:)))
+        return (proxy, try FleetStore(location: proxied, options: options))
+    }
+
+    /// Runs `body` `count` times at once; each run's store error kind, nil when it succeeded.
+    static func failures(of count: Int, _ body: @escaping @Sendable (Int) async throws -> Void) async -> [StoreError.Kind?] {
+        await withTaskGroup(of: StoreError.Kind?.self) { group in
+            for n in 0..<count {
+                group.addTask {
+                    do {
+                        try await body(n)
+                        return nil
+                    } catch let error as StoreError {
+                        return error.kind
+                    } catch {
+                        return .storage
+                    }
+                }
+            }
+            return await group.reduce(into: [StoreError.Kind?]()) { $0.append($1) }
+        }
     }
 }
