@@ -39,6 +39,10 @@ public final class Dispatcher: Sendable {
         case released(EngineError)
         /// Gate may have started it: the reservation is held until the reconciler confirms.
         case unconfirmed(DeploymentRecord, EngineError)
+        /// Gate started an execution for a reservation that was released meanwhile (a fleet's
+        /// reconciler gave up on it): nothing tracks that execution, and the key is free. A retry
+        /// would start another; an operator must look at the execution.
+        case untracked(DeploymentRecord, executionId: String)
     }
 
     let store: any GovernanceBackend
@@ -133,8 +137,7 @@ public final class Dispatcher: Sendable {
                         "deployment_id": "\(record.id)", "execution_id": "\(execution.id)", "request_id": "\(requestId)",
                     ])
                     live.end(record.id)
-                    return .unconfirmed(record, EngineError(.engineCallFailed, delivery: .ambiguous,
-                        "Gate started execution \(execution.id) after the reservation of \(record.id) was released; check that execution in Spinnaker"))
+                    return .untracked(record, executionId: execution.id)
                 }
             } catch {
                 logger.error("recording the execution failed; the reconciler will record it", metadata: [

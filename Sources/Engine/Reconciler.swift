@@ -47,6 +47,9 @@ public final class Reconciler: Sendable {
         public var confirming: [String] = []
         /// Reservations left for a later pass because Gate could not be asked or proved nothing.
         public var unresolved: [String] = []
+        /// Reservations that cannot be read or resolved from what is stored (a damaged record, an
+        /// outbox entry without its reservation): reported every pass, never touched.
+        public var damaged: [String] = []
         /// Reservations still waiting after the pass (younger ones included).
         public var pending = 0
         /// Seconds since the oldest of them was reserved (0 when none wait).
@@ -74,11 +77,14 @@ public final class Reconciler: Sendable {
             do {
                 try await reconcile(order, now: now, graceMicros: graceMicros, confirmationMicros: confirmationMicros, requestId: requestId,
                     report: &report, waiting: &waiting)
+            } catch let error as StoreError where [.unavailable, .unconfirmed, .busy, .closed].contains(error.kind) {
+                // The store itself cannot be used now: the pass ends, and the next one tries again.
+                throw error
             } catch {
                 logger.error("cannot reconcile a dispatch; keeping its reservation", metadata: [
                     "deployment_id": "\(order.deploymentId)", "error": "\(error)",
                 ])
-                report.unresolved.append(order.deploymentId)
+                report.damaged.append(order.deploymentId)
             }
         }
         // Neither recorded nor released: still pending (waiting for their grace or a second
@@ -99,7 +105,7 @@ public final class Reconciler: Sendable {
             // An outbox entry always has its reservation (both are written and removed together);
             // one without is reported each pass, never touched.
             logger.error("a dispatch order has no reservation; leaving it", metadata: ["deployment_id": "\(order.deploymentId)"])
-            report.unresolved.append(order.deploymentId)
+            report.damaged.append(order.deploymentId)
             return
         }
         guard record.createdAt.microseconds <= now.microseconds - graceMicros, dispatcher?.isDispatching(record.id) != true else {

@@ -33,12 +33,17 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
     public let path: String
     /// What happened and what to do.
     public let message: String
+    /// A fleet's database could not be reached at all (no connection could be made, or nothing
+    /// answered within the timeout), as opposed to one connection failing: work queued behind
+    /// it would meet the same.
+    public let unreachable: Bool
 
     /// An error from its parts.
-    public init(_ kind: Kind, path: String, _ message: String) {
+    public init(_ kind: Kind, path: String, _ message: String, unreachable: Bool = false) {
         self.kind = kind
         self.path = path
         self.message = message
+        self.unreachable = unreachable
     }
 
     /// Wraps an LMDB error, keeping its advice.

@@ -262,12 +262,15 @@ final class WritePath: Sendable {
                 // (an unconfirmed batch must never be applied again piece by piece).
                 store.logger.error("write failed", metadata: ["error": "\(failure)", "jobs": "\(batch.count)"])
                 for job in batch { job.complete(.failure(failure)) }
-                if failure.kind == .unavailable {
-                    // The database cannot be reached: what queued meanwhile would each wait for a
-                    // connection attempt of its own, batch after batch. It is refused now, with
-                    // nothing changed; work queued from now on tries again.
+                if failure.unreachable {
+                    // The database cannot be reached at all: what queued meanwhile would each wait
+                    // for a connection attempt of its own, batch after batch. It is refused now,
+                    // with nothing changed; work queued from now on tries again. (One connection
+                    // failing is not this: the next batch reconnects.)
                     let queued = queue.withLock { q in defer { q.jobs = [] }; return q.jobs }
-                    for job in queued { job.complete(.failure(failure)) }
+                    let refused = StoreError(
+                        .unavailable, path: failure.path, "the database cannot be reached (\(failure.message)); nothing was changed", unreachable: true)
+                    for job in queued { job.complete(.failure(refused)) }
                 }
             } else {
                 for job in batch { commit([job], alone: true) }

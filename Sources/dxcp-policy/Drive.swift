@@ -103,6 +103,7 @@ struct Drive: AsyncParsableCommand {
                                 case .started(let dispatched): emit("DISPATCHED \(record.id) \(dispatched.engineExecutionId ?? "?")")
                                 case .released(let error): emit("RELEASED \(record.id) \(error.code.rawValue)")
                                 case .unconfirmed(_, let error): emit("UNCONFIRMED \(record.id) \(error.code.rawValue)")
+                                case .untracked(_, let executionId): emit("UNTRACKED \(record.id) \(executionId)")
                                 }
                             } else if complete {
                                 _ = try await store.recordDispatch(deploymentId: record.id, executionId: "exec-\(record.id)", executionURL: nil, now: currentTime())

@@ -129,6 +129,7 @@ import Testing
             case .started: outcomes["started", default: 0] += 1
             case .released: outcomes["released", default: 0] += 1
             case .unconfirmed: outcomes["unconfirmed", default: 0] += 1
+            case .untracked: outcomes["untracked", default: 0] += 1
             }
         }
 

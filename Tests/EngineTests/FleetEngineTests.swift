@@ -36,7 +36,7 @@ import Testing
 
     /// The trigger reaches Gate only after the fleet's reconciler released the reservation (Gate
     /// answers late; the release is made here as the leader would): the dispatcher finds its
-    /// record gone and answers that the outcome is not a deployment, never 201.
+    /// record gone and answers that Gate runs an execution nothing tracks, never 201.
     @Test func aTriggerThatLandsAfterARelease() async throws {
         let fixture = try await DispatchTests.Fixture(.postgres)
         let emulator = try EmulatorProcess(["--run-seconds", "60"])
@@ -49,18 +49,20 @@ import Testing
         try await Task.sleep(for: .milliseconds(300))
         #expect(try await fixture.store.releaseReservation(deploymentId: reserved.id, reason: "test", now: DispatchTests.start)?.id == reserved.id)
         let outcome = await dispatching.value
-        guard case .unconfirmed(_, let error) = outcome else {
+        guard case .untracked(_, let executionId) = outcome else {
             Issue.record("answered \(outcome)")
             return
         }
-        #expect(error.detail.contains("after the reservation"), "\(error)")
         #expect(try DispatchTests.executions(emulator, for: reserved.id) == 1)
+        let listed = try emulator.control("/applications/demo-app/pipelines", "GET")
+        #expect(listed.contains(executionId), "the answer names the execution Gate runs")
         #expect(try await fixture.store.deployment(id: reserved.id) == nil)
     }
 
     /// One reservation that cannot be read (its stored record damaged) and one whose record is
     /// missing (an outbox entry without its reservation) do not stop a pass: the others are
-    /// still asked about, and both are reported unresolved and counted pending, every pass.
+    /// still asked about, and both are reported damaged and counted pending, every pass, without
+    /// making the reconciler back off as from a Gate it cannot ask.
     @Test func aReservationThatCannotBeReadDoesNotStopThePass() async throws {
         let fixture = try await DispatchTests.Fixture(.postgres, maxConcurrent: 3)
         let location = try #require((fixture.store as? FleetStore)?.location)
@@ -76,7 +78,8 @@ import Testing
 
         let report = try await reconciler.reconcileOnce(now: DispatchTests.start.adding(seconds: 10), requestId: "r")
         #expect(report.confirming == [sound.id], "the sound reservation is looked at")
-        #expect(Set(report.unresolved) == [damaged.id, orphaned.id])
+        #expect(Set(report.damaged) == [damaged.id, orphaned.id])
+        #expect(report.unresolved.isEmpty, "nothing to back off for")
         #expect(report.pending == 3)
     }
 }

@@ -41,6 +41,11 @@ import Testing
             #expect(one == listed.first, "\(one)")
             #expect(one["status"] as? String == status)
             #expect((one["trigger"] as? NSDictionary)?["correlationId"] as? String == "dxcp-q\"\\é")
+            // NSNumber equality takes true for 1: booleans and numbers are checked by their type.
+            let parameters = try #require((one["trigger"] as? NSDictionary)?["parameters"] as? NSDictionary)
+            let types = ["ok", "no", "n", "z", "f"].map { (parameters[$0] as? NSNumber).map { String(cString: $0.objCType) } ?? "-" }
+            #expect(types[0] == "c" && types[1] == "c", "booleans stay booleans: \(types)")
+            #expect(types[2] != "c" && types[3] != "c" && types[4] != "c", "numbers stay numbers: \(types)")
         }
     }
 

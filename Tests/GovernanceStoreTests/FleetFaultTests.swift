@@ -101,7 +101,7 @@ import Testing
     @Test func anUnreachableDatabaseRefusesWhatQueuedAtOnce() async throws {
         let database = try TestDatabase()
         _ = try await seededFleet(database, policy: testPolicy(maxConcurrent: 1000, dailyDeploy: 10_000), count: 1)
-        let (proxy, replica) = try Self.behindAProxy(database, .init(maxBatch: 4, readers: 1, timeout: .seconds(1)))
+        let (proxy, replica) = try Self.behindAProxy(database, .init(maxBatch: 4, readers: 1, timeout: .seconds(2)))
         #expect(try await replica.decide(.deploy(deployIntent(summary: "before")), by: owner, context: context("before"), requestId: nil).allowed)
 
         proxy.becomeUnreachable()

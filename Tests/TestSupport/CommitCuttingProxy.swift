@@ -126,6 +126,9 @@ public final class CommitCuttingProxy: Sendable {
         let (client, server) = (pair.client, pair.server)
         var buffer: [UInt8] = []
         var startup = true
+        // Set once a commit to cut as it is sent has passed: the connection is cut after the
+        // message that ends its exchange (Sync, or the commit itself as a simple query).
+        var cutAfterSync = false
         var chunk = [UInt8](repeating: 0, count: 65_536)
         while true {
             let count = read(client, &chunk, chunk.count)
@@ -150,10 +153,7 @@ public final class CommitCuttingProxy: Sendable {
                         if !out.isEmpty { _ = out.withUnsafeBytes { write(server, $0.baseAddress, $0.count) } }
                         return
                     case .cutAsItIsSent:
-                        // The commit and what came with it (its Bind, Execute and Sync) are sent.
-                        out += message + buffer
-                        _ = out.withUnsafeBytes { write(server, $0.baseAddress, $0.count) }
-                        return
+                        cutAfterSync = true
                     case .loseTheAnswer:
                         // From here on, the server's answers are dropped and the client is cut.
                         pair.cut.store(true, ordering: .relaxed)
@@ -161,6 +161,11 @@ public final class CommitCuttingProxy: Sendable {
                 }
                 out += message
                 startup = false
+                if cutAfterSync, message.first == UInt8(ascii: "S") || message.first == UInt8(ascii: "Q") {
+                    // The commit's exchange is sent whole; the client is cut before any answer.
+                    _ = out.withUnsafeBytes { write(server, $0.baseAddress, $0.count) }
+                    return
+                }
             }
             if !out.isEmpty {
                 let written = out.withUnsafeBytes { write(server, $0.baseAddress, $0.count) }

@@ -205,9 +205,10 @@ public final class FleetStore: GovernanceBackend, BatchBackend {
         let queued = ContinuousClock.now
         let result: Result<T, StoreError> = await withCheckedContinuation { continuation in
             reader.queue.async {
-                // A read that waited a whole timeout behind others on this connection (the
-                // database hanging) is refused rather than starting a wait of its own.
-                guard ContinuousClock.now - queued < self.timeout else {
+                // A read that waited a whole timeout behind others on a connection that then
+                // failed (the database hanging or gone) is refused rather than starting a
+                // connection attempt of its own; behind a healthy slow read, it runs.
+                guard reader.session.isConnected || ContinuousClock.now - queued < self.timeout else {
                     continuation.resume(returning: .failure(StoreError(
                         .unavailable, path: self.path, "waited longer than \(self.timeout) for a connection to PostgreSQL; nothing was read")))
                     return
@@ -488,7 +489,9 @@ public final class FleetStore: GovernanceBackend, BatchBackend {
             }
         } catch let error as StoreError where error.kind == .unconfirmed {
             // The COMMIT was sent and its answer lost: the batch's token says whether it was applied.
-            guard let found = settle(token) else { throw error }
+            guard let found = settle(token) else {
+                throw StoreError(.unconfirmed, path: path, "\(error.message); the database could not tell within \(timeout) whether it was applied", unreachable: true)
+            }
             guard found else {
                 throw StoreError(.unavailable, path: path, "the connection to PostgreSQL failed at commit, and the batch was not applied; nothing was changed")
             }

@@ -104,15 +104,18 @@ final class SQLSession: Sendable {
             // where the database's default says otherwise (`synchronous_commit = off`); any stronger
             // setting (a synchronous standby) is kept.
             let ms = Int64(timeout / .milliseconds(1))
+            // Idle inside a transaction is allowed a few timeouts (a long verification decodes
+            // and hashes between its statements), never the OS's keepalive hours.
+            let idleMs = max(4 * ms, 10_000)
             let setup = """
-                SELECT set_config('statement_timeout', '\(ms)', false), set_config('idle_in_transaction_session_timeout', '\(ms)', false),
+                SELECT set_config('statement_timeout', '\(ms)', false), set_config('idle_in_transaction_session_timeout', '\(idleMs)', false),
                   set_config('plan_cache_mode', 'force_generic_plan', false),
                   CASE WHEN current_setting('synchronous_commit') = 'off' THEN set_config('synchronous_commit', 'on', false) END
                 """
             _ = try wait(for: connection.query(PostgresQuery(unsafeSQL: setup), logger: logger), onTimeout: { self.drop(connection) })
             return connection
         } catch {
-            throw StoreError(.unavailable, path: location.description, "cannot connect to PostgreSQL: \(Self.reason(error))")
+            throw StoreError(.unavailable, path: location.description, "cannot connect to PostgreSQL: \(Self.reason(error))", unreachable: true)
         }
     }
 
@@ -129,7 +132,7 @@ final class SQLSession: Sendable {
         }
         if done.wait(timeout: .now() + timeout / .seconds(1) + 2) == .timedOut {
             onTimeout()
-            throw StoreError(.unavailable, path: location.description, "PostgreSQL did not answer within \(timeout)")
+            throw StoreError(.unavailable, path: location.description, "PostgreSQL did not answer within \(timeout)", unreachable: true)
         }
         return try result.withLock { $0! }.get()
     }
@@ -233,6 +236,11 @@ final class SQLSession: Sendable {
         return value
     }
 
+    /// Whether the session holds an open connection (a failure drops it; the next use reconnects).
+    var isConnected: Bool {
+        state.withLock { $0.connection.map { !$0.isClosed } ?? false }
+    }
+
     /// Runs `body` in a transaction that is rolled back, never committed: for questions that
     /// take locks only to wait for other transactions (a commit would write, and wait for a
     /// synchronous standby).
@@ -270,7 +278,8 @@ final class SQLSession: Sendable {
     static func endsConnection(_ sqlState: String?) -> Bool {
         // 57014: a statement cancelled by statement_timeout; the session lives on.
         guard let sqlState, sqlState != "57014" else { return false }
-        return sqlState.hasPrefix("08") || sqlState.hasPrefix("57")
+        // 25P03: the server ended a session left idle in a transaction.
+        return sqlState.hasPrefix("08") || sqlState.hasPrefix("57") || sqlState == "25P03"
     }
 
     /// What a PostgreSQL error says, for an operator.

@@ -412,6 +412,16 @@ public final class GovernanceServer: Sendable {
             details["engine_outcome_detail"] = .string(
                 "The engine may have started \(verb) \(held.id); it keeps its concurrency slot and quota unit while the outcome is "
                     + "confirmed with the engine. A retry with the same Idempotency-Key answers with the \(verb) once confirmed.")
+        case .untracked(let released, let executionId):
+            error = EngineError(.engineCallFailed, delivery: .ambiguous,
+                "Gate started execution \(executionId) after the reservation of \(released.id) was released")
+            details = error.details(requestId: requestId, engineHost: admin ? dispatcher?.gate.configuration.baseURL : nil)
+            details["deployment_id"] = .string(released.id)
+            details["engine_execution_id"] = .string(executionId)
+            details["engine_outcome"] = .string("STARTED_UNTRACKED")
+            details["engine_outcome_detail"] = .string(
+                "The engine started execution \(executionId) after the reservation of \(verb) \(released.id) had been released, so "
+                    + "nothing here tracks it. Do not retry: check that execution in Spinnaker first, since a retry starts another.")
         }
         var failed = denial(error.code, status: error.code.httpStatus, message: "Unable to start \(verb)", requestId: requestId,
             hint: admin ? error.detail : nil, details: details)

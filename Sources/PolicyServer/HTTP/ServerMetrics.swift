@@ -13,7 +13,7 @@ public final class ServerMetrics: Sendable {
     private let timers = Mutex<[RequestKey: Metrics.Timer]>([:])
     private let counters = Mutex<[DecisionKey: Metrics.Counter]>([:])
     // Made once: a deploy counts its dispatch without building a handle.
-    private let dispatches: (started: Metrics.Counter, released: Metrics.Counter, unconfirmed: Metrics.Counter)
+    private let dispatches: (started: Metrics.Counter, released: Metrics.Counter, unconfirmed: Metrics.Counter, untracked: Metrics.Counter)
 
     private struct RequestKey: Hashable {
         var route: String
@@ -38,7 +38,7 @@ public final class ServerMetrics: Sendable {
         let dispatched = { (outcome: String) in
             Metrics.Counter(label: "dxcp_engine_dispatches_total", dimensions: [("outcome", outcome)], factory: factory)
         }
-        dispatches = (dispatched("started"), dispatched("released"), dispatched("unconfirmed"))
+        dispatches = (dispatched("started"), dispatched("released"), dispatched("unconfirmed"), dispatched("untracked"))
     }
 
     /// One answered request; `route` is the action or a fixed name, never a raw path.
@@ -80,12 +80,16 @@ public final class ServerMetrics: Sendable {
         case .started: dispatches.started.increment()
         case .released: dispatches.released.increment()
         case .unconfirmed: dispatches.unconfirmed.increment()
+        case .untracked: dispatches.untracked.increment()
         }
     }
 
     /// One reconciler pass: what it resolved, and the reservations still waiting for their outcome.
     public func reconciled(_ report: Reconciler.Report) {
-        for (result, count) in [("recorded", report.recorded.count), ("released", report.released.count), ("unresolved", report.unresolved.count)]
+        for (result, count) in [
+            ("recorded", report.recorded.count), ("released", report.released.count), ("unresolved", report.unresolved.count),
+            ("damaged", report.damaged.count),
+        ]
         where count > 0 {
             Metrics.Counter(label: "dxcp_engine_reconciled_total", dimensions: [("result", result)], factory: factory).increment(by: count)
         }
