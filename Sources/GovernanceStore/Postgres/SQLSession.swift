@@ -99,13 +99,13 @@ final class SQLSession: Sendable {
             // The schema's functions look rows up by key: their plans are kept generic (an index
             // lookup whatever the keys), not planned again on every call.
             // A session left idle inside a transaction (its client partitioned away or frozen
-            // while holding the fleet lock) is ended by the server after the same timeout, so it
-            // cannot hold every replica's writes. A commit is durable before it is answered even
-            // where the database's default says otherwise (`synchronous_commit = off`); any stronger
-            // setting (a synchronous standby) is kept.
+            // while holding the fleet lock) is ended by the server after a few timeouts (a long
+            // verification decodes and hashes between its statements), never the OS's keepalive
+            // hours, so it cannot hold every replica's writes for long. A commit is flushed on the
+            // primary before it is answered even where the database's default says otherwise
+            // (`synchronous_commit = off`); every other setting (`local`, `remote_write`, `on`,
+            // `remote_apply`) already waits for that flush and is kept.
             let ms = Int64(timeout / .milliseconds(1))
-            // Idle inside a transaction is allowed a few timeouts (a long verification decodes
-            // and hashes between its statements), never the OS's keepalive hours.
             let idleMs = max(4 * ms, 10_000)
             let setup = """
                 SELECT set_config('statement_timeout', '\(ms)', false), set_config('idle_in_transaction_session_timeout', '\(idleMs)', false),
@@ -248,15 +248,18 @@ final class SQLSession: Sendable {
         try execute("BEGIN")
         state.withLock { $0.inTransaction = true }
         defer { state.withLock { $0.inTransaction = false } }
+        let value: T
         do {
-            let value = try body()
-            try execute("ROLLBACK")
-            return value
+            value = try body()
         } catch {
             state.withLock { $0.pending = [] }
             try? execute("ROLLBACK")
             throw error
         }
+        // The answer stands even if the ROLLBACK fails: the session is closed, and the server
+        // rolls back a transaction whose connection ended.
+        do { try execute("ROLLBACK") } catch { close() }
+        return value
     }
 
     /// Disconnects (waiting for the socket to close, unless called on the connection's own event
