@@ -5,8 +5,11 @@ import Foundation
 /// Dispatch's global queues, and up to `limit` calls run at once, so concurrent triggers do not
 /// queue behind each other. Threads start when needed and then stay, waiting for work.
 final class CurlWorkers: @unchecked Sendable {
-    /// The process's pool: every Gate client and fetch shares it.
+    /// The process's pool for Gate: every Gate client shares it.
     static let shared = CurlWorkers(limit: 64)
+    /// A small pool for documents the server fetches for itself (a JWKS): a refresh of the
+    /// signing keys never waits behind Gate calls that hang for their timeout.
+    static let fetches = CurlWorkers(limit: 4)
 
     // INVARIANT: `jobs`, `head`, `threads`, `idle` and `wakeups` are read and written only while
     // `condition` is locked. `idle` counts waiting threads not yet handed a wake-up; `wakeups`

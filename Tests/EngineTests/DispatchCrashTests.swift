@@ -12,7 +12,7 @@ import Testing
 /// exist, quota spent only for executions that exist (DECISIONS D6, D8, D13).
 @Suite(.serialized) struct DispatchCrashTests {
     /// Runs `dxcp-policy drive` with `arguments`; returns its exit status, signal flag and lines.
-    static func drive(_ arguments: [String]) throws -> (status: Int32, signalled: Bool, lines: [String]) {
+    static func drive(_ arguments: [String]) async throws -> (status: Int32, signalled: Bool, lines: [String]) {
         let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         let process = Process()
         process.executableURL = URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent("dxcp-policy")
@@ -20,10 +20,12 @@ import Testing
         let pipe = Pipe()
         process.standardOutput = pipe
         try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, process.terminationReason == .uncaughtSignal,
-            String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init))
+        return try await offThePool {
+            let data = pipe.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return (process.terminationStatus, process.terminationReason == .uncaughtSignal,
+                String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init))
+        }
     }
 
     /// `dxcp-policy serve` on `dir`, its Gate calls timing out after a second (a grace period of
@@ -66,7 +68,7 @@ import Testing
     @Test func killedBetweenTriggerAndRecordIsRecordedByTheRestartedServer() async throws {
         let fixture = try await DispatchTests.Fixture()
         let emulator = try EmulatorProcess(["--run-seconds", "600"])
-        let killed = try Self.drive(["--data-dir", fixture.dir, "--gate", emulator.baseURL, "--count", "1", "--crash-after", "trigger"])
+        let killed = try await Self.drive(["--data-dir", fixture.dir, "--gate", emulator.baseURL, "--count", "1", "--crash-after", "trigger"])
         #expect(killed.signalled)
         let record = try #require(try fixture.node.deployments().first)
         #expect(record.engineExecutionId == nil)
@@ -83,12 +85,12 @@ import Testing
         #expect(metrics.contains("dxcp_engine_dispatch_oldest_pending_seconds 0"))
 
         // The slot follows the execution: held while it runs, free once it ends.
-        let blocked = try Self.drive(["--data-dir", fixture.dir, "--gate", emulator.baseURL, "--count", "1", "--tag", "blocked"])
+        let blocked = try await Self.drive(["--data-dir", fixture.dir, "--gate", emulator.baseURL, "--count", "1", "--tag", "blocked"])
         #expect(blocked.lines == ["DENY CONCURRENCY_LIMIT_REACHED"])
         let executionId = try #require(recorded.engineExecutionId)
         try emulator.control("/_emulator/executions/\(executionId)", #"{"status": "SUCCEEDED"}"#)
         #expect(try await Self.eventually { try fixture.node.activeDeployments(group: "default", environment: "sandbox").isEmpty }, "the server's poller saw it end")
-        let next = try Self.drive(["--data-dir", fixture.dir, "--gate", emulator.baseURL, "--count", "1", "--tag", "next"])
+        let next = try await Self.drive(["--data-dir", fixture.dir, "--gate", emulator.baseURL, "--count", "1", "--tag", "next"])
         #expect(next.lines.contains { $0.hasPrefix("DISPATCHED ") })
         withExtendedLifetime(server) {}
     }
@@ -96,7 +98,7 @@ import Testing
     @Test func killedBetweenReservationAndTriggerIsReleasedByTheRestartedServer() async throws {
         let fixture = try await DispatchTests.Fixture()
         let emulator = try EmulatorProcess(["--run-seconds", "600"])
-        let killed = try Self.drive(["--data-dir", fixture.dir, "--gate", emulator.baseURL, "--count", "1", "--crash-after", "reservation"])
+        let killed = try await Self.drive(["--data-dir", fixture.dir, "--gate", emulator.baseURL, "--count", "1", "--crash-after", "reservation"])
         #expect(killed.signalled)
         let record = try #require(try fixture.node.deployments().first)
         let server = try await Serve(dir: fixture.dir, gate: emulator.baseURL)
@@ -104,7 +106,7 @@ import Testing
         #expect(try DispatchTests.executions(emulator, for: record.id) == 0, "never triggered")
         #expect(try await fixture.quotaUsed(on: record.createdAt) == 0)
         #expect(try fixture.node.activeDeployments(group: "default", environment: "sandbox").isEmpty)
-        let next = try Self.drive(["--data-dir", fixture.dir, "--gate", emulator.baseURL, "--count", "1", "--tag", "next"])
+        let next = try await Self.drive(["--data-dir", fixture.dir, "--gate", emulator.baseURL, "--count", "1", "--tag", "next"])
         #expect(next.lines.contains { $0.hasPrefix("DISPATCHED ") })
         withExtendedLifetime(server) {}
     }

@@ -133,8 +133,8 @@ import Testing
             }
         }
 
-        func drive(_ arguments: [String], tag: Int) throws {
-            let run = try DispatchCrashTests.drive(["--data-dir", fixture.dir, "--gate", emulator.baseURL, "--count", "1", "--tag", "t\(tag)"] + arguments)
+        func drive(_ arguments: [String], tag: Int) async throws {
+            let run = try await DispatchCrashTests.drive(["--data-dir", fixture.dir, "--gate", emulator.baseURL, "--count", "1", "--tag", "t\(tag)"] + arguments)
             for line in run.lines where line.hasPrefix("ALLOW ") { requestOf[String(line.dropFirst(6))] = "t\(tag)-actor/t\(tag)-0" }
         }
 
@@ -147,9 +147,9 @@ import Testing
             case .deployUnreachable(let key):
                 try await deploy(key, through: lost)
             case .killedDrive(let tag, let after):
-                try drive(["--crash-after", after], tag: tag)
+                try await drive(["--crash-after", after], tag: tag)
             case .driveRetry(let tag):
-                try drive([], tag: tag)
+                try await drive([], tag: tag)
             case .reconcile:
                 // As if the grace period had passed (and, every other pass, the confirmation period
                 // too): this process's live dispatches are still skipped.

@@ -85,9 +85,12 @@ func runDrivers(_ dataDir: String, _ arguments: [String]) async throws -> [[Stri
     }
     var outputs: [[String]] = []
     for (process, pipe) in processes {
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0)
+        let (status, data) = try await offThePool {
+            let data = pipe.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return (process.terminationStatus, data)
+        }
+        #expect(status == 0)
         outputs.append(String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init))
     }
     return outputs

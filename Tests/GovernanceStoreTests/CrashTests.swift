@@ -2,6 +2,7 @@ import Foundation
 import Rules
 import Audit
 import GovernanceStore
+import TestSupport
 import Testing
 
 /// A process killed with SIGKILL in the middle of deciding leaves a store whose counters agree
@@ -22,15 +23,18 @@ import Testing
         process.standardOutput = pipe
         try process.run()
         // Let it commit a few hundred decisions, then kill it mid-flight.
-        var seen = Data()
-        while seen.split(separator: UInt8(ascii: "\n")).count < 300 {
-            let chunk = pipe.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            seen.append(chunk)
+        let (seen, signalled) = try await offThePool {
+            var seen = Data()
+            while seen.split(separator: UInt8(ascii: "\n")).count < 300 {
+                let chunk = pipe.fileHandleForReading.availableData
+                if chunk.isEmpty { break }
+                seen.append(chunk)
+            }
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            return (seen, process.terminationReason == .uncaughtSignal)
         }
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-        #expect(process.terminationReason == .uncaughtSignal)
+        #expect(signalled)
         let acknowledged = String(decoding: seen, as: UTF8.self).split(separator: "\n").filter { $0.hasPrefix("ALLOW ") }
             .map { String($0.dropFirst(6)) }
 

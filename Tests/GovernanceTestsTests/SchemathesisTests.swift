@@ -27,7 +27,7 @@ import FoundationNetworking
         ] {
             let token = try await TestTokens.mint(
                 key, subject: "governance-tests-\(name)", email: name == "ci" ? nil : "governance-tests-\(name)@example.com", role: role)
-            let (status, output) = try Self.run([
+            let (status, output) = try await Self.run([
                 "run", "\(server.baseURL)/v1/openapi.yaml", "--header", "Authorization: Bearer \(token)",
                 "--checks", "not_a_server_error,error_envelope", "--max-examples", "8", "--generation-deterministic",
                 "--request-timeout", "10", "--no-color",
@@ -45,7 +45,7 @@ import FoundationNetworking
     }
 
     /// Runs `st` with the envelope check loaded; its exit status and output.
-    static func run(_ arguments: [String]) throws -> (Int32, String) {
+    static func run(_ arguments: [String]) async throws -> (Int32, String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: st)
         process.arguments = arguments
@@ -62,8 +62,10 @@ import FoundationNetworking
         process.standardOutput = output
         process.standardError = output
         try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        return try await offThePool {
+            let data = output.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        }
     }
 }
