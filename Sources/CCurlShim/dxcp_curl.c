@@ -133,10 +133,14 @@ const char *dxcp_curl_redirect_url(dxcp_curl *handle) {
     return url;
 }
 
-long dxcp_curl_request_bytes_sent(dxcp_curl *handle) {
+int dxcp_curl_may_have_sent(dxcp_curl *handle) {
+    handle_t *h = handle;
     long size = 0;
-    curl_easy_getinfo(((handle_t *)handle)->curl, CURLINFO_REQUEST_SIZE, &size);
-    return size;
+    curl_off_t pretransfer = 0;
+    // Either figure unreadable counts as "may have sent": only proof of nothing releases.
+    if (curl_easy_getinfo(h->curl, CURLINFO_REQUEST_SIZE, &size) != CURLE_OK) return 1;
+    if (curl_easy_getinfo(h->curl, CURLINFO_PRETRANSFER_TIME_T, &pretransfer) != CURLE_OK) return 1;
+    return size > 0 || pretransfer > 0;
 }
 
 const char *dxcp_curl_error_text(int code) { return curl_easy_strerror((CURLcode)code); }

@@ -118,17 +118,18 @@ final class CurlTransport: Sendable {
             return n
         }, context)
         let code = withExtendedLifetime(sink) { dxcp_curl_perform(h) }
-        guard code == 0 else { throw Self.failure(code, bytesSent: dxcp_curl_request_bytes_sent(h)) }
+        guard code == 0 else { throw Self.failure(code, mayHaveSent: dxcp_curl_may_have_sent(h) != 0) }
         let location = dxcp_curl_redirect_url(h).map { String(cString: $0) }
         return HTTPResponse(status: dxcp_curl_response_code(h), body: sink.bytes, location: location)
     }
 
     /// The engine error for a failed libcurl call, with what it tells of the request's delivery:
-    /// not sent only when libcurl wrote nothing of the request — no connection or TLS session was
-    /// made, or the call gave up before writing; every other failure may have reached Gate.
-    static func failure(_ code: Int32, bytesSent: Int) -> EngineError {
+    /// not sent only when libcurl never got as far as writing the request — no connection or TLS
+    /// session was made, or the call gave up before one was; every other failure may have reached
+    /// Gate.
+    static func failure(_ code: Int32, mayHaveSent: Bool) -> EngineError {
         let text = String(cString: dxcp_curl_error_text(code))
-        let delivery: EngineError.Delivery = bytesSent == 0 ? .notSent : .ambiguous
+        let delivery: EngineError.Delivery = mayHaveSent ? .ambiguous : .notSent
         if dxcp_curl_is_connect_failure(code) != 0 {
             return EngineError(.engineUnavailable, delivery: delivery, "connection to Gate failed: \(text)")
         }

@@ -64,6 +64,11 @@ final class CurlWorkers: @unchecked Sendable {
             if head == jobs.count {
                 jobs.removeAll(keepingCapacity: true)
                 head = 0
+            } else if head >= 1_024, head * 2 >= jobs.count {
+                // A backlog that never drains (every worker held by a hanging Gate) would otherwise
+                // keep the slots of every job ever taken.
+                jobs.removeFirst(head)
+                head = 0
             }
             condition.unlock()
             job?()

@@ -100,7 +100,9 @@ public final class Dispatcher: Sendable {
         }
         let timeout = Int64(gate.configuration.requestTimeoutMs)
         let age = (clock().microseconds - record.createdAt.microseconds) / 1000
-        let startBy = ContinuousClock.now + .milliseconds(max(0, timeout - age))
+        // A clock stepped back (or another replica's ahead when it reserved) makes the age negative:
+        // the deadline is never later than one timeout from now.
+        let startBy = ContinuousClock.now + .milliseconds(min(timeout, max(0, timeout - age)))
         let execution: GateClient.Execution
         do {
             execution = try await gate.trigger(TriggerRequest(record: record, artifactRef: artifactRef), requestId: requestId, startBy: startBy)

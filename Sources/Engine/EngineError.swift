@@ -67,10 +67,14 @@ public struct EngineError: Error, Sendable, Equatable, CustomStringConvertible {
         "\(code.rawValue)\(upstreamStatus.map { " (HTTP \($0))" } ?? "") [\(delivery.rawValue)]: \(detail)"
     }
 
-    /// The error for a Gate answer with a non-2xx `status` (REFERENCE §10.4 rules 3, 4 and 6): a
-    /// 4xx is a refusal; a redirect or a 5xx (Gate's, or a proxy's in front of it) may follow a start.
+    /// The error for a Gate answer with a non-2xx `status` (REFERENCE §10.4 rules 3, 4 and 6). Only
+    /// the statuses given before anything is started are refusals: the request itself was rejected
+    /// (400, 405, 406, 411, 413, 414, 415, 431), its credentials (401, 403), its pipeline not found
+    /// (404), or a rate limiter turned it away (429). Every other answer may follow a start: a
+    /// redirect, a 5xx (Gate's, or a proxy's in front of it), and the other 4xx — Gate answers 422
+    /// for *any* failure of its call to Orca, a timeout after Orca stored the execution included.
     static func answered(_ status: Int, location: String?) -> EngineError {
-        let delivery: Delivery = (400..<500).contains(status) ? .refused : .ambiguous
+        let delivery: Delivery = refusedBeforeStart.contains(status) ? .refused : .ambiguous
         return switch status {
         case 300..<400:
             EngineError(.engineMisconfigured, upstreamStatus: status, delivery: delivery,
@@ -82,6 +86,9 @@ public struct EngineError: Error, Sendable, Equatable, CustomStringConvertible {
         }
     }
 }
+
+/// Gate statuses that are answered before any execution can have started (see ``EngineError/answered(_:location:)``).
+let refusedBeforeStart: Set<Int> = [400, 401, 403, 404, 405, 406, 411, 413, 414, 415, 429, 431]
 
 /// `scheme://host/...` of a URL: enough to locate it, nothing of its path or query.
 func redacted(_ url: String) -> String {

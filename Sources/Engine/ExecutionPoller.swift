@@ -131,10 +131,13 @@ public final class ExecutionPoller: Sendable {
             guard let status = try await gate.execution(target.executionId, user: target.engineUser, requestId: requestId) else {
                 return .unchanged  // Gate does not know it (404): nothing to record (REFERENCE §7).
             }
-            // An unrecognised status maps to PENDING, which holds no slot; it is not taken as a
-            // reason to free one.
-            guard status.state != .pending else { return .unchanged }
             let heartbeatDue = holder.updatedAt <= now.adding(seconds: -max(1, staleSeconds / 3))
+            // An unrecognised status maps to PENDING, which holds no slot; it is never a reason to
+            // free one, and Gate still has the execution: its slot is kept alive.
+            guard status.state != .pending else {
+                if heartbeatDue { record(holder.id, holder.state, [], now: now, writes) }
+                return .unchanged
+            }
             guard status.state != holder.state || heartbeatDue else { return .unchanged }
             let failures = status.failure(isRollback: target.isRollback, at: now).map { [$0] } ?? []
             record(holder.id, status.state, failures, now: now, writes)

@@ -125,13 +125,13 @@ public final class GateClient: Sendable {
             url: "\(configuration.baseURL)/applications/\(pathSegment(application))/executions/search?\(query)",
             headers: headers(user: user, requestId: requestId)))
         if searched.status != 404 {
-            let list = try executionList(searched)
+            let list = try executionList(searched, deploymentId: deploymentId, filtered: true)
             return list.first { $0.deploymentId == deploymentId }.map(Search.found) ?? .none
         }
         let listed = try await transport.send(HTTPExchange(
             url: "\(configuration.baseURL)/applications/\(pathSegment(application))/pipelines?limit=\(Self.listLimit)&expand=false",
             headers: headers(user: user, requestId: requestId)))
-        let list = try executionList(listed)
+        let list = try executionList(listed, deploymentId: deploymentId, filtered: false)
         if let execution = list.first(where: { $0.deploymentId == deploymentId }) { return .found(execution) }
         guard list.count < Self.listLimit else {
             throw EngineError(.engineCallFailed, upstreamStatus: listed.status, delivery: .ambiguous,
@@ -143,12 +143,37 @@ public final class GateClient: Sendable {
     static let searchPageSize = 10
     static let listLimit = 100
 
-    private func executionList(_ response: HTTPResponse) throws(EngineError) -> [ExecutionStatus] {
+    /// The executions of a search or list answer. An execution that cannot be read proves
+    /// nothing either way, so it fails the look — in a search (every answer may be the one asked
+    /// for), or in a list when it names `deploymentId` anywhere — rather than counting as absent.
+    func executionList(_ response: HTTPResponse, deploymentId: String, filtered: Bool) throws(EngineError) -> [ExecutionStatus] {
         guard (200..<300).contains(response.status) else { throw EngineError.answered(response.status, location: response.location) }
-        guard let list = try? JSONSerialization.jsonObject(with: Data(response.body)) as? [[String: Any]] else {
+        guard let list = try? JSONSerialization.jsonObject(with: Data(response.body)) as? [Any] else {
             throw EngineError(.engineCallFailed, upstreamStatus: response.status, delivery: .ambiguous, "Gate returned executions that cannot be read")
         }
-        return list.compactMap(ExecutionStatus.init(object:))
+        var executions: [ExecutionStatus] = []
+        executions.reserveCapacity(list.count)
+        for element in list {
+            if let object = element as? [String: Any], let execution = ExecutionStatus(object: object),
+                execution.deploymentId == deploymentId || !Self.mentions(object, deploymentId)
+            {
+                executions.append(execution)
+            } else if filtered || Self.mentions(element, deploymentId) {
+                throw EngineError(.engineCallFailed, upstreamStatus: response.status, delivery: .ambiguous,
+                    "Gate returned an execution for \(deploymentId) that cannot be read; its outcome is unknown")
+            }
+        }
+        return executions
+    }
+
+    /// Whether `deploymentId` appears as a string anywhere in `value`.
+    static func mentions(_ value: Any, _ deploymentId: String) -> Bool {
+        switch value {
+        case let text as String: text == deploymentId
+        case let object as [String: Any]: object.values.contains { mentions($0, deploymentId) }
+        case let array as [Any]: array.contains { mentions($0, deploymentId) }
+        default: false
+        }
     }
 
     private func headers(user: String?, requestId: String, json: Bool = false, callerToken: String? = nil) -> [String] {

@@ -12,8 +12,10 @@ import Synchronization
 /// for an execution carrying the deployment id: found, it is recorded (the key completes with it,
 /// and the slot follows the execution). Gate may still be storing what it received at the last
 /// instant, so a reservation is released only when Gate has had none on two looks at least one
-/// call timeout apart. When Gate cannot be asked, or its answer proves neither, the reservation is
-/// kept and asked about again later. The reconciler never triggers.
+/// call timeout apart, and the reservation is older than the settle period: Gate's own calls to
+/// Front50 and Orca, with timeouts of their own, can store an execution well after this side's
+/// call gave up. When Gate cannot be asked, or its answer proves neither, the reservation is kept
+/// and asked about again later. The reconciler never triggers.
 public final class Reconciler: Sendable {
     private let store: any GovernanceBackend
     private let gate: GateClient
@@ -23,15 +25,25 @@ public final class Reconciler: Sendable {
     public let grace: Duration
     /// How long after a first look that found nothing a second look must come before a release.
     public let confirmation: Duration
+    /// How long Gate may take to turn a trigger it received into a stored execution: no
+    /// reservation younger than this is released, whatever the looks found.
+    public let settle: Duration
+    /// The settle period unless configured: longer than Gate's default timeouts to Front50 and
+    /// Orca together (a connection and a read each).
+    public static let defaultSettle: Duration = .seconds(120)
     /// When a look first found no execution, by deployment id.
     private let firstEmptyLook = Mutex<[String: Timestamp]>([:])
 
     /// A reconciler between `store` and `gate`; `dispatcher` is this process's own, whose live
     /// dispatches it skips. The grace period is twice Gate's call timeout.
-    public init(store: any GovernanceBackend, gate: GateClient, dispatcher: Dispatcher?, logger: Logger = Logger(label: "dxcp.reconciler")) {
+    public init(
+        store: any GovernanceBackend, gate: GateClient, dispatcher: Dispatcher?, settle: Duration = Reconciler.defaultSettle,
+        logger: Logger = Logger(label: "dxcp.reconciler")
+    ) {
         self.store = store
         self.gate = gate
         self.dispatcher = dispatcher
+        self.settle = max(.zero, settle)
         self.logger = logger
         self.grace = .milliseconds(2 * gate.configuration.requestTimeoutMs)
         self.confirmation = .milliseconds(gate.configuration.requestTimeoutMs)
@@ -145,7 +157,8 @@ public final class Reconciler: Sendable {
                 looks[record.id] = now
                 return now
             }
-            guard now.microseconds - first.microseconds >= confirmationMicros else {
+            let settleMicros = settle.components.seconds * 1_000_000 + settle.components.attoseconds / 1_000_000_000_000
+            guard now.microseconds - first.microseconds >= confirmationMicros, now.microseconds - record.createdAt.microseconds >= settleMicros else {
                 report.confirming.append(record.id)
                 waiting.append(record.createdAt)
                 return

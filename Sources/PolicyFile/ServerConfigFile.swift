@@ -36,6 +36,7 @@ public enum ServerConfigFile {
             ("connect_timeout_ms", "DXCP_SPINNAKER_CONNECT_TIMEOUT_MS", .integer),
             ("timeout_ms", "DXCP_SPINNAKER_TIMEOUT_MS", .integer),
             ("reconcile_interval_seconds", "DXCP_SPINNAKER_RECONCILE_INTERVAL_SECONDS", .integer),
+            ("settle_seconds", "DXCP_SPINNAKER_SETTLE_SECONDS", .integer),
         ]),
         ("audit", [("retention_days", "DXCP_AUDIT_RETENTION_DAYS", .integer)]),
         ("store", [

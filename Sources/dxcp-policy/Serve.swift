@@ -21,7 +21,7 @@ struct Serve: AsyncParsableCommand {
             Engine: DXCP_SPINNAKER_GATE_URL with DXCP_SPINNAKER_MTLS_CERT_PATH/_KEY_PATH/_CA_PATH, or \
             DXCP_SPINNAKER_GATE_HEADER_NAME/_VALUE, or DXCP_SPINNAKER_GATE_TOKEN; DXCP_SPINNAKER_TIMEOUT_MS and \
             DXCP_SPINNAKER_CONNECT_TIMEOUT_MS bound each call, DXCP_SPINNAKER_RECONCILE_INTERVAL_SECONDS paces the reconciler of \
-            unconfirmed dispatches. Spinnaker Webhook stages present \
+            unconfirmed dispatches, which releases none younger than DXCP_SPINNAKER_SETTLE_SECONDS. Spinnaker Webhook stages present \
             DXCP_SPINNAKER_WEBHOOK_TOKEN. Audit retention: DXCP_AUDIT_RETENTION_DAYS. With --demo: the demo policy, a \
             fresh development key, and a token per role printed.
             """)
@@ -176,7 +176,9 @@ struct Serve: AsyncParsableCommand {
         }
         let dispatcher = gate.map { Dispatcher(store: store, gate: $0, clock: currentTime, logger: logger) }
         if let gate {
-            logger.info("engine", metadata: ["gate": "\(gate.configuration)", "reconcile_interval_seconds": "\(engine.reconcileIntervalSeconds)"])
+            logger.info("engine", metadata: [
+                "gate": "\(gate.configuration)", "reconcile_interval_seconds": "\(engine.reconcileIntervalSeconds)", "settle_seconds": "\(engine.settleSeconds)",
+            ])
         } else {
             logger.warning("no engine configured (DXCP_SPINNAKER_GATE_URL): deployments will be refused with ENGINE_UNAVAILABLE")
         }
@@ -212,7 +214,7 @@ struct Serve: AsyncParsableCommand {
         // Background work: the reconciler resolves unconfirmed dispatches (its first pass at once,
         // so a restart resolves what a crash left), the poller follows executions.
         let background: [Task<Void, Never>] = gate.map { gate in
-            let reconciler = Reconciler(store: store, gate: gate, dispatcher: dispatcher, logger: logger)
+            let reconciler = Reconciler(store: store, gate: gate, dispatcher: dispatcher, settle: .seconds(engine.settleSeconds), logger: logger)
             return [
                 Task {
                     await reconciler.run(
@@ -245,6 +247,7 @@ struct Serve: AsyncParsableCommand {
         var connectTimeoutMs = 2_000
         var timeoutMs = 10_000
         var reconcileIntervalSeconds = 5
+        var settleSeconds = Int(Reconciler.defaultSettle.components.seconds)
     }
 
     static func engineSettings(_ env: [String: String]) throws -> EngineSettings {
@@ -253,6 +256,7 @@ struct Serve: AsyncParsableCommand {
         // Unset, the connect timeout never exceeds the call's.
         settings.connectTimeoutMs = try bounded(env, "DXCP_SPINNAKER_CONNECT_TIMEOUT_MS", 100...60_000, default: min(settings.connectTimeoutMs, settings.timeoutMs))
         settings.reconcileIntervalSeconds = try bounded(env, "DXCP_SPINNAKER_RECONCILE_INTERVAL_SECONDS", 1...300, default: settings.reconcileIntervalSeconds)
+        settings.settleSeconds = try bounded(env, "DXCP_SPINNAKER_SETTLE_SECONDS", 0...3_600, default: settings.settleSeconds)
         guard settings.connectTimeoutMs <= settings.timeoutMs else {
             printError("error: DXCP_SPINNAKER_CONNECT_TIMEOUT_MS (\(settings.connectTimeoutMs)) must not exceed DXCP_SPINNAKER_TIMEOUT_MS (\(settings.timeoutMs))")
             throw ExitCode(2)

@@ -43,6 +43,8 @@ import Testing
             environment["DXCP_DEV_JWT_SECRET"] = "crash-test-secret-0123456789abcdef"
             environment["DXCP_SPINNAKER_TIMEOUT_MS"] = "1000"
             environment["DXCP_SPINNAKER_RECONCILE_INTERVAL_SECONDS"] = "1"
+            // Gate here is the emulator, which stores an execution before it answers.
+            environment["DXCP_SPINNAKER_SETTLE_SECONDS"] = "0"
             process.environment = environment
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice

@@ -107,12 +107,12 @@ import Testing
         let fixture = try await Fixture(backend)
         let emulator = try EmulatorProcess()
         let dispatcher = Dispatcher(store: fixture.store, gate: GateClient(configuration: GateConfiguration(baseURL: emulator.baseURL)), clock: { DispatchTests.start })
-        try emulator.control("/_emulator/faults", #"{"status": 409, "times": 1}"#)
+        try emulator.control("/_emulator/faults", #"{"status": 400, "times": 1}"#)
         let record = try await fixture.reserve("k1")
         #expect(try await fixture.quotaUsed() == 1)
         guard case .released(let error) = await dispatcher.dispatch(record, requestId: "r") else { Issue.record("expected a release"); return }
         #expect(error.code == .engineCallFailed)
-        #expect(error.upstreamStatus == 409)
+        #expect(error.upstreamStatus == 400)
         #expect(try await fixture.store.deployment(id: record.id) == nil)
         #expect(try await fixture.quotaUsed() == 0)
         #expect(try await fixture.store.activeDeployments(group: "default", environment: "sandbox").isEmpty)
@@ -145,6 +145,24 @@ import Testing
         #expect(ended.failures.isEmpty == (outcome != "TERMINAL"))
         #expect(try await fixture.store.activeDeployments(group: "default", environment: "sandbox").isEmpty)
         _ = try await fixture.reserve("k2")
+    }
+
+    /// An execution Gate reports with a status the contract does not map (REDIRECT) still exists:
+    /// its slot is kept alive by the poller's heartbeat, never left to go stale while Gate answers.
+    @Test func anUnmappedStatusKeepsTheSlotAlive() async throws {
+        let fixture = try await Fixture()
+        let emulator = try EmulatorProcess(["--run-seconds", "60"])
+        let gate = GateClient(configuration: GateConfiguration(baseURL: emulator.baseURL))
+        let dispatcher = Dispatcher(store: fixture.store, gate: gate, clock: { DispatchTests.start })
+        let poller = ExecutionPoller(store: fixture.store, gate: gate)
+        guard case .started(let first) = await dispatcher.dispatch(try await fixture.reserve("k1"), requestId: "r") else { Issue.record("not started"); return }
+        await dispatcher.settle()
+        try emulator.control("/_emulator/executions/\(try #require(first.engineExecutionId))", #"{"status": "REDIRECT"}"#)
+        let report = try await poller.pollOnce(now: Self.start.adding(seconds: 400), requestId: "r")
+        #expect(report.changed.isEmpty && report.failed.isEmpty)
+        #expect(try await fixture.store.deployment(id: first.id)?.state == .inProgress)
+        // Past the stale-lock limit (900 s) since the reservation, within it since the heartbeat.
+        await #expect(throws: EmulatorError.self, "the slot is held") { _ = try await fixture.reserve("k2", at: Self.start.adding(seconds: 1_000)) }
     }
 
     @Test(arguments: Backend.underTest) func staleLockIsExpiredWhenTheEngineCannotBeAsked(_ backend: Backend) async throws {
@@ -193,7 +211,9 @@ import Testing
         let stepBack = try await reconciler.reconcileOnce(now: Self.start.adding(seconds: 2), requestId: "r")
         #expect(stepBack.released.isEmpty && stepBack.confirming == [orphan.id], "a clock stepped back re-arms the period")
         let second = try await reconciler.reconcileOnce(now: Self.start.adding(seconds: 3), requestId: "r")
-        #expect(second.released == [orphan.id])
+        #expect(second.released.isEmpty && second.confirming == [orphan.id], "younger than the settle period: Gate may still store it")
+        let settled = try await reconciler.reconcileOnce(now: Self.start.adding(seconds: 120), requestId: "r")
+        #expect(settled.released == [orphan.id])
         #expect(try await fixture.store.deployment(id: orphan.id) == nil)
         #expect(try await fixture.quotaUsed() == 1, "only the execution that exists spent quota")
         #expect(try Self.executions(emulator, for: orphan.id) == 0, "the reconciler never triggers")
@@ -206,6 +226,28 @@ import Testing
         #expect(blind.pending == 1)
         #expect(try await fixture.store.deployment(id: third.id) != nil)
         #expect(try await fixture.quotaUsed() == 2)
+    }
+
+    /// Gate can store an execution long after this side's call gave up (its own calls to Front50
+    /// and Orca have timeouts of their own): two looks that find nothing within the settle period
+    /// release nothing, and the execution Gate then stores is recorded.
+    @Test func anExecutionGateStoresLateIsRecordedNotReleased() async throws {
+        let fixture = try await Fixture()
+        let emulator = try EmulatorProcess(["--run-seconds", "60"])
+        let gate = GateClient(configuration: GateConfiguration(baseURL: emulator.baseURL, requestTimeoutMs: 1_000))
+        let reconciler = Reconciler(store: fixture.store, gate: gate, dispatcher: nil)
+        #expect(reconciler.settle == .seconds(120))
+        let reserved = try await fixture.reserve("k1")
+        let first = try await reconciler.reconcileOnce(now: Self.start.adding(seconds: 3), requestId: "r")
+        let second = try await reconciler.reconcileOnce(now: Self.start.adding(seconds: 5), requestId: "r")
+        #expect(first.confirming == [reserved.id] && second.confirming == [reserved.id])
+        #expect(second.released.isEmpty, "two empty looks a call timeout apart, within the settle period")
+        let execution = try await gate.trigger(TriggerRequest(record: reserved, artifactRef: nil), requestId: "r")
+        let late = try await reconciler.reconcileOnce(now: Self.start.adding(seconds: 60), requestId: "r")
+        #expect(late.recorded == [reserved.id])
+        #expect(try await fixture.store.deployment(id: reserved.id)?.engineExecutionId == execution.id)
+        #expect(try await fixture.quotaUsed() == 1)
+        await #expect(throws: EmulatorError.self, "the slot follows the execution") { _ = try await fixture.reserve("k2") }
     }
 
     @Test(arguments: Backend.underTest) func aLiveDispatchIsLeftToItsDispatcher(_ backend: Backend) async throws {

@@ -1,5 +1,5 @@
 import TestSupport
-import Engine
+@testable import Engine
 import Foundation
 @testable import Rules
 import Testing
@@ -175,6 +175,13 @@ import Testing
         (#"{"status": 401, "times": 1}"#, .engineUnauthorized, 401, false, .refused),
         (#"{"status": 403, "times": 1}"#, .engineUnauthorized, 403, false, .refused),
         (#"{"status": 429, "times": 1}"#, .engineCallFailed, 429, false, .refused),
+        (#"{"status": 404, "times": 1}"#, .engineCallFailed, 404, false, .refused),
+        (#"{"status": 415, "times": 1}"#, .engineCallFailed, 415, false, .refused),
+        // Gate answers 422 for any failure of its call to Orca, one after Orca stored the execution
+        // included; a conflict may name a running execution: neither proves nothing started.
+        (#"{"afterStart": "status", "afterStatus": 422, "times": 1}"#, .engineCallFailed, 422, false, .ambiguous),
+        (#"{"status": 422, "times": 1}"#, .engineCallFailed, 422, false, .ambiguous),
+        (#"{"status": 409, "times": 1}"#, .engineCallFailed, 409, false, .ambiguous),
         (#"{"redirect": "http://127.0.0.1:9/elsewhere", "times": 1}"#, .engineMisconfigured, 302, false, .ambiguous),
         (#"{"garbage": true, "times": 1}"#, .engineCallFailed, 200, false, .ambiguous),
         (#"{"noExecutionId": true, "times": 1}"#, .engineCallFailed, 200, false, .ambiguous),
@@ -282,4 +289,36 @@ import Testing
 /// The time now, as the store records it.
 func wallClock() -> Timestamp {
     Timestamp(microseconds: Int64(Date().timeIntervalSince1970 * 1_000_000))
+}
+
+/// What the reconciler reads from Gate's search and list answers.
+@Suite struct ExecutionListTests {
+    static let client = GateClient(configuration: GateConfiguration(baseURL: "http://127.0.0.1:9"))
+
+    static func list(_ json: String, filtered: Bool) throws(EngineError) -> [ExecutionStatus] {
+        try client.executionList(HTTPResponse(status: 200, body: Array(json.utf8), location: nil), deploymentId: "dep-1", filtered: filtered)
+    }
+
+    /// An execution that cannot be read proves nothing: it fails the look instead of counting as
+    /// absent (which, on two looks, would release a reservation whose execution runs).
+    @Test func anUnreadableExecutionIsNeverTakenForAbsence() throws {
+        let ours = #"{"id": "e-1", "status": "RUNNING", "trigger": {"parameters": {"dxcpDeploymentId": "dep-1"}}}"#
+        let unrelated = #"{"id": "e-2", "status": "SUCCEEDED", "trigger": {"parameters": {"dxcpDeploymentId": "dep-2"}}}"#
+        let noStatus = #"{"id": "e-3", "trigger": {"parameters": {"dxcpDeploymentId": "dep-1"}}}"#
+        let numberId = #"{"id": "e-4", "status": "RUNNING", "trigger": {"parameters": {"dxcpDeploymentId": ["dep-1"]}}}"#
+        let unrelatedNoStatus = #"{"id": "e-5"}"#
+
+        #expect(try Self.list("[\(ours), \(unrelated)]", filtered: true).map(\.id) == ["e-1", "e-2"])
+        for bad in [noStatus, numberId] {
+            for filtered in [true, false] {
+                let error = #expect(throws: EngineError.self, "\(bad), filtered \(filtered)") { try Self.list("[\(unrelated), \(bad)]", filtered: filtered) }
+                #expect(error?.delivery == .ambiguous)
+            }
+        }
+        // In a search every answer may be the one asked for; in a list, one that never names the
+        // deployment is someone else's.
+        #expect(throws: EngineError.self) { try Self.list("[\(unrelatedNoStatus)]", filtered: true) }
+        #expect(throws: EngineError.self) { try Self.list("[17]", filtered: true) }
+        #expect(try Self.list("[\(unrelatedNoStatus), 17, \(unrelated)]", filtered: false).map(\.id) == ["e-2"])
+    }
 }

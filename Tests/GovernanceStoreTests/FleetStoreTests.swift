@@ -512,6 +512,28 @@ extension Decision {
         #expect(try await replica.verifyAudit() == .broken(sequence: 18, reason: "entries 18...20 are missing"))
     }
 
+    /// A head changed by hand to a value this service never writes (a negative sequence) is
+    /// reported as corrupt by every reader and writer: never a crash of the replicas.
+    @Test func aNegativeHeadIsCorruptNotACrash() async throws {
+        let (database, replica) = try await Self.populated()
+        let stored = try database.psql("SELECT count(*) FROM deployments")
+        _ = try database.psql("UPDATE fleet_head SET audit_sequence = -1")
+        let verified = await #expect(throws: StoreError.self) { try await replica.verifyAudit() }
+        #expect(verified?.kind == .corrupt)
+        #expect(verified?.message.contains("fleet_head.audit_sequence") == true, "\(String(describing: verified))")
+        let decided = await #expect(throws: StoreError.self) {
+            try await replica.decide(.deploy(deployIntent(summary: "after")), by: owner, context: context("k-after"), requestId: nil)
+        }
+        #expect(decided?.kind == .corrupt)
+        _ = try database.psql("UPDATE fleet_head SET audit_sequence = 20, policy_generation = -3")
+        let refused = await #expect(throws: StoreError.self) {
+            try await replica.decide(.deploy(deployIntent(summary: "after")), by: owner, context: context("k-after"), requestId: nil)
+        }
+        #expect(refused?.kind == .corrupt)
+        #expect(try database.psql("SELECT count(*) FROM deployments") == stored, "nothing was written")
+        #expect(try database.psql("SELECT count(*) FROM audit") == "20")
+    }
+
     @Test func theVerifyCommandNamesTheFirstBadSequence() async throws {
         let (database, _) = try await Self.populated()
         let intact = try runToEnd(URL(fileURLWithPath: dxcpPolicyExecutable()), ["audit", "verify", "--store", database.url])

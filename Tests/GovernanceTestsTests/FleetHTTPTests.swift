@@ -97,8 +97,13 @@ import TestSupport
             .replacingOccurrences(of: #"daily_deploy_quota: \d+"#, with: "daily_deploy_quota: 100000", options: .regularExpression)
             .replacingOccurrences(of: #"mutate_rpm: \d+"#, with: "mutate_rpm: 5000", options: .regularExpression)
             .write(toFile: policy, atomically: true, encoding: .utf8)
-        var servers = [try await ServerProcess(key: key, gate: gate.baseURL, policy: policy, store: database.url)]
-        while servers.count < 3 { servers.append(try await ServerProcess(key: key, gate: gate.baseURL, policy: policy, store: database.url)) }
+        // The emulator stores an execution before it answers: a reservation a killed replica left
+        // untriggered is released once two looks agree, without Gate's settle period.
+        let settle = ["DXCP_SPINNAKER_SETTLE_SECONDS": "0"]
+        var servers = [try await ServerProcess(key: key, gate: gate.baseURL, policy: policy, store: database.url, environment: settle)]
+        while servers.count < 3 {
+            servers.append(try await ServerProcess(key: key, gate: gate.baseURL, policy: policy, store: database.url, environment: settle))
+        }
         let ci = try await TestTokens.mint(key, subject: "ci-bot", email: nil, role: "dxcp-ci-publishers")
         #expect(try await servers[0].send("POST", "/v1/builds/register", token: ci, body: Self.buildBody, headers: ["Idempotency-Key": "b"]).status == 201)
         let owner = try await TestTokens.mint(key, subject: "owner-1", email: "owner@example.com", role: "dxcp-delivery-owners")
@@ -135,7 +140,7 @@ import TestSupport
             let victim = round % 3
             live.remove(servers[victim].baseURL)
             servers[victim].kill()
-            servers[victim] = try await ServerProcess(key: key, gate: gate.baseURL, policy: policy, store: database.url)
+            servers[victim] = try await ServerProcess(key: key, gate: gate.baseURL, policy: policy, store: database.url, environment: settle)
             live.add(servers[victim].baseURL)
         }
         let acknowledged = try await clients.value

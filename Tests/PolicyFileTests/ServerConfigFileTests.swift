@@ -19,6 +19,7 @@ import Testing
         #expect(variables["DXCP_SPINNAKER_TIMEOUT_MS"] == "10000")
         #expect(variables["DXCP_SPINNAKER_CONNECT_TIMEOUT_MS"] == "2000")
         #expect(variables["DXCP_SPINNAKER_RECONCILE_INTERVAL_SECONDS"] == "5")
+        #expect(variables["DXCP_SPINNAKER_SETTLE_SECONDS"] == "120")
         #expect(variables["DXCP_HTTP_HEAD_TIMEOUT_SECONDS"] == "10")
         #expect(variables["DXCP_HTTP_BODY_TIMEOUT_SECONDS"] == "30")
         #expect(variables["DXCP_HTTP_MAX_CONNECTIONS"] == "4096")

@@ -130,7 +130,7 @@ import Testing
         let id = try #require((first.json["details"] as? [String: Any])?["deployment_id"] as? String)
         #expect(try Self.quotaUsed(server) == 1, "held while unconfirmed")
         let reconciler = Reconciler(store: server.store, gate: GateClient(configuration: GateConfiguration(baseURL: emulator.baseURL, requestTimeoutMs: 1_000)),
-            dispatcher: server.dispatcher)
+            dispatcher: server.dispatcher, settle: .zero)
         let look = try await reconciler.reconcileOnce(now: currentTime().adding(seconds: 3), requestId: "t")
         #expect(look.confirming == [id])
         let report = try await reconciler.reconcileOnce(now: currentTime().adding(seconds: 4), requestId: "t")

@@ -168,6 +168,7 @@ import Testing
         (["DXCP_SPINNAKER_TIMEOUT_MS": "ten"], "DXCP_SPINNAKER_TIMEOUT_MS"),
         (["DXCP_SPINNAKER_CONNECT_TIMEOUT_MS": "5000", "DXCP_SPINNAKER_TIMEOUT_MS": "1000"], "DXCP_SPINNAKER_CONNECT_TIMEOUT_MS"),
         (["DXCP_SPINNAKER_RECONCILE_INTERVAL_SECONDS": "0"], "DXCP_SPINNAKER_RECONCILE_INTERVAL_SECONDS"),
+        (["DXCP_SPINNAKER_SETTLE_SECONDS": "3601"], "DXCP_SPINNAKER_SETTLE_SECONDS"),
     ])
     func engineSettingsAreBounded(_ variables: [String: String], _ named: String) async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("dxcp-engine-\(UUID().uuidString)").path

@@ -48,9 +48,11 @@ int dxcp_curl_perform(dxcp_curl *handle);
 long dxcp_curl_response_code(dxcp_curl *handle);
 /// The Location header of a redirect response, or NULL.
 const char *dxcp_curl_redirect_url(dxcp_curl *handle);
-/// Bytes of request libcurl wrote to the connection (CURLINFO_REQUEST_SIZE): 0 when nothing of the
-/// request was sent.
-long dxcp_curl_request_bytes_sent(dxcp_curl *handle);
+/// Whether the call may have written any of the request: libcurl counted bytes of it
+/// (CURLINFO_REQUEST_SIZE) or got as far as starting the transfer (CURLINFO_PRETRANSFER_TIME_T,
+/// stamped once the connection and any TLS session are ready, just before the request is sent).
+/// The count alone misses a request whose first write would have blocked and was sent later.
+int dxcp_curl_may_have_sent(dxcp_curl *handle);
 const char *dxcp_curl_error_text(int code);
 
 /// The CURLcode classes dxcp-policy maps to engine errors.

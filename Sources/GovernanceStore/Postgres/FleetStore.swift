@@ -183,7 +183,7 @@ public final class FleetStore: GovernanceBackend, BatchBackend {
                 }
             }
         }
-        return try session.transaction(begin: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") {
+        return try session.rolledBack(begin: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") {
             let batch = FleetBatch(session: session, codec: .shared, path: path)
             let policy = try self.policy(session)
             try batch.prefetch { probe in _ = Evaluator.evaluate(request, by: principal, policy: policy, state: probe, context: context) }
@@ -284,7 +284,7 @@ public final class FleetStore: GovernanceBackend, BatchBackend {
     /// A page of the audit log, newest first: by sequence, or, when filtered, by (timestamp,
     /// sequence), as ``GovernanceStore/auditEvents(_:)`` pages it.
     public func auditEvents(_ query: AuditQuery) async throws(StoreError) -> (entries: [AuditEntry], next: UInt64?) {
-        try await read { session in try session.transaction(begin: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") {
+        try await read { session in try session.rolledBack(begin: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") {
             let filtered = query.deliveryGroupId != nil || query.eventType != nil || query.startTime != nil || query.endTime != nil
             var before = query.before
             if filtered, let cursor = before {
@@ -351,12 +351,12 @@ public final class FleetStore: GovernanceBackend, BatchBackend {
     /// head the fleet recorded.
     public func verifyAudit() async throws(StoreError) -> AuditVerifier.Verdict {
         // One snapshot: the head and the entries as of the same commit.
-        try await read { session in try session.transaction(begin: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") {
+        try await read { session in try session.rolledBack(begin: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") {
             guard let head = try session.rows("SELECT audit_sequence, audit_hash, audit_checkpoint_sequence, audit_checkpoint_hash FROM fleet_head").first else {
                 throw StoreError(.corrupt, path: self.path, "fleet_head row is missing")
             }
             let (headSequence, headHash, checkpoint, checkpointHash) = try head.decode((Int64, String, Int64, String).self)
-            var verifier = AuditVerifier(after: UInt64(checkpoint), headHash: checkpointHash)
+            var verifier = AuditVerifier(after: try self.unsigned(checkpoint, "fleet_head.audit_checkpoint_sequence"), headHash: checkpointHash)
             // In pages, each one statement well within the timeout, however long the log.
             var last: Int64 = -1
             while true {
@@ -366,13 +366,13 @@ public final class FleetStore: GovernanceBackend, BatchBackend {
                     do {
                         verifier.feed(try RecordCodec.shared.decode(AuditEntry.self, Array(text.utf8)))
                     } catch {
-                        verifier.unreadable(sequence: UInt64(sequence), reason: "entry cannot be decoded")
+                        verifier.unreadable(sequence: UInt64(clamping: sequence), reason: "entry cannot be decoded")
                     }
                     last = sequence
                 }
                 if page.count < 10000 { break }
             }
-            return verifier.verdict(expectedHead: (UInt64(headSequence), headHash))
+            return verifier.verdict(expectedHead: (try self.unsigned(headSequence, "fleet_head.audit_sequence"), headHash))
         } }
     }
 
@@ -381,7 +381,7 @@ public final class FleetStore: GovernanceBackend, BatchBackend {
             guard let generation = try session.rows("SELECT generation FROM policy").first?.decode(Int64.self) else {
                 throw StoreError(.corrupt, path: self.path, "policy row is missing")
             }
-            return UInt64(generation)
+            return try self.unsigned(generation, "policy.generation")
         }
     }
 
@@ -434,12 +434,20 @@ public final class FleetStore: GovernanceBackend, BatchBackend {
         leaseQueue.sync { leaseSession.withLock { $0?.close() } }
     }
 
+    /// A stored count or sequence, which is never negative unless the data was changed by hand.
+    private func unsigned(_ value: Int64, _ column: String) throws(StoreError) -> UInt64 {
+        guard let unsigned = UInt64(exactly: value) else {
+            throw StoreError(.corrupt, path: path, "\(column) is \(value), never negative in data this service wrote; restore from a backup")
+        }
+        return unsigned
+    }
+
     /// The stored policy, decoded once per generation.
     private func policy(_ session: SQLSession) throws -> PolicySnapshot {
         guard let generation = try session.rows("SELECT generation FROM policy").first?.decode(Int64.self) else {
             throw StoreError(.corrupt, path: path, "policy row is missing; run `dxcp-policy migrate-schema --store URL`")
         }
-        return try policy(session, generation: UInt64(generation))
+        return try policy(session, generation: unsigned(generation, "policy.generation"))
     }
 
     private func policy(_ session: SQLSession, generation: UInt64) throws -> PolicySnapshot {
@@ -535,9 +543,10 @@ public final class FleetStore: GovernanceBackend, BatchBackend {
         let (sequence, hash, generation) = try head.decode((Int64, String, Int64).self)
         // What queued while this replica waited for the lock joins the batch.
         let work = first + more()
+        let policyGeneration = try unsigned(generation, "fleet_head.policy_generation")
         var state = BatchState(
-            policy: try policy(session, generation: UInt64(generation)), generation: UInt64(generation),
-            chain: AuditChain(sequence: UInt64(sequence), headHash: hash))
+            policy: try policy(session, generation: policyGeneration), generation: policyGeneration,
+            chain: AuditChain(sequence: try unsigned(sequence, "fleet_head.audit_sequence"), headHash: hash))
         let batch = FleetBatch(session: session, codec: .shared, path: path)
         let writes = FleetWrites(batch: batch)
         var outcomes: [WriteOutcome] = []

@@ -92,7 +92,6 @@ final class SQLSession: Sendable {
         do {
             // A connection that arrives after the timeout is closed, not leaked.
             let connection = try wait(for: future, onTimeout: { future.whenSuccess { Self.closeSoon($0) } })
-            state.withLock { $0.connection = connection }
             // PostgreSQL cancels a statement itself past the timeout (a wait for the fleet lock
             // included), so an abandoned wait never takes its turn later; the client waits a
             // little longer as a backstop.
@@ -112,7 +111,14 @@ final class SQLSession: Sendable {
                   set_config('plan_cache_mode', 'force_generic_plan', false),
                   CASE WHEN current_setting('synchronous_commit') = 'off' THEN set_config('synchronous_commit', 'on', false) END
                 """
-            _ = try wait(for: connection.query(PostgresQuery(unsafeSQL: setup), logger: logger), onTimeout: { self.drop(connection) })
+            // Only a connection with its settings is used: one whose setup failed is closed.
+            do {
+                _ = try wait(for: connection.query(PostgresQuery(unsafeSQL: setup), logger: logger), onTimeout: { Self.closeSoon(connection) })
+            } catch {
+                Self.closeSoon(connection)
+                throw error
+            }
+            state.withLock { $0.connection = connection }
             return connection
         } catch {
             throw StoreError(.unavailable, path: location.description, "cannot connect to PostgreSQL: \(Self.reason(error))", unreachable: true)
@@ -241,11 +247,12 @@ final class SQLSession: Sendable {
         state.withLock { $0.connection.map { !$0.isClosed } ?? false }
     }
 
-    /// Runs `body` in a transaction that is rolled back, never committed: for questions that
-    /// take locks only to wait for other transactions (a commit would write, and wait for a
-    /// synchronous standby).
-    func rolledBack<T>(_ body: () throws -> T) throws -> T {
-        try execute("BEGIN")
+    /// Runs `body` in a transaction that is rolled back, never committed: for reads (a snapshot
+    /// has nothing to commit, and a lost answer to a `COMMIT` would leave a read "unconfirmed"),
+    /// and for questions that take locks only to wait for other transactions (a commit would
+    /// write, and wait for a synchronous standby).
+    func rolledBack<T>(begin: String = "BEGIN", _ body: () throws -> T) throws -> T {
+        try execute(begin)
         state.withLock { $0.inTransaction = true }
         defer { state.withLock { $0.inTransaction = false } }
         let value: T
