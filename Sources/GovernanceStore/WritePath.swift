@@ -79,6 +79,8 @@ final class WritePath: Sendable {
         let work: WriteWork
         /// Told the outcome once the job's batch is durable, or its error.
         let complete: @Sendable (Result<WriteOutcome, any Error>) -> Void
+        /// When it was queued.
+        var queued = ContinuousClock.now
     }
 
     private struct Queue {
@@ -101,11 +103,34 @@ final class WritePath: Sendable {
     private let observer: (@Sendable (Int, Duration, Duration) -> Void)?
 
     private let maxQueue: Int
+    /// Work that waited longer than this for its batch is refused with nothing done, rather than
+    /// started: behind a database that answers each batch only at its timeout (a lock held by a
+    /// replica that went away), a caller waits about one timeout, never one per batch ahead of
+    /// it. `nil` (an embedded store, whose batches take milliseconds) waits as long as it takes.
+    private let queueDeadline: Duration?
 
-    init(maxBatch: Int, maxQueue: Int = .max, observer: (@Sendable (Int, Duration, Duration) -> Void)? = nil) {
+    init(maxBatch: Int, maxQueue: Int = .max, queueDeadline: Duration? = nil, observer: (@Sendable (Int, Duration, Duration) -> Void)? = nil) {
         self.maxBatch = max(1, maxBatch)
         self.maxQueue = max(0, maxQueue)
+        self.queueDeadline = queueDeadline
         self.observer = observer
+    }
+
+    /// `jobs` without those past the queue deadline, which are refused with nothing done.
+    private func dueOnly(_ jobs: [Job]) -> [Job] {
+        guard let queueDeadline else { return jobs }
+        let now = ContinuousClock.now
+        var due: [Job] = []
+        due.reserveCapacity(jobs.count)
+        for job in jobs {
+            if now - job.queued > queueDeadline {
+                job.complete(.failure(StoreError(
+                    .unavailable, path: store?.path ?? "", "waited longer than \(queueDeadline) for the database; nothing was changed")))
+            } else {
+                due.append(job)
+            }
+        }
+        return due
     }
 
     /// Queues `work` and waits until its batch is durable.
@@ -191,7 +216,8 @@ final class WritePath: Sendable {
                 waiters.forEach { $0.resume() }
                 return
             }
-            commit(batch)
+            let due = dueOnly(batch)
+            if !due.isEmpty { commit(due) }
         }
     }
 
@@ -233,7 +259,7 @@ final class WritePath: Sendable {
             let outcomes = try store.applyBatch(first.map(\.work), more: {
                 if alone { return [] }
                 let taken = batch.count { if case .mutation = $0.work { true } else { false } }
-                let extra = queue.withLock { Self.takeBatch(from: &$0.jobs, maxBatch: maxBatch - batch.count, mutationsTaken: taken) }
+                let extra = dueOnly(queue.withLock { Self.takeBatch(from: &$0.jobs, maxBatch: maxBatch - batch.count, mutationsTaken: taken) })
                 batch += extra
                 return extra.map(\.work)
             }) { applied = clock.now }

@@ -122,6 +122,53 @@ import Testing
         await replica.close()
     }
 
+    /// Another session holds the fleet lock past the timeout (a replica that went away mid-batch,
+    /// until the server ends it). The batch that waits for it fails at the timeout; what queued
+    /// behind it has waited that long too and is refused with nothing changed, instead of each
+    /// batch of the queue waiting a timeout of its own.
+    @Test func aLockHeldElsewhereCostsACallerOneTimeoutNotOnePerBatch() async throws {
+        let database = try TestDatabase()
+        _ = try await seededFleet(database, policy: testPolicy(maxConcurrent: 1000, dailyDeploy: 10_000), count: 1)
+        let replica = try FleetStore(location: database.location, options: .init(maxBatch: 2, readers: 1, timeout: .seconds(1)))
+        #expect(try await replica.decide(.deploy(deployIntent(summary: "before")), by: owner, context: context("before"), requestId: nil).allowed)
+        let url = database.url
+        let holder = Task { try await offThePool { try TestDatabase.psql(url, "BEGIN; SELECT 1 FROM fleet_head FOR UPDATE; SELECT pg_sleep(6); COMMIT;") } }
+        // pg_locks lists every database's locks: only this one's count.
+        let held = """
+            SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+            WHERE l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+              AND c.relname = 'fleet_head' AND l.mode = 'RowShareLock'
+            """
+        var waited = 0
+        while try database.psql(held) == "0", waited < 200 {
+            waited += 1
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let messages = await withTaskGroup(of: String.self) { group in
+            for n in 0..<12 {
+                group.addTask {
+                    do {
+                        _ = try await replica.decide(.deploy(deployIntent(summary: "d\(n)")), by: owner, context: context("d\(n)"), requestId: nil)
+                        return "decided"
+                    } catch let error as StoreError {
+                        return "\(error.kind): \(error.message)"
+                    } catch {
+                        return "\(error)"
+                    }
+                }
+            }
+            return await group.reduce(into: [String]()) { $0.append($1) }
+        }
+        let overdue = messages.filter { $0.contains("waited longer than") }
+        #expect(messages.allSatisfy { $0.hasPrefix("unavailable") || $0.hasPrefix("busy") }, "\(messages)")
+        // Six batches' worth were queued: the first (and, racing it, one more) met the lock.
+        #expect(overdue.count >= 8, "\(messages)")
+        _ = try await holder.value
+        #expect(try database.psql("SELECT count(*) FROM deployments") == "1", "nothing of the refused decisions")
+        #expect(try await replica.decide(.deploy(deployIntent(summary: "after")), by: owner, context: context("after"), requestId: nil).allowed)
+        await replica.close()
+    }
+
     /// Four clients deploy through two replicas while PostgreSQL crashes and restarts twice; a
     /// client retries a failed request with the same key until it is answered, as a client of
     /// the API does. Every answered deploy is stored, each key has one deployment, and the

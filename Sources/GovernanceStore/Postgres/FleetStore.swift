@@ -87,8 +87,16 @@ public final class FleetStore: GovernanceBackend, BatchBackend {
                 DispatchQueue(label: "dxcp.fleet.reader.\(n)")))
         }
         self.readers = readers
-        writer = WritePath(maxBatch: options.maxBatch, maxQueue: options.maxQueue, observer: options.commitObserver)
-        if options.migrate { try Self.migrate(writerSession, logger: logger) }
+        writer = WritePath(maxBatch: options.maxBatch, maxQueue: options.maxQueue, queueDeadline: timeout, observer: options.commitObserver)
+        if options.migrate {
+            // A session of its own, whose statements may take as long as rewriting a large table
+            // does (and a replica starting meanwhile waits that long for it): under the decision
+            // timeout, a migration of a big database would be cancelled, and rolled back, every time.
+            let migration = try SQLSession.connect(
+                location, timeout: max(options.timeout, Self.migrationTimeout), applicationName: applicationName, logger: logger)
+            defer { migration.close() }
+            try Self.migrate(migration, logger: logger)
+        }
         let version: Int?
         do {
             version = try writerSession.rows("SELECT version FROM dxcp_schema WHERE to_regclass('dxcp_schema') IS NOT NULL").first?.decode(Int.self)
@@ -101,6 +109,10 @@ public final class FleetStore: GovernanceBackend, BatchBackend {
         }
         writer.store = self
     }
+
+    /// How long a schema migration's statements may take, its wait for another replica's
+    /// migration included.
+    static let migrationTimeout: Duration = .seconds(900)
 
     /// Creates the schema, or brings an older one to ``PostgresSchema/version``, in one
     /// transaction; a database already at the version is left as it is. Replicas starting at
