@@ -135,7 +135,12 @@ public final class ExecutionPoller: Sendable {
             // An unrecognised status maps to PENDING, which holds no slot; it is never a reason to
             // free one, and Gate still has the execution: its slot is kept alive.
             guard status.state != .pending else {
-                if heartbeatDue { record(holder.id, holder.state, [], now: now, writes) }
+                if heartbeatDue {
+                    logger.warning("the engine reports a status the contract does not map; the execution keeps its slot", metadata: [
+                        "deployment_id": "\(holder.id)", "execution_id": "\(target.executionId)", "engine_status": "\(status.engineStatus)",
+                    ])
+                    record(holder.id, holder.state, [], now: now, writes)
+                }
                 return .unchanged
             }
             guard status.state != holder.state || heartbeatDue else { return .unchanged }

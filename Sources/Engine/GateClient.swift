@@ -125,15 +125,15 @@ public final class GateClient: Sendable {
             url: "\(configuration.baseURL)/applications/\(pathSegment(application))/executions/search?\(query)",
             headers: headers(user: user, requestId: requestId)))
         if searched.status != 404 {
-            let list = try executionList(searched, deploymentId: deploymentId, filtered: true)
-            return list.first { $0.deploymentId == deploymentId }.map(Search.found) ?? .none
+            return try executionList(searched, deploymentId: deploymentId, filtered: true).ours.first.map(Search.found) ?? .none
         }
         let listed = try await transport.send(HTTPExchange(
             url: "\(configuration.baseURL)/applications/\(pathSegment(application))/pipelines?limit=\(Self.listLimit)&expand=false",
             headers: headers(user: user, requestId: requestId)))
         let list = try executionList(listed, deploymentId: deploymentId, filtered: false)
-        if let execution = list.first(where: { $0.deploymentId == deploymentId }) { return .found(execution) }
-        guard list.count < Self.listLimit else {
+        if let execution = list.ours.first { return .found(execution) }
+        // Counted as answered, readable or not: a full page may hide the rest.
+        guard list.answered < Self.listLimit else {
             throw EngineError(.engineCallFailed, upstreamStatus: listed.status, delivery: .ambiguous,
                 "Gate has no execution search and its list of \(application) is full: absence cannot be proved")
         }
@@ -143,27 +143,29 @@ public final class GateClient: Sendable {
     static let searchPageSize = 10
     static let listLimit = 100
 
-    /// The executions of a search or list answer. An execution that cannot be read proves
-    /// nothing either way, so it fails the look — in a search (every answer may be the one asked
-    /// for), or in a list when it names `deploymentId` anywhere — rather than counting as absent.
-    func executionList(_ response: HTTPResponse, deploymentId: String, filtered: Bool) throws(EngineError) -> [ExecutionStatus] {
+    /// The executions of a search or list answer that carry `deploymentId`, and how many the
+    /// answer held. An answer that cannot be read as one of ours proves nothing either way, so it
+    /// fails the look rather than counting as absent: in a search, which answers only executions
+    /// whose trigger carries the id, any such answer; in a list, one that names the id anywhere.
+    func executionList(_ response: HTTPResponse, deploymentId: String, filtered: Bool) throws(EngineError)
+        -> (ours: [ExecutionStatus], answered: Int)
+    {
         guard (200..<300).contains(response.status) else { throw EngineError.answered(response.status, location: response.location) }
         guard let list = try? JSONSerialization.jsonObject(with: Data(response.body)) as? [Any] else {
             throw EngineError(.engineCallFailed, upstreamStatus: response.status, delivery: .ambiguous, "Gate returned executions that cannot be read")
         }
-        var executions: [ExecutionStatus] = []
-        executions.reserveCapacity(list.count)
+        var ours: [ExecutionStatus] = []
         for element in list {
-            if let object = element as? [String: Any], let execution = ExecutionStatus(object: object),
-                execution.deploymentId == deploymentId || !Self.mentions(object, deploymentId)
-            {
-                executions.append(execution)
+            let execution = (element as? [String: Any]).flatMap(ExecutionStatus.init(object:))
+            if let execution, execution.deploymentId == deploymentId {
+                ours.append(execution)
             } else if filtered || Self.mentions(element, deploymentId) {
                 throw EngineError(.engineCallFailed, upstreamStatus: response.status, delivery: .ambiguous,
-                    "Gate returned an execution for \(deploymentId) that cannot be read; its outcome is unknown")
+                    "Gate answered an execution for \(deploymentId) that cannot be read as one; its outcome is unknown")
             }
+            // Otherwise a listed execution that never names the deployment: someone else's.
         }
-        return executions
+        return (ours, list.count)
     }
 
     /// Whether `deploymentId` appears as a string anywhere in `value`.

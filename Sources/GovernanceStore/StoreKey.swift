@@ -70,7 +70,8 @@ struct StoreKey {
         guard bytes.count == 8 else { return 0 }
         var v: UInt64 = 0
         for b in bytes.reversed() { v = v << 8 | UInt64(b) }
-        return Int(v)
+        // Never written above Int.max; a damaged value reads as the largest count, not a trap.
+        return Int(clamping: v)
     }
 
     static func counterBytes(_ value: Int) -> [UInt8] {

@@ -116,19 +116,25 @@ final class WritePath: Sendable {
         self.observer = observer
     }
 
-    /// `jobs` without those past the queue deadline, which are refused with nothing done.
+    /// `jobs` without those past the queue deadline, which are refused as overload (503 with
+    /// `Retry-After`) with nothing done.
     private func dueOnly(_ jobs: [Job]) -> [Job] {
         guard let queueDeadline else { return jobs }
         let now = ContinuousClock.now
         var due: [Job] = []
         due.reserveCapacity(jobs.count)
+        var refused = 0
         for job in jobs {
             if now - job.queued > queueDeadline {
+                refused += 1
                 job.complete(.failure(StoreError(
-                    .unavailable, path: store?.path ?? "", "waited longer than \(queueDeadline) for the database; nothing was changed")))
+                    .busy, path: store?.path ?? "", "waited longer than \(queueDeadline) for the database; nothing was changed; retry shortly")))
             } else {
                 due.append(job)
             }
+        }
+        if refused > 0 {
+            store?.logger.warning("work refused after waiting longer than the database timeout", metadata: ["jobs": "\(refused)"])
         }
         return due
     }
@@ -299,7 +305,7 @@ final class WritePath: Sendable {
                     for job in queued { job.complete(.failure(refused)) }
                 }
             } else {
-                for job in batch { commit([job], alone: true) }
+                for job in dueOnly(batch) { commit([job], alone: true) }
             }
         }
     }

@@ -295,30 +295,42 @@ func wallClock() -> Timestamp {
 @Suite struct ExecutionListTests {
     static let client = GateClient(configuration: GateConfiguration(baseURL: "http://127.0.0.1:9"))
 
-    static func list(_ json: String, filtered: Bool) throws(EngineError) -> [ExecutionStatus] {
-        try client.executionList(HTTPResponse(status: 200, body: Array(json.utf8), location: nil), deploymentId: "dep-1", filtered: filtered)
+    static func list(_ json: String, filtered: Bool) throws(EngineError) -> [String] {
+        try client.executionList(HTTPResponse(status: 200, body: Array(json.utf8), location: nil), deploymentId: "dep-1", filtered: filtered).ours.map(\.id)
     }
 
-    /// An execution that cannot be read proves nothing: it fails the look instead of counting as
-    /// absent (which, on two looks, would release a reservation whose execution runs).
+    /// An answer that cannot be read as one of ours proves nothing: it fails the look instead of
+    /// counting as absent (which, on two looks, would release a reservation whose execution runs).
     @Test func anUnreadableExecutionIsNeverTakenForAbsence() throws {
         let ours = #"{"id": "e-1", "status": "RUNNING", "trigger": {"parameters": {"dxcpDeploymentId": "dep-1"}}}"#
         let unrelated = #"{"id": "e-2", "status": "SUCCEEDED", "trigger": {"parameters": {"dxcpDeploymentId": "dep-2"}}}"#
         let noStatus = #"{"id": "e-3", "trigger": {"parameters": {"dxcpDeploymentId": "dep-1"}}}"#
-        let numberId = #"{"id": "e-4", "status": "RUNNING", "trigger": {"parameters": {"dxcpDeploymentId": ["dep-1"]}}}"#
+        let notAString = #"{"id": "e-4", "status": "RUNNING", "trigger": {"parameters": {"dxcpDeploymentId": ["dep-1"]}}}"#
         let unrelatedNoStatus = #"{"id": "e-5"}"#
 
-        #expect(try Self.list("[\(ours), \(unrelated)]", filtered: true).map(\.id) == ["e-1", "e-2"])
-        for bad in [noStatus, numberId] {
+        #expect(try Self.list("[\(ours)]", filtered: true) == ["e-1"])
+        #expect(try Self.list("[\(unrelated), \(ours)]", filtered: false) == ["e-1"])
+        for bad in [noStatus, notAString] {
             for filtered in [true, false] {
                 let error = #expect(throws: EngineError.self, "\(bad), filtered \(filtered)") { try Self.list("[\(unrelated), \(bad)]", filtered: filtered) }
                 #expect(error?.delivery == .ambiguous)
             }
         }
-        // In a search every answer may be the one asked for; in a list, one that never names the
-        // deployment is someone else's.
-        #expect(throws: EngineError.self) { try Self.list("[\(unrelatedNoStatus)]", filtered: true) }
-        #expect(throws: EngineError.self) { try Self.list("[17]", filtered: true) }
-        #expect(try Self.list("[\(unrelatedNoStatus), 17, \(unrelated)]", filtered: false).map(\.id) == ["e-2"])
+        // A search answers only executions whose trigger carries the id: any other answer (one
+        // without it, or another's) means the search cannot be trusted. In a list, an execution
+        // that never names the deployment is someone else's.
+        for other in [unrelated, unrelatedNoStatus, "17"] {
+            #expect(throws: EngineError.self, "\(other)") { try Self.list("[\(other)]", filtered: true) }
+        }
+        #expect(try Self.list("[\(unrelatedNoStatus), 17, \(unrelated)]", filtered: false).isEmpty)
+    }
+
+    /// A full page of the list proves nothing of what is not on it, readable or not.
+    @Test func aFullListCountsWhatItHeld() throws {
+        let unreadable = #"{"id": "x"}"#
+        let page = "[" + Array(repeating: unreadable, count: GateClient.listLimit).joined(separator: ",") + "]"
+        let answer = try Self.client.executionList(HTTPResponse(status: 200, body: Array(page.utf8), location: nil), deploymentId: "dep-1", filtered: false)
+        #expect(answer.ours.isEmpty)
+        #expect(answer.answered == GateClient.listLimit)
     }
 }

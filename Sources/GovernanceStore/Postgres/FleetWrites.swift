@@ -225,7 +225,7 @@ struct FleetWrites {
             throw StoreError(.corrupt, path: path, "fleet_head row is missing")
         }
         let (checkpointSequence, checkpointHash) = try head.decode((Int64, String).self)
-        var verifier = AuditVerifier(after: UInt64(checkpointSequence), headHash: checkpointHash)
+        var verifier = AuditVerifier(after: try storedUnsigned(checkpointSequence, "fleet_head.audit_checkpoint_sequence", path: path), headHash: checkpointHash)
         var first: AuditEntry?, last: AuditEntry?
         for row in try session.rows("SELECT sequence, entry::text FROM audit ORDER BY sequence LIMIT \(Int64(retention.limit))") {
             let (sequence, text) = try row.decode((Int64, String).self)

@@ -46,6 +46,8 @@ final class SQLSession: Sendable {
     let location: PostgresLocation
     let logger: Logger
     let timeout: Duration
+    /// How long a connection attempt may take (the statement timeout unless told).
+    let connectTimeout: Duration
 
     private struct State {
         var connection: PostgresConnection?
@@ -61,16 +63,19 @@ final class SQLSession: Sendable {
     /// The session's `application_name`: what the replica tells the fleet about itself.
     let applicationName: String
 
-    init(_ location: PostgresLocation, timeout: Duration, applicationName: String = "dxcp-policy", logger: Logger) {
+    init(_ location: PostgresLocation, timeout: Duration, connectTimeout: Duration? = nil, applicationName: String = "dxcp-policy", logger: Logger) {
         self.location = location
         self.timeout = timeout
+        self.connectTimeout = connectTimeout ?? timeout
         self.applicationName = applicationName
         self.logger = logger
     }
 
     /// Connects now, failing with the reason when the database cannot be reached.
-    static func connect(_ location: PostgresLocation, timeout: Duration, applicationName: String = "dxcp-policy", logger: Logger) throws(StoreError) -> SQLSession {
-        let session = SQLSession(location, timeout: timeout, applicationName: applicationName, logger: logger)
+    static func connect(
+        _ location: PostgresLocation, timeout: Duration, connectTimeout: Duration? = nil, applicationName: String = "dxcp-policy", logger: Logger
+    ) throws(StoreError) -> SQLSession {
+        let session = SQLSession(location, timeout: timeout, connectTimeout: connectTimeout, applicationName: applicationName, logger: logger)
         _ = try session.connection(reconnect: true)
         return session
     }
@@ -84,7 +89,7 @@ final class SQLSession: Sendable {
         var configuration = PostgresConnection.Configuration(
             host: location.host, port: location.port, username: location.username, password: location.password,
             database: location.database, tls: .disable)
-        configuration.options.connectTimeout = .milliseconds(Int64(timeout / .milliseconds(1)))
+        configuration.options.connectTimeout = .milliseconds(Int64(connectTimeout / .milliseconds(1)))
         configuration.options.additionalStartupParameters = [("application_name", applicationName)]
         let future = PostgresConnection.connect(
             on: MultiThreadedEventLoopGroup.singleton.next(), configuration: configuration,
