@@ -51,6 +51,8 @@ import Testing
         (#"{"afterStart": "status", "afterStatus": 502, "times": 1}"#, 502, "ENGINE_CALL_FAILED"),
         (#"{"afterStart": "close", "times": 1}"#, 503, "ENGINE_UNAVAILABLE"),
         (#"{"afterStart": "noExecutionId", "times": 1}"#, 502, "ENGINE_CALL_FAILED"),
+        // Gate's 422: its own call to Orca failed after Orca stored the execution.
+        (#"{"afterStart": "status", "afterStatus": 422, "times": 1}"#, 502, "ENGINE_CALL_FAILED"),
     ])
     func anAmbiguousAnswerHoldsTheReservationUntilConfirmed(_ fault: String, _ status: Int, _ code: String) async throws {
         let emulator = try EmulatorProcess(["--run-seconds", "600"])
