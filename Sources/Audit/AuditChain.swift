@@ -20,6 +20,22 @@ public struct AuditChain: Sendable, Hashable, Codable {
         self.headHash = headHash
     }
 
+    /// The largest sequence a stored head or checkpoint may hold: sequences are also signed
+    /// 64-bit numbers (PostgreSQL's `bigint`), and the next entry must still be one.
+    public static let largestSequence = UInt64(Int64.max - 1)
+
+    private enum CodingKeys: String, CodingKey { case sequence, headHash }
+
+    /// A stored head, refused (as undecodable) when changed by hand past ``largestSequence``.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let sequence = try container.decode(UInt64.self, forKey: .sequence)
+        guard sequence <= Self.largestSequence else {
+            throw DecodingError.dataCorruptedError(forKey: .sequence, in: container, debugDescription: "audit sequence \(sequence) is out of range")
+        }
+        self.init(sequence: sequence, headHash: try container.decode(String.self, forKey: .headHash))
+    }
+
     /// Builds the next entry for `note` and advances the head. `index` tells apart several entries
     /// of one decision (their ids derive from the decision id).
     public mutating func append(_ note: AuditNote, origin: AuditOrigin, index: Int) -> AuditEntry {

@@ -17,4 +17,17 @@ public struct AuditCheckpoint: Sendable, Hashable, Codable {
         self.hash = hash
         self.timestamp = timestamp
     }
+
+    private enum CodingKeys: String, CodingKey { case sequence, hash, timestamp }
+
+    /// A stored checkpoint, refused (as undecodable) when changed by hand past
+    /// ``AuditChain/largestSequence``.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let sequence = try container.decode(UInt64.self, forKey: .sequence)
+        guard sequence <= AuditChain.largestSequence else {
+            throw DecodingError.dataCorruptedError(forKey: .sequence, in: container, debugDescription: "audit sequence \(sequence) is out of range")
+        }
+        self.init(sequence: sequence, hash: try container.decode(String.self, forKey: .hash), timestamp: try container.decode(Timestamp.self, forKey: .timestamp))
+    }
 }

@@ -60,11 +60,12 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
     public var description: String { path.hasPrefix("postgres://") ? "database \(path): \(message)" : "data directory \(path): \(message)" }
 }
 
-/// A stored count or sequence, which is never negative unless the data was changed by hand:
-/// reported as corrupt, never trapping the process.
+/// A stored count, sequence or generation, which is never negative, nor so large that the next
+/// one would not fit a signed 64-bit number (PostgreSQL's `bigint`), unless the data was changed
+/// by hand: reported as corrupt, never trapping the process.
 func storedUnsigned(_ value: some BinaryInteger, _ what: String, path: String) throws(StoreError) -> UInt64 {
-    guard let unsigned = UInt64(exactly: value) else {
-        throw StoreError(.corrupt, path: path, "\(what) is \(value), never negative in data this service wrote; restore from a backup")
+    guard let unsigned = UInt64(exactly: value), unsigned < UInt64(Int64.max) else {
+        throw StoreError(.corrupt, path: path, "\(what) is \(value), out of the range this service writes; restore from a backup")
     }
     return unsigned
 }

@@ -70,9 +70,13 @@ struct StoreKey {
         guard bytes.count == 8 else { return 0 }
         var v: UInt64 = 0
         for b in bytes.reversed() { v = v << 8 | UInt64(b) }
-        // Never written above Int.max; a damaged value reads as the largest count, not a trap.
-        return Int(clamping: v)
+        // Never written near 2^62 (counts, quotas, generations); a damaged value reads as that
+        // ceiling, so the arithmetic on it can never overflow and trap.
+        return Int(min(v, Self.counterCeiling))
     }
+
+    /// The largest counter value read back (see ``counter(_:)``).
+    static let counterCeiling: UInt64 = 1 << 62
 
     static func counterBytes(_ value: Int) -> [UInt8] {
         let v = UInt64(max(0, value))

@@ -290,7 +290,7 @@ struct PolicyDecoder {
                 spinnakerApplication: try optionalString(m, "spinnaker_application"),
                 deployPipeline: try optionalString(m, "deploy_pipeline"), rollbackPipeline: try optionalString(m, "rollback_pipeline"),
                 effectiveBehaviorSummary: try optionalString(m, "effective_behavior_summary"), status: try optionalString(m, "status"))
-            let revision = try m.optional("revision")?.integer(Int.self, minimum: 1) ?? 1
+            let revision = try m.optional("revision")?.integer(in: PolicyBounds.recipeRevision) ?? 1
             let recipe: Recipe
             do {
                 recipe = try PolicyValidator.recipe(change, pathId: nil, revision: revision)

@@ -77,6 +77,24 @@ import Testing
         }
     }
 
+    /// A stored head or checkpoint whose next sequence would not fit a signed 64-bit number (a
+    /// value changed by hand) is refused when read, never advanced into a trap.
+    @Test func headsPastTheLastSequenceAreRefused() throws {
+        let head = AuditChain(sequence: 41)
+        let stored = try JSONEncoder().encode(head)
+        #expect(try JSONDecoder().decode(AuditChain.self, from: stored) == head)
+        for sequence in ["9223372036854775807", "18446744073709551615"] {
+            let changed = String(decoding: stored, as: UTF8.self).replacingOccurrences(of: "41", with: sequence)
+            #expect(throws: DecodingError.self) { try JSONDecoder().decode(AuditChain.self, from: Data(changed.utf8)) }
+        }
+        let checkpoint = AuditCheckpoint(sequence: 41, hash: AuditChain.genesisHash, timestamp: Self.start)
+        let kept = String(decoding: try JSONEncoder().encode(checkpoint), as: UTF8.self)
+        #expect(try JSONDecoder().decode(AuditCheckpoint.self, from: Data(kept.utf8)) == checkpoint)
+        #expect(throws: DecodingError.self) {
+            try JSONDecoder().decode(AuditCheckpoint.self, from: Data(kept.replacingOccurrences(of: "41", with: "18446744073709551615").utf8))
+        }
+    }
+
     @Test func longFreeTextIsTruncated() {
         var chain = AuditChain()
         let entry = chain.append(Self.note(1, summary: String(repeating: "x", count: 5000)), origin: AuditOrigin(decisionId: "d", requestId: nil, timestamp: Self.start), index: 0)

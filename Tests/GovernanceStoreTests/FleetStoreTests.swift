@@ -525,6 +525,11 @@ extension Decision {
             try await replica.decide(.deploy(deployIntent(summary: "after")), by: owner, context: context("k-after"), requestId: nil)
         }
         #expect(decided?.kind == .corrupt)
+        _ = try database.psql("UPDATE fleet_head SET audit_sequence = 9223372036854775807")
+        let atTheEnd = await #expect(throws: StoreError.self, "the next entry's sequence would not be a bigint") {
+            try await replica.decide(.deploy(deployIntent(summary: "after")), by: owner, context: context("k-after"), requestId: nil)
+        }
+        #expect(atTheEnd?.kind == .corrupt)
         _ = try database.psql("UPDATE fleet_head SET audit_sequence = 20, policy_generation = -3")
         let refused = await #expect(throws: StoreError.self) {
             try await replica.decide(.deploy(deployIntent(summary: "after")), by: owner, context: context("k-after"), requestId: nil)

@@ -74,6 +74,13 @@ import Testing
         let other = IdempotencyRecord(fingerprint: "f", expiresAt: Timestamp(seconds: 99), response: StoredResponse(status: 201, result: .mutationsDisabled(true)))
         #expect(try StoredEncoding.idempotencyRecord(try StoredEncoding.encode(other, RecordCodec()), RecordCodec()) == other)
         #expect(try StoredEncoding.idempotencyRecord(try RecordCodec().encode(inFlight), RecordCodec()) == inFlight)
+        // A stored status a replay would answer, but that is no HTTP status (changed by hand), is
+        // refused as undecodable rather than sent.
+        let json = String(decoding: try StoredEncoding.encode(other, RecordCodec()), as: UTF8.self)
+        #expect(json.contains("201"))
+        #expect(throws: (any Error).self) {
+            try StoredEncoding.idempotencyRecord(Array(json.replacingOccurrences(of: "201", with: "1000").utf8), RecordCodec())
+        }
     }
 
     @Test func auditEntriesReadBackAsTheCanonicalFormTheirHashCovers() throws {

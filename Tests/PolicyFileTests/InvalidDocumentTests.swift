@@ -49,6 +49,18 @@ let invalidDocuments: [InvalidDocument] = [
             """,
         line: 7, field: "recipes[0].colour", message: "unknown key 'colour'"),
     InvalidDocument(
+        name: "a recipe revision past its bound (each admin update adds one)",
+        text: """
+            version: 1
+            recipes:
+              - id: default
+                name: Default
+                deploy_pipeline: demo-deploy
+                effective_behavior_summary: Deploys.
+                revision: 9223372036854775807
+            """,
+        line: 7, field: "recipes[0].revision", message: "must be between 1 and 1000000000"),
+    InvalidDocument(
         name: "unknown top-level key",
         text: "version: 1\nsetings:\n  read_rpm: 60\n",
         line: 2, field: "setings", message: "unknown key 'setings'"),

@@ -32,7 +32,7 @@ extension Evaluator {
         case .updateRecipe(let id, let c):
             let existing = try t.check(.objectExists) { () throws(Denial) in try Checks.objectExists(before.recipes[id], "Recipe") }
             var recipe = try t.check(.policyChangeValid) { () throws(Denial) in
-                try PolicyValidator.recipe(c, pathId: id, revision: existing.revision + 1)
+                try PolicyValidator.recipe(c, pathId: id, revision: min(existing.revision, PolicyBounds.recipeRevision.upperBound) + 1)
             }
             recipe.stamp = stamp(updating: existing.stamp, reason: c.changeReason, i)
             policy.recipes[id] = recipe

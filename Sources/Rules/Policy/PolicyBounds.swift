@@ -21,6 +21,8 @@ public enum PolicyBounds {
     public static let uploadCapabilityTTLSeconds: ClosedRange<Int64> = 1...86_400
     /// `max_artifact_size_bytes`: up to 1 TiB.
     public static let maxArtifactSizeBytes: ClosedRange<Int64> = 1...(1 << 40)
+    /// A recipe's `revision` (each admin update adds one): far from overflow however it is set.
+    public static let recipeRevision: ClosedRange<Int> = 1...1_000_000_000
     /// Audit retention in days (`DXCP_AUDIT_RETENTION_DAYS`; 0 keeps everything): up to 100 years.
     public static let auditRetentionDays: ClosedRange<Int> = 0...36_500
 

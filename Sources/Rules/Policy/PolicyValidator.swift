@@ -34,6 +34,11 @@ public enum PolicyValidator {
         guard let status = Recipe.Status(rawValue: change.status ?? "active") else {
             throw Denial(.invalidStatus, "status must be active or deprecated", details: field("status"))
         }
+        guard PolicyBounds.recipeRevision.contains(revision) else {
+            throw Denial(
+                .invalidRequest, "revision must be between 1 and \(PolicyBounds.recipeRevision.upperBound); this recipe has reached its last",
+                details: field("revision"))
+        }
         return Recipe(
             id: id, name: name, description: change.description, spinnakerApplication: change.spinnakerApplication.map(trimmed),
             deployPipeline: pipeline, rollbackPipeline: change.rollbackPipeline.map(trimmed), effectiveBehaviorSummary: behaviour,

@@ -118,6 +118,19 @@ public struct StoredResponse: Sendable, Hashable, Codable {
         self.status = status
         self.result = result
     }
+
+    private enum CodingKeys: String, CodingKey { case status, result }
+
+    /// A stored response as read back: its status is answered again on a replay, so one that is
+    /// no HTTP status (stored data changed by hand) is undecodable, never sent.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let status = try container.decode(Int.self, forKey: .status)
+        guard (100...599).contains(status) else {
+            throw DecodingError.dataCorruptedError(forKey: .status, in: container, debugDescription: "\(status) is not an HTTP status")
+        }
+        self.init(status: status, result: try container.decode(DecisionResult.self, forKey: .result))
+    }
 }
 
 /// Where an idempotency key lives: actor, method, path and key (DECISIONS D4).
