@@ -1,5 +1,6 @@
 import GovernanceStore
 import PolicyFile
+import Rules
 import Foundation
 import Testing
 
@@ -8,6 +9,23 @@ import Testing
 /// every change (DECISIONS D10).
 @Suite(.serialized) struct HTTPAdminTests {
     static let recipe = #"{"id":"temp-recipe","name":"Temporary","spinnaker_application":"demo-app","deploy_pipeline":"demo-deploy","effective_behavior_summary":"A temporary recipe."}"#
+
+    /// A recipe at its last revision (each update adds one) is refused an update with the
+    /// validator's 400, never an overflow.
+    @Test func aRecipeAtItsLastRevisionIsRefusedAnUpdate() async throws {
+        let server = try await RunningServer()
+        let admin = try await server.admin
+        #expect(try await server.send("POST", "/v1/recipes", token: admin, json: Self.recipe).status == 200)
+        var policy = try server.store.policy()
+        policy.recipes["temp-recipe"]?.revision = PolicyBounds.recipeRevision.upperBound
+        try await server.store.replacePolicy(policy, actorId: "test", now: currentTime())
+        let refused = try await server.send("PUT", "/v1/recipes/temp-recipe", token: admin,
+            json: #"{"name":"Temporary v2","deploy_pipeline":"demo-deploy","effective_behavior_summary":"Changed."}"#)
+        #expect(refused.status == 400)
+        #expect(refused.code == "INVALID_REQUEST")
+        #expect((refused.json["details"] as? [String: Any])?["field"] as? String == "revision")
+        #expect(try server.store.policy().recipes["temp-recipe"]?.name == "Temporary")
+    }
 
     @Test func recipesGroupsRoutingAndBindings() async throws {
         let server = try await RunningServer()
