@@ -131,7 +131,7 @@ public final class ExecutionPoller: Sendable {
             guard let status = try await gate.execution(target.executionId, user: target.engineUser, requestId: requestId) else {
                 return .unchanged  // Gate does not know it (404): nothing to record (REFERENCE §7).
             }
-            let heartbeatDue = holder.updatedAt <= now.adding(seconds: -max(1, staleSeconds / 3))
+            let heartbeatDue = holder.updatedAt <= now.subtracting(seconds: max(1, staleSeconds / 3))
             // An unrecognised status maps to PENDING, which holds no slot; it is never a reason to
             // free one, and Gate still has the execution: its slot is kept alive.
             guard status.state != .pending else {
@@ -148,7 +148,7 @@ public final class ExecutionPoller: Sendable {
             record(holder.id, status.state, failures, now: now, writes)
             return status.state != holder.state ? .changed(status.state) : .unchanged
         } catch {
-            guard holder.state == .inProgress, holder.updatedAt <= now.adding(seconds: -staleSeconds) else { return .failed }
+            guard holder.state == .inProgress, holder.updatedAt <= now.subtracting(seconds: staleSeconds) else { return .failed }
             let failure = Failure(
                 category: .infrastructure, summary: "Deployment lock expired due to stale in-progress state.",
                 detail: "The engine could not be asked for \(staleSeconds) seconds: \(error.code.rawValue)",

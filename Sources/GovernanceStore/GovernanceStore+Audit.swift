@@ -33,7 +33,8 @@ public struct AuditExportPage: Sendable {
 extension GovernanceStore {
     /// Audit entries with sequence numbers above `sequence`, oldest first, at most `limit`.
     public func auditEntries(after sequence: UInt64 = 0, limit: Int = .max) throws(StoreError) -> [AuditEntry] {
-        try read { view, _ in
+        guard sequence < .max else { return [] }  // nothing comes after the last sequence
+        return try read { view, _ in
             var out: [AuditEntry] = []
             let cursor = try view.txn.cursor(schema.audit)
             var entry = try cursor.seek(atLeast: Schema.sequenceKey(sequence + 1))
@@ -50,7 +51,8 @@ extension GovernanceStore {
     /// - Throws: ``StoreError`` of kind `.pruned` when retention already removed entries after
     ///   `sequence`: a shipper resuming there would otherwise skip them without knowing.
     public func auditExport(after sequence: UInt64, limit: Int) throws(StoreError) -> AuditExportPage {
-        try read { view, _ in
+        guard sequence < .max else { return AuditExportPage(lines: [], lastSequence: nil) }  // nothing comes after the last sequence
+        return try read { view, _ in
             if let checkpoint = try auditCheckpoint(view.txn, view.codec), sequence < checkpoint.sequence {
                 throw StoreError(.pruned, path: path,
                     "audit entries \(sequence + 1)...\(checkpoint.sequence) were removed by retention; the log now starts after \(checkpoint.sequence)")

@@ -30,7 +30,9 @@ enum StoreNotes {
 
     /// One entry for a tally of rate-limit refusals: an actor, a code, a minute, with its count.
     static func refusals(count: Int, minute: Int64, first: AuditNote) -> AuditNote {
-        let from = Timestamp(microseconds: minute * 60_000_000)
+        // Saturating: a minute read from a key changed by hand cannot overflow.
+        let (seconds, overflow) = minute.multipliedReportingOverflow(by: 60)
+        let from = Timestamp(seconds: overflow ? (minute < 0 ? .min : .max) : seconds)
         return AuditNote(
             eventType: "RATE_LIMITED_REFUSALS", targetType: "Actor", targetId: first.actorId, outcome: .denied,
             summary: "\(count) mutating request\(count == 1 ? "" : "s") refused RATE_LIMITED in the minute from \(from.iso8601); the first: \(first.summary)",

@@ -173,8 +173,11 @@ public final class Environment: @unchecked Sendable {
         mdb_env_info(handle, &info)
         mdb_env_stat(handle, &stat)
         let pageSize = Int(stat.ms_psize)
-        let highWater = (info.me_last_pgno + 1) * pageSize
-        return (info.me_mapsize, max(0, highWater - freePages() * pageSize))
+        // Page counts are far below overflow in any sound file; a damaged free list is clamped
+        // into the map rather than trapping a `/readyz` or `/metrics` that reads it.
+        let highWater = min(info.me_mapsize, (info.me_last_pgno &+ 1) &* pageSize)
+        let free = min(highWater, freePages().multipliedReportingOverflow(by: pageSize).partialValue)
+        return (info.me_mapsize, max(0, highWater - max(0, free)))
     }
 
     /// The pages listed on the free list (its records, in database 0, are page-number lists whose
@@ -191,7 +194,7 @@ public final class Environment: @unchecked Sendable {
         var op = MDB_FIRST
         while mdb_cursor_get(cursor, &key, &value, op) == MDB_SUCCESS {
             if value.mv_size >= MemoryLayout<Int>.size, let data = value.mv_data {
-                total += data.loadUnaligned(as: Int.self)
+                total = total.addingReportingOverflow(max(0, data.loadUnaligned(as: Int.self))).partialValue
             }
             op = MDB_NEXT
         }

@@ -139,7 +139,9 @@ struct AuditCommand: AsyncParsableCommand {
         var upTo: UInt64?
 
         func validate() throws {
-            if olderThan < 1 { throw ValidationError("--older-than must be at least 1 day") }
+            guard (1...PolicyBounds.auditRetentionDays.upperBound).contains(olderThan) else {
+                throw ValidationError("--older-than must be between 1 and \(PolicyBounds.auditRetentionDays.upperBound) days")
+            }
         }
 
         func run() async throws {

@@ -26,6 +26,9 @@ import Testing
         #expect(Timestamp(microseconds: .max).adding(seconds: 1) == Timestamp(microseconds: .max))
         #expect(Timestamp(microseconds: .min).adding(seconds: -1) == Timestamp(microseconds: .min))
         #expect(now.adding(seconds: -60).adding(seconds: 60) == now)
+        #expect(now.subtracting(seconds: 60) == now.adding(seconds: -60))
+        #expect(now.subtracting(seconds: .min) == Timestamp(microseconds: .max), "Int64.min has no negation; it saturates")
+        #expect(now.subtracting(seconds: .max) < Timestamp(seconds: -9_000_000_000_000))
         for extreme in [Timestamp(microseconds: .max), Timestamp(microseconds: .min)] {
             #expect(!extreme.iso8601.isEmpty)
             _ = (extreme.day, extreme.minute, extreme.seconds)

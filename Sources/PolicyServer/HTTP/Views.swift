@@ -509,9 +509,9 @@ enum Views {
             rows("deploymentsByRecipe", f.deploymentsByRecipe, &w)
             rows("failuresByCategory", f.failuresByCategory, &w)
             w.key("rollbackRate")
-            let rate = f.rollbackRateTenThousandths
+            let rate = max(0, f.rollbackRateTenThousandths)  // never negative; a negative one would misprint
             var fraction = String(rate % 10_000)
-            fraction = String(repeating: "0", count: 4 - fraction.count) + fraction
+            fraction = String(repeating: "0", count: max(0, 4 - fraction.count)) + fraction
             while fraction.count > 1, fraction.hasSuffix("0") { fraction.removeLast() }
             w.raw("\(rate / 10_000).\(fraction)")
             w.field("totalDeployments", Int64(f.totalDeployments))

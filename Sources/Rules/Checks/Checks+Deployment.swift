@@ -131,7 +131,7 @@ extension Checks {
     static func slots(_ group: String, _ environment: String, _ state: some StateView, _ settings: Settings, now: Timestamp)
         -> (holding: Int, stale: [ActiveDeployment])
     {
-        let usage = state.slotUsage(group: group, environment: environment, staleBefore: now.adding(seconds: -settings.deploymentLockStaleSeconds))
+        let usage = state.slotUsage(group: group, environment: environment, staleBefore: now.subtracting(seconds: settings.deploymentLockStaleSeconds))
         return (usage.holding - usage.stale.count, usage.stale)
     }
 

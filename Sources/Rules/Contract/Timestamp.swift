@@ -32,6 +32,12 @@ public struct Timestamp: Sendable, Hashable, Comparable, Codable {
         return Timestamp(microseconds: overflow ? (delta > 0 ? .max : .min) : sum)
     }
 
+    /// This instant less `seconds`, saturating like ``adding(seconds:)`` (`Int64.min` seconds
+    /// included, which has no negation).
+    public func subtracting(seconds: Int64) -> Timestamp {
+        adding(seconds: seconds == .min ? .max : -seconds)
+    }
+
     /// `value × factor`, or the nearest end of Int64 when that overflows.
     static func saturating(_ value: Int64, times factor: Int64) -> Int64 {
         let (product, overflow) = value.multipliedReportingOverflow(by: factor)

@@ -130,13 +130,16 @@ extension Evaluator {
             if let service = query.service, c.service != service { continue }
             if let group = query.groupId, c.group != group { continue }
             if let readable, !readable.contains(c.group) { continue }
+            // An hour's count is far below 2^31; a stored one outside 0...2^31 (changed by hand)
+            // is read within it, so the sums and the rate below cannot overflow.
+            let count = min(max(0, c.count), 1 << 31)
             switch c.measure {
             case .failure:
-                categories[c.label, default: 0] += c.count
+                categories[c.label, default: 0] += count
             case .deploy, .rollback:
-                if c.measure == .deploy { deployments += c.count } else { rollbacks += c.count }
-                recipes[c.label.isEmpty ? "unknown" : c.label, default: 0] += c.count
-                groups[c.group.isEmpty ? "unknown" : c.group, default: 0] += c.count
+                if c.measure == .deploy { deployments += count } else { rollbacks += count }
+                recipes[c.label.isEmpty ? "unknown" : c.label, default: 0] += count
+                groups[c.group.isEmpty ? "unknown" : c.group, default: 0] += count
             }
         }
         func rows(_ counts: [String: Int]) -> [KeyCount] {
