@@ -67,6 +67,18 @@ import Testing
             return record
         }
 
+        /// A deployment reserved for `key` and started on `emulator` (its execution recorded), and
+        /// a poller of that Gate.
+        func started(_ key: String, through emulator: EmulatorProcess) async throws -> (DeploymentRecord, ExecutionPoller) {
+            let gate = GateClient(configuration: GateConfiguration(baseURL: emulator.baseURL))
+            let dispatcher = Dispatcher(store: store, gate: gate, clock: { DispatchTests.start })
+            guard case .started(let record) = await dispatcher.dispatch(try await reserve(key), requestId: "r") else {
+                throw EmulatorError(message: "the dispatch did not start")
+            }
+            await dispatcher.settle()
+            return (record, ExecutionPoller(store: store, gate: gate))
+        }
+
         /// Deploy quota spent on the day of `time`: by default that of the in-process decisions
         /// (decisions of a `drive` process use the real clock).
         func quotaUsed(on time: Timestamp = DispatchTests.start) async throws -> Int {
@@ -127,11 +139,7 @@ import Testing
     func theEndOfAnExecutionFreesTheSlot(_ backend: Backend, _ outcome: String) async throws {
         let fixture = try await Fixture(backend)
         let emulator = try EmulatorProcess(["--run-seconds", "60"])
-        let gate = GateClient(configuration: GateConfiguration(baseURL: emulator.baseURL))
-        let dispatcher = Dispatcher(store: fixture.store, gate: gate, clock: { DispatchTests.start })
-        let poller = ExecutionPoller(store: fixture.store, gate: gate)
-        guard case .started(let first) = await dispatcher.dispatch(try await fixture.reserve("k1"), requestId: "r") else { Issue.record("not started"); return }
-        await dispatcher.settle()
+        let (first, poller) = try await fixture.started("k1", through: emulator)
         await #expect(throws: EmulatorError.self, "the slot is held") { _ = try await fixture.reserve("k2") }
         let early = try await poller.pollOnce(now: Self.start, requestId: "r")
         #expect(early.changed.isEmpty, "still running")
@@ -152,11 +160,7 @@ import Testing
     @Test func anUnmappedStatusKeepsTheSlotAlive() async throws {
         let fixture = try await Fixture()
         let emulator = try EmulatorProcess(["--run-seconds", "60"])
-        let gate = GateClient(configuration: GateConfiguration(baseURL: emulator.baseURL))
-        let dispatcher = Dispatcher(store: fixture.store, gate: gate, clock: { DispatchTests.start })
-        let poller = ExecutionPoller(store: fixture.store, gate: gate)
-        guard case .started(let first) = await dispatcher.dispatch(try await fixture.reserve("k1"), requestId: "r") else { Issue.record("not started"); return }
-        await dispatcher.settle()
+        let (first, poller) = try await fixture.started("k1", through: emulator)
         try emulator.control("/_emulator/executions/\(try #require(first.engineExecutionId))", #"{"status": "REDIRECT"}"#)
         let report = try await poller.pollOnce(now: Self.start.adding(seconds: 400), requestId: "r")
         #expect(report.changed.isEmpty && report.failed.isEmpty)

@@ -226,6 +226,32 @@ final class SQLSession: Sendable {
     /// Runs `body` in one transaction: committed when it returns, rolled back when it throws.
     /// A commit whose answer is lost throws `.unconfirmed`: it may or may not have been applied.
     func transaction<T>(begin: String = "BEGIN", _ body: () throws -> T) throws -> T {
+        try within(begin: begin, body) {
+            do {
+                try execute("COMMIT")
+            } catch {
+                // Whatever went wrong, the commit was sent: it may have been applied.
+                throw StoreError(.unconfirmed, path: location.description, "PostgreSQL did not confirm the commit (\(Self.reason(error))); its outcome is unknown")
+            }
+        }
+    }
+
+    /// Runs `body` in a transaction that is rolled back, never committed: for reads (a snapshot
+    /// has nothing to commit, and a lost answer to a `COMMIT` would leave a read "unconfirmed"),
+    /// and for questions that take locks only to wait for other transactions (a commit would
+    /// write, and wait for a synchronous standby).
+    func rolledBack<T>(begin: String = "BEGIN", _ body: () throws -> T) throws -> T {
+        try within(begin: begin, body) {
+            // The answer stands even if the ROLLBACK fails: the session is closed, and the server
+            // rolls back a transaction whose connection ended.
+            do { try execute("ROLLBACK") } catch { close() }
+        }
+    }
+
+    /// `body` between `begin` and `end`, all on the connection that began it (the session never
+    /// reconnects in between: a `COMMIT` on a new connection would "succeed" at nothing); rolled
+    /// back when `body` throws.
+    private func within<T>(begin: String, _ body: () throws -> T, end: () throws -> Void) throws -> T {
         try execute(begin)
         state.withLock { $0.inTransaction = true }
         defer { state.withLock { $0.inTransaction = false } }
@@ -238,40 +264,13 @@ final class SQLSession: Sendable {
             try? execute("ROLLBACK")
             throw error
         }
-        do {
-            try execute("COMMIT")
-        } catch {
-            // Whatever went wrong, the commit was sent: it may have been applied.
-            throw StoreError(.unconfirmed, path: location.description, "PostgreSQL did not confirm the commit (\(Self.reason(error))); its outcome is unknown")
-        }
+        try end()
         return value
     }
 
     /// Whether the session holds an open connection (a failure drops it; the next use reconnects).
     var isConnected: Bool {
         state.withLock { $0.connection.map { !$0.isClosed } ?? false }
-    }
-
-    /// Runs `body` in a transaction that is rolled back, never committed: for reads (a snapshot
-    /// has nothing to commit, and a lost answer to a `COMMIT` would leave a read "unconfirmed"),
-    /// and for questions that take locks only to wait for other transactions (a commit would
-    /// write, and wait for a synchronous standby).
-    func rolledBack<T>(begin: String = "BEGIN", _ body: () throws -> T) throws -> T {
-        try execute(begin)
-        state.withLock { $0.inTransaction = true }
-        defer { state.withLock { $0.inTransaction = false } }
-        let value: T
-        do {
-            value = try body()
-        } catch {
-            state.withLock { $0.pending = [] }
-            try? execute("ROLLBACK")
-            throw error
-        }
-        // The answer stands even if the ROLLBACK fails: the session is closed, and the server
-        // rolls back a transaction whose connection ended.
-        do { try execute("ROLLBACK") } catch { close() }
-        return value
     }
 
     /// Disconnects (waiting for the socket to close, unless called on the connection's own event
