@@ -159,6 +159,10 @@ public final class GateClient: Sendable {
             let execution = (element as? [String: Any]).flatMap(ExecutionStatus.init(object:))
             if let execution, execution.deploymentId == deploymentId {
                 ours.append(execution)
+            } else if let other = execution?.deploymentId, other != deploymentId, other.lowercased() == deploymentId.lowercased() {
+                // Gate's search matches strings ignoring case; ids are lower-case, so an id that
+                // differs only in case is someone else's (triggered by hand), not a doubt.
+                continue
             } else if filtered || Self.mentions(element, deploymentId) {
                 throw EngineError(.engineCallFailed, upstreamStatus: response.status, delivery: .ambiguous,
                     "Gate answered an execution for \(deploymentId) that cannot be read as one; its outcome is unknown")

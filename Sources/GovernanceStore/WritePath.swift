@@ -305,6 +305,7 @@ final class WritePath: Sendable {
                     for job in queued { job.complete(.failure(refused)) }
                 }
             } else {
+                store.logger.warning("a batch failed; its work is committed one by one", metadata: ["error": "\(failure)", "jobs": "\(batch.count)"])
                 for job in dueOnly(batch) { commit([job], alone: true) }
             }
         }

@@ -176,7 +176,8 @@ public final class Environment: @unchecked Sendable {
         // Page counts are far below overflow in any sound file; a damaged free list is clamped
         // into the map rather than trapping a `/readyz` or `/metrics` that reads it.
         let highWater = min(info.me_mapsize, (info.me_last_pgno &+ 1) &* pageSize)
-        let free = min(highWater, freePages().multipliedReportingOverflow(by: pageSize).partialValue)
+        let (bytes, overflow) = freePages().multipliedReportingOverflow(by: pageSize)
+        let free = overflow ? highWater : min(highWater, bytes)
         return (info.me_mapsize, max(0, highWater - max(0, free)))
     }
 

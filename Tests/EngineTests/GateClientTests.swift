@@ -323,6 +323,9 @@ func wallClock() -> Timestamp {
             #expect(throws: EngineError.self, "\(other)") { try Self.list("[\(other)]", filtered: true) }
         }
         #expect(try Self.list("[\(unrelatedNoStatus), 17, \(unrelated)]", filtered: false).isEmpty)
+        // Gate's search matches ignoring case; an id that differs only in case is someone else's.
+        let otherCase = #"{"id": "e-6", "status": "RUNNING", "trigger": {"parameters": {"dxcpDeploymentId": "DEP-1"}}}"#
+        #expect(try Self.list("[\(otherCase), \(ours)]", filtered: true) == ["e-1"])
     }
 
     /// A full page of the list proves nothing of what is not on it, readable or not.

@@ -537,6 +537,19 @@ extension Decision {
         #expect(refused?.kind == .corrupt)
         #expect(try database.psql("SELECT count(*) FROM deployments") == stored, "nothing was written")
         #expect(try database.psql("SELECT count(*) FROM audit") == "20")
+
+        // One entry's room left: decisions sent together may share a batch, whose second entry
+        // would be past a bigint; at most one is decided, the rest refused, none traps.
+        _ = try database.psql("UPDATE fleet_head SET audit_sequence = 9223372036854775806, policy_generation = 1")
+        let outcomes = await withTaskGroup(of: Bool.self) { group in
+            for n in 0..<4 {
+                group.addTask {
+                    (try? await replica.decide(.deploy(deployIntent(summary: "last \(n)")), by: owner, context: context("k-last-\(n)"), requestId: nil)) != nil
+                }
+            }
+            return await group.reduce(into: [Bool]()) { $0.append($1) }
+        }
+        #expect(outcomes.count { $0 } <= 1, "\(outcomes)")
     }
 
     @Test func theVerifyCommandNamesTheFirstBadSequence() async throws {

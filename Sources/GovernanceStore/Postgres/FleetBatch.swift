@@ -500,7 +500,7 @@ final class FleetBatch {
         binds.append(try builds.map(json))
 
         let entries = pending.audit
-        binds.append(entries.map { Int64($0.sequence) })
+        binds.append(try entries.map { try bigint($0.sequence, "an audit sequence") })
         binds.append(entries.map(\.timestamp.microseconds))
         binds.append(entries.map(\.eventType))
         binds.append(entries.map { $0.deliveryGroupId ?? "" })
@@ -517,10 +517,18 @@ final class FleetBatch {
 
         binds.append(closing?.token ?? "")
         binds.append(closing?.committedAt.microseconds ?? 0)
-        binds.append(Int64(closing?.chain.sequence ?? 0))
+        binds.append(try bigint(closing?.chain.sequence ?? 0, "the audit head"))
         binds.append(closing?.chain.headHash ?? "")
-        binds.append(Int64(closing?.generation ?? 0))
+        binds.append(try bigint(closing?.generation ?? 0, "the policy generation"))
         binds.append(try closing?.policy.map(json) ?? "")
         try session.run(PostgresQuery(unsafeSQL: Self.flushStatement, binds: binds))
+    }
+
+    /// `value` as a `bigint`; past one only when a stored head was changed by hand.
+    private func bigint(_ value: UInt64, _ what: String) throws(StoreError) -> Int64 {
+        guard let signed = Int64(exactly: value) else {
+            throw StoreError(.corrupt, path: path, "\(what) would be \(value), past a bigint; the stored audit head or generation was changed by hand")
+        }
+        return signed
     }
 }
