@@ -33,6 +33,17 @@ public final class Reconciler: Sendable {
     public static let defaultSettle: Duration = .seconds(120)
     /// When a look first found no execution, by deployment id.
     private let firstEmptyLook = Mutex<[String: Timestamp]>([:])
+    /// Reservations released by this reconciler, still asked about for a settle period after
+    /// their release: an execution Gate stores after all is nothing this service tracks, and
+    /// an operator must hear of it.
+    private let released = Mutex<[String: Released]>([:])
+
+    private struct Released {
+        var application: String
+        var createdAt: Timestamp
+        var engineUser: String
+        var releasedAt: Timestamp
+    }
 
     /// A reconciler between `store` and `gate`; `dispatcher` is this process's own, whose live
     /// dispatches it skips. The grace period is twice Gate's call timeout.
@@ -62,6 +73,9 @@ public final class Reconciler: Sendable {
         /// Reservations that cannot be read or resolved from what is stored (a damaged record, an
         /// outbox entry without its reservation): reported every pass, never touched.
         public var damaged: [String] = []
+        /// Reservations this reconciler released for which Gate has since shown an execution:
+        /// nothing tracks it (its slot and quota unit were given back), so it is reported once.
+        public var untracked: [String] = []
         /// Reservations still waiting after the pass (younger ones included).
         public var pending = 0
         /// Seconds since the oldest of them was reserved (0 when none wait).
@@ -99,6 +113,7 @@ public final class Reconciler: Sendable {
                 report.damaged.append(order.deploymentId)
             }
         }
+        await watchReleased(now: now, graceMicros: graceMicros, requestId: requestId, report: &report)
         // Neither recorded nor released: still pending (waiting for their grace or a second
         // look, or left unresolved).
         report.pending = orders.count - report.recorded.count - report.released.count
@@ -167,6 +182,30 @@ public final class Reconciler: Sendable {
             _ = try await store.releaseReservation(deploymentId: record.id, reason: "the engine has no execution for it", now: now)
             logger.info("dispatch confirmed: the engine never started it; reservation released", metadata: ["deployment_id": "\(record.id)"])
             report.released.append(record.id)
+            self.released.withLock {
+                $0[record.id] = Released(
+                    application: record.spinnakerApplication, createdAt: record.createdAt, engineUser: record.actor.engineUser, releasedAt: now)
+            }
+        }
+    }
+
+    /// Asks Gate again about the reservations this reconciler released within the last settle
+    /// period (at least the grace period): one found now started after all.
+    private func watchReleased(now: Timestamp, graceMicros: Int64, requestId: String, report: inout Report) async {
+        let watchMicros = max(graceMicros, settle.components.seconds * 1_000_000)
+        let watched = released.withLock { entries in
+            entries = entries.filter { now.microseconds - $0.value.releasedAt.microseconds <= watchMicros }
+            return entries
+        }
+        for (id, entry) in watched.sorted(by: { $0.key < $1.key }) {
+            guard case .found(let execution)? = try? await gate.findExecution(
+                application: entry.application, deploymentId: id, createdAt: entry.createdAt, user: entry.engineUser, requestId: requestId)
+            else { continue }
+            _ = released.withLock { $0.removeValue(forKey: id) }
+            logger.critical("the engine started an execution for a reservation released as never started; nothing tracks it", metadata: [
+                "deployment_id": "\(id)", "execution_id": "\(execution.id)",
+            ])
+            report.untracked.append(id)
         }
     }
 

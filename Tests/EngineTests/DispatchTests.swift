@@ -254,6 +254,38 @@ import Testing
         await #expect(throws: EmulatorError.self, "the slot follows the execution") { _ = try await fixture.reserve("k2") }
     }
 
+    /// A settle period set too short for the Gate in front of it: an execution Gate stores after
+    /// its reservation was released is nothing this service tracks. The reconciler keeps asking
+    /// about what it released for a settle period, and reports such an execution once.
+    @Test func anExecutionThatAppearsAfterARelease() async throws {
+        let fixture = try await Fixture()
+        let emulator = try EmulatorProcess(["--run-seconds", "60"])
+        let gate = GateClient(configuration: GateConfiguration(baseURL: emulator.baseURL, requestTimeoutMs: 1_000))
+        let reconciler = Reconciler(store: fixture.store, gate: gate, dispatcher: nil, settle: .seconds(10))
+        let reserved = try await fixture.reserve("k1")
+        _ = try await reconciler.reconcileOnce(now: Self.start.adding(seconds: 9), requestId: "r")
+        let release = try await reconciler.reconcileOnce(now: Self.start.adding(seconds: 10), requestId: "r")
+        #expect(release.released == [reserved.id])
+        let quiet = try await reconciler.reconcileOnce(now: Self.start.adding(seconds: 11), requestId: "r")
+        #expect(quiet.untracked.isEmpty, "Gate still has none")
+
+        _ = try await gate.trigger(TriggerRequest(record: reserved, artifactRef: nil), requestId: "r")
+        let found = try await reconciler.reconcileOnce(now: Self.start.adding(seconds: 12), requestId: "r")
+        #expect(found.untracked == [reserved.id])
+        #expect(found.recorded.isEmpty && found.released.isEmpty)
+        let once = try await reconciler.reconcileOnce(now: Self.start.adding(seconds: 13), requestId: "r")
+        #expect(once.untracked.isEmpty, "reported once")
+        #expect(try await fixture.store.deployment(id: reserved.id) == nil, "nothing is recorded for it")
+
+        // Past the watch (a settle period after the release), nothing is asked any more.
+        let other = try await fixture.reserve("k2", at: Self.start.adding(seconds: 100))
+        _ = try await reconciler.reconcileOnce(now: Self.start.adding(seconds: 109), requestId: "r")
+        #expect(try await reconciler.reconcileOnce(now: Self.start.adding(seconds: 110), requestId: "r").released == [other.id])
+        _ = try await gate.trigger(TriggerRequest(record: other, artifactRef: nil), requestId: "r")
+        let late = try await reconciler.reconcileOnce(now: Self.start.adding(seconds: 121), requestId: "r")
+        #expect(late.untracked.isEmpty, "watched for a settle period only")
+    }
+
     @Test(arguments: Backend.underTest) func aLiveDispatchIsLeftToItsDispatcher(_ backend: Backend) async throws {
         let fixture = try await Fixture(backend)
         let emulator = try EmulatorProcess(["--run-seconds", "60"])

@@ -88,7 +88,7 @@ public final class ServerMetrics: Sendable {
     public func reconciled(_ report: Reconciler.Report) {
         for (result, count) in [
             ("recorded", report.recorded.count), ("released", report.released.count), ("unresolved", report.unresolved.count),
-            ("damaged", report.damaged.count),
+            ("damaged", report.damaged.count), ("untracked", report.untracked.count),
         ]
         where count > 0 {
             Metrics.Counter(label: "dxcp_engine_reconciled_total", dimensions: [("result", result)], factory: factory).increment(by: count)
