@@ -36,15 +36,7 @@ import Testing
             _ = try await replica.recordDispatch(deploymentId: "dep-1", executionId: "e-1", executionURL: nil, now: baseTime)
             await replica.close()
         }
-        // Schema 1 as it was.
-        let documents = [("policy", "snapshot"), ("deployments", "record"), ("idempotency", "record"), ("builds", "build"),
-            ("upload_capabilities", "capability"), ("audit", "entry"), ("refusals", "note")]
-        try database.psql("""
-            DROP FUNCTION dxcp_fetch; DROP FUNCTION dxcp_flush; DROP FUNCTION dxcp_count_read; DROP VIEW settings;
-            \(documents.map { "ALTER TABLE \($0.0) ALTER COLUMN \($0.1) TYPE jsonb USING \($0.1)::jsonb;" }.joined(separator: " "))
-            CREATE VIEW settings AS SELECT generation, snapshot -> 'settings' AS settings FROM policy;
-            UPDATE dxcp_schema SET version = 1;
-            """)
+        try Self.makeSchemaOne(database)
         #expect(throws: StoreError.self) { try FleetStore(location: database.location) }
         let upgraded = try FleetStore(location: database.location, options: .init(migrate: true))
         #expect(try database.psql("SELECT version FROM dxcp_schema") == "2")
@@ -55,6 +47,49 @@ import Testing
         #expect(try await upgraded.decide(.deploy(deployIntent(summary: "after")), by: owner, context: context("k2", id: "dep-3"), requestId: nil).allowed)
         #expect(try await upgraded.verifyAudit().isIntact)
         #expect(try await upgraded.allDeployments().map(\.id) == ["dep-3", "dep-1"])
+    }
+
+    /// Turns a database of the current schema back into schema 1 as it was (documents as
+    /// `jsonb`, no batch functions).
+    static func makeSchemaOne(_ database: TestDatabase) throws {
+        let documents = [("policy", "snapshot"), ("deployments", "record"), ("idempotency", "record"), ("builds", "build"),
+            ("upload_capabilities", "capability"), ("audit", "entry"), ("refusals", "note")]
+        try database.psql("""
+            DROP FUNCTION dxcp_fetch; DROP FUNCTION dxcp_flush; DROP FUNCTION dxcp_count_read; DROP VIEW settings;
+            \(documents.map { "ALTER TABLE \($0.0) ALTER COLUMN \($0.1) TYPE jsonb USING \($0.1)::jsonb;" }.joined(separator: " "))
+            CREATE VIEW settings AS SELECT generation, snapshot -> 'settings' AS settings FROM policy;
+            UPDATE dxcp_schema SET version = 1;
+            """)
+    }
+
+    /// An upgrade whose DDL meets a table in use (a long read holding it) waits its turn: each
+    /// attempt gives up after the decision timeout, rolled back whole, until the table is free.
+    @Test func anUpgradeWaitsForATableInUse() async throws {
+        let database = try TestDatabase()
+        do {
+            let replica = try await seededFleet(database, policy: testPolicy(maxConcurrent: 10), count: 1)[0]
+            await replica.close()
+        }
+        try Self.makeSchemaOne(database)
+        let url = database.url
+        let holder = Task { try await offThePool { try TestDatabase.psql(url, "BEGIN; LOCK TABLE deployments IN ACCESS SHARE MODE; SELECT pg_sleep(3); COMMIT;") } }
+        let held = """
+            SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+            WHERE l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+              AND c.relname = 'deployments' AND l.mode = 'AccessShareLock' AND l.pid <> pg_backend_pid()
+            """
+        var waited = 0
+        while try database.psql(held) == "0", waited < 200 {
+            waited += 1
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        try #require(try database.psql(held) != "0", "another session reads the table")
+        let location = database.location
+        let upgraded = try await offThePool { try FleetStore(location: location, options: .init(migrate: true, readers: 1, timeout: .seconds(1))) }
+        #expect(try database.psql("SELECT version FROM dxcp_schema") == "2")
+        _ = try await holder.value
+        #expect(try await upgraded.verifyAudit().isIntact)
+        await upgraded.close()
     }
 
     @Test func threeReplicasAtLimitOneAdmitExactlyOne() async throws {

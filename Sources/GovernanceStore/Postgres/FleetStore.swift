@@ -96,7 +96,19 @@ public final class FleetStore: GovernanceBackend, BatchBackend {
                 location, timeout: max(options.timeout, Self.migrationTimeout), connectTimeout: options.timeout, applicationName: applicationName,
                 logger: logger)
             defer { migration.close() }
-            try Self.migrate(migration, lockTimeout: options.timeout, logger: logger)
+            // A table its DDL needs in use (a long read, an operator's session) fails the attempt
+            // after one decision timeout, rolled back whole; it is tried again until the
+            // migration's own bound.
+            let deadline = ContinuousClock.now + Self.migrationTimeout
+            while true {
+                do {
+                    try Self.migrate(migration, lockTimeout: options.timeout, logger: logger)
+                    break
+                } catch let error where error.kind == .busy && ContinuousClock.now < deadline {
+                    logger.notice("schema migration waits for a table in use", metadata: ["database": "\(location)", "error": "\(error.message)"])
+                    usleep(UInt32(min(options.timeout, .seconds(1)) / .microseconds(1)))
+                }
+            }
         }
         let version: Int?
         do {
@@ -158,6 +170,8 @@ public final class FleetStore: GovernanceBackend, BatchBackend {
             }
         } catch let error as StoreError {
             throw error
+        } catch let error as PSQLError where error.serverInfo?[.sqlState] == "55P03" {
+            throw StoreError(.busy, path: session.location.description, "a table the schema migration needs is in use (\(SQLSession.reason(error))); nothing was changed")
         } catch {
             throw StoreError(.storage, path: session.location.description, "schema migration failed: \(String(reflecting: error))")
         }
