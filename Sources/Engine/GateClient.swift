@@ -159,7 +159,7 @@ public final class GateClient: Sendable {
             let execution = (element as? [String: Any]).flatMap(ExecutionStatus.init(object:))
             if let execution, execution.deploymentId == deploymentId {
                 ours.append(execution)
-            } else if let other = execution?.deploymentId, other != deploymentId, other.lowercased() == deploymentId.lowercased() {
+            } else if let other = execution?.deploymentId, other.lowercased() == deploymentId.lowercased() {
                 // Gate's search matches strings ignoring case; ids are lower-case, so an id that
                 // differs only in case is someone else's (triggered by hand), not a doubt.
                 continue

@@ -28,6 +28,7 @@ public final class Reconciler: Sendable {
     /// How long Gate may take to turn a trigger it received into a stored execution: no
     /// reservation younger than this is released, whatever the looks found.
     public let settle: Duration
+    private let settleMicros: Int64
     /// The settle period unless configured: longer than Gate's default timeouts to Front50 and
     /// Orca together (a connection and a read each).
     public static let defaultSettle: Duration = .seconds(120)
@@ -55,6 +56,8 @@ public final class Reconciler: Sendable {
         self.gate = gate
         self.dispatcher = dispatcher
         self.settle = max(.zero, settle)
+        let (seconds, attoseconds) = self.settle.components
+        self.settleMicros = seconds > Int64.max / 1_000_000 ? .max : seconds * 1_000_000 + attoseconds / 1_000_000_000_000
         self.logger = logger
         self.grace = .milliseconds(2 * gate.configuration.requestTimeoutMs)
         self.confirmation = .milliseconds(gate.configuration.requestTimeoutMs)
@@ -172,7 +175,6 @@ public final class Reconciler: Sendable {
                 looks[record.id] = now
                 return now
             }
-            let settleMicros = settle.components.seconds * 1_000_000 + settle.components.attoseconds / 1_000_000_000_000
             guard now.microseconds - first.microseconds >= confirmationMicros, now.microseconds - record.createdAt.microseconds >= settleMicros else {
                 report.confirming.append(record.id)
                 waiting.append(record.createdAt)
@@ -192,7 +194,7 @@ public final class Reconciler: Sendable {
     /// Asks Gate again about the reservations this reconciler released within the last settle
     /// period (at least the grace period): one found now started after all.
     private func watchReleased(now: Timestamp, graceMicros: Int64, requestId: String, report: inout Report) async {
-        let watchMicros = max(graceMicros, settle.components.seconds * 1_000_000)
+        let watchMicros = max(graceMicros, settleMicros)
         let watched = released.withLock { entries in
             entries = entries.filter { now.microseconds - $0.value.releasedAt.microseconds <= watchMicros }
             return entries

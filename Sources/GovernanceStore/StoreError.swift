@@ -1,3 +1,4 @@
+import Audit
 public import LMDB
 
 /// A failure of the governance store, worded for the operator who must act on it: it names the
@@ -64,7 +65,7 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
 /// one would not fit a signed 64-bit number (PostgreSQL's `bigint`), unless the data was changed
 /// by hand: reported as corrupt, never trapping the process.
 func storedUnsigned(_ value: some BinaryInteger, _ what: String, path: String) throws(StoreError) -> UInt64 {
-    guard let unsigned = UInt64(exactly: value), unsigned < UInt64(Int64.max) else {
+    guard let unsigned = UInt64(exactly: value), unsigned <= AuditChain.largestSequence else {
         throw StoreError(.corrupt, path: path, "\(what) is \(value), out of the range this service writes; restore from a backup")
     }
     return unsigned

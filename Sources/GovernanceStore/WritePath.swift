@@ -79,8 +79,8 @@ final class WritePath: Sendable {
         let work: WriteWork
         /// Told the outcome once the job's batch is durable, or its error.
         let complete: @Sendable (Result<WriteOutcome, any Error>) -> Void
-        /// When it was queued.
-        var queued = ContinuousClock.now
+        /// When it was queued, where a queue deadline applies.
+        var queued: ContinuousClock.Instant? = nil
     }
 
     private struct Queue {
@@ -125,7 +125,7 @@ final class WritePath: Sendable {
         due.reserveCapacity(jobs.count)
         var refused = 0
         for job in jobs {
-            if now - job.queued > queueDeadline {
+            if let queued = job.queued, now - queued > queueDeadline {
                 refused += 1
                 job.complete(.failure(StoreError(
                     .busy, path: store?.path ?? "", "waited longer than \(queueDeadline) for the database; nothing was changed; retry shortly")))
@@ -163,7 +163,7 @@ final class WritePath: Sendable {
     /// Queues `work` now — any work queued later is applied after it — and tells `complete` its
     /// outcome once its batch is durable.
     func enqueue(_ work: WriteWork, complete: @escaping @Sendable (Result<WriteOutcome, any Error>) -> Void) {
-        let job = Job(work: work, complete: complete)
+        let job = Job(work: work, complete: complete, queued: queueDeadline == nil ? nil : .now)
         enum Start { case closed, busy, queued, drain }
         let start: Start = queue.withLock { q in
             if q.closed { return .closed }

@@ -177,8 +177,7 @@ public final class Environment: @unchecked Sendable {
         // into the map rather than trapping a `/readyz` or `/metrics` that reads it.
         let highWater = min(info.me_mapsize, (info.me_last_pgno &+ 1) &* pageSize)
         let (bytes, overflow) = freePages().multipliedReportingOverflow(by: pageSize)
-        let free = overflow ? highWater : min(highWater, bytes)
-        return (info.me_mapsize, max(0, highWater - max(0, free)))
+        return (info.me_mapsize, max(0, highWater - (overflow ? highWater : min(highWater, bytes))))
     }
 
     /// The pages listed on the free list (its records, in database 0, are page-number lists whose
@@ -195,7 +194,8 @@ public final class Environment: @unchecked Sendable {
         var op = MDB_FIRST
         while mdb_cursor_get(cursor, &key, &value, op) == MDB_SUCCESS {
             if value.mv_size >= MemoryLayout<Int>.size, let data = value.mv_data {
-                total = total.addingReportingOverflow(max(0, data.loadUnaligned(as: Int.self))).partialValue
+                let (sum, overflow) = total.addingReportingOverflow(max(0, data.loadUnaligned(as: Int.self)))
+                total = overflow ? .max : sum
             }
             op = MDB_NEXT
         }

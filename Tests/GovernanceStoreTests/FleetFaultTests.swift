@@ -131,20 +131,7 @@ import Testing
         _ = try await seededFleet(database, policy: testPolicy(maxConcurrent: 1000, dailyDeploy: 10_000), count: 1)
         let replica = try FleetStore(location: database.location, options: .init(maxBatch: 2, readers: 1, timeout: .seconds(1)))
         #expect(try await replica.decide(.deploy(deployIntent(summary: "before")), by: owner, context: context("before"), requestId: nil).allowed)
-        let url = database.url
-        let holder = Task { try await offThePool { try TestDatabase.psql(url, "BEGIN; SELECT 1 FROM fleet_head FOR UPDATE; SELECT pg_sleep(6); COMMIT;") } }
-        // pg_locks lists every database's locks: only this one's count.
-        let held = """
-            SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
-            WHERE l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-              AND c.relname = 'fleet_head' AND l.mode = 'RowShareLock'
-            """
-        var waited = 0
-        while try database.psql(held) == "0", waited < 200 {
-            waited += 1
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        try #require(try database.psql(held) != "0", "the other session holds the fleet lock")
+        let holder = try await database.holding("SELECT 1 FROM fleet_head FOR UPDATE", on: "fleet_head", mode: "RowShareLock", for: 6)
         let messages = await withTaskGroup(of: String.self) { group in
             for n in 0..<12 {
                 group.addTask {

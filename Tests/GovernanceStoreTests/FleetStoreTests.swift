@@ -71,19 +71,7 @@ import Testing
             await replica.close()
         }
         try Self.makeSchemaOne(database)
-        let url = database.url
-        let holder = Task { try await offThePool { try TestDatabase.psql(url, "BEGIN; LOCK TABLE deployments IN ACCESS SHARE MODE; SELECT pg_sleep(3); COMMIT;") } }
-        let held = """
-            SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
-            WHERE l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-              AND c.relname = 'deployments' AND l.mode = 'AccessShareLock' AND l.pid <> pg_backend_pid()
-            """
-        var waited = 0
-        while try database.psql(held) == "0", waited < 200 {
-            waited += 1
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        try #require(try database.psql(held) != "0", "another session reads the table")
+        let holder = try await database.holding("LOCK TABLE deployments IN ACCESS SHARE MODE", on: "deployments", mode: "AccessShareLock", for: 3)
         let location = database.location
         let upgraded = try await offThePool { try FleetStore(location: location, options: .init(migrate: true, readers: 1, timeout: .seconds(1))) }
         #expect(try database.psql("SELECT version FROM dxcp_schema") == "2")

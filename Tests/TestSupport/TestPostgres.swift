@@ -40,6 +40,26 @@ public struct TestDatabase: Sendable {
     @discardableResult
     public func psql(_ sql: String) throws -> String { try Self.psql(url, sql) }
 
+    /// Another session takes a lock with `statement` (on `table`, in `mode` as `pg_locks` names
+    /// it) and holds it for `seconds` before it commits; this returns once the lock is held. The
+    /// task ends with that session.
+    public func holding(_ statement: String, on table: String, mode: String, for seconds: Int) async throws -> Task<Void, any Error> {
+        let url = url
+        let holder = Task { _ = try await offThePool { try Self.psql(url, "BEGIN; \(statement); SELECT pg_sleep(\(seconds)); COMMIT;") } }
+        // pg_locks lists every database's locks: only this one's, held by another session.
+        let held = """
+            SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+            WHERE l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+              AND c.relname = '\(table)' AND l.mode = '\(mode)' AND l.pid <> pg_backend_pid()
+            """
+        for _ in 0..<200 {
+            if try psql(held) != "0" { return holder }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        holder.cancel()
+        throw SetupError(message: "no other session came to hold \(mode) on \(table)")
+    }
+
     @discardableResult
     public static func psql(_ url: String, _ sql: String) throws -> String {
         let run = try runToEnd(URL(fileURLWithPath: "/usr/bin/psql"), [url, "-XAtq", "-v", "ON_ERROR_STOP=1", "-c", sql])

@@ -386,7 +386,7 @@ public final class FleetStore: GovernanceBackend, BatchBackend {
                 throw StoreError(.corrupt, path: self.path, "fleet_head row is missing")
             }
             let (headSequence, headHash, checkpoint, checkpointHash) = try head.decode((Int64, String, Int64, String).self)
-            var verifier = AuditVerifier(after: try self.unsigned(checkpoint, "fleet_head.audit_checkpoint_sequence"), headHash: checkpointHash)
+            var verifier = AuditVerifier(after: try storedUnsigned(checkpoint, "fleet_head.audit_checkpoint_sequence", path: self.path), headHash: checkpointHash)
             // In pages, each one statement well within the timeout, however long the log.
             var last: Int64 = -1
             while true {
@@ -402,7 +402,7 @@ public final class FleetStore: GovernanceBackend, BatchBackend {
                 }
                 if page.count < 10000 { break }
             }
-            return verifier.verdict(expectedHead: (try self.unsigned(headSequence, "fleet_head.audit_sequence"), headHash))
+            return verifier.verdict(expectedHead: (try storedUnsigned(headSequence, "fleet_head.audit_sequence", path: self.path), headHash))
         } }
     }
 
@@ -411,7 +411,7 @@ public final class FleetStore: GovernanceBackend, BatchBackend {
             guard let generation = try session.rows("SELECT generation FROM policy").first?.decode(Int64.self) else {
                 throw StoreError(.corrupt, path: self.path, "policy row is missing")
             }
-            return try self.unsigned(generation, "policy.generation")
+            return try storedUnsigned(generation, "policy.generation", path: self.path)
         }
     }
 
@@ -464,17 +464,12 @@ public final class FleetStore: GovernanceBackend, BatchBackend {
         leaseQueue.sync { leaseSession.withLock { $0?.close() } }
     }
 
-    /// A stored count or sequence (see ``storedUnsigned(_:_:path:)``).
-    private func unsigned(_ value: Int64, _ column: String) throws(StoreError) -> UInt64 {
-        try storedUnsigned(value, column, path: path)
-    }
-
     /// The stored policy, decoded once per generation.
     private func policy(_ session: SQLSession) throws -> PolicySnapshot {
         guard let generation = try session.rows("SELECT generation FROM policy").first?.decode(Int64.self) else {
             throw StoreError(.corrupt, path: path, "policy row is missing; run `dxcp-policy migrate-schema --store URL`")
         }
-        return try policy(session, generation: unsigned(generation, "policy.generation"))
+        return try policy(session, generation: storedUnsigned(generation, "policy.generation", path: path))
     }
 
     private func policy(_ session: SQLSession, generation: UInt64) throws -> PolicySnapshot {
@@ -570,10 +565,10 @@ public final class FleetStore: GovernanceBackend, BatchBackend {
         let (sequence, hash, generation) = try head.decode((Int64, String, Int64).self)
         // What queued while this replica waited for the lock joins the batch.
         let work = first + more()
-        let policyGeneration = try unsigned(generation, "fleet_head.policy_generation")
+        let policyGeneration = try storedUnsigned(generation, "fleet_head.policy_generation", path: path)
         var state = BatchState(
             policy: try policy(session, generation: policyGeneration), generation: policyGeneration,
-            chain: AuditChain(sequence: try unsigned(sequence, "fleet_head.audit_sequence"), headHash: hash))
+            chain: AuditChain(sequence: try storedUnsigned(sequence, "fleet_head.audit_sequence", path: path), headHash: hash))
         let batch = FleetBatch(session: session, codec: .shared, path: path)
         let writes = FleetWrites(batch: batch)
         var outcomes: [WriteOutcome] = []

@@ -118,7 +118,7 @@ final class SQLSession: Sendable {
                 """
             // Only a connection with its settings is used: one whose setup failed is closed.
             do {
-                _ = try wait(for: connection.query(PostgresQuery(unsafeSQL: setup), logger: logger), onTimeout: { Self.closeSoon(connection) })
+                _ = try wait(for: connection.query(PostgresQuery(unsafeSQL: setup), logger: logger), onTimeout: {})
             } catch {
                 Self.closeSoon(connection)
                 throw error

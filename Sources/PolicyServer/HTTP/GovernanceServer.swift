@@ -391,38 +391,33 @@ public final class GovernanceServer: Sendable {
             }
         }
         metrics.dispatch(outcome)
-        let error: EngineError
-        var details: [String: JSONValue]
+        let error: EngineError, name: String, explanation: String
+        var details: [String: JSONValue] = [:]
         switch outcome {
         case .started(let started):
             var updated = answer
             updated.body = Views.result(.deployment(started), admin: admin)
             return updated
         case .released(let released):
-            error = released
-            details = released.details(requestId: requestId, engineHost: admin ? dispatcher?.gate.configuration.baseURL : nil)
-            details["engine_outcome"] = .string("NOT_STARTED")
-            details["engine_outcome_detail"] = .string(
-                "The engine did not start the \(verb); its reservation was released. A retry with the same Idempotency-Key runs it again.")
+            (error, name) = (released, "NOT_STARTED")
+            explanation = "The engine did not start the \(verb); its reservation was released. A retry with the same Idempotency-Key runs it again."
         case .unconfirmed(let held, let unconfirmed):
-            error = unconfirmed
-            details = unconfirmed.details(requestId: requestId, engineHost: admin ? dispatcher?.gate.configuration.baseURL : nil)
+            (error, name) = (unconfirmed, "UNCONFIRMED")
             details["deployment_id"] = .string(held.id)
-            details["engine_outcome"] = .string("UNCONFIRMED")
-            details["engine_outcome_detail"] = .string(
-                "The engine may have started \(verb) \(held.id); it keeps its concurrency slot and quota unit while the outcome is "
-                    + "confirmed with the engine. A retry with the same Idempotency-Key answers with the \(verb) once confirmed.")
+            explanation = "The engine may have started \(verb) \(held.id); it keeps its concurrency slot and quota unit while the outcome is "
+                + "confirmed with the engine. A retry with the same Idempotency-Key answers with the \(verb) once confirmed."
         case .untracked(let released, let executionId):
             error = EngineError(.engineCallFailed, delivery: .ambiguous,
                 "Gate started execution \(executionId) after the reservation of \(released.id) was released")
-            details = error.details(requestId: requestId, engineHost: admin ? dispatcher?.gate.configuration.baseURL : nil)
+            name = "STARTED_UNTRACKED"
             details["deployment_id"] = .string(released.id)
             details["engine_execution_id"] = .string(executionId)
-            details["engine_outcome"] = .string("STARTED_UNTRACKED")
-            details["engine_outcome_detail"] = .string(
-                "The engine started execution \(executionId) after the reservation of \(verb) \(released.id) had been released, so "
-                    + "nothing here tracks it. Do not retry: check that execution in Spinnaker first, since a retry starts another.")
+            explanation = "The engine started execution \(executionId) after the reservation of \(verb) \(released.id) had been released, so "
+                + "nothing here tracks it. Do not retry: check that execution in Spinnaker first, since a retry starts another."
         }
+        details.merge(error.details(requestId: requestId, engineHost: admin ? dispatcher?.gate.configuration.baseURL : nil)) { own, _ in own }
+        details["engine_outcome"] = .string(name)
+        details["engine_outcome_detail"] = .string(explanation)
         var failed = denial(error.code, status: error.code.httpStatus, message: "Unable to start \(verb)", requestId: requestId,
             hint: admin ? error.detail : nil, details: details)
         failed.headers += answer.headers.filter { $0.name == .decisionId } + [HTTPField(name: .decisionReason, value: error.code.rawValue)]
