@@ -127,6 +127,7 @@ func benchDeploys(_ label: String, stores: [any GovernanceBackend], callers: Int
     let admin = Principal(claims: Claims(subject: "admin", email: "lead@example.com", roles: .values(["dxcp-platform-admins"])))
     let perCaller = decisions / callers
     let before = stores.map { $0.writeStatistics() }
+    let cpu0 = CPUSample()
     let t0 = nowMicros()
     let allowed = try await withThrowingTaskGroup(of: Int.self) { group in
         for c in 0..<callers {
@@ -145,6 +146,7 @@ func benchDeploys(_ label: String, stores: [any GovernanceBackend], callers: Int
         return try await group.reduce(0, +)
     }
     let elapsed = Double(nowMicros() - t0) / 1_000_000
+    let cpu = CPUSample().since(cpu0)
     let done = perCaller * callers
     // The load's own transactions (not the seeding's).
     let after = stores.map { $0.writeStatistics() }
@@ -155,7 +157,41 @@ func benchDeploys(_ label: String, stores: [any GovernanceBackend], callers: Int
     print(String(format: "fleet  %@  %3d callers  %6d durable deploy decisions in %6.2f s  = %7.0f decisions/s  (%d allowed; %d transactions; per transaction %.0f µs applying, %.0f µs committing)",
         label as NSString, callers, done, elapsed, Double(done) / elapsed, allowed, transactions,
         applying / Double(max(1, transactions)), committing / Double(max(1, transactions))))
+    print(String(format: "       CPU per decision: %.0f µs on the machine (%.0f µs this process, %.0f µs PostgreSQL and the rest); the cores %.0f%% busy",
+        cpu.machine / Double(done), cpu.process / Double(done), (cpu.machine - cpu.process) / Double(done), 100 * cpu.machine / (elapsed * 1e6 * Double(cpu.cores))))
     return Double(done) / elapsed
+}
+
+/// CPU time used so far, in µs: by the whole machine (user, nice, system, irq and softirq of
+/// `/proc/stat`: what PostgreSQL, this process and anything else ran) and by this process.
+struct CPUSample {
+    let machine: Double
+    let process: Double
+    let cores: Int
+
+    init() {
+        let hz = Double(sysconf(Int32(_SC_CLK_TCK)))
+        let first = ((try? String(contentsOfFile: "/proc/stat", encoding: .utf8)) ?? "").split(separator: "\n").first ?? ""
+        let ticks = first.split(separator: " ").dropFirst().compactMap { Double($0) }
+        // user nice system idle iowait irq softirq steal …: busy is all but idle, iowait and steal.
+        let busy = ticks.count >= 7 ? ticks[0] + ticks[1] + ticks[2] + ticks[5] + ticks[6] : 0
+        machine = busy / hz * 1e6
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        func micros(_ t: timeval) -> Double { Double(t.tv_sec) * 1e6 + Double(t.tv_usec) }
+        process = micros(usage.ru_utime) + micros(usage.ru_stime)
+        cores = ProcessInfo.processInfo.activeProcessorCount
+    }
+
+    private init(machine: Double, process: Double, cores: Int) {
+        self.machine = machine
+        self.process = process
+        self.cores = cores
+    }
+
+    func since(_ earlier: CPUSample) -> CPUSample {
+        CPUSample(machine: machine - earlier.machine, process: process - earlier.process, cores: cores)
+    }
 }
 
 /// A fresh database on the PostgreSQL at `server` (its URL with any database), by psql.
@@ -266,6 +302,7 @@ func benchScale() async throws {
     print("scale  size  fill/s  validate p50/p99 µs  deploy p50 ms  by id p50 µs  list p50 µs  owner list p50 µs  audit p50 µs  audit by group p50 µs  data file MiB  used MiB  anon RSS MiB  file RSS MiB")
     for size in sizes {
         let t0 = nowMicros()
+        let cpu0 = CPUSample()
         let callers = 64
         let from = filled
         let made = try await withThrowingTaskGroup(of: Int.self) { group in
@@ -289,6 +326,9 @@ func benchScale() async throws {
             return try await group.reduce(0, +)
         }
         precondition(made == size - from, "every fill deploy is allowed")
+        let fillCPU = CPUSample().since(cpu0)
+        print(String(format: "scale  fill to %d: CPU per deploy's life (decided, dispatched, ended: three durable write jobs) %.0f µs on the machine, %.0f µs this process; the cores %.0f%% busy",
+            size, fillCPU.machine / Double(made), fillCPU.process / Double(made), 100 * fillCPU.machine / (Double(nowMicros() - t0) * Double(fillCPU.cores))))
         filled = size
         // A thousand ids spread evenly over the store, read from the time index: the reads by id
         // touch as many pages at every size.
@@ -375,7 +415,13 @@ if what == "audit" || what == "all" {
 }
 if what == "fleet" {
     // Durable deploy decisions: one LMDB node against 1, 2 and 3 replicas on one PostgreSQL, in
-    // one run, alternating, on fresh stores; the same load (64 callers, 1,000 groups).
+    // one run, alternating, on fresh stores; the same load (64 callers, 1,000 groups). Each
+    // configuration also prints the machine's CPU per decision and how busy the cores were.
+    //   DXCP_BENCH_CALLERS=per-replica  64 callers for each replica instead of 64 in all
+    //   DXCP_BENCH_NODE_CALLERS=N       the LMDB node's callers (64)
+    //   DXCP_BENCH_FLEET=separate       the ceiling of any coordination between replicas: each
+    //                                   replica on a database of its own (same server), sharing
+    //                                   nothing, so no lock, row or chain is ever waited for
     guard let server = ProcessInfo.processInfo.environment["DXCP_BENCH_POSTGRES_URL"] else {
         print("set DXCP_BENCH_POSTGRES_URL to a PostgreSQL (bash scripts/postgres.sh start DIR prints one)")
         exit(2)
@@ -383,6 +429,8 @@ if what == "fleet" {
     let rounds = Int(ProcessInfo.processInfo.environment["DXCP_BENCH_ROUNDS"] ?? "") ?? 3
     let decisions = Int(ProcessInfo.processInfo.environment["DXCP_BENCH_BATCHED"] ?? "") ?? 6_400
     let perReplica = ProcessInfo.processInfo.environment["DXCP_BENCH_CALLERS"] == "per-replica"
+    let separate = ProcessInfo.processInfo.environment["DXCP_BENCH_FLEET"] == "separate"
+    let nodeCallers = Int(ProcessInfo.processInfo.environment["DXCP_BENCH_NODE_CALLERS"] ?? "") ?? 64
     let groups = 1000
     let base = Timestamp(seconds: 1_795_608_000)
     let policy = bigPolicy(groups: groups, maxConcurrent: 1_000, dailyDeploy: 1_000)
@@ -390,7 +438,7 @@ if what == "fleet" {
     for _ in 0..<rounds {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("dxcp-bench-\(UUID().uuidString)").path
         let node = try await seededStore(dir, options: GovernanceStore.Options(create: true), policy: policy, at: base)
-        let lmdb = try await benchDeploys("LMDB node   ", stores: [node], callers: 64, decisions: decisions, groups: groups, base: base)
+        let lmdb = try await benchDeploys("LMDB node   ", stores: [node], callers: nodeCallers, decisions: decisions, groups: groups, base: base)
         await node.close()
         try? FileManager.default.removeItem(atPath: dir)
         var rates: [Double] = []
@@ -398,7 +446,17 @@ if what == "fleet" {
             let location = try freshDatabase(server)
             var fleet = [try FleetStore(location: location, options: .init(migrate: true))]
             try await seed(fleet[0], policy: policy, at: base)
-            while fleet.count < replicas { fleet.append(try FleetStore(location: location)) }
+            while fleet.count < replicas {
+                if separate {
+                    // The ceiling of the lock's design: replicas that share nothing, each on a
+                    // database of its own on the same server.
+                    let own = try FleetStore(location: try freshDatabase(server), options: .init(migrate: true))
+                    try await seed(own, policy: policy, at: base)
+                    fleet.append(own)
+                } else {
+                    fleet.append(try FleetStore(location: location))
+                }
+            }
             // The same 64 callers spread over the replicas, or (DXCP_BENCH_CALLERS=per-replica) 64
             // for each replica, as a balancer gives each replica its share of many more clients.
             let callers = perReplica ? 64 * replicas : 64
