@@ -34,19 +34,19 @@ public final class GateClient: Sendable {
     public static let correlationPrefix = "dxcp-"
 
     /// `POST /pipelines/{application}/{pipeline}` with the payload of REFERENCE §10.2, on a new
-    /// connection (never re-sent by libcurl). `callerToken` is sent only when
-    /// ``GateConfiguration/forwardCallerToken`` is set and no other authentication is configured.
+    /// connection (never re-sent by libcurl), with the configured service credentials only: a
+    /// caller's own token is never forwarded (DECISIONS 91).
     /// `startBy`: the call is not sent after this instant (it then fails as not sent).
     ///
     /// - Throws: ``EngineError`` whose ``EngineError/delivery`` says whether Gate can have started
     ///   the execution: a 2xx without a readable execution id may follow a start.
     public func trigger(
-        _ request: TriggerRequest, requestId: String, callerToken: String? = nil, startBy: ContinuousClock.Instant? = nil
+        _ request: TriggerRequest, requestId: String, startBy: ContinuousClock.Instant? = nil
     ) async throws(EngineError) -> Execution {
         let path = "/pipelines/\(pathSegment(request.application))/\(pathSegment(request.pipeline))"
         let response = try await transport.send(HTTPExchange(
             post: request.payload, url: configuration.baseURL + path,
-            headers: headers(user: request.user, requestId: requestId, json: true, callerToken: callerToken),
+            headers: headers(user: request.user, requestId: requestId, json: true),
             freshConnection: true, startBy: startBy))
         guard (200..<300).contains(response.status) else { throw EngineError.answered(response.status, location: response.location) }
         guard let id = Self.executionId(in: response.body) else {
@@ -182,11 +182,8 @@ public final class GateClient: Sendable {
         }
     }
 
-    private func headers(user: String?, requestId: String, json: Bool = false, callerToken: String? = nil) -> [String] {
+    private func headers(user: String?, requestId: String, json: Bool = false) -> [String] {
         var lines = ["X-Request-Id: \(headerSafe(requestId))", "Accept: application/json"]
-        if configuration.forwardCallerToken, case .none = configuration.authentication, let callerToken {
-            lines.append("Authorization: Bearer \(headerSafe(callerToken))")
-        }
         if let user { lines.append("X-Spinnaker-User: \(headerSafe(user))") }
         if json { lines.append("Content-Type: application/json") }
         return lines

@@ -23,9 +23,6 @@ public struct GateConfiguration: Sendable {
     public var connectTimeoutMs: Int
     /// Whole-call timeout, milliseconds.
     public var requestTimeoutMs: Int
-    /// Development only: with no other authentication, forward the caller's own bearer token to
-    /// Gate (what the reference does by default). Off unless explicitly set.
-    public var forwardCallerToken: Bool = false
 
     /// A configuration; timeouts default to 2 s to connect and 10 s per call.
     public init(
@@ -49,7 +46,6 @@ extension GateConfiguration: CustomStringConvertible {
         case .header(let name, _): "header \(name) (value redacted)"
         case .mutualTLS(let cert, _): "mutual TLS (certificate \(cert))"
         }
-        let forwarding = forwardCallerToken ? ", forwarding caller tokens (development only)" : ""
-        return "gate \(baseURL), auth \(auth), connect timeout \(connectTimeoutMs) ms, call timeout \(requestTimeoutMs) ms\(forwarding)"
+        return "gate \(baseURL), auth \(auth), connect timeout \(connectTimeoutMs) ms, call timeout \(requestTimeoutMs) ms"
     }
 }

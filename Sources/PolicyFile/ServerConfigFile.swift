@@ -59,6 +59,24 @@ public enum ServerConfigFile {
         case text, list, boolean, integer
     }
 
+    /// Older names the environment may still give a variable by (the reference's and earlier
+    /// releases'); the variable's own name wins when both are set.
+    public static let legacyNames: [String: [String]] = [
+        "DXCP_MUTATIONS_DISABLED": ["DXCP_KILL_SWITCH"],
+        "DXCP_SPINNAKER_MTLS_CERT_PATH": ["DXCP_SPINNAKER_MTLS_CLIENT_CERT_PATH"],
+        "DXCP_SPINNAKER_MTLS_KEY_PATH": ["DXCP_SPINNAKER_MTLS_CLIENT_KEY_PATH"],
+    ]
+
+    /// The file's settings under the environment: a variable the environment sets, by its own name
+    /// or a legacy one, replaces the file's setting of it.
+    public static func merged(file: [String: String], environment: [String: String]) -> [String: String] {
+        var file = file
+        for (variable, legacy) in legacyNames where ([variable] + legacy).contains(where: { environment[$0] != nil }) {
+            file[variable] = nil
+        }
+        return file.merging(environment) { _, fromEnvironment in fromEnvironment }
+    }
+
     /// The settings of the file at `path`, as variables.
     public static func load(path: String) throws(PolicyFileError) -> [String: String] {
         try parse(try FileText.contents(of: path), file: path)

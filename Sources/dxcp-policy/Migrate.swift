@@ -70,10 +70,12 @@ func openFleet(_ url: String?, migrate: Bool = false) throws -> FleetStore {
         printError("error: give the database as postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE")
         throw ExitCode(2)
     }
+    // A migration or a verification may rewrite or read whole tables: its statements get more
+    // time than a decision's, and a value out of range stops it, as it stops `serve`.
+    let timeoutMs = try Serve.bounded(ProcessInfo.processInfo.environment, "DXCP_DATABASE_TIMEOUT_MS", 100...600_000, default: 60_000)
     do {
         var logger = Logger(label: "dxcp")
         logger.logLevel = .warning
-        let timeoutMs = Int(ProcessInfo.processInfo.environment["DXCP_DATABASE_TIMEOUT_MS"] ?? "").map { min(max($0, 100), 600_000) } ?? 60_000
         return try FleetStore(location: location, options: .init(migrate: migrate, readers: 1, timeout: .milliseconds(timeoutMs)), logger: logger)
     } catch {
         printError("error: \(error)")

@@ -66,7 +66,7 @@ struct Serve: AsyncParsableCommand {
             printError("error: store.database_url in \(config ?? "the configuration file") carries a password; give the URL with its password in DXCP_DATABASE_URL instead")
             throw ExitCode(2)
         }
-        let env = fileSettings.merging(ProcessInfo.processInfo.environment) { _, fromEnvironment in fromEnvironment }
+        let env = ServerConfigFile.merged(file: fileSettings, environment: ProcessInfo.processInfo.environment)
         let host = host ?? env["DXCP_HOST"] ?? "127.0.0.1"
         let dataDir = dataDir ?? env["DXCP_DATA_DIR"] ?? "./data"
         let policy = policy ?? env["DXCP_POLICY_FILE"]
@@ -338,7 +338,7 @@ struct Serve: AsyncParsableCommand {
             tokens[name] = token
             lines.append("  \(name.padding(toLength: 9, withPad: " ", startingAt: 0)) export DXCP_\(name.uppercased())_TOKEN=\(token)")
         }
-        if let webhookToken { lines.append("  webhook   export DXCP_WEBHOOK_TOKEN=\(webhookToken)   (Spinnaker Webhook stages: /v1/spinnaker/webhook/check|admit)") }
+        if let webhookToken { lines.append("  webhook   export DXCP_SPINNAKER_WEBHOOK_TOKEN=\(webhookToken)   (Spinnaker Webhook stages: /v1/spinnaker/webhook/check|admit)") }
         let intent = #"'{"service":"demo-service","environment":"sandbox","version":"1.0.0","changeSummary":"first deploy"}'"#
         lines += [
             "", "Try, in another shell (paste the exports above first):",

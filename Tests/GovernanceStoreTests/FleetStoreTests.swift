@@ -334,6 +334,22 @@ import Testing
         #expect(verify.out.hasPrefix("OK "), "\(verify.out)")
     }
 
+    /// The fleet's commands bound their statement timeout as `serve` bounds its own: a value out of
+    /// range stops them, naming the variable, before any connection is tried.
+    @Test(arguments: ["5", "600001", "soon"])
+    func theFleetCommandsRefuseATimeoutOutOfRange(_ value: String) throws {
+        let nowhere = "postgres://dxcp@127.0.0.1:1/none"
+        let executable = URL(fileURLWithPath: dxcpPolicyExecutable())
+        for arguments in [["migrate-schema", "--store", nowhere], ["audit", "verify", "--store", nowhere]] {
+            let refused = try runToEnd(executable, arguments, environment: ["DXCP_DATABASE_TIMEOUT_MS": value])
+            #expect(refused.status == 2)
+            #expect(refused.err.contains("DXCP_DATABASE_TIMEOUT_MS must be a whole number from 100 to 600000"), "\(arguments): \(refused.err)")
+            let taken = try runToEnd(executable, arguments, environment: ["DXCP_DATABASE_TIMEOUT_MS": "1000"])
+            #expect(taken.status != 0, "nothing listens there")
+            #expect(!taken.err.contains("DXCP_DATABASE_TIMEOUT_MS"), "a value in range is taken: \(taken.err)")
+        }
+    }
+
     /// The same seeded sequence of requests and engine outcomes, decided by LMDB and by a fleet
     /// of two on PostgreSQL, gives the same decisions, records and audit entries.
     @Test func bothBackendsDecideTheSameSequencesAlike() async throws {

@@ -26,6 +26,27 @@ import Testing
         #expect(variables["DXCP_OIDC_JWKS_FILE"] == nil, "absent keys set nothing")
     }
 
+    /// The environment wins over the file under any name it gives a variable by: a legacy name
+    /// (`DXCP_KILL_SWITCH`) in the environment must not lose to the file's key of the same setting.
+    @Test func theEnvironmentWinsUnderLegacyNamesToo() {
+        let file = [
+            "DXCP_MUTATIONS_DISABLED": "false", "DXCP_READ_RPM": "5",
+            "DXCP_SPINNAKER_MTLS_CERT_PATH": "/file/cert", "DXCP_SPINNAKER_MTLS_KEY_PATH": "/file/key",
+        ]
+        let merged = ServerConfigFile.merged(file: file, environment: [
+            "DXCP_KILL_SWITCH": "1", "DXCP_SPINNAKER_MTLS_CLIENT_CERT_PATH": "/env/cert", "DXCP_MUTATE_RPM": "7",
+        ])
+        #expect(merged["DXCP_MUTATIONS_DISABLED"] == nil, "the file's setting gives way to the legacy variable")
+        #expect(merged["DXCP_KILL_SWITCH"] == "1")
+        #expect(merged["DXCP_SPINNAKER_MTLS_CERT_PATH"] == nil)
+        #expect(merged["DXCP_SPINNAKER_MTLS_CLIENT_CERT_PATH"] == "/env/cert")
+        #expect(merged["DXCP_SPINNAKER_MTLS_KEY_PATH"] == "/file/key", "a setting the environment does not give stays the file's")
+        #expect(merged["DXCP_READ_RPM"] == "5")
+        #expect(merged["DXCP_MUTATE_RPM"] == "7")
+        let current = ServerConfigFile.merged(file: file, environment: ["DXCP_MUTATIONS_DISABLED": "true"])
+        #expect(current["DXCP_MUTATIONS_DISABLED"] == "true")
+    }
+
     @Test func anEmptyFileSetsNothing() throws {
         #expect(try ServerConfigFile.parse("", file: "c.yaml").isEmpty)
         #expect(try ServerConfigFile.parse("# nothing\n", file: "c.yaml").isEmpty)

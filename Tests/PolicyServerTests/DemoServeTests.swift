@@ -38,7 +38,12 @@ import Testing
             let parts = assignment.split(separator: "=", maxSplits: 1)
             if parts.count == 2 { tokens[String(parts[0])] = String(parts[1]) }
         }
-        #expect(Set(tokens.keys) == ["ADMIN_TOKEN", "OWNER_TOKEN", "OBSERVER_TOKEN", "CI_TOKEN", "WEBHOOK_TOKEN"])
+        // The webhook token is printed under the variable `serve` reads it from.
+        #expect(Set(tokens.keys) == ["ADMIN_TOKEN", "OWNER_TOKEN", "OBSERVER_TOKEN", "CI_TOKEN", "SPINNAKER_WEBHOOK_TOKEN"])
+        let webhook = try await exchange("POST", port: port, "/v1/spinnaker/webhook/check", token: tokens["SPINNAKER_WEBHOOK_TOKEN"] ?? "", body: Data("{}".utf8))
+        #expect(webhook.status == 400, "the printed token is accepted; the empty body is not: \(webhook.status)")
+        let stranger = try await exchange("POST", port: port, "/v1/spinnaker/webhook/check", token: "not-the-token", body: Data("{}".utf8))
+        #expect(stranger.status == 401)
         for (name, role) in [("ADMIN_TOKEN", "PLATFORM_ADMIN"), ("OWNER_TOKEN", "DELIVERY_OWNER"), ("OBSERVER_TOKEN", "OBSERVER"), ("CI_TOKEN", "CI_PUBLISHER")] {
             let whoami = try await exchange("GET", port: port, "/v1/whoami", token: tokens[name] ?? "")
             #expect(whoami.status == 200, "\(name)")

@@ -70,10 +70,17 @@ import Testing
         #expect(scoped.code == "DELIVERY_GROUP_SCOPE_REQUIRED")
         let asAdmin = try await server.send("GET", "/v1/deployments/\(first)", token: try await server.admin)
         #expect(asAdmin.json["engineExecutionId"] is String, "admins see the execution")
-        for method in ["PATCH", "PUT", "POST"] {
+        for method in ["PATCH", "PUT", "POST", "DELETE"] {
             let refused = try await server.send(method, "/v1/deployments/\(first)", token: owner, json: "{}")
             #expect(refused.status == 405, "\(method)")
             #expect(refused.json["detail"] as? String == "Method Not Allowed")
+        }
+        // The paths answered without a token refuse other methods with the same body.
+        for path in ["/v1/health", "/livez", "/readyz", "/metrics", "/v1/openapi.yaml"] {
+            let refused = try await server.send("POST", path, json: "{}")
+            #expect(refused.status == 405, "\(path)")
+            #expect(refused.code == "METHOD_NOT_ALLOWED", "\(path)")
+            #expect(refused.json["detail"] as? String == "Method Not Allowed", "\(path)")
         }
 
         // The engine ends the first deployment; the second version goes out and ends too.

@@ -108,12 +108,15 @@ import Testing
             listen: {host: 127.0.0.1, port: \(port)}
             data_dir: \(dir)
             limits: {read_rpm: 300, mutate_rpm: 30}
+            mutations_disabled: false
             """.utf8).write(to: URL(fileURLWithPath: config))
-        let run = try await Self.serve(dir: nil, variables: ["DXCP_MUTATE_RPM": "45"], arguments: ["--config", config], port: port)
+        let run = try await Self.serve(
+            dir: nil, variables: ["DXCP_MUTATE_RPM": "45", "DXCP_KILL_SWITCH": "1"], arguments: ["--config", config], port: port)
         #expect(run.served, "listening on the file's port: \(run.stderr)")
         let settings = try GovernanceStore(directory: dir).policy().settings
         #expect(settings.readRPM == 300)
         #expect(settings.mutateRPM == 45, "the environment wins over the file")
+        #expect(settings.mutationsDisabled, "the environment's legacy kill switch wins over the file's mutations_disabled")
 
         try Data("listen: {prot: 1}\n".utf8).write(to: URL(fileURLWithPath: config))
         let bad = try await Self.serve(dir: nil, variables: [:], arguments: ["--config", config], port: port)

@@ -1,11 +1,16 @@
 public import Foundation
 
-/// Runs `executable` with `arguments` to the end and returns its exit status and what it wrote
-/// to standard output and standard error.
-public func runToEnd(_ executable: URL, _ arguments: [String]) throws -> (status: Int32, out: String, err: String) {
+/// Runs `executable` with `arguments` (and this process's environment with `environment` over it)
+/// to the end and returns its exit status and what it wrote to standard output and standard error.
+public func runToEnd(
+    _ executable: URL, _ arguments: [String], environment: [String: String] = [:]
+) throws -> (status: Int32, out: String, err: String) {
     let process = Process()
     process.executableURL = executable
     process.arguments = arguments
+    if !environment.isEmpty {
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, given in given }
+    }
     let out = Pipe(), err = Pipe()
     process.standardOutput = out
     process.standardError = err

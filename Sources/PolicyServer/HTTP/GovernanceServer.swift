@@ -160,7 +160,8 @@ public final class GovernanceServer: Sendable {
             return denial(.invalidRequest, message: "Host header required", requestId: requestId, hint: nil)
         }
         if let allowed = Self.publicPaths[path], allowed != method, request.method != .options {
-            return denial(.methodNotAllowed, message: "Method Not Allowed", requestId: requestId, hint: nil)
+            // The same body as every other routing answer, `detail` included.
+            return Answer(status: 405, body: Views.routingError(code: .methodNotAllowed, status: 405, requestId: requestId))
         }
         switch (method, path) {
         case ("GET", "/v1/health"), ("GET", "/livez"):
