@@ -31,6 +31,8 @@ import FoundationNetworking
                 "run", "\(server.baseURL)/v1/openapi.yaml", "--header", "Authorization: Bearer \(token)",
                 "--checks", "not_a_server_error,error_envelope", "--max-examples", "8", "--generation-deterministic",
                 "--request-timeout", "10", "--no-color",
+                // The reference's operations that are not served answer 501 by design (their own tests).
+                "--exclude-deprecated",
             ])
             let line = output.split(separator: "\n").first { $0.contains(" generated, ") }.map(String.init) ?? ""
             print("fuzz schemathesis as \(name): \(line.trimmingCharacters(in: .whitespaces))")
