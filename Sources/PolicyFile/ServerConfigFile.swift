@@ -67,6 +67,15 @@ public enum ServerConfigFile {
         "DXCP_SPINNAKER_MTLS_KEY_PATH": ["DXCP_SPINNAKER_MTLS_CLIENT_KEY_PATH"],
     ]
 
+    /// `variable` as `environment` gives it: under its own name, else under a legacy one; with the
+    /// name it was found under, for messages.
+    public static func given(_ variable: String, in environment: [String: String]) -> (name: String, value: String)? {
+        for name in [variable] + (legacyNames[variable] ?? []) {
+            if let value = environment[name] { return (name, value) }
+        }
+        return nil
+    }
+
     /// The file's settings under the environment: a variable the environment sets, by its own name
     /// or a legacy one, replaces the file's setting of it.
     public static func merged(file: [String: String], environment: [String: String]) -> [String: String] {

@@ -1,5 +1,6 @@
 public import Rules
 import Foundation
+import PolicyFile
 
 /// The reference's environment variables for limits, the kill switch and the CI publisher
 /// allowlist (REFERENCE §1.1, §5.1, §13.8), read with the same meaning so an operator can switch
@@ -58,8 +59,7 @@ public enum ReferenceVariables {
         if let v = try integer("DXCP_DAILY_QUOTA_DEPLOY", PolicyBounds.dailyQuota) { settings.dailyQuotaDeploy = v }
         if let v = try integer("DXCP_DAILY_QUOTA_ROLLBACK", PolicyBounds.dailyQuota) { settings.dailyQuotaRollback = v }
         // The reference reads DXCP_MUTATIONS_DISABLED, falling back to the legacy DXCP_KILL_SWITCH.
-        let killSwitch = ["DXCP_MUTATIONS_DISABLED", "DXCP_KILL_SWITCH"].first { environment[$0] != nil }
-        if let name = killSwitch, let raw = environment[name] {
+        if let (name, raw) = ServerConfigFile.given("DXCP_MUTATIONS_DISABLED", in: environment) {
             switch raw.trimmingCharacters(in: .whitespaces).lowercased() {
             case "1", "true", "yes", "on": settings.mutationsDisabled = true
             case "0", "false", "no", "off", "": settings.mutationsDisabled = false

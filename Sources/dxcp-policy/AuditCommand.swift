@@ -23,7 +23,7 @@ struct AuditCommand: AsyncParsableCommand {
         func run() async throws {
             if let url = store {
                 guard dataDir == nil else { throw ValidationError("give --data-dir or --store, not both") }
-                let fleet = try openFleet(url)
+                let fleet = try openFleet(url, timeout: try commandTimeout())
                 let verdict: AuditVerifier.Verdict
                 do {
                     verdict = try await fleet.verifyAudit()

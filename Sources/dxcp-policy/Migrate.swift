@@ -14,7 +14,8 @@ struct MigrateSchema: AsyncParsableCommand {
     var store: String?
 
     func run() async throws {
-        let fleet = try openFleet(store ?? ProcessInfo.processInfo.environment["DXCP_DATABASE_URL"], migrate: true)
+        let timeout = try commandTimeout()
+        let fleet = try openFleet(store ?? ProcessInfo.processInfo.environment["DXCP_DATABASE_URL"], migrate: true, timeout: timeout)
         await fleet.close()
         print("schema of \(fleet.path) is current")
     }
@@ -38,8 +39,9 @@ struct Migrate: AsyncParsableCommand {
     var to: String
 
     func run() async throws {
+        let timeout = try commandTimeout()
         let node = try openNode(from)
-        let fleet = try openFleet(to, migrate: true)
+        let fleet = try openFleet(to, migrate: true, timeout: timeout)
         do {
             let report = try await fleet.migrate(from: node)
             print("copied \(report) from \(from) to \(fleet.path)")
@@ -64,19 +66,24 @@ func openNode(_ dataDir: String) throws -> GovernanceStore {
     }
 }
 
+/// The statement timeout of the one-off fleet commands (`migrate-schema`, `migrate`, `audit
+/// verify --store`), which may rewrite, copy or read whole tables: `DXCP_COMMAND_TIMEOUT_MS`,
+/// 1,000–3,600,000 ms (default 600,000). It is not `serve`'s `DXCP_DATABASE_TIMEOUT_MS`, which
+/// bounds a decision's statements; a value out of range stops the command before it touches anything.
+func commandTimeout() throws -> Duration {
+    .milliseconds(try Serve.bounded(ProcessInfo.processInfo.environment, "DXCP_COMMAND_TIMEOUT_MS", 1_000...3_600_000, default: 600_000))
+}
+
 /// Connects to a fleet's database; a bad URL or an unreachable database exits 2 with the reason.
-func openFleet(_ url: String?, migrate: Bool = false) throws -> FleetStore {
+func openFleet(_ url: String?, migrate: Bool = false, timeout: Duration) throws -> FleetStore {
     guard let url, let location = PostgresLocation(url: url) else {
         printError("error: give the database as postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE")
         throw ExitCode(2)
     }
-    // A migration or a verification may rewrite or read whole tables: its statements get more
-    // time than a decision's, and a value out of range stops it, as it stops `serve`.
-    let timeoutMs = try Serve.bounded(ProcessInfo.processInfo.environment, "DXCP_DATABASE_TIMEOUT_MS", 100...600_000, default: 60_000)
     do {
         var logger = Logger(label: "dxcp")
         logger.logLevel = .warning
-        return try FleetStore(location: location, options: .init(migrate: migrate, readers: 1, timeout: .milliseconds(timeoutMs)), logger: logger)
+        return try FleetStore(location: location, options: .init(migrate: migrate, readers: 1, timeout: timeout), logger: logger)
     } catch {
         printError("error: \(error)")
         throw ExitCode(2)

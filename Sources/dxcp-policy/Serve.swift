@@ -305,8 +305,8 @@ struct Serve: AsyncParsableCommand {
     }
 
     static func gateAuthentication(_ env: [String: String]) -> GateConfiguration.Authentication {
-        if let cert = env["DXCP_SPINNAKER_MTLS_CERT_PATH"] ?? env["DXCP_SPINNAKER_MTLS_CLIENT_CERT_PATH"],
-            let key = env["DXCP_SPINNAKER_MTLS_KEY_PATH"] ?? env["DXCP_SPINNAKER_MTLS_CLIENT_KEY_PATH"]
+        if let cert = ServerConfigFile.given("DXCP_SPINNAKER_MTLS_CERT_PATH", in: env)?.value,
+            let key = ServerConfigFile.given("DXCP_SPINNAKER_MTLS_KEY_PATH", in: env)?.value
         {
             return .mutualTLS(certificatePath: cert, keyPath: key)
         }

@@ -27,6 +27,7 @@ import Yams
         "PUT /v1/admin/system/mutations-disabled", "PATCH /v1/admin/system/mutations-disabled", "GET /v1/audit/events",
         "POST /v1/spinnaker/webhook/check", "POST /v1/spinnaker/webhook/admit", "GET /v1/gateway/nginx", "POST /v1/gateway/nginx",
         "PUT /v1/gateway/nginx", "PATCH /v1/gateway/nginx", "DELETE /v1/gateway/nginx", "GET /v1/gateway/traefik",
+        "POST /v1/gateway/traefik", "PUT /v1/gateway/traefik", "PATCH /v1/gateway/traefik", "DELETE /v1/gateway/traefik",
         "GET /v1/gateway/envoy/{original_path}", "POST /v1/gateway/envoy/{original_path}", "PUT /v1/gateway/envoy/{original_path}",
         "PATCH /v1/gateway/envoy/{original_path}", "DELETE /v1/gateway/envoy/{original_path}",
         "POST /v1/promotions/validate", "POST /v1/promotions", "GET /v1/services/{service}/delivery-status",

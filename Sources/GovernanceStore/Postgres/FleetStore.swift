@@ -102,7 +102,7 @@ public final class FleetStore: GovernanceBackend, BatchBackend {
             let deadline = ContinuousClock.now + Self.migrationTimeout
             while true {
                 do {
-                    try Self.migrate(migration, lockTimeout: options.timeout, logger: logger)
+                    try Self.migrate(migration, lockTimeout: min(options.timeout, Self.migrationLockWait), logger: logger)
                     break
                 } catch let error where error.kind == .busy && ContinuousClock.now < deadline {
                     logger.notice("schema migration waits for a table in use", metadata: ["database": "\(location)", "error": "\(error.message)"])
@@ -126,6 +126,9 @@ public final class FleetStore: GovernanceBackend, BatchBackend {
     /// How long a schema migration's statements may take, its wait for another replica's
     /// migration included.
     static let migrationTimeout: Duration = .seconds(900)
+    /// The longest a migration waits for a table lock at a time, whatever the store's timeout (a
+    /// one-off command's may be minutes): the sessions queued behind its wait are the replicas'.
+    static let migrationLockWait: Duration = .seconds(5)
 
     /// Creates the schema, or brings an older one to ``PostgresSchema/version``, in one
     /// transaction; a database already at the version is left as it is. Replicas starting at
