@@ -158,9 +158,19 @@ public final class Reconciler: Sendable {
         switch search {
         case .found(let execution):
             firstEmptyLook.withLock { _ = $0.removeValue(forKey: record.id) }
-            _ = try await store.recordDispatch(
+            let stored = try await store.recordDispatch(
                 deploymentId: record.id, executionId: execution.id,
                 executionURL: "\(gate.configuration.baseURL)/pipelines/\(execution.id)", now: now)
+            guard stored?.engineExecutionId == execution.id else {
+                // Resolved otherwise while Gate was asked (released, or recorded with another
+                // execution): the execution found is tracked by nothing.
+                logger.critical("the engine runs an execution for a reservation resolved otherwise meanwhile; nothing tracks it", metadata: [
+                    "deployment_id": "\(record.id)", "execution_id": "\(execution.id)",
+                    "recorded_execution_id": "\(stored?.engineExecutionId ?? "none (released)")",
+                ])
+                report.untracked.append(record.id)
+                return
+            }
             if execution.state.isTerminal {
                 // It already ended: its slot is freed now rather than at the poller's next pass.
                 let failures = execution.failure(isRollback: record.kind == .rollback, at: now).map { [$0] } ?? []
@@ -181,7 +191,12 @@ public final class Reconciler: Sendable {
                 return
             }
             firstEmptyLook.withLock { _ = $0.removeValue(forKey: record.id) }
-            _ = try await store.releaseReservation(deploymentId: record.id, reason: "the engine has no execution for it", now: now)
+            guard try await store.releaseReservation(deploymentId: record.id, reason: "the engine has no execution for it", now: now) != nil else {
+                // Resolved otherwise while Gate was asked (its execution recorded, or released
+                // already): nothing was released here, and nothing is to be watched.
+                logger.info("a dispatch was resolved while it was being confirmed; nothing released", metadata: ["deployment_id": "\(record.id)"])
+                return
+            }
             logger.info("dispatch confirmed: the engine never started it; reservation released", metadata: ["deployment_id": "\(record.id)"])
             report.released.append(record.id)
             self.released.withLock {

@@ -286,6 +286,50 @@ import Testing
         #expect(late.untracked.isEmpty, "watched for a settle period only")
     }
 
+    /// What the reconciler does is what the store says it did: a reservation resolved by someone
+    /// else while Gate was being asked (its execution recorded by a dispatcher, or released by
+    /// another replica's reconciler that lost its lease mid-pass) is neither counted nor watched
+    /// as released, and an execution found for a reservation released meanwhile is reported as
+    /// untracked, not as recorded.
+    @Test(arguments: Backend.underTest) func aReservationResolvedDuringALookIsReportedAsItIs(_ backend: Backend) async throws {
+        let fixture = try await Fixture(backend)
+        let emulator = try EmulatorProcess(["--run-seconds", "60"])
+        let gate = GateClient(configuration: GateConfiguration(baseURL: emulator.baseURL, requestTimeoutMs: 5_000))
+        let reconciler = Reconciler(store: fixture.store, gate: gate, dispatcher: nil, settle: .seconds(10))
+        /// Runs a pass whose search Gate answers late, and `meanwhile` once the search has arrived.
+        func passWithASlowSearch(at now: Timestamp, meanwhile: () async throws -> Void) async throws -> Reconciler.Report {
+            func searches() throws -> Int { try emulator.calls().filter { ($0["path"] as? String ?? "").contains("/executions/search") }.count }
+            let before = try searches()
+            try emulator.control("/_emulator/faults", #"{"path": "/applications/", "delayMs": 1500, "times": 1}"#)
+            let pass = Task { try await reconciler.reconcileOnce(now: now, requestId: "r") }
+            while try searches() == before { try await Task.sleep(for: .milliseconds(10)) }
+            try await meanwhile()
+            return try await pass.value
+        }
+
+        // Recorded by its dispatcher while the reconciler asked Gate: nothing is released.
+        let recorded = try await fixture.reserve("k1")
+        let look = try await reconciler.reconcileOnce(now: Self.start.adding(seconds: 10), requestId: "r")
+        #expect(look.confirming == [recorded.id])
+        let race = try await passWithASlowSearch(at: Self.start.adding(seconds: 16)) {
+            _ = try await fixture.store.recordDispatch(deploymentId: recorded.id, executionId: "E-recorded", executionURL: nil, now: Self.start)
+        }
+        #expect(race.released.isEmpty, "the store released nothing")
+        #expect(try await fixture.store.deployment(id: recorded.id)?.engineExecutionId == "E-recorded")
+        #expect(try await fixture.quotaUsed() == 1)
+        _ = try await fixture.store.recordEngineState(deploymentId: recorded.id, state: .succeeded, failures: [], now: Self.start.adding(seconds: 17))
+
+        // Released by another reconciler while this one found the execution: it is untracked.
+        let released = try await fixture.reserve("k2", at: Self.start.adding(seconds: 20))
+        let execution = try await gate.trigger(TriggerRequest(record: released, artifactRef: nil), requestId: "r")
+        let found = try await passWithASlowSearch(at: Self.start.adding(seconds: 40)) {
+            _ = try await fixture.store.releaseReservation(deploymentId: released.id, reason: "another replica", now: Self.start.adding(seconds: 40))
+        }
+        #expect(found.recorded.isEmpty, "nothing was recorded")
+        #expect(found.untracked == [released.id], "execution \(execution.id) runs with nothing tracking it")
+        #expect(try await fixture.store.deployment(id: released.id) == nil)
+    }
+
     @Test(arguments: Backend.underTest) func aLiveDispatchIsLeftToItsDispatcher(_ backend: Backend) async throws {
         let fixture = try await Fixture(backend)
         let emulator = try EmulatorProcess(["--run-seconds", "60"])
