@@ -9,6 +9,9 @@ struct HTTPResponse: Sendable {
     var status: Int
     var body: [UInt8]
     var location: String?
+    /// False when a 2xx answer was longer than the transport reads (its body is then empty):
+    /// Gate answered, and what it said cannot be known.
+    var complete = true
 }
 
 /// One HTTP request as the transport sends it.
@@ -67,6 +70,8 @@ final class CurlTransport: Sendable {
     /// Collects the response body, refusing more than `maxResponseBytes`.
     private final class Sink {
         var bytes: [UInt8] = []
+        /// The answer ran past ``CurlTransport/maxResponseBytes`` and was cut off.
+        var overflowed = false
     }
 
     private func perform(_ exchange: HTTPExchange) throws(EngineError) -> HTTPResponse {
@@ -113,11 +118,17 @@ final class CurlTransport: Sendable {
             guard let data, let context else { return 0 }
             let sink = Unmanaged<Sink>.fromOpaque(context).takeUnretainedValue()
             let n = size * count
-            guard sink.bytes.count + n <= CurlTransport.maxResponseBytes else { return 0 }
+            guard sink.bytes.count + n <= CurlTransport.maxResponseBytes else {
+                sink.overflowed = true
+                return 0
+            }
             sink.bytes.append(contentsOf: UnsafeRawBufferPointer(start: data, count: n))
             return n
         }, context)
         let code = withExtendedLifetime(sink) { dxcp_curl_perform(h) }
+        if code != 0, sink.overflowed, (200..<300).contains(dxcp_curl_response_code(h)) {
+            return HTTPResponse(status: dxcp_curl_response_code(h), body: [], location: nil, complete: false)
+        }
         guard code == 0 else { throw Self.failure(code, mayHaveSent: dxcp_curl_may_have_sent(h) != 0) }
         let location = dxcp_curl_redirect_url(h).map { String(cString: $0) }
         return HTTPResponse(status: dxcp_curl_response_code(h), body: sink.bytes, location: location)

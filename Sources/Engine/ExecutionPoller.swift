@@ -63,6 +63,7 @@ public final class ExecutionPoller: Sendable {
     /// One pass over every deployment holding a slot whose execution is known. The slots are read
     /// from their compact entries; a record is decoded only the first time its deployment is seen.
     public func pollOnce(now: Timestamp, requestId: String) async throws -> Report {
+        let clock = PassClock(now)
         let staleSeconds = try await store.policy().settings.deploymentLockStaleSeconds
         // A reservation awaiting the engine belongs to its dispatcher, or to the reconciler.
         let holders = try await store.slotHolders().filter { !$0.awaitingEngine }
@@ -81,6 +82,8 @@ public final class ExecutionPoller: Sendable {
                 work.append((holder, target))
             }
         }
+        // The slots that have waited longest for a heartbeat are asked about first.
+        work.sort { ($0.0.updatedAt, $0.0.id) < ($1.0.updatedAt, $1.0.id) }
         var report = Report()
         let writes = Writes()
         await withTaskGroup(of: (String, Polled).self) { group in
@@ -88,7 +91,7 @@ public final class ExecutionPoller: Sendable {
             func startNext() {
                 guard let (holder, target) = next.next() else { return }
                 group.addTask {
-                    (holder.id, await self.poll(holder, target, staleSeconds: staleSeconds, now: now, requestId: requestId, writes: writes))
+                    (holder.id, await self.poll(holder, target, staleSeconds: staleSeconds, clock: clock, requestId: requestId, writes: writes))
                 }
             }
             for _ in 0..<Self.concurrency { startNext() }
@@ -125,18 +128,22 @@ public final class ExecutionPoller: Sendable {
     }
 
     private func poll(
-        _ holder: ActiveDeployment, _ target: Target, staleSeconds: Int64, now: Timestamp, requestId: String, writes: Writes
+        _ holder: ActiveDeployment, _ target: Target, staleSeconds: Int64, clock: PassClock, requestId: String, writes: Writes
     ) async -> Polled {
         do {
             guard let status = try await gate.execution(target.executionId, user: target.engineUser, requestId: requestId) else {
                 return .unchanged  // Gate does not know it (404): nothing to record (REFERENCE §7).
             }
+            // What is decided and written is stamped when Gate answered, not when the pass began:
+            // a long pass must not write heartbeats that are already old.
+            let now = clock.current()
             let heartbeatDue = holder.updatedAt <= now.subtracting(seconds: max(1, staleSeconds / 3))
-            // An unrecognised status maps to PENDING, which holds no slot; it is never a reason to
-            // free one, and Gate still has the execution: its slot is kept alive.
+            // An unrecognised status, or an answer that cannot be read, maps to PENDING, which holds
+            // no slot; it is never a reason to free one, and Gate still has the execution: its slot
+            // is kept alive.
             guard status.state != .pending else {
                 if heartbeatDue {
-                    logger.warning("the engine reports a status the contract does not map; the execution keeps its slot", metadata: [
+                    logger.warning("the engine's answer maps to no contract state; the execution keeps its slot", metadata: [
                         "deployment_id": "\(holder.id)", "execution_id": "\(target.executionId)", "engine_status": "\(status.engineStatus)",
                     ])
                     record(holder.id, holder.state, [], now: now, writes)
@@ -148,6 +155,7 @@ public final class ExecutionPoller: Sendable {
             record(holder.id, status.state, failures, now: now, writes)
             return status.state != holder.state ? .changed(status.state) : .unchanged
         } catch {
+            let now = clock.current()
             guard holder.state == .inProgress, holder.updatedAt <= now.subtracting(seconds: staleSeconds) else { return .failed }
             let failure = Failure(
                 category: .infrastructure, summary: "Deployment lock expired due to stale in-progress state.",

@@ -27,6 +27,20 @@ public struct ExecutionStatus: Sendable, Hashable {
         }
     }
 
+    /// An execution Gate answered for with something that cannot be read: no contract state
+    /// (`PENDING`), `reason` as its status text.
+    static func unreadable(_ id: String, reason: String) -> ExecutionStatus {
+        ExecutionStatus(id: id, engineStatus: reason, state: .pending, deploymentId: nil, failureSignals: [])
+    }
+
+    private init(id: String, engineStatus: String, state: DeploymentRecord.State, deploymentId: String?, failureSignals: [String]) {
+        self.id = id
+        self.engineStatus = engineStatus
+        self.state = state
+        self.deploymentId = deploymentId
+        self.failureSignals = failureSignals
+    }
+
     init?(json bytes: [UInt8]) {
         guard let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else { return nil }
         self.init(object: object)

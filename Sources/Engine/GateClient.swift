@@ -56,16 +56,17 @@ public final class GateClient: Sendable {
         return Execution(id: id, url: "\(configuration.baseURL)/pipelines/\(id)")
     }
 
-    /// `GET /pipelines/{id}`: the execution's state, or nil when Gate does not know it (404).
+    /// `GET /pipelines/{id}`: the execution's state, or nil when Gate does not know it (404). A
+    /// 2xx answer that cannot be read (longer than the transport reads, or not an execution) still
+    /// says that Gate has the execution: its state is then ``ExecutionStatus/unreadable(_:reason:)``,
+    /// which maps to no contract state.
     public func execution(_ id: String, user: String, requestId: String) async throws(EngineError) -> ExecutionStatus? {
         let response = try await transport.send(HTTPExchange(
             url: "\(configuration.baseURL)/pipelines/\(pathSegment(id))", headers: headers(user: user, requestId: requestId)))
         if response.status == 404 { return nil }
         guard (200..<300).contains(response.status) else { throw EngineError.answered(response.status, location: response.location) }
-        guard let status = ExecutionStatus(json: response.body) else {
-            throw EngineError(.engineCallFailed, upstreamStatus: response.status, delivery: .ambiguous, "Gate returned an execution that cannot be read")
-        }
-        return status
+        guard response.complete else { return .unreadable(id, reason: "ANSWER_TOO_LARGE") }
+        return ExecutionStatus(json: response.body) ?? .unreadable(id, reason: "ANSWER_UNREADABLE")
     }
 
     /// `GET /health`: whether Gate answers 2xx.

@@ -90,6 +90,7 @@ public final class Reconciler: Sendable {
 
     /// One pass over the outbox at `now`.
     public func reconcileOnce(now: Timestamp, requestId: String) async throws -> Report {
+        let clock = PassClock(now)
         var report = Report()
         // In a fleet, another replica may trigger with a longer call timeout (a rolling change of
         // it): its triggers are waited out too.
@@ -104,7 +105,7 @@ public final class Reconciler: Sendable {
             // A reservation that cannot be read or written is left for the next pass, and the
             // pass goes on with the others.
             do {
-                try await reconcile(order, now: now, graceMicros: graceMicros, confirmationMicros: confirmationMicros, requestId: requestId,
+                try await reconcile(order, now: now, clock: clock, graceMicros: graceMicros, confirmationMicros: confirmationMicros, requestId: requestId,
                     report: &report, waiting: &waiting)
             } catch let error as StoreError where [.unavailable, .unconfirmed, .busy, .closed].contains(error.kind) {
                 // The store itself cannot be used now: the pass ends, and the next one tries again.
@@ -128,7 +129,7 @@ public final class Reconciler: Sendable {
 
     /// Resolves one reservation, or leaves it waiting.
     private func reconcile(
-        _ order: DispatchOrder, now: Timestamp, graceMicros: Int64, confirmationMicros: Int64, requestId: String, report: inout Report,
+        _ order: DispatchOrder, now: Timestamp, clock: PassClock, graceMicros: Int64, confirmationMicros: Int64, requestId: String, report: inout Report,
         waiting: inout [Timestamp]
     ) async throws {
         guard let record = try await store.deployment(id: order.deploymentId) else {
@@ -160,7 +161,7 @@ public final class Reconciler: Sendable {
             firstEmptyLook.withLock { _ = $0.removeValue(forKey: record.id) }
             let stored = try await store.recordDispatch(
                 deploymentId: record.id, executionId: execution.id,
-                executionURL: "\(gate.configuration.baseURL)/pipelines/\(execution.id)", now: now)
+                executionURL: "\(gate.configuration.baseURL)/pipelines/\(execution.id)", now: clock.current())
             guard stored?.engineExecutionId == execution.id else {
                 // Resolved otherwise while Gate was asked (released, or recorded with another
                 // execution): the execution found is tracked by nothing.
@@ -174,7 +175,7 @@ public final class Reconciler: Sendable {
             if execution.state.isTerminal {
                 // It already ended: its slot is freed now rather than at the poller's next pass.
                 let failures = execution.failure(isRollback: record.kind == .rollback, at: now).map { [$0] } ?? []
-                _ = try await store.recordEngineState(deploymentId: record.id, state: execution.state, failures: failures, now: now)
+                _ = try await store.recordEngineState(deploymentId: record.id, state: execution.state, failures: failures, now: clock.current())
             }
             logger.info("dispatch confirmed: the engine runs it", metadata: ["deployment_id": "\(record.id)", "execution_id": "\(execution.id)"])
             report.recorded.append(record.id)
@@ -191,7 +192,7 @@ public final class Reconciler: Sendable {
                 return
             }
             firstEmptyLook.withLock { _ = $0.removeValue(forKey: record.id) }
-            guard try await store.releaseReservation(deploymentId: record.id, reason: "the engine has no execution for it", now: now) != nil else {
+            guard try await store.releaseReservation(deploymentId: record.id, reason: "the engine has no execution for it", now: clock.current()) != nil else {
                 // Resolved otherwise while Gate was asked (its execution recorded, or released
                 // already): nothing was released here, and nothing is to be watched.
                 logger.info("a dispatch was resolved while it was being confirmed; nothing released", metadata: ["deployment_id": "\(record.id)"])

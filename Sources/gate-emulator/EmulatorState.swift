@@ -14,6 +14,9 @@ struct Fault {
         case status(Int)
         case redirect(String)
         case garbage
+        /// Answer 200 with a JSON object of about `bytes` bytes (a RUNNING execution padded out):
+        /// what Gate answers for an execution whose stages carry large outputs.
+        case huge(bytes: Int)
         case delay(milliseconds: Int)
         case hang
         case noExecutionId

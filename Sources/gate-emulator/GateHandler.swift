@@ -48,6 +48,11 @@ final class GateHandler: ChannelInboundHandler, @unchecked Sendable {
                 return respond(context, status: 302, json: [:], headers: [("Location", location)])
             case .garbage:
                 return respond(context, status: 200, text: "<html>this is not json")
+            case .huge(let bytes):
+                let id = segments.last ?? "huge"
+                let head = #"{"id":""# + id + #"","status":"RUNNING","stages":[{"outputs":{"manifest":""#
+                let answer = Array(head.utf8) + [UInt8](repeating: UInt8(ascii: "x"), count: max(0, bytes)) + Array(#""}}]}"#.utf8)
+                return respond(context, status: 200, bytes: answer, contentType: "application/json", headers: [])
             case .hang:
                 return
             case .noExecutionId:
@@ -149,6 +154,7 @@ final class GateHandler: ChannelInboundHandler, @unchecked Sendable {
                 if let status = object["status"] as? Int { .status(status) }
                 else if let location = object["redirect"] as? String { .redirect(location) }
                 else if object["garbage"] as? Bool == true { .garbage }
+                else if let bytes = object["hugeBytes"] as? Int { .huge(bytes: bytes) }
                 else if object["hang"] as? Bool == true { .hang }
                 else if object["noExecutionId"] as? Bool == true { .noExecutionId }
                 else if let after = object["afterStart"] as? String { Self.afterStart(after, object) }

@@ -169,6 +169,35 @@ import Testing
         await #expect(throws: EmulatorError.self, "the slot is held") { _ = try await fixture.reserve("k2", at: Self.start.adding(seconds: 1_000)) }
     }
 
+    /// Gate answers 200 for the execution with what cannot be read — an execution whose stages
+    /// carry outputs past what the transport reads (4 MiB), or not an execution at all. Gate has it
+    /// all the same: the slot is kept alive, and never expired as if Gate could not be asked.
+    @Test(arguments: [#"{"path": "/pipelines/", "hugeBytes": 5000000}"#, #"{"path": "/pipelines/", "garbage": true}"#])
+    func anAnswerThatCannotBeReadKeepsTheSlotAlive(_ fault: String) async throws {
+        let fixture = try await Fixture()
+        let emulator = try EmulatorProcess(["--run-seconds", "3600"])
+        let (first, poller) = try await fixture.started("k1", through: emulator)
+        try emulator.control("/_emulator/faults", fault)
+        let report = try await poller.pollOnce(now: Self.start.adding(seconds: 901), requestId: "r")
+        #expect(report.changed.isEmpty && report.failed.isEmpty && report.expired.isEmpty)
+        let kept = try #require(try await fixture.store.deployment(id: first.id))
+        #expect(kept.state == .inProgress)
+        #expect(kept.updatedAt >= Self.start.adding(seconds: 901), "a heartbeat was written")
+        await #expect(throws: EmulatorError.self, "the slot is held") { _ = try await fixture.reserve("k2", at: Self.start.adding(seconds: 1_000)) }
+    }
+
+    /// A pass that takes a while stamps what it writes when Gate answered, not when it began: a
+    /// heartbeat is never already old when it lands.
+    @Test func aSlowPassStampsItsWritesWhenTheyAreMade() async throws {
+        let fixture = try await Fixture()
+        let emulator = try EmulatorProcess(["--run-seconds", "3600"])
+        let (first, poller) = try await fixture.started("k1", through: emulator)
+        try emulator.control("/_emulator/faults", #"{"path": "/pipelines/", "delayMs": 1500, "times": 1}"#)
+        _ = try await poller.pollOnce(now: Self.start.adding(seconds: 400), requestId: "r")
+        let beat = try #require(try await fixture.store.deployment(id: first.id)).updatedAt
+        #expect(beat >= Self.start.adding(seconds: 401), "stamped after Gate's 1.5 s answer: \(beat)")
+    }
+
     @Test(arguments: Backend.underTest) func staleLockIsExpiredWhenTheEngineCannotBeAsked(_ backend: Backend) async throws {
         let fixture = try await Fixture(backend)
         let record = try await fixture.reserve("k1")
