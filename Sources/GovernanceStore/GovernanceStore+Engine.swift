@@ -65,7 +65,9 @@ extension GovernanceStore {
             let previous = record
             record.state = newState
             record.failures = failures.isEmpty ? record.failures : failures
-            record.updatedAt = now
+            // Never back in time: a report stamped earlier (an overlapping pass of a leader that
+            // lost its lease) must not make a heartbeat older than one already written.
+            record.updatedAt = max(record.updatedAt, now)
             try putDeployment(record, previous: previous, txn, codec)
             if newState.isTerminal {
                 _ = try takeDispatchOrder(id, txn, codec)

@@ -198,6 +198,20 @@ import Testing
         #expect(beat >= Self.start.adding(seconds: 401), "stamped after Gate's 1.5 s answer: \(beat)")
     }
 
+    /// A state report stamped earlier than the record's last change (a pass of a leader that lost
+    /// its lease, overlapping the new leader's) never moves a heartbeat back.
+    @Test(arguments: Backend.underTest) func anEarlierReportNeverMovesAHeartbeatBack(_ backend: Backend) async throws {
+        let fixture = try await Fixture(backend)
+        let record = try await fixture.reserve("k1")
+        _ = try await fixture.store.recordDispatch(deploymentId: record.id, executionId: "e-1", executionURL: nil, now: Self.start)
+        _ = try await fixture.store.recordEngineState(deploymentId: record.id, state: .inProgress, failures: [], now: Self.start.adding(seconds: 500))
+        let late = try await fixture.store.recordEngineState(deploymentId: record.id, state: .inProgress, failures: [], now: Self.start.adding(seconds: 400))
+        #expect(late?.updatedAt == Self.start.adding(seconds: 500))
+        #expect(try await fixture.store.deployment(id: record.id)?.updatedAt == Self.start.adding(seconds: 500))
+        // The slot's age follows the record: 801 s after the newer heartbeat (901 after the older).
+        await #expect(throws: EmulatorError.self, "the slot is held") { _ = try await fixture.reserve("k2", at: Self.start.adding(seconds: 1_301)) }
+    }
+
     @Test(arguments: Backend.underTest) func staleLockIsExpiredWhenTheEngineCannotBeAsked(_ backend: Backend) async throws {
         let fixture = try await Fixture(backend)
         let record = try await fixture.reserve("k1")

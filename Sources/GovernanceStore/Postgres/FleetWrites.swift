@@ -136,7 +136,9 @@ struct FleetWrites {
             let previous = record
             record.state = newState
             record.failures = failures.isEmpty ? record.failures : failures
-            record.updatedAt = now
+            // Never back in time: a report stamped earlier (an overlapping pass of a leader that
+            // lost its lease) must not make a heartbeat older than one already written.
+            record.updatedAt = max(record.updatedAt, now)
             try batch.putDeployment(record, previous: previous)
             if newState.isTerminal {
                 _ = try takeDispatchOrder(id)
