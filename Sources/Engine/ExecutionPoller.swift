@@ -20,6 +20,9 @@ public final class ExecutionPoller: Sendable {
         var executionId: String
         var engineUser: String
         var isRollback: Bool
+        /// Where Gate's execution search looks for it, when its own answer is too large to read.
+        var application: String
+        var createdAt: Timestamp
     }
 
     /// A poller between `store` and `gate`.
@@ -77,7 +80,9 @@ public final class ExecutionPoller: Sendable {
             if let target = known[holder.id] {
                 work.append((holder, target))
             } else if let record = try await store.deployment(id: holder.id), let executionId = record.engineExecutionId {
-                let target = Target(executionId: executionId, engineUser: record.actor.engineUser, isRollback: record.kind == .rollback)
+                let target = Target(
+                    executionId: executionId, engineUser: record.actor.engineUser, isRollback: record.kind == .rollback,
+                    application: record.spinnakerApplication, createdAt: record.createdAt)
                 targets.withLock { $0[holder.id] = target }
                 work.append((holder, target))
             }
@@ -131,8 +136,16 @@ public final class ExecutionPoller: Sendable {
         _ holder: ActiveDeployment, _ target: Target, staleSeconds: Int64, clock: PassClock, requestId: String, writes: Writes
     ) async -> Polled {
         do {
-            guard let status = try await gate.execution(target.executionId, user: target.engineUser, requestId: requestId) else {
+            guard var status = try await gate.execution(target.executionId, user: target.engineUser, requestId: requestId) else {
                 return .unchanged  // Gate does not know it (404): nothing to record (REFERENCE §7).
+            }
+            if status.unreadable == "ANSWER_TOO_LARGE",
+                case .found(let found) = try await gate.findExecution(
+                    application: target.application, deploymentId: holder.id, createdAt: target.createdAt, user: target.engineUser, requestId: requestId),
+                found.id == target.executionId
+            {
+                // The search answers without the stages that made the execution too large to read.
+                status = found
             }
             // What is decided and written is stamped when Gate answered, not when the pass began:
             // a long pass must not write heartbeats that are already old.

@@ -14,6 +14,9 @@ public struct ExecutionStatus: Sendable, Hashable {
     public var deploymentId: String?
     /// Failure signals found in the execution (messages and error codes), for normalisation.
     public var failureSignals: [String]
+    /// Why Gate's answer for the execution could not be read, when it could not (its state is
+    /// then `PENDING`, no contract state): `ANSWER_TOO_LARGE`, `ANSWER_WITHOUT_STATUS`.
+    public var unreadable: String?
 
     /// Gate status → contract state (REFERENCE §7).
     public static func state(for status: String) -> DeploymentRecord.State {
@@ -28,17 +31,18 @@ public struct ExecutionStatus: Sendable, Hashable {
     }
 
     /// An execution Gate answered for with something that cannot be read: no contract state
-    /// (`PENDING`), `reason` as its status text.
+    /// (`PENDING`), `reason` as its status text and ``unreadable``.
     static func unreadable(_ id: String, reason: String) -> ExecutionStatus {
-        ExecutionStatus(id: id, engineStatus: reason, state: .pending, deploymentId: nil, failureSignals: [])
+        ExecutionStatus(id: id, engineStatus: reason, state: .pending, deploymentId: nil, failureSignals: [], unreadable: reason)
     }
 
-    private init(id: String, engineStatus: String, state: DeploymentRecord.State, deploymentId: String?, failureSignals: [String]) {
+    private init(id: String, engineStatus: String, state: DeploymentRecord.State, deploymentId: String?, failureSignals: [String], unreadable: String?) {
         self.id = id
         self.engineStatus = engineStatus
         self.state = state
         self.deploymentId = deploymentId
         self.failureSignals = failureSignals
+        self.unreadable = unreadable
     }
 
     init?(json bytes: [UInt8]) {

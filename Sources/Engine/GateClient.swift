@@ -49,6 +49,9 @@ public final class GateClient: Sendable {
             headers: headers(user: request.user, requestId: requestId, json: true),
             freshConnection: true, startBy: startBy))
         guard (200..<300).contains(response.status) else { throw EngineError.answered(response.status, location: response.location) }
+        guard response.complete else {
+            throw EngineError(.engineCallFailed, upstreamStatus: response.status, delivery: .ambiguous, "Gate's answer to the trigger was too large to read")
+        }
         guard let id = Self.executionId(in: response.body) else {
             throw EngineError(.engineCallFailed, upstreamStatus: response.status, delivery: .ambiguous,
                 "Gate accepted the trigger but returned no execution id")
@@ -57,16 +60,21 @@ public final class GateClient: Sendable {
     }
 
     /// `GET /pipelines/{id}`: the execution's state, or nil when Gate does not know it (404). A
-    /// 2xx answer that cannot be read (longer than the transport reads, or not an execution) still
-    /// says that Gate has the execution: its state is then ``ExecutionStatus/unreadable(_:reason:)``,
-    /// which maps to no contract state.
+    /// 2xx answer too long for the transport, or an object that names this execution but no
+    /// status, still says that Gate has the execution: its state is then
+    /// ``ExecutionStatus/unreadable(_:reason:)`` (no contract state). Any other answer that cannot
+    /// be read proves nothing (a login page of a proxy in front of Gate, say) and fails the call.
     public func execution(_ id: String, user: String, requestId: String) async throws(EngineError) -> ExecutionStatus? {
         let response = try await transport.send(HTTPExchange(
             url: "\(configuration.baseURL)/pipelines/\(pathSegment(id))", headers: headers(user: user, requestId: requestId)))
         if response.status == 404 { return nil }
         guard (200..<300).contains(response.status) else { throw EngineError.answered(response.status, location: response.location) }
         guard response.complete else { return .unreadable(id, reason: "ANSWER_TOO_LARGE") }
-        return ExecutionStatus(json: response.body) ?? .unreadable(id, reason: "ANSWER_UNREADABLE")
+        if let status = ExecutionStatus(json: response.body) { return status }
+        if let object = try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any], object["id"] as? String == id {
+            return .unreadable(id, reason: "ANSWER_WITHOUT_STATUS")
+        }
+        throw EngineError(.engineCallFailed, upstreamStatus: response.status, delivery: .ambiguous, "Gate returned an execution that cannot be read")
     }
 
     /// `GET /health`: whether Gate answers 2xx.
@@ -152,6 +160,9 @@ public final class GateClient: Sendable {
         -> (ours: [ExecutionStatus], answered: Int)
     {
         guard (200..<300).contains(response.status) else { throw EngineError.answered(response.status, location: response.location) }
+        guard response.complete else {
+            throw EngineError(.engineCallFailed, upstreamStatus: response.status, delivery: .ambiguous, "Gate's list of executions was too large to read")
+        }
         guard let list = try? JSONSerialization.jsonObject(with: Data(response.body)) as? [Any] else {
             throw EngineError(.engineCallFailed, upstreamStatus: response.status, delivery: .ambiguous, "Gate returned executions that cannot be read")
         }

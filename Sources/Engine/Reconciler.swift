@@ -79,6 +79,9 @@ public final class Reconciler: Sendable {
         /// Reservations this reconciler released for which Gate has since shown an execution:
         /// nothing tracks it (its slot and quota unit were given back), so it is reported once.
         public var untracked: [String] = []
+        /// Reservations someone else resolved while this pass asked Gate about them (recorded by
+        /// their dispatcher, or released by another replica's reconciler): nothing done here.
+        public var resolvedElsewhere: [String] = []
         /// Reservations still waiting after the pass (younger ones included).
         public var pending = 0
         /// Seconds since the oldest of them was reserved (0 when none wait).
@@ -117,10 +120,10 @@ public final class Reconciler: Sendable {
                 report.damaged.append(order.deploymentId)
             }
         }
+        // Neither recorded, released nor resolved otherwise: still pending (waiting for their grace
+        // or a second look, or left unresolved). Untracked ones so far are this pass's own finds.
+        report.pending = orders.count - report.recorded.count - report.released.count - report.resolvedElsewhere.count - report.untracked.count
         await watchReleased(now: now, graceMicros: graceMicros, requestId: requestId, report: &report)
-        // Neither recorded nor released: still pending (waiting for their grace or a second
-        // look, or left unresolved).
-        report.pending = orders.count - report.recorded.count - report.released.count
         if let oldest = waiting.min(by: { $0.microseconds < $1.microseconds }) {
             report.oldestPendingSeconds = max(0, Double(now.microseconds - oldest.microseconds) / 1_000_000)
         }
@@ -159,9 +162,10 @@ public final class Reconciler: Sendable {
         switch search {
         case .found(let execution):
             firstEmptyLook.withLock { _ = $0.removeValue(forKey: record.id) }
+            let at = clock.current()
             let stored = try await store.recordDispatch(
                 deploymentId: record.id, executionId: execution.id,
-                executionURL: "\(gate.configuration.baseURL)/pipelines/\(execution.id)", now: clock.current())
+                executionURL: "\(gate.configuration.baseURL)/pipelines/\(execution.id)", now: at)
             guard stored?.engineExecutionId == execution.id else {
                 // Resolved otherwise while Gate was asked (released, or recorded with another
                 // execution): the execution found is tracked by nothing.
@@ -174,8 +178,8 @@ public final class Reconciler: Sendable {
             }
             if execution.state.isTerminal {
                 // It already ended: its slot is freed now rather than at the poller's next pass.
-                let failures = execution.failure(isRollback: record.kind == .rollback, at: now).map { [$0] } ?? []
-                _ = try await store.recordEngineState(deploymentId: record.id, state: execution.state, failures: failures, now: clock.current())
+                let failures = execution.failure(isRollback: record.kind == .rollback, at: at).map { [$0] } ?? []
+                _ = try await store.recordEngineState(deploymentId: record.id, state: execution.state, failures: failures, now: at)
             }
             logger.info("dispatch confirmed: the engine runs it", metadata: ["deployment_id": "\(record.id)", "execution_id": "\(execution.id)"])
             report.recorded.append(record.id)
@@ -192,17 +196,26 @@ public final class Reconciler: Sendable {
                 return
             }
             firstEmptyLook.withLock { _ = $0.removeValue(forKey: record.id) }
-            guard try await store.releaseReservation(deploymentId: record.id, reason: "the engine has no execution for it", now: clock.current()) != nil else {
+            let at = clock.current()
+            guard try await store.releaseReservation(deploymentId: record.id, reason: "the engine has no execution for it", now: at) != nil else {
                 // Resolved otherwise while Gate was asked (its execution recorded, or released
                 // already): nothing was released here, and nothing is to be watched.
-                logger.info("a dispatch was resolved while it was being confirmed; nothing released", metadata: ["deployment_id": "\(record.id)"])
+                report.resolvedElsewhere.append(record.id)
+                if let now = try await store.deployment(id: record.id), let executionId = now.engineExecutionId {
+                    // Two looks found nothing past the settle period, and yet it runs.
+                    logger.warning("an execution was recorded for a dispatch being confirmed as never started; nothing released", metadata: [
+                        "deployment_id": "\(record.id)", "execution_id": "\(executionId)",
+                    ])
+                } else {
+                    logger.info("a dispatch was released elsewhere while it was being confirmed", metadata: ["deployment_id": "\(record.id)"])
+                }
                 return
             }
             logger.info("dispatch confirmed: the engine never started it; reservation released", metadata: ["deployment_id": "\(record.id)"])
             report.released.append(record.id)
             self.released.withLock {
                 $0[record.id] = Released(
-                    application: record.spinnakerApplication, createdAt: record.createdAt, engineUser: record.actor.engineUser, releasedAt: now)
+                    application: record.spinnakerApplication, createdAt: record.createdAt, engineUser: record.actor.engineUser, releasedAt: at)
             }
         }
     }

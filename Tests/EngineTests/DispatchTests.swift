@@ -169,21 +169,39 @@ import Testing
         await #expect(throws: EmulatorError.self, "the slot is held") { _ = try await fixture.reserve("k2", at: Self.start.adding(seconds: 1_000)) }
     }
 
-    /// Gate answers 200 for the execution with what cannot be read — an execution whose stages
-    /// carry outputs past what the transport reads (4 MiB), or not an execution at all. Gate has it
-    /// all the same: the slot is kept alive, and never expired as if Gate could not be asked.
-    @Test(arguments: [#"{"path": "/pipelines/", "hugeBytes": 5000000}"#, #"{"path": "/pipelines/", "garbage": true}"#])
-    func anAnswerThatCannotBeReadKeepsTheSlotAlive(_ fault: String) async throws {
+    /// Gate answers 200 for the execution with more than the transport reads (4 MiB: stages
+    /// carrying large outputs). Gate has it all the same: the poller reads its state through the
+    /// execution search, which answers without the stages, so the slot is kept alive while it runs
+    /// and freed when it ends — never expired as if Gate could not be asked.
+    @Test func anExecutionTooLargeToReadIsFollowedThroughTheSearch() async throws {
         let fixture = try await Fixture()
         let emulator = try EmulatorProcess(["--run-seconds", "3600"])
         let (first, poller) = try await fixture.started("k1", through: emulator)
-        try emulator.control("/_emulator/faults", fault)
-        let report = try await poller.pollOnce(now: Self.start.adding(seconds: 901), requestId: "r")
-        #expect(report.changed.isEmpty && report.failed.isEmpty && report.expired.isEmpty)
+        try emulator.control("/_emulator/faults", #"{"path": "/pipelines/", "hugeBytes": 5000000}"#)
+        let running = try await poller.pollOnce(now: Self.start.adding(seconds: 901), requestId: "r")
+        #expect(running.changed.isEmpty && running.failed.isEmpty && running.expired.isEmpty)
         let kept = try #require(try await fixture.store.deployment(id: first.id))
         #expect(kept.state == .inProgress)
         #expect(kept.updatedAt >= Self.start.adding(seconds: 901), "a heartbeat was written")
         await #expect(throws: EmulatorError.self, "the slot is held") { _ = try await fixture.reserve("k2", at: Self.start.adding(seconds: 1_000)) }
+
+        try emulator.control("/_emulator/executions/\(try #require(first.engineExecutionId))", #"{"status": "SUCCEEDED"}"#)
+        let ended = try await poller.pollOnce(now: Self.start.adding(seconds: 1_001), requestId: "r")
+        #expect(ended.changed[first.id] == .succeeded)
+        #expect(try await fixture.store.activeDeployments(group: "default", environment: "sandbox").isEmpty)
+    }
+
+    /// A 2xx answer that is not an execution at all (a proxy's login page in front of Gate) proves
+    /// nothing: the call fails, and the stale-lock limit applies as when Gate cannot be asked.
+    @Test func anAnswerThatIsNoExecutionProvesNothing() async throws {
+        let fixture = try await Fixture()
+        let emulator = try EmulatorProcess(["--run-seconds", "3600"])
+        let (first, poller) = try await fixture.started("k1", through: emulator)
+        try emulator.control("/_emulator/faults", #"{"path": "/pipelines/", "garbage": true}"#)
+        let soon = try await poller.pollOnce(now: Self.start.adding(seconds: 60), requestId: "r")
+        #expect(soon.failed == [first.id] && soon.expired.isEmpty)
+        let late = try await poller.pollOnce(now: Self.start.adding(seconds: 901), requestId: "r")
+        #expect(late.expired == [first.id])
     }
 
     /// A pass that takes a while stamps what it writes when Gate answered, not when it began: a
@@ -337,39 +355,45 @@ import Testing
     @Test(arguments: Backend.underTest) func aReservationResolvedDuringALookIsReportedAsItIs(_ backend: Backend) async throws {
         let fixture = try await Fixture(backend)
         let emulator = try EmulatorProcess(["--run-seconds", "60"])
-        let gate = GateClient(configuration: GateConfiguration(baseURL: emulator.baseURL, requestTimeoutMs: 5_000))
+        let gate = GateClient(configuration: GateConfiguration(baseURL: emulator.baseURL, requestTimeoutMs: 10_000))
         let reconciler = Reconciler(store: fixture.store, gate: gate, dispatcher: nil, settle: .seconds(10))
-        /// Runs a pass whose search Gate answers late, and `meanwhile` once the search has arrived.
+        /// Runs a pass whose search Gate answers 4 s late, and `meanwhile` once the search has arrived.
         func passWithASlowSearch(at now: Timestamp, meanwhile: () async throws -> Void) async throws -> Reconciler.Report {
             func searches() throws -> Int { try emulator.calls().filter { ($0["path"] as? String ?? "").contains("/executions/search") }.count }
             let before = try searches()
-            try emulator.control("/_emulator/faults", #"{"path": "/applications/", "delayMs": 1500, "times": 1}"#)
+            try emulator.control("/_emulator/faults", #"{"path": "/applications/", "delayMs": 4000, "times": 1}"#)
             let pass = Task { try await reconciler.reconcileOnce(now: now, requestId: "r") }
-            while try searches() == before { try await Task.sleep(for: .milliseconds(10)) }
+            let deadline = ContinuousClock.now + .seconds(30)
+            while try searches() == before {
+                guard ContinuousClock.now < deadline else { throw EmulatorError(message: "the search never reached Gate") }
+                try await Task.sleep(for: .milliseconds(20))
+            }
             try await meanwhile()
             return try await pass.value
         }
 
         // Recorded by its dispatcher while the reconciler asked Gate: nothing is released.
         let recorded = try await fixture.reserve("k1")
-        let look = try await reconciler.reconcileOnce(now: Self.start.adding(seconds: 10), requestId: "r")
+        let look = try await reconciler.reconcileOnce(now: Self.start.adding(seconds: 20), requestId: "r")
         #expect(look.confirming == [recorded.id])
-        let race = try await passWithASlowSearch(at: Self.start.adding(seconds: 16)) {
+        let race = try await passWithASlowSearch(at: Self.start.adding(seconds: 30)) {
             _ = try await fixture.store.recordDispatch(deploymentId: recorded.id, executionId: "E-recorded", executionURL: nil, now: Self.start)
         }
-        #expect(race.released.isEmpty, "the store released nothing")
+        #expect(race.released.isEmpty && race.resolvedElsewhere == [recorded.id], "the store released nothing")
+        #expect(race.pending == 0)
         #expect(try await fixture.store.deployment(id: recorded.id)?.engineExecutionId == "E-recorded")
         #expect(try await fixture.quotaUsed() == 1)
-        _ = try await fixture.store.recordEngineState(deploymentId: recorded.id, state: .succeeded, failures: [], now: Self.start.adding(seconds: 17))
+        _ = try await fixture.store.recordEngineState(deploymentId: recorded.id, state: .succeeded, failures: [], now: Self.start.adding(seconds: 31))
 
         // Released by another reconciler while this one found the execution: it is untracked.
-        let released = try await fixture.reserve("k2", at: Self.start.adding(seconds: 20))
+        let released = try await fixture.reserve("k2", at: Self.start.adding(seconds: 40))
         let execution = try await gate.trigger(TriggerRequest(record: released, artifactRef: nil), requestId: "r")
-        let found = try await passWithASlowSearch(at: Self.start.adding(seconds: 40)) {
-            _ = try await fixture.store.releaseReservation(deploymentId: released.id, reason: "another replica", now: Self.start.adding(seconds: 40))
+        let found = try await passWithASlowSearch(at: Self.start.adding(seconds: 60)) {
+            _ = try await fixture.store.releaseReservation(deploymentId: released.id, reason: "another replica", now: Self.start.adding(seconds: 60))
         }
         #expect(found.recorded.isEmpty, "nothing was recorded")
         #expect(found.untracked == [released.id], "execution \(execution.id) runs with nothing tracking it")
+        #expect(found.pending == 0)
         #expect(try await fixture.store.deployment(id: released.id) == nil)
     }
 
