@@ -169,15 +169,21 @@ import Testing
         await #expect(throws: EmulatorError.self, "the slot is held") { _ = try await fixture.reserve("k2", at: Self.start.adding(seconds: 1_000)) }
     }
 
+    /// A deployment whose execution runs (for an hour) in an emulator that then answers with `fault`.
+    static func runningBehind(_ fault: String) async throws -> (Fixture, EmulatorProcess, DeploymentRecord, ExecutionPoller) {
+        let fixture = try await Fixture()
+        let emulator = try EmulatorProcess(["--run-seconds", "3600"])
+        let (record, poller) = try await fixture.started("k1", through: emulator)
+        try emulator.control("/_emulator/faults", fault)
+        return (fixture, emulator, record, poller)
+    }
+
     /// Gate answers 200 for the execution with more than the transport reads (4 MiB: stages
     /// carrying large outputs). Gate has it all the same: the poller reads its state through the
     /// execution search, which answers without the stages, so the slot is kept alive while it runs
     /// and freed when it ends — never expired as if Gate could not be asked.
     @Test func anExecutionTooLargeToReadIsFollowedThroughTheSearch() async throws {
-        let fixture = try await Fixture()
-        let emulator = try EmulatorProcess(["--run-seconds", "3600"])
-        let (first, poller) = try await fixture.started("k1", through: emulator)
-        try emulator.control("/_emulator/faults", #"{"path": "/pipelines/", "hugeBytes": 5000000}"#)
+        let (fixture, emulator, first, poller) = try await Self.runningBehind(#"{"path": "/pipelines/", "hugeBytes": 5000000}"#)
         let running = try await poller.pollOnce(now: Self.start.adding(seconds: 901), requestId: "r")
         #expect(running.changed.isEmpty && running.failed.isEmpty && running.expired.isEmpty)
         let kept = try #require(try await fixture.store.deployment(id: first.id))
@@ -194,14 +200,13 @@ import Testing
     /// A 2xx answer that is not an execution at all (a proxy's login page in front of Gate) proves
     /// nothing: the call fails, and the stale-lock limit applies as when Gate cannot be asked.
     @Test func anAnswerThatIsNoExecutionProvesNothing() async throws {
-        let fixture = try await Fixture()
-        let emulator = try EmulatorProcess(["--run-seconds", "3600"])
-        let (first, poller) = try await fixture.started("k1", through: emulator)
-        try emulator.control("/_emulator/faults", #"{"path": "/pipelines/", "garbage": true}"#)
+        let (fixture, emulator, first, poller) = try await Self.runningBehind(#"{"path": "/pipelines/", "garbage": true}"#)
         let soon = try await poller.pollOnce(now: Self.start.adding(seconds: 60), requestId: "r")
         #expect(soon.failed == [first.id] && soon.expired.isEmpty)
         let late = try await poller.pollOnce(now: Self.start.adding(seconds: 901), requestId: "r")
         #expect(late.expired == [first.id])
+        #expect(try await fixture.store.deployment(id: first.id)?.state == .failed)
+        withExtendedLifetime(emulator) {}
     }
 
     /// A pass that takes a while stamps what it writes when Gate answered, not when it began: a
