@@ -139,7 +139,7 @@ public final class ExecutionPoller: Sendable {
             guard var status = try await gate.execution(target.executionId, user: target.engineUser, requestId: requestId) else {
                 return .unchanged  // Gate does not know it (404): nothing to record (REFERENCE §7).
             }
-            if status.unreadable == "ANSWER_TOO_LARGE",
+            if status.unreadable == .tooLarge,
                 case .found(let found) = try await gate.findExecution(
                     application: target.application, deploymentId: holder.id, createdAt: target.createdAt, user: target.engineUser, requestId: requestId),
                 found.id == target.executionId

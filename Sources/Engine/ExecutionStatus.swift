@@ -15,8 +15,16 @@ public struct ExecutionStatus: Sendable, Hashable {
     /// Failure signals found in the execution (messages and error codes), for normalisation.
     public var failureSignals: [String]
     /// Why Gate's answer for the execution could not be read, when it could not (its state is
-    /// then `PENDING`, no contract state): `ANSWER_TOO_LARGE`, `ANSWER_WITHOUT_STATUS`.
-    public var unreadable: String?
+    /// then `PENDING`, no contract state).
+    public var unreadable: Unreadable?
+
+    /// Why an answer Gate gave for an execution cannot be read.
+    public enum Unreadable: String, Sendable, Hashable {
+        /// Longer than the transport reads (stages carrying large outputs).
+        case tooLarge = "ANSWER_TOO_LARGE"
+        /// An object naming the execution, without a status.
+        case withoutStatus = "ANSWER_WITHOUT_STATUS"
+    }
 
     /// Gate status → contract state (REFERENCE §7).
     public static func state(for status: String) -> DeploymentRecord.State {
@@ -31,23 +39,18 @@ public struct ExecutionStatus: Sendable, Hashable {
     }
 
     /// An execution Gate answered for with something that cannot be read: no contract state
-    /// (`PENDING`), `reason` as its status text and ``unreadable``.
-    static func unreadable(_ id: String, reason: String) -> ExecutionStatus {
-        ExecutionStatus(id: id, engineStatus: reason, state: .pending, deploymentId: nil, failureSignals: [], unreadable: reason)
+    /// (`PENDING`), with `reason` as its status text and ``unreadable``.
+    static func unreadable(_ id: String, _ reason: Unreadable) -> ExecutionStatus {
+        ExecutionStatus(id: id, engineStatus: reason.rawValue, state: .pending, deploymentId: nil, failureSignals: [], unreadable: reason)
     }
 
-    private init(id: String, engineStatus: String, state: DeploymentRecord.State, deploymentId: String?, failureSignals: [String], unreadable: String?) {
+    private init(id: String, engineStatus: String, state: DeploymentRecord.State, deploymentId: String?, failureSignals: [String], unreadable: Unreadable?) {
         self.id = id
         self.engineStatus = engineStatus
         self.state = state
         self.deploymentId = deploymentId
         self.failureSignals = failureSignals
         self.unreadable = unreadable
-    }
-
-    init?(json bytes: [UInt8]) {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else { return nil }
-        self.init(object: object)
     }
 
     init?(object: [String: Any]) {

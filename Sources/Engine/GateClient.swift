@@ -62,18 +62,17 @@ public final class GateClient: Sendable {
     /// `GET /pipelines/{id}`: the execution's state, or nil when Gate does not know it (404). A
     /// 2xx answer too long for the transport, or an object that names this execution but no
     /// status, still says that Gate has the execution: its state is then
-    /// ``ExecutionStatus/unreadable(_:reason:)`` (no contract state). Any other answer that cannot
+    /// ``ExecutionStatus/unreadable(_:_:)`` (no contract state). Any other answer that cannot
     /// be read proves nothing (a login page of a proxy in front of Gate, say) and fails the call.
     public func execution(_ id: String, user: String, requestId: String) async throws(EngineError) -> ExecutionStatus? {
         let response = try await transport.send(HTTPExchange(
             url: "\(configuration.baseURL)/pipelines/\(pathSegment(id))", headers: headers(user: user, requestId: requestId)))
         if response.status == 404 { return nil }
         guard (200..<300).contains(response.status) else { throw EngineError.answered(response.status, location: response.location) }
-        guard response.complete else { return .unreadable(id, reason: "ANSWER_TOO_LARGE") }
-        if let status = ExecutionStatus(json: response.body) { return status }
-        if let object = try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any], object["id"] as? String == id {
-            return .unreadable(id, reason: "ANSWER_WITHOUT_STATUS")
-        }
+        guard response.complete else { return .unreadable(id, .tooLarge) }
+        let object = try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any]
+        if let object, let status = ExecutionStatus(object: object) { return status }
+        if object?["id"] as? String == id { return .unreadable(id, .withoutStatus) }
         throw EngineError(.engineCallFailed, upstreamStatus: response.status, delivery: .ambiguous, "Gate returned an execution that cannot be read")
     }
 

@@ -201,7 +201,7 @@ public final class Reconciler: Sendable {
                 // Resolved otherwise while Gate was asked (its execution recorded, or released
                 // already): nothing was released here, and nothing is to be watched.
                 report.resolvedElsewhere.append(record.id)
-                if let now = try await store.deployment(id: record.id), let executionId = now.engineExecutionId {
+                if let current = try await store.deployment(id: record.id), let executionId = current.engineExecutionId {
                     // Two looks found nothing past the settle period, and yet it runs.
                     logger.warning("an execution was recorded for a dispatch being confirmed as never started; nothing released", metadata: [
                         "deployment_id": "\(record.id)", "execution_id": "\(executionId)",

@@ -80,7 +80,7 @@ public enum ServerConfigFile {
     /// or a legacy one, replaces the file's setting of it.
     public static func merged(file: [String: String], environment: [String: String]) -> [String: String] {
         var file = file
-        for (variable, legacy) in legacyNames where ([variable] + legacy).contains(where: { environment[$0] != nil }) {
+        for variable in legacyNames.keys where given(variable, in: environment) != nil {
             file[variable] = nil
         }
         return file.merging(environment) { _, fromEnvironment in fromEnvironment }
